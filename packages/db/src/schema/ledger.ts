@@ -1,0 +1,166 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core'
+import { projects } from './projects.ts'
+
+const money = (name?: string) => (name ? bigint(name, { mode: 'number' }) : bigint({ mode: 'number' }))
+const instant = () => timestamp({ withTimezone: true })
+
+/**
+ * A Telegram user within a project. `available`, `held` and `debt` are caches of the sums of the
+ * customer's ledger entries, updated in the same transaction as the entries themselves.
+ */
+export const customers = pgTable(
+  'customers',
+  {
+    projectId: uuid()
+      .notNull()
+      .references(() => projects.id),
+    id: money().generatedAlwaysAsIdentity(),
+    telegramUserId: money().notNull(),
+    username: text(),
+    firstName: text(),
+    lastName: text(),
+    languageCode: text(),
+    available: money().notNull().default(0),
+    held: money().notNull().default(0),
+    debt: money().notNull().default(0),
+    /** Earliest instant at which a lot or a hold of this customer expires; lets the hot path skip the sweep. */
+    nextExpiryAt: instant(),
+    blockedAt: instant(),
+    createdAt: instant().notNull().defaultNow(),
+    lastActiveAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    uniqueIndex('customers_telegram_user').on(t.projectId, t.telegramUserId),
+    check('customers_available_nonnegative', sql`${t.available} >= 0`),
+    check('customers_held_nonnegative', sql`${t.held} >= 0`),
+    check('customers_debt_nonnegative', sql`${t.debt} >= 0`),
+  ],
+)
+
+/** A lot: credits added to a customer, spent in burn order. */
+export const grants = pgTable(
+  'grants',
+  {
+    projectId: uuid().notNull(),
+    id: money().generatedAlwaysAsIdentity(),
+    customerId: money().notNull(),
+    amount: money().notNull(),
+    remaining: money().notNull(),
+    source: text().notNull(),
+    reason: text().notNull(),
+    priority: integer().notNull().default(0),
+    expiresAt: instant(),
+    paymentId: money(),
+    /** Set when the expiry entry has been written or the lot was voided by a refund. */
+    closedAt: instant(),
+    createdAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    foreignKey({ columns: [t.projectId, t.customerId], foreignColumns: [customers.projectId, customers.id] }),
+    index('grants_live').on(t.projectId, t.customerId).where(sql`${t.remaining} > 0`),
+    index('grants_expiring').on(t.expiresAt).where(sql`${t.remaining} > 0 and ${t.expiresAt} is not null`),
+    check('grants_amount_positive', sql`${t.amount} > 0`),
+    check('grants_remaining_bounds', sql`${t.remaining} >= 0 and ${t.remaining} <= ${t.amount}`),
+    check(
+      'grants_source',
+      sql`${t.source} in ('payment', 'renewal', 'promo', 'manual', 'free_allowance', 'adjustment')`,
+    ),
+  ],
+)
+
+/** Credits reserved for work whose cost is known only afterwards. */
+export const holds = pgTable(
+  'holds',
+  {
+    projectId: uuid().notNull(),
+    id: uuid().notNull().defaultRandom(),
+    customerId: money().notNull(),
+    amount: money().notNull(),
+    /** Which lots the held credits came from: `[{ lotId, amount }]`, to return them exactly. */
+    allocations: jsonb().$type<Array<{ lotId: number; amount: number }>>().notNull(),
+    status: text().notNull().default('active'),
+    reason: text().notNull(),
+    settledAmount: money(),
+    expiresAt: instant().notNull(),
+    closedAt: instant(),
+    createdAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    foreignKey({ columns: [t.projectId, t.customerId], foreignColumns: [customers.projectId, customers.id] }),
+    index('holds_active').on(t.projectId, t.customerId).where(sql`${t.status} = 'active'`),
+    index('holds_expiring').on(t.expiresAt).where(sql`${t.status} = 'active'`),
+    check('holds_amount_positive', sql`${t.amount} > 0`),
+    check('holds_status', sql`${t.status} in ('active', 'settled', 'released', 'expired')`),
+    check('holds_settled_bounds', sql`${t.settledAmount} is null or ${t.settledAmount} >= 0`),
+  ],
+)
+
+/**
+ * Append-only: one row per change of a customer's balance. `amount`, `heldChange` and
+ * `debtChange` are the deltas; the customer's cached columns always equal their sums.
+ */
+export const ledgerEntries = pgTable(
+  'ledger_entries',
+  {
+    projectId: uuid().notNull(),
+    id: money().generatedAlwaysAsIdentity(),
+    customerId: money().notNull(),
+    kind: text().notNull(),
+    amount: money().notNull(),
+    heldChange: money().notNull().default(0),
+    debtChange: money().notNull().default(0),
+    availableAfter: money().notNull(),
+    heldAfter: money().notNull(),
+    debtAfter: money().notNull(),
+    /** Lots touched: `[{ lotId, amount }]` with signed amounts. */
+    lots: jsonb().$type<Array<{ lotId: number; amount: number }>>().notNull().default([]),
+    grantId: money(),
+    holdId: uuid(),
+    reason: text().notNull(),
+    actor: text().notNull(),
+    idempotencyKey: text(),
+    metadata: jsonb().$type<Record<string, unknown>>(),
+    createdAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    foreignKey({ columns: [t.projectId, t.customerId], foreignColumns: [customers.projectId, customers.id] }),
+    index('ledger_entries_customer').on(t.projectId, t.customerId, t.id),
+    check(
+      'ledger_entries_kind',
+      sql`${t.kind} in ('grant', 'consume', 'hold', 'settle', 'release', 'hold_expire', 'expire', 'revoke', 'adjust', 'repay')`,
+    ),
+    check('ledger_entries_after_nonnegative', sql`${t.availableAfter} >= 0 and ${t.heldAfter} >= 0 and ${t.debtAfter} >= 0`),
+  ],
+)
+
+/** Stored results of mutating calls, so a retried request replays instead of applying twice. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    projectId: uuid().notNull(),
+    key: text().notNull(),
+    operation: text().notNull(),
+    requestHash: text().notNull(),
+    response: jsonb(),
+    createdAt: instant().notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.key] }), index('idempotency_keys_age').on(t.createdAt)],
+)
