@@ -109,14 +109,14 @@ export class TelegramNetworkError extends TelegramError {
     method: string,
     reason: NetworkFailure,
     message: string,
-    options: { cause?: Error; httpStatus?: number } = {},
+    options: { cause?: Error; httpStatus?: number; transient?: boolean } = {},
   ) {
     super(`Telegram ${method} failed (${reason}): ${message}`, { cause: options.cause })
     this.method = method
     this.reason = reason
     this.httpStatus = options.httpStatus
     // An abort requested by the caller is a decision, not a fault worth retrying.
-    this.transient = reason !== 'aborted'
+    this.transient = options.transient ?? reason !== 'aborted'
   }
 
   toJSON() {

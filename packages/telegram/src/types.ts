@@ -104,7 +104,9 @@ export type TransactionPartnerUser = z.infer<typeof TransactionPartnerUserSchema
 
 /** Fragment, Telegram Ads, affiliate programs, chats, …: kept as received. */
 export const TransactionPartnerOtherSchema = z.looseObject({
-  type: z.string().refine((type) => type !== 'user', 'a user partner must match TransactionPartnerUser'),
+  type: z
+    .string()
+    .refine((type) => type !== 'user', 'a user partner must match TransactionPartnerUser'),
 })
 export type TransactionPartnerOther = z.infer<typeof TransactionPartnerOtherSchema>
 

@@ -1,0 +1,6 @@
+export * from './client.ts'
+export * from './errors.ts'
+export * from './invoice.ts'
+export * from './methods.ts'
+export * from './types.ts'
+export * from './updates.ts'
