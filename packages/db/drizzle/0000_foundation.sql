@@ -154,6 +154,7 @@ ALTER TABLE "audit_log" ADD CONSTRAINT "audit_log_project_id_projects_id_fk" FOR
 ALTER TABLE "project_members" ADD CONSTRAINT "project_members_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "project_members" ADD CONSTRAINT "project_members_operator_id_operators_id_fk" FOREIGN KEY ("operator_id") REFERENCES "public"."operators"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "customers_telegram_user" ON "customers" USING btree ("project_id","telegram_user_id");--> statement-breakpoint
+CREATE INDEX "customers_next_expiry" ON "customers" USING btree ("next_expiry_at") WHERE "customers"."next_expiry_at" is not null;--> statement-breakpoint
 CREATE INDEX "grants_live" ON "grants" USING btree ("project_id","customer_id") WHERE "grants"."remaining" > 0;--> statement-breakpoint
 CREATE INDEX "grants_expiring" ON "grants" USING btree ("expires_at") WHERE "grants"."remaining" > 0 and "grants"."expires_at" is not null;--> statement-breakpoint
 CREATE INDEX "holds_active" ON "holds" USING btree ("project_id","customer_id") WHERE "holds"."status" = 'active';--> statement-breakpoint

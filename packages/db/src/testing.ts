@@ -44,7 +44,9 @@ let templateName: Promise<string> | undefined
 function ensureTemplate(url: string): Promise<string> {
   templateName ??= (async () => {
     const digest = createHash('sha256')
-    for (const file of readdirSync(migrationsFolder).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of readdirSync(migrationsFolder)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       digest.update(readFileSync(join(migrationsFolder, file)))
     }
     const name = `estars_tmpl_${digest.digest('hex').slice(0, 12)}`

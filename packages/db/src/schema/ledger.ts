@@ -15,7 +15,8 @@ import {
 } from 'drizzle-orm/pg-core'
 import { projects } from './projects.ts'
 
-const money = (name?: string) => (name ? bigint(name, { mode: 'number' }) : bigint({ mode: 'number' }))
+const money = (name?: string) =>
+  name ? bigint(name, { mode: 'number' }) : bigint({ mode: 'number' })
 const instant = () => timestamp({ withTimezone: true })
 
 /**
@@ -46,6 +47,7 @@ export const customers = pgTable(
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
     uniqueIndex('customers_telegram_user').on(t.projectId, t.telegramUserId),
+    index('customers_next_expiry').on(t.nextExpiryAt).where(sql`${t.nextExpiryAt} is not null`),
     check('customers_available_nonnegative', sql`${t.available} >= 0`),
     check('customers_held_nonnegative', sql`${t.held} >= 0`),
     check('customers_debt_nonnegative', sql`${t.debt} >= 0`),
@@ -72,9 +74,14 @@ export const grants = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
-    foreignKey({ columns: [t.projectId, t.customerId], foreignColumns: [customers.projectId, customers.id] }),
+    foreignKey({
+      columns: [t.projectId, t.customerId],
+      foreignColumns: [customers.projectId, customers.id],
+    }),
     index('grants_live').on(t.projectId, t.customerId).where(sql`${t.remaining} > 0`),
-    index('grants_expiring').on(t.expiresAt).where(sql`${t.remaining} > 0 and ${t.expiresAt} is not null`),
+    index('grants_expiring')
+      .on(t.expiresAt)
+      .where(sql`${t.remaining} > 0 and ${t.expiresAt} is not null`),
     check('grants_amount_positive', sql`${t.amount} > 0`),
     check('grants_remaining_bounds', sql`${t.remaining} >= 0 and ${t.remaining} <= ${t.amount}`),
     check(
@@ -103,7 +110,10 @@ export const holds = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
-    foreignKey({ columns: [t.projectId, t.customerId], foreignColumns: [customers.projectId, customers.id] }),
+    foreignKey({
+      columns: [t.projectId, t.customerId],
+      foreignColumns: [customers.projectId, customers.id],
+    }),
     index('holds_active').on(t.projectId, t.customerId).where(sql`${t.status} = 'active'`),
     index('holds_expiring').on(t.expiresAt).where(sql`${t.status} = 'active'`),
     check('holds_amount_positive', sql`${t.amount} > 0`),
@@ -141,13 +151,19 @@ export const ledgerEntries = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
-    foreignKey({ columns: [t.projectId, t.customerId], foreignColumns: [customers.projectId, customers.id] }),
+    foreignKey({
+      columns: [t.projectId, t.customerId],
+      foreignColumns: [customers.projectId, customers.id],
+    }),
     index('ledger_entries_customer').on(t.projectId, t.customerId, t.id),
     check(
       'ledger_entries_kind',
       sql`${t.kind} in ('grant', 'consume', 'hold', 'settle', 'release', 'hold_expire', 'expire', 'revoke', 'adjust', 'repay')`,
     ),
-    check('ledger_entries_after_nonnegative', sql`${t.availableAfter} >= 0 and ${t.heldAfter} >= 0 and ${t.debtAfter} >= 0`),
+    check(
+      'ledger_entries_after_nonnegative',
+      sql`${t.availableAfter} >= 0 and ${t.heldAfter} >= 0 and ${t.debtAfter} >= 0`,
+    ),
   ],
 )
 
@@ -162,5 +178,8 @@ export const idempotencyKeys = pgTable(
     response: jsonb(),
     createdAt: instant().notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.key] }), index('idempotency_keys_age').on(t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.key] }),
+    index('idempotency_keys_age').on(t.createdAt),
+  ],
 )

@@ -93,5 +93,8 @@ export const auditLog = pgTable(
     after: jsonb(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('audit_log_time').on(t.projectId, t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    index('audit_log_time').on(t.projectId, t.createdAt),
+  ],
 )

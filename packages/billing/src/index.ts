@@ -1,0 +1,33 @@
+export { type Balance, type BalanceHold, type BalanceLot, getBalance } from './balance.ts'
+export {
+  type GrantCreditsInput,
+  type GrantResult,
+  type GrantSource,
+  grantCredits,
+} from './credits.ts'
+export {
+  type Customer,
+  getCustomer,
+  type TelegramProfile,
+  type UpsertCustomerInput,
+  upsertCustomer,
+} from './customers.ts'
+export * from './errors.ts'
+export { expireDue } from './expiry.ts'
+export { type EntryKind, type LedgerPage, type ListLedgerInput, listLedger } from './ledger.ts'
+export {
+  type ConsumeInput,
+  type ConsumeResult,
+  consume,
+  DEFAULT_HOLD_TTL_SECONDS,
+  MAX_HOLD_TTL_SECONDS,
+  type ReleaseInput,
+  type ReleaseResult,
+  type ReserveInput,
+  type ReserveResult,
+  release,
+  reserve,
+  type SettleInput,
+  type SettleResult,
+  settle,
+} from './usage.ts'

@@ -1,0 +1,159 @@
+import { type Executor, ledgerEntries, rows, type Tx } from '@e-stars/db'
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import type { LockedCustomer } from './customers.ts'
+import { customerIdOf } from './lookup.ts'
+
+export type EntryKind =
+  | 'grant'
+  | 'consume'
+  | 'hold'
+  | 'settle'
+  | 'release'
+  | 'hold_expire'
+  | 'expire'
+  | 'revoke'
+  | 'adjust'
+  | 'repay'
+
+export interface LotChange {
+  lotId: number
+  /** Signed: negative takes credits out of the lot, positive puts them back. */
+  amount: number
+}
+
+export interface EntryDraft {
+  kind: EntryKind
+  /** Change of `available`. */
+  amount: number
+  heldChange?: number
+  debtChange?: number
+  lots?: LotChange[]
+  grantId?: number | null
+  holdId?: string | null
+  reason: string
+  actor: string
+  idempotencyKey?: string | null
+  metadata?: Record<string, unknown> | null
+  /** New earliest expiry to cache on the customer; `undefined` keeps the current one. */
+  nextExpiryAt?: Date | null
+}
+
+export interface BalanceAfter {
+  entryId: number
+  available: number
+  held: number
+  debt: number
+}
+
+/**
+ * Writes one ledger entry, applies its lot changes and moves the customer's cached balance by the
+ * same deltas — one statement, so the cache can never drift from the sum of the ledger.
+ * The caller holds the customer lock.
+ */
+export async function appendEntry(
+  tx: Tx,
+  customer: LockedCustomer,
+  draft: EntryDraft,
+): Promise<BalanceAfter> {
+  const heldChange = draft.heldChange ?? 0
+  const debtChange = draft.debtChange ?? 0
+  const lots = (draft.lots ?? []).filter((l) => l.amount !== 0)
+  const lotUpdate = lots.length
+    ? sql`lot_changes as (
+        update grants g set remaining = g.remaining + v.delta
+        from (values ${sql.join(
+          lots.map((l) => sql`(${l.lotId}::int8, ${l.amount}::int8)`),
+          sql`, `,
+        )}) as v(id, delta)
+        where g.project_id = ${customer.projectId} and g.customer_id = ${customer.id} and g.id = v.id
+        returning g.id
+      ),`
+    : sql``
+  const nextExpiry =
+    draft.nextExpiryAt === undefined
+      ? sql`next_expiry_at`
+      : sql`${draft.nextExpiryAt ? draft.nextExpiryAt.toISOString() : null}::timestamptz`
+  const [row] = await rows<{
+    id: string
+    available_after: string
+    held_after: string
+    debt_after: string
+  }>(
+    tx,
+    sql`with ${lotUpdate}
+      customer_after as (
+        update customers set available = available + ${draft.amount}::int8,
+          held = held + ${heldChange}::int8, debt = debt + ${debtChange}::int8,
+          next_expiry_at = ${nextExpiry}, last_active_at = now()
+        where project_id = ${customer.projectId} and id = ${customer.id}
+        returning available, held, debt
+      )
+      insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
+        available_after, held_after, debt_after, lots, grant_id, hold_id, reason, actor, idempotency_key, metadata)
+      select ${customer.projectId}, ${customer.id}, ${draft.kind}, ${draft.amount}::int8, ${heldChange}::int8,
+        ${debtChange}::int8, available, held, debt, ${JSON.stringify(lots)}::jsonb, ${draft.grantId ?? null}::int8,
+        ${draft.holdId ?? null}::uuid, ${draft.reason}, ${draft.actor}, ${draft.idempotencyKey ?? null},
+        ${draft.metadata ? JSON.stringify(draft.metadata) : null}::jsonb
+      from customer_after
+      returning id, available_after, held_after, debt_after`,
+  )
+  const after = {
+    entryId: Number(row!.id),
+    available: Number(row!.available_after),
+    held: Number(row!.held_after),
+    debt: Number(row!.debt_after),
+  }
+  customer.available = after.available
+  customer.held = after.held
+  customer.debt = after.debt
+  if (draft.nextExpiryAt !== undefined) customer.nextExpiryAt = draft.nextExpiryAt
+  return after
+}
+
+export interface ListLedgerInput {
+  projectId: string
+  telegramUserId: number
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string | null | undefined
+  limit?: number | undefined
+}
+
+/** Newest first, keyset-paginated by entry id. */
+export async function listLedger(db: Executor, input: ListLedgerInput) {
+  const customerId = await customerIdOf(db, input.projectId, input.telegramUserId)
+  const limit = input.limit ?? 50
+  const before = input.cursor ? Number(input.cursor) : null
+  const page = await db
+    .select({
+      id: ledgerEntries.id,
+      kind: ledgerEntries.kind,
+      amount: ledgerEntries.amount,
+      heldChange: ledgerEntries.heldChange,
+      debtChange: ledgerEntries.debtChange,
+      availableAfter: ledgerEntries.availableAfter,
+      heldAfter: ledgerEntries.heldAfter,
+      debtAfter: ledgerEntries.debtAfter,
+      lots: ledgerEntries.lots,
+      grantId: ledgerEntries.grantId,
+      holdId: ledgerEntries.holdId,
+      reason: ledgerEntries.reason,
+      actor: ledgerEntries.actor,
+      metadata: ledgerEntries.metadata,
+      createdAt: ledgerEntries.createdAt,
+    })
+    .from(ledgerEntries)
+    .where(
+      and(
+        eq(ledgerEntries.projectId, input.projectId),
+        eq(ledgerEntries.customerId, customerId),
+        before === null ? undefined : lt(ledgerEntries.id, before),
+      ),
+    )
+    .orderBy(desc(ledgerEntries.id))
+    .limit(limit + 1)
+  const entries = page.slice(0, limit)
+  const nextCursor = page.length > limit ? String(entries[entries.length - 1]!.id) : null
+  return { entries, nextCursor }
+}
+
+export type LedgerPage = Awaited<ReturnType<typeof listLedger>>
