@@ -1,0 +1,239 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { z } from 'zod'
+import { SandboxError } from './errors.ts'
+import { readBody } from './params.ts'
+import { sendJson } from './respond.ts'
+import type { Sandbox } from './sandbox.ts'
+
+const botToken = z.string().min(1).optional()
+const userId = z.coerce.number().int().positive()
+const chargeId = z.string().min(1)
+
+interface Route<S extends z.ZodType> {
+  method: 'GET' | 'POST'
+  path: string
+  /** GET routes read the query string, POST routes the JSON body. */
+  input: S
+  run: (sandbox: Sandbox, input: z.output<S>) => unknown
+}
+
+const route = <S extends z.ZodType>(r: Route<S>): Route<z.ZodType> =>
+  r as unknown as Route<z.ZodType>
+
+/**
+ * The control API over HTTP, one route per Sandbox method, so a browser page or a CLI can
+ * drive the sandbox. Answers `{ ok: true, result }` or `{ ok: false, error: { code, message } }`.
+ */
+export const controlRoutes: Route<z.ZodType>[] = [
+  route({
+    method: 'GET',
+    path: '/sandbox/state',
+    input: z.object({}),
+    run: (s) => ({
+      apiRoot: s.apiRoot,
+      now: s.clock.now(),
+      bots: s.bots(),
+      users: s.users(),
+    }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/bots',
+    input: z.object({
+      token: z.string().optional(),
+      username: z.string().optional(),
+      firstName: z.string().optional(),
+    }),
+    run: (s, input) => s.createBot(input),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/users',
+    input: z.object({
+      id: z.number().int().positive().optional(),
+      firstName: z.string().optional(),
+      lastName: z.string().optional(),
+      username: z.string().optional(),
+      languageCode: z.string().optional(),
+    }),
+    run: (s, input) => s.createUser(input),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/messages',
+    input: z.object({ userId, text: z.string().min(1), botToken }),
+    run: (s, { userId, text, botToken }) => s.sendText(userId, text, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/button-presses',
+    input: z
+      .object({
+        userId,
+        messageId: z.number().int(),
+        data: z.string().optional(),
+        text: z.string().optional(),
+        botToken,
+      })
+      .refine((v) => (v.data === undefined) !== (v.text === undefined), 'give data or text'),
+    run: (s, { userId, messageId, data, text, botToken }) =>
+      s.pressButton(userId, messageId, data !== undefined ? { data } : { text: text ?? '' }, {
+        botToken,
+      }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/callback-answers/wait',
+    input: z.object({
+      callbackQueryId: z.string().min(1),
+      timeoutMs: z.number().int().positive().max(60_000).optional(),
+      botToken,
+    }),
+    run: (s, { callbackQueryId, timeoutMs, botToken }) =>
+      s.waitForCallbackAnswer(callbackQueryId, timeoutMs, { botToken }),
+  }),
+  route({
+    method: 'GET',
+    path: '/sandbox/transcript',
+    input: z.object({ userId, botToken }),
+    run: (s, { userId, botToken }) => s.transcript(userId, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/messages/wait',
+    input: z.object({
+      userId,
+      textIncludes: z.string().optional(),
+      afterMessageId: z.number().int().optional(),
+      timeoutMs: z.number().int().positive().max(60_000).optional(),
+      botToken,
+    }),
+    run: (s, { userId, textIncludes, afterMessageId, timeoutMs, botToken }) =>
+      s.waitForMessage(
+        userId,
+        (m) => textIncludes === undefined || (m.text ?? m.caption ?? '').includes(textIncludes),
+        timeoutMs,
+        { botToken, afterMessageId },
+      ),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/payments',
+    input: z.union([
+      z.object({ userId, messageId: z.number().int(), botToken }),
+      z.object({ userId, invoiceLink: z.string().min(1) }),
+    ]),
+    run: (s, input) =>
+      'invoiceLink' in input
+        ? s.payInvoice(input.userId, { invoiceLink: input.invoiceLink })
+        : s.payInvoice(input.userId, { messageId: input.messageId, botToken: input.botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/renewals',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => s.renewSubscription(chargeId),
+  }),
+  route({
+    method: 'GET',
+    path: '/sandbox/subscription',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => s.subscription(chargeId),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/refunds',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => s.refundPayment(chargeId),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/chargebacks',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => {
+      s.chargeback(chargeId)
+      return true
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/faults',
+    input: z.object({
+      kind: z.enum(['drop', 'duplicate']),
+      count: z.number().int().positive().optional(),
+      botToken,
+    }),
+    run: (s, { kind, count, botToken }) => {
+      if (kind === 'drop') s.dropNextDelivery(count, { botToken })
+      else s.duplicateNextDelivery(count, { botToken })
+      return true
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/clock/advance',
+    input: z.object({ ms: z.number().int().nonnegative() }),
+    run: (s, { ms }) => ({ now: s.advanceClock(ms) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/sandbox/transactions',
+    input: z.object({ botToken }),
+    run: (s, { botToken }) => s.starTransactions({ botToken }),
+  }),
+  route({
+    method: 'GET',
+    path: '/sandbox/balance',
+    input: z.object({ botToken }),
+    run: (s, { botToken }) => ({ amount: s.starBalance({ botToken }) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/sandbox/webhook-attempts',
+    input: z.object({ botToken }),
+    run: (s, { botToken }) => s.webhookAttempts({ botToken }),
+  }),
+]
+
+export async function handleControlRequest(
+  sandbox: Sandbox,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  try {
+    const fileId = /^\/sandbox\/files\/([^/]+)$/.exec(url.pathname)?.[1]
+    if (req.method === 'GET' && fileId) {
+      const file = sandbox.file(decodeURIComponent(fileId))
+      if (!file) throw new SandboxError('NOT_FOUND', 'no such file')
+      res.writeHead(200, { 'content-type': file.contentType ?? 'application/octet-stream' })
+      res.end(file.data)
+      return
+    }
+    const match = controlRoutes.find((r) => r.path === url.pathname && r.method === req.method)
+    if (!match)
+      throw new SandboxError('NOT_FOUND', `no control route ${req.method} ${url.pathname}`)
+    let raw: unknown = Object.fromEntries(url.searchParams)
+    if (match.method === 'POST') {
+      const body = await readBody(req)
+      try {
+        raw = body.length === 0 ? {} : JSON.parse(body.toString('utf8'))
+      } catch {
+        throw new SandboxError('BAD_INPUT', 'body must be JSON')
+      }
+    }
+    const parsed = match.input.safeParse(raw)
+    if (!parsed.success) throw new SandboxError('BAD_INPUT', z.prettifyError(parsed.error))
+    sendJson(res, 200, { ok: true, result: (await match.run(sandbox, parsed.data)) ?? null })
+  } catch (error) {
+    if (error instanceof SandboxError) {
+      sendJson(res, error.httpStatus, {
+        ok: false,
+        error: { code: error.code, message: error.message },
+      })
+    } else {
+      console.error('[sandbox] control request failed', error)
+      sendJson(res, 500, { ok: false, error: { code: 'INTERNAL', message: 'internal error' } })
+    }
+  }
+}

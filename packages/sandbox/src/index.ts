@@ -1,0 +1,26 @@
+export { BOT_API_METHODS, type BotApiMethod } from './bot-api.ts'
+export { VirtualClock } from './clock.ts'
+export { controlRoutes } from './control-http.ts'
+export type { WebhookAttempt } from './delivery.ts'
+export { BotApiError, SandboxError, type SandboxErrorCode } from './errors.ts'
+export {
+  type BotInfo,
+  type BotSelector,
+  createSandbox,
+  DEMO_BOT,
+  type InvoiceRef,
+  Sandbox,
+  type SandboxExtension,
+  type SandboxOptions,
+  type SubscriptionInfo,
+  type WaitForMessageOptions,
+} from './sandbox.ts'
+export { SUBSCRIPTION_MAX_PRICE, SUBSCRIPTION_PERIOD_SECONDS } from './stars.ts'
+export type * from './types.ts'
+export type {
+  CreateBotInput,
+  CreateUserInput,
+  PaymentResult,
+  RenewalResult,
+  StoredFile,
+} from './world.ts'

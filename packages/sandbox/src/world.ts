@@ -1,0 +1,380 @@
+import { randomBytes, randomInt } from 'node:crypto'
+import { type MessageContent, SandboxBot } from './bot.ts'
+import type { VirtualClock } from './clock.ts'
+import type { DeliveryOptions, WebhookReply } from './delivery.ts'
+import { badRequest, QUERY_TOO_OLD, SandboxError } from './errors.ts'
+import type { Charge, InvoiceTerms, Subscription } from './stars.ts'
+import type { CallbackAnswer, Message, PreCheckoutQuery, User } from './types.ts'
+
+export interface WorldOptions {
+  clock: VirtualClock
+  delivery: DeliveryOptions
+  preCheckoutTimeoutMs: number
+  emitRefundedPaymentOnBotRefund: boolean
+  /** Runs a Bot API method a webhook answered with in its response body. */
+  runWebhookReply: (bot: SandboxBot, reply: WebhookReply) => void
+}
+
+export interface CreateBotInput {
+  /** `<bot id>:<secret>`; default: a new fake token such as `1000002:sandbox-…`. */
+  token?: string
+  username?: string
+  firstName?: string
+}
+
+export interface CreateUserInput {
+  id?: number
+  firstName?: string
+  lastName?: string
+  username?: string
+  languageCode?: string
+}
+
+export type PaymentResult =
+  | {
+      status: 'paid'
+      chargeId: string
+      /** The successful_payment service message now in the chat. */
+      message: Message
+      subscriptionExpirationDate?: number
+    }
+  | { status: 'rejected'; errorMessage: string }
+  | { status: 'timeout' }
+
+export type RenewalResult =
+  | { status: 'renewed'; chargeId: string; expirationDate: number; message: Message }
+  | { status: 'canceled'; subscriptionId: string }
+
+interface PreCheckoutState {
+  readonly bot: SandboxBot
+  state: 'pending' | 'answered' | 'expired'
+  readonly settle: (answer: { ok: true } | { ok: false; errorMessage: string }) => void
+}
+
+export interface StoredFile {
+  data: Buffer
+  contentType: string | undefined
+}
+
+const TOKEN_PATTERN = /^(\d{1,15}):[A-Za-z0-9_-]{1,100}$/
+const COMMAND_PATTERN = /^\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?/
+
+/**
+ * The sandbox's state and every state-changing act, shared by the Bot API handlers (the bot's
+ * side) and the control API (the user's and Telegram's side).
+ */
+export class World {
+  readonly clock: VirtualClock
+  readonly options: WorldOptions
+  readonly bots = new Map<string, SandboxBot>()
+  readonly users = new Map<number, User>()
+  readonly files = new Map<string, StoredFile>()
+  readonly invoiceLinks = new Map<string, { bot: SandboxBot; terms: InvoiceTerms }>()
+  readonly #preCheckouts = new Map<string, PreCheckoutState>()
+  readonly #timers = new Set<NodeJS.Timeout>()
+  #nextBotId = 1_000_001
+  #nextUserId = 2_000_001
+
+  constructor(options: WorldOptions) {
+    this.clock = options.clock
+    this.options = options
+  }
+
+  // ---- bots and users -------------------------------------------------------------------
+
+  createBot(input: CreateBotInput = {}): SandboxBot {
+    while ([...this.bots.values()].some((b) => b.user.id === this.#nextBotId)) this.#nextBotId++
+    const token = input.token ?? `${this.#nextBotId}:sandbox-${randomBytes(6).toString('hex')}`
+    const match = TOKEN_PATTERN.exec(token)
+    if (!match?.[1]) throw new SandboxError('BAD_INPUT', 'token must look like <digits>:<secret>')
+    if (this.bots.has(token)) throw new SandboxError('CONFLICT', 'a bot with this token exists')
+    const id = Number(match[1])
+    const bot = new SandboxBot({
+      token,
+      clock: this.clock,
+      delivery: this.options.delivery,
+      onWebhookReply: this.options.runWebhookReply,
+      user: {
+        id,
+        is_bot: true,
+        first_name: input.firstName ?? 'Sandbox Bot',
+        username: input.username ?? `sandbox${id}_bot`,
+        can_join_groups: true,
+        can_read_all_group_messages: false,
+        supports_inline_queries: false,
+      },
+    })
+    this.bots.set(token, bot)
+    return bot
+  }
+
+  createUser(input: CreateUserInput = {}): User {
+    while (this.users.has(this.#nextUserId)) this.#nextUserId++
+    const id = input.id ?? this.#nextUserId
+    if (!Number.isSafeInteger(id) || id <= 0) throw new SandboxError('BAD_INPUT', 'bad user id')
+    if (this.users.has(id)) throw new SandboxError('CONFLICT', `user ${id} exists`)
+    const user: User = { id, is_bot: false, first_name: input.firstName ?? `User ${id}` }
+    if (input.lastName !== undefined) user.last_name = input.lastName
+    if (input.username !== undefined) user.username = input.username
+    user.language_code = input.languageCode ?? 'en'
+    this.users.set(id, user)
+    return user
+  }
+
+  /** The bot with `token`, or the first bot created when `token` is omitted. */
+  requireBot(token?: string): SandboxBot {
+    const bot = token === undefined ? this.bots.values().next().value : this.bots.get(token)
+    if (!bot) throw new SandboxError('NOT_FOUND', token ? 'no bot with this token' : 'no bot yet')
+    return bot
+  }
+
+  requireUser(id: number): User {
+    const user = this.users.get(id)
+    if (!user) throw new SandboxError('NOT_FOUND', `no user ${id}`)
+    return user
+  }
+
+  // ---- the user's side --------------------------------------------------------------------
+
+  /** The user sends `text`; a leading `/command` gets a bot_command entity, as in Telegram. */
+  sendText(bot: SandboxBot, user: User, text: string): Message {
+    if (!text) throw new SandboxError('BAD_INPUT', 'text is empty')
+    const content: MessageContent = { text }
+    const command = COMMAND_PATTERN.exec(text)
+    if (command) content.entities = [{ type: 'bot_command', offset: 0, length: command[0].length }]
+    return this.#userMessage(bot, user, content)
+  }
+
+  #userMessage(bot: SandboxBot, user: User, content: MessageContent): Message {
+    const message = bot.addMessage(user, user, content)
+    bot.updates.enqueue('message', message, user.id)
+    return message
+  }
+
+  pressButton(
+    bot: SandboxBot,
+    user: User,
+    input: { messageId: number; data?: string | undefined; text?: string | undefined },
+  ): { callbackQueryId: string } {
+    const message = bot.findMessage(user.id, input.messageId)
+    if (!message || message.from?.id !== bot.user.id) {
+      throw new SandboxError('NOT_FOUND', `no bot message ${input.messageId} in this chat`)
+    }
+    const rows = message.reply_markup?.inline_keyboard
+    const buttons = Array.isArray(rows) ? rows.flat() : []
+    const button = buttons.find((b) =>
+      input.data !== undefined ? b.callback_data === input.data : b.text === input.text,
+    )
+    if (!button || button.callback_data === undefined) {
+      throw new SandboxError('NOT_FOUND', 'the message has no such callback button')
+    }
+    const id = `${randomInt(1e9, 9e9)}${randomInt(1e9, 9e9)}`
+    bot.callbackQueries.set(id, {
+      id,
+      userId: user.id,
+      createdAt: this.clock.now(),
+      answer: undefined,
+    })
+    bot.updates.enqueue(
+      'callback_query',
+      {
+        id,
+        from: user,
+        message,
+        chat_instance: `${bot.user.id}${user.id}`,
+        data: button.callback_data,
+      },
+      user.id,
+    )
+    return { callbackQueryId: id }
+  }
+
+  answerCallbackQuery(bot: SandboxBot, id: string, answer: CallbackAnswer): void {
+    const query = bot.callbackQueries.get(id)
+    if (!query || query.answer) throw badRequest(QUERY_TOO_OLD)
+    query.answer = answer
+    bot.notify()
+  }
+
+  // ---- payments -----------------------------------------------------------------------------
+
+  /** Resolves what `user` would pay: an invoice message of the chat or an invoice link. */
+  resolveInvoice(
+    input: { botToken?: string | undefined; userId: number } & (
+      | { messageId: number; invoiceLink?: undefined }
+      | { invoiceLink: string; messageId?: undefined }
+    ),
+  ): { bot: SandboxBot; terms: InvoiceTerms } {
+    if (input.invoiceLink !== undefined) {
+      const slug = /\$([A-Za-z0-9_-]+)$/.exec(input.invoiceLink)?.[1]
+      const link = slug === undefined ? undefined : this.invoiceLinks.get(slug)
+      if (!link) throw new SandboxError('NOT_FOUND', 'unknown invoice link')
+      return link
+    }
+    const bot = this.requireBot(input.botToken)
+    const terms = bot.invoiceTerms.get(`${input.userId}:${input.messageId}`)
+    if (!terms) throw new SandboxError('NOT_FOUND', `message ${input.messageId} is no invoice`)
+    return { bot, terms }
+  }
+
+  /**
+   * Pays like a Telegram client: pre_checkout_query, wait for the bot's answer (deadline in
+   * real time), then a successful_payment message and a ledger row.
+   */
+  async payInvoice(bot: SandboxBot, user: User, terms: InvoiceTerms): Promise<PaymentResult> {
+    const id = `${randomInt(1e9, 9e9)}${randomInt(1e8, 9e8)}`
+    const answer = new Promise<{ ok: true } | { ok: false; errorMessage: string } | 'timeout'>(
+      (resolve) => {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer)
+          state.state = 'expired'
+          resolve('timeout')
+        }, this.options.preCheckoutTimeoutMs)
+        this.#timers.add(timer)
+        const state: PreCheckoutState = {
+          bot,
+          state: 'pending',
+          settle: (value) => {
+            clearTimeout(timer)
+            this.#timers.delete(timer)
+            resolve(value)
+          },
+        }
+        this.#preCheckouts.set(id, state)
+      },
+    )
+    const query: PreCheckoutQuery = {
+      id,
+      from: user,
+      currency: terms.currency,
+      total_amount: terms.amount,
+      invoice_payload: terms.payload,
+    }
+    bot.updates.enqueue('pre_checkout_query', query, user.id)
+    const outcome = await answer
+    if (outcome === 'timeout') return { status: 'timeout' }
+    if (!outcome.ok) return { status: 'rejected', errorMessage: outcome.errorMessage }
+
+    const charge = bot.stars.recordCharge({ user, terms, date: this.clock.unixTime() })
+    if (terms.subscriptionPeriod !== undefined) bot.stars.startSubscription(charge)
+    const message = this.#paymentMessage(bot, charge, { first: true })
+    const result: PaymentResult = { status: 'paid', chargeId: charge.id, message }
+    if (charge.subscriptionExpirationDate !== undefined) {
+      result.subscriptionExpirationDate = charge.subscriptionExpirationDate
+    }
+    return result
+  }
+
+  answerPreCheckoutQuery(
+    bot: SandboxBot,
+    id: string,
+    ok: boolean,
+    errorMessage: string | undefined,
+  ): void {
+    const query = this.#preCheckouts.get(id)
+    if (!query || query.bot !== bot || query.state !== 'pending') throw badRequest(QUERY_TOO_OLD)
+    if (!ok && !errorMessage) throw badRequest('ERROR_MESSAGE_EMPTY')
+    query.state = 'answered'
+    query.settle(ok ? { ok: true } : { ok: false, errorMessage: errorMessage ?? '' })
+  }
+
+  /** A new charge for the next period; refused when the user canceled the subscription. */
+  renewSubscription(chargeId: string): RenewalResult {
+    const { bot, charge: anyCharge } = this.findCharge(chargeId)
+    const subscription = bot.stars.subscriptionOfCharge(anyCharge.id)
+    if (!subscription) throw new SandboxError('BAD_INPUT', `${chargeId} is not a subscription`)
+    if (subscription.canceled) return { status: 'canceled', subscriptionId: subscription.id }
+    const charge = bot.stars.recordCharge({
+      user: subscription.user,
+      terms: subscription.terms,
+      date: this.clock.unixTime(),
+      subscription,
+    })
+    subscription.expirationDate += subscription.terms.subscriptionPeriod ?? 0
+    subscription.chargeIds.push(charge.id)
+    charge.subscriptionExpirationDate = subscription.expirationDate
+    const message = this.#paymentMessage(bot, charge, { first: false })
+    return {
+      status: 'renewed',
+      chargeId: charge.id,
+      expirationDate: subscription.expirationDate,
+      message,
+    }
+  }
+
+  #paymentMessage(bot: SandboxBot, charge: Charge, input: { first: boolean }): Message {
+    return this.#userMessage(bot, charge.user, {
+      successful_payment: {
+        currency: charge.terms.currency,
+        total_amount: charge.terms.amount,
+        invoice_payload: charge.terms.payload,
+        ...(charge.subscriptionExpirationDate === undefined
+          ? {}
+          : {
+              subscription_expiration_date: charge.subscriptionExpirationDate,
+              is_recurring: true,
+              ...(input.first ? { is_first_recurring: true } : {}),
+            }),
+        telegram_payment_charge_id: charge.id,
+        provider_payment_charge_id: charge.providerChargeId,
+      },
+    })
+  }
+
+  findCharge(chargeId: string): { bot: SandboxBot; charge: Charge } {
+    for (const bot of this.bots.values()) {
+      const charge = bot.stars.charges.get(chargeId)
+      if (charge) return { bot, charge }
+    }
+    throw new SandboxError('NOT_FOUND', `no charge ${chargeId}`)
+  }
+
+  /**
+   * Refunds a charge: a ledger row with the charge's id under `receiver`, and, when `notify`,
+   * a refunded_payment message to the bot. A chargeback is a refund without the message.
+   */
+  refundCharge(bot: SandboxBot, charge: Charge, notify: boolean): Message | undefined {
+    if (charge.refunded) throw new SandboxError('CONFLICT', 'CHARGE_ALREADY_REFUNDED')
+    bot.stars.recordRefund(charge, this.clock.unixTime())
+    if (!notify) return undefined
+    return this.#userMessage(bot, charge.user, {
+      refunded_payment: {
+        currency: charge.terms.currency,
+        total_amount: charge.terms.amount,
+        invoice_payload: charge.terms.payload,
+        telegram_payment_charge_id: charge.id,
+        provider_payment_charge_id: charge.providerChargeId,
+      },
+    })
+  }
+
+  /** The bot's side of refundStarPayment / editUserStarSubscription: Telegram's checks. */
+  chargeForBotCall(bot: SandboxBot, userId: number, chargeId: string): Charge {
+    if (!chargeId) throw badRequest('CHARGE_ID_EMPTY')
+    if (!this.users.has(userId)) throw badRequest('USER_ID_INVALID')
+    const charge = bot.stars.charges.get(chargeId)
+    if (!charge || charge.user.id !== userId) throw badRequest('CHARGE_NOT_FOUND')
+    return charge
+  }
+
+  subscriptionForBotCall(bot: SandboxBot, userId: number, chargeId: string): Subscription {
+    const charge = this.chargeForBotCall(bot, userId, chargeId)
+    const subscription = bot.stars.subscriptionOfCharge(charge.id)
+    if (!subscription) throw badRequest('CHARGE_NOT_FOUND')
+    return subscription
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  close(): void {
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+    for (const query of this.#preCheckouts.values()) {
+      if (query.state === 'pending') {
+        query.state = 'expired'
+        query.settle({ ok: false, errorMessage: 'sandbox closed' })
+      }
+    }
+    for (const bot of this.bots.values()) bot.updates.close()
+  }
+}
