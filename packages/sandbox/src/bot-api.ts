@@ -26,6 +26,20 @@ type MethodHandler = (call: BotApiCall) => unknown
 
 const PARSE_MODES = new Set(['HTML', 'Markdown', 'MarkdownV2'])
 const SECRET_TOKEN = /^[A-Za-z0-9_-]{1,256}$/
+const BUTTON_FIELDS = new Set([
+  'icon_custom_emoji_id',
+  'style',
+  'url',
+  'callback_data',
+  'web_app',
+  'login_url',
+  'switch_inline_query',
+  'switch_inline_query_current_chat',
+  'switch_inline_query_chosen_chat',
+  'copy_text',
+  'callback_game',
+  'pay',
+])
 
 /** The Bot API methods the sandbox implements, by their documented names. */
 const methods = {
@@ -308,7 +322,9 @@ function replyMarkupOf(params: Params): ReplyMarkup | undefined {
       ) {
         throw badRequest('BUTTON_DATA_INVALID')
       }
-      return { ...button, text: button.text }
+      // Telegram keeps only the fields it knows (Telegraf adds e.g. `hide: false`).
+      const known = Object.entries(button).filter(([field]) => BUTTON_FIELDS.has(field))
+      return { ...Object.fromEntries(known), text: button.text }
     }),
   )
   return { ...markup, inline_keyboard: keyboard }

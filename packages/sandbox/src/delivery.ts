@@ -145,7 +145,7 @@ export class UpdateChannel {
         "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
       )
     }
-    if (input.allowedUpdates) this.#allowed = new Set(input.allowedUpdates)
+    this.#setAllowed(input.allowedUpdates)
     const offset = input.offset ?? 0
     if (offset > 0) this.#queue = this.#queue.filter((p) => p.update.update_id >= offset)
     else if (offset < 0) this.#queue = this.#queue.slice(offset)
@@ -196,7 +196,7 @@ export class UpdateChannel {
   }): void {
     this.#poller?.fail(new BotApiError(409, 'Conflict: terminated by setWebhook request'))
     this.#cancelRetries()
-    if (input.allowedUpdates) this.#allowed = new Set(input.allowedUpdates)
+    this.#setAllowed(input.allowedUpdates)
     if (input.dropPendingUpdates) this.#queue = []
     this.#webhook = {
       url: input.url,
@@ -217,6 +217,11 @@ export class UpdateChannel {
     this.#closed = true
     this.#cancelRetries()
     this.#poller?.wake()
+  }
+
+  /** Omitted keeps the previous setting; an empty list means "all", as in Telegram. */
+  #setAllowed(kinds: string[] | undefined): void {
+    if (kinds) this.#allowed = kinds.length > 0 ? new Set(kinds) : undefined
   }
 
   #cancelRetries(): void {
