@@ -210,6 +210,7 @@ export class UpdateChannel {
   deleteWebhook(dropPendingUpdates = false): void {
     this.#cancelRetries()
     this.#webhook = undefined
+    this.#lastError = undefined
     if (dropPendingUpdates) this.#queue = []
   }
 
@@ -273,13 +274,7 @@ export class UpdateChannel {
         attempt.error = `Wrong response from the webhook: ${res.status} ${res.statusText}`
       }
     } catch (error) {
-      const cause = error instanceof Error && isRecord(error.cause) ? error.cause.code : undefined
-      attempt.error =
-        error instanceof Error && error.name === 'TimeoutError'
-          ? 'Connection timed out'
-          : cause === 'ECONNREFUSED'
-            ? 'Connection refused'
-            : `Connection failed: ${error instanceof Error ? error.message : String(error)}`
+      attempt.error = describeNetworkError(error)
     }
     pending.inFlight = false
     if (this.#closed) return
@@ -301,6 +296,15 @@ export class UpdateChannel {
     }
     this.#pump()
   }
+}
+
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return `Connection failed: ${String(error)}`
+  if (error.name === 'TimeoutError') return 'Connection timed out'
+  const cause = isRecord(error.cause) ? error.cause : undefined
+  if (cause?.code === 'ECONNREFUSED') return 'Connection refused'
+  const detail = typeof cause?.message === 'string' ? cause.message : error.message
+  return `Connection failed: ${detail}`
 }
 
 function parseWebhookReply(text: string): WebhookReply | undefined {
