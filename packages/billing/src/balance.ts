@@ -10,16 +10,16 @@ export interface BalanceLot {
   source: string
   reason: string
   priority: number
-  expiresAt: Date | null
-  createdAt: Date
+  expiresAt: string | null
+  createdAt: string
 }
 
 export interface BalanceHold {
   id: string
   amount: number
   reason: string
-  expiresAt: Date
-  createdAt: Date
+  expiresAt: string
+  createdAt: string
 }
 
 export interface Balance {
@@ -102,15 +102,15 @@ export async function getBalance(
         source: l.source,
         reason: l.reason,
         priority: Number(l.priority),
-        expiresAt: l.expires_at ? new Date(l.expires_at) : null,
-        createdAt: new Date(l.created_at),
+        expiresAt: l.expires_at ? new Date(l.expires_at).toISOString() : null,
+        createdAt: new Date(l.created_at).toISOString(),
       }))
       const holds = liveHolds.map((h) => ({
         id: h.id,
         amount: Number(h.amount),
         reason: h.reason,
-        expiresAt: new Date(h.expires_at),
-        createdAt: new Date(h.created_at),
+        expiresAt: new Date(h.expires_at).toISOString(),
+        createdAt: new Date(h.created_at).toISOString(),
       }))
       return {
         telegramUserId: input.telegramUserId,

@@ -131,7 +131,11 @@ export async function getCustomer(db: Executor, projectId: string, telegramUserI
     .from(customers)
     .where(and(eq(customers.projectId, projectId), eq(customers.telegramUserId, telegramUserId)))
   if (!customer) throw new NotFound('Customer', telegramUserId)
-  return customer
+  return {
+    ...customer,
+    createdAt: customer.createdAt.toISOString(),
+    lastActiveAt: customer.lastActiveAt.toISOString(),
+  }
 }
 
 export type Customer = Awaited<ReturnType<typeof getCustomer>>

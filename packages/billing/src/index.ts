@@ -16,6 +16,16 @@ export * from './errors.ts'
 export { expireDue } from './expiry.ts'
 export { type EntryKind, type LedgerPage, type ListLedgerInput, listLedger } from './ledger.ts'
 export {
+  authenticateApiKey,
+  type CreateProjectInput,
+  createApiKey,
+  createProject,
+  hashApiKey,
+  listApiKeys,
+  listProjects,
+  revokeApiKey,
+} from './projects.ts'
+export {
   type ConsumeInput,
   type ConsumeResult,
   consume,

@@ -151,7 +151,7 @@ export async function listLedger(db: Executor, input: ListLedgerInput) {
     )
     .orderBy(desc(ledgerEntries.id))
     .limit(limit + 1)
-  const entries = page.slice(0, limit)
+  const entries = page.slice(0, limit).map((e) => ({ ...e, createdAt: e.createdAt.toISOString() }))
   const nextCursor = page.length > limit ? String(entries[entries.length - 1]!.id) : null
   return { entries, nextCursor }
 }

@@ -1,0 +1,33 @@
+import {
+  BillingError,
+  CustomerBlocked,
+  HoldNotActive,
+  IdempotencyConflict,
+  InsufficientCredits,
+  InvalidInput,
+  NotFound,
+} from '@e-stars/billing'
+import { TRPCError } from '@trpc/server'
+
+type Code = TRPCError['code']
+
+/** One place for the domain-error → tRPC-code table. */
+export function codeFor(error: BillingError): Code {
+  if (error instanceof InsufficientCredits) return 'PRECONDITION_FAILED'
+  if (error instanceof IdempotencyConflict) return 'CONFLICT'
+  if (error instanceof HoldNotActive) return 'CONFLICT'
+  if (error instanceof NotFound) return 'NOT_FOUND'
+  if (error instanceof CustomerBlocked) return 'FORBIDDEN'
+  if (error instanceof InvalidInput) return 'BAD_REQUEST'
+  return 'PRECONDITION_FAILED'
+}
+
+export function toTRPCError(error: unknown): TRPCError {
+  if (error instanceof TRPCError) return error
+  if (error instanceof BillingError)
+    return new TRPCError({ code: codeFor(error), message: error.message, cause: error })
+  return new TRPCError({
+    code: 'INTERNAL_SERVER_ERROR',
+    cause: error instanceof Error ? error : undefined,
+  })
+}

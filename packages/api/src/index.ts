@@ -1,0 +1,21 @@
+export { ApiKeyCache } from './api-key-cache.ts'
+export {
+  billingErrorOf,
+  createEStarsClient,
+  type EStarsClient,
+  type EStarsClientOptions,
+  type InsufficientCreditsFacts,
+  isIdempotencyConflict,
+  isInsufficientCredits,
+  type RouterInputs,
+  type RouterOutputs,
+} from './client.ts'
+export { type AppRouter, appRouter } from './root.ts'
+export { createHttpContextFactory } from './server.ts'
+export {
+  type ApiDependencies,
+  type Context,
+  createCallerFactory,
+  createInnerContext,
+  type Logger,
+} from './trpc.ts'
