@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import {
+  BOT_API_METHODS,
+  createSandbox,
+  type Message,
+  type Sandbox,
+  type Update,
+} from '../src/index.ts'
+import { callApi } from './helpers.ts'
+
+const fieldSpec = z.object({ types: z.array(z.string()), required: z.boolean() })
+const botApiSpec = z.object({
+  version: z.string(),
+  methods: z.record(
+    z.string(),
+    z.object({ returns: z.array(z.string()), fields: z.record(z.string(), fieldSpec) }),
+  ),
+  types: z.record(z.string(), z.record(z.string(), fieldSpec)),
+})
+const spec = botApiSpec.parse(
+  JSON.parse(readFileSync(new URL('../spec/stars-subset.json', import.meta.url), 'utf8')),
+)
+
+// Union types of the spec whose only member the sandbox produces.
+const UNION_MEMBER: Record<string, string> = {
+  TransactionPartner: 'TransactionPartnerUser',
+  MaybeInaccessibleMessage: 'Message',
+}
+
+/**
+ * Checks `value` against spec type `typeName`: required fields present, no field the spec
+ * does not know, primitive types right, and nested spec types checked in turn.
+ */
+function shapeErrors(typeName: string, value: unknown, path: string): string[] {
+  const name = UNION_MEMBER[typeName] ?? typeName
+  if (name === 'Integer') return Number.isInteger(value) ? [] : [`${path}: not an Integer`]
+  if (name === 'String') return typeof value === 'string' ? [] : [`${path}: not a String`]
+  if (name === 'Boolean') return typeof value === 'boolean' ? [] : [`${path}: not a Boolean`]
+  if (name.startsWith('Array of ')) {
+    if (!Array.isArray(value)) return [`${path}: not an array`]
+    return value.flatMap((item, i) => shapeErrors(name.slice(9), item, `${path}[${i}]`))
+  }
+  const fields = spec.types[name]
+  if (!fields) return [] // a type outside the extract (Chat, MessageEntity…)
+  if (typeof value !== 'object' || value === null) return [`${path}: not an object`]
+  const record = value as Record<string, unknown>
+  const errors: string[] = []
+  for (const [field, f] of Object.entries(fields)) {
+    if (f.required && record[field] === undefined)
+      errors.push(`${path}.${field}: required, missing`)
+  }
+  for (const [field, fieldValue] of Object.entries(record)) {
+    const f = fields[field]
+    if (!f) errors.push(`${path}.${field}: not a field of ${name}`)
+    else if (f.types.length === 1 && f.types[0]) {
+      errors.push(...shapeErrors(f.types[0], fieldValue, `${path}.${field}`))
+    }
+  }
+  return errors
+}
+
+function resultErrors(method: string, result: unknown): string[] {
+  const returns = spec.methods[method]?.returns ?? []
+  const attempts = returns.map((t) => shapeErrors(t, result, `${method}()`))
+  return attempts.find((e) => e.length === 0) ?? attempts.flat()
+}
+
+const ALICE = 2_000_001
+
+describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
+  let sandbox: Sandbox
+  let token: string
+  const api = (method: string, params: Record<string, unknown> = {}) =>
+    callApi(sandbox.apiRoot, token, method, params)
+  const answered = new Set<string>()
+
+  beforeAll(async () => {
+    sandbox = await createSandbox({ users: [{ id: ALICE, firstName: 'Alice' }] })
+    token = sandbox.bot().token
+    sandbox.sendText(ALICE, '/start')
+  })
+  afterAll(() => sandbox.close())
+
+  const invoice = {
+    title: 'Pack',
+    description: 'Credits',
+    payload: 'p-1',
+    currency: 'XTR',
+    prices: [{ label: 'Pack', amount: 10 }],
+  }
+
+  /** Starts paying a fresh invoice link and returns its still-unanswered pre-checkout query. */
+  async function pendingPreCheckout(extra: Record<string, unknown> = {}) {
+    const link = (await api('createInvoiceLink', { ...invoice, ...extra })).result as string
+    const paying = sandbox.payInvoice(ALICE, { invoiceLink: link })
+    const updates = (await api('getUpdates')).result as Update[]
+    const query = updates
+      .map((u) => u.pre_checkout_query)
+      .find((q) => q !== undefined && !answered.has(q.id))
+    if (!query) throw new Error('no pre_checkout_query')
+    answered.add(query.id)
+    return { id: query.id, paying }
+  }
+
+  async function paidCharge(extra: Record<string, unknown> = {}): Promise<string> {
+    const { id, paying } = await pendingPreCheckout(extra)
+    await api('answerPreCheckoutQuery', { pre_checkout_query_id: id, ok: true })
+    const result = await paying
+    if (result.status !== 'paid') throw new Error(result.status)
+    return result.chargeId
+  }
+
+  // Valid parameters for each method (fixtures are made just before the call).
+  const valid: Record<string, () => Promise<Record<string, unknown>>> = {
+    setWebhook: async () => ({ url: 'http://127.0.0.1:9/unreachable' }),
+    sendMessage: async () => ({ chat_id: ALICE, text: 'hi' }),
+    editMessageText: async () => {
+      const sent = (await api('sendMessage', { chat_id: ALICE, text: 'before' })).result as Message
+      return { chat_id: ALICE, message_id: sent.message_id, text: 'after' }
+    },
+    answerCallbackQuery: async () => {
+      const sent = (
+        await api('sendMessage', {
+          chat_id: ALICE,
+          text: 'menu',
+          reply_markup: { inline_keyboard: [[{ text: 'Go', callback_data: 'go' }]] },
+        })
+      ).result as Message
+      return {
+        callback_query_id: sandbox.pressButton(ALICE, sent.message_id, { data: 'go' })
+          .callbackQueryId,
+      }
+    },
+    sendInvoice: async () => ({ chat_id: ALICE, ...invoice }),
+    createInvoiceLink: async () => ({ ...invoice, subscription_period: 2_592_000 }),
+    answerPreCheckoutQuery: async () => {
+      const { id } = await pendingPreCheckout()
+      return { pre_checkout_query_id: id, ok: true }
+    },
+    refundStarPayment: async () => ({
+      user_id: ALICE,
+      telegram_payment_charge_id: await paidCharge(),
+    }),
+    editUserStarSubscription: async () => ({
+      user_id: ALICE,
+      telegram_payment_charge_id: await paidCharge({ subscription_period: 2_592_000 }),
+      is_canceled: true,
+    }),
+  }
+
+  it('implements every method of the extract (plus sendPhoto)', () => {
+    expect([...BOT_API_METHODS].sort()).toEqual([...Object.keys(spec.methods), 'sendPhoto'].sort())
+  })
+
+  const order = Object.keys(spec.methods).filter((m) => m !== 'getUpdates')
+  for (const method of order) {
+    it(`${method}: required parameters are enforced and the result carries the spec's fields`, async () => {
+      const params = (await valid[method]?.()) ?? {}
+      const required = Object.entries(spec.methods[method]?.fields ?? {})
+        .filter(([, f]) => f.required)
+        .map(([name]) => name)
+      expect(required.every((name) => name in params)).toBe(true)
+      for (const name of required) {
+        const { [name]: _omitted, ...without } = params
+        const reply = await api(method, without)
+        expect(reply, `${method} without ${name}`).toMatchObject({ ok: false, error_code: 400 })
+      }
+      const reply = await api(method, params)
+      expect(reply, `${method} with every required parameter`).toMatchObject({ ok: true })
+      expect(resultErrors(method, reply.result)).toEqual([])
+      if (method === 'setWebhook') await api('deleteWebhook')
+    })
+  }
+
+  it("getUpdates: every update so far (messages, payments, refunds, callbacks) has the spec's shape", async () => {
+    sandbox.refundPayment(await paidCharge())
+    const updates = (await api('getUpdates')).result as Update[]
+    const kinds = new Set(
+      updates.flatMap((u) => [
+        ...Object.keys(u).filter((k) => k !== 'update_id'),
+        ...Object.keys(u.message ?? {}).filter((k) => k.endsWith('_payment')),
+      ]),
+    )
+    expect([...kinds].sort()).toEqual([
+      'callback_query',
+      'message',
+      'pre_checkout_query',
+      'refunded_payment',
+      'successful_payment',
+    ])
+    expect(resultErrors('getUpdates', updates)).toEqual([])
+    const rows = (await api('getStarTransactions')).result
+    expect(shapeErrors('StarTransactions', rows, 'ledger')).toEqual([])
+  })
+})
