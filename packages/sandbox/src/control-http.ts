@@ -104,14 +104,18 @@ export const controlRoutes: Route<z.ZodType>[] = [
     input: z.object({
       userId,
       textIncludes: z.string().optional(),
+      /** Only invoice messages. */
+      invoice: z.boolean().optional(),
       afterMessageId: z.number().int().optional(),
       timeoutMs: z.number().int().positive().max(60_000).optional(),
       botToken,
     }),
-    run: (s, { userId, textIncludes, afterMessageId, timeoutMs, botToken }) =>
+    run: (s, { userId, textIncludes, invoice, afterMessageId, timeoutMs, botToken }) =>
       s.waitForMessage(
         userId,
-        (m) => textIncludes === undefined || (m.text ?? m.caption ?? '').includes(textIncludes),
+        (m) =>
+          (textIncludes === undefined || (m.text ?? m.caption ?? '').includes(textIncludes)) &&
+          (invoice === undefined || (m.invoice !== undefined) === invoice),
         timeoutMs,
         { botToken, afterMessageId },
       ),
