@@ -16,6 +16,13 @@ export * from './errors.ts'
 export { expireDue } from './expiry.ts'
 export { type EntryKind, type LedgerPage, type ListLedgerInput, listLedger } from './ledger.ts'
 export {
+  type CreateOperatorInput,
+  createOperator,
+  hashPassword,
+  type OperatorRole,
+  verifyPassword,
+} from './operators.ts'
+export {
   authenticateApiKey,
   type CreateProjectInput,
   createApiKey,

@@ -1,0 +1,3 @@
+export { createApp } from './app.ts'
+export { type Env, parseEnv } from './env.ts'
+export { type RunningServer, startServer } from './server.ts'

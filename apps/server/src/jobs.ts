@@ -1,0 +1,33 @@
+import type { Logger } from '@e-stars/api'
+import { expireDue } from '@e-stars/billing'
+import type { Db } from '@e-stars/db'
+
+/**
+ * Background jobs on an interval. Each run is safe on many replicas (the work itself is
+ * coordinated through row locks), and a run never overlaps the previous one.
+ */
+export function startJobs(db: Db, logger: Logger, options: { expiryIntervalMs: number }) {
+  let running: Promise<void> | null = null
+  const expiry = setInterval(() => {
+    if (running) return
+    running = expireDue(db)
+      .then((swept) => {
+        if (swept > 0)
+          logger.info(
+            { job: 'expiry', customers: swept },
+            'expired lots and holds written to the ledger',
+          )
+      })
+      .catch((error: unknown) => logger.error({ job: 'expiry', err: error }, 'expiry job failed'))
+      .finally(() => {
+        running = null
+      })
+  }, options.expiryIntervalMs)
+  expiry.unref()
+  return {
+    async stop() {
+      clearInterval(expiry)
+      await running
+    },
+  }
+}

@@ -1,0 +1,37 @@
+import pino from 'pino'
+import { ConfigError, parseEnv } from './env.ts'
+import { startServer } from './server.ts'
+
+async function main() {
+  const env = parseEnv()
+  const logger = pino({ level: env.LOG_LEVEL })
+  const server = await startServer(env, logger)
+  if (server.demoProjectId) {
+    process.stdout.write(
+      `\nFirst start: created the project "Demo bot" (${server.demoProjectId}).\n` +
+        `Create an API key for it (shown once):\n\n` +
+        `  pnpm cli key create --project ${server.demoProjectId} --name my-bot\n\n`,
+    )
+  }
+  process.stdout.write(
+    `e-Stars is up: ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/trpc)\n`,
+  )
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down')
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message)
+  else console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,97 @@
+import type { AddressInfo } from 'node:net'
+import { ApiKeyCache, type Logger } from '@e-stars/api'
+import { createProject, listProjects } from '@e-stars/billing'
+import { type Database, openDatabase } from '@e-stars/db'
+import express from 'express'
+import { runAdminCommand, UsageError } from './admin.ts'
+import { createApp } from './app.ts'
+import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
+import type { Env } from './env.ts'
+import { startJobs } from './jobs.ts'
+
+export interface RunningServer {
+  url: string
+  database: Database
+  /** Set on a first start with an empty database. */
+  demoProjectId: string | null
+  close(): Promise<void>
+}
+
+export async function startServer(
+  env: Env,
+  logger: Logger,
+  options: { database?: Database } = {},
+): Promise<RunningServer> {
+  const database =
+    options.database ??
+    (await openDatabase({
+      url: env.DATABASE_URL,
+      dataDir: env.DATA_DIR,
+      poolSize: env.DB_POOL_SIZE,
+    }))
+  const ownsDataDir = !options.database && database.kind === 'pglite'
+  const demoProjectId = await ensureDemoProject(database)
+  let adminToken: string | null = null
+  const app = createApp({
+    db: database.db,
+    database,
+    logger,
+    apiKeys: new ApiKeyCache(),
+    extend(app) {
+      app.post('/admin/command', express.json({ limit: '16kb' }), async (req, res) => {
+        const loopback = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(
+          req.socket.remoteAddress ?? '',
+        )
+        if (!adminToken || !loopback || !tokenMatches(adminToken, req.get('x-admin-token'))) {
+          res.status(403).json({ error: 'Forbidden' })
+          return
+        }
+        try {
+          res.json(await runAdminCommand(database.db, (req.body as { argv: string[] }).argv))
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error)
+          res.status(error instanceof UsageError ? 400 : 422).json({ error: message })
+        }
+      })
+    },
+  })
+  const server = app.listen(env.PORT, env.HOST)
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', reject)
+  })
+  const { port } = server.address() as AddressInfo
+  const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`
+  if (ownsDataDir) adminToken = writeControlFile(env.DATA_DIR, url).token
+  const jobs = startJobs(database.db, logger, {
+    expiryIntervalMs: env.EXPIRY_INTERVAL_SECONDS * 1000,
+  })
+  logger.info({ url, database: database.kind }, 'e-Stars server listening')
+
+  let closing: Promise<void> | null = null
+  return {
+    url,
+    database,
+    demoProjectId,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeIdleConnections()
+          setTimeout(() => server.closeAllConnections(), 5000).unref()
+        })
+        await jobs.stop()
+        if (ownsDataDir) removeControlFile(env.DATA_DIR)
+        await database.close()
+      })()
+      return closing
+    },
+  }
+}
+
+/** On a first start with an empty database there is one project to play with. */
+async function ensureDemoProject(database: Database): Promise<string | null> {
+  if ((await listProjects(database.db)).length > 0) return null
+  const project = await createProject(database.db, { name: 'Demo bot' })
+  return project.id
+}
