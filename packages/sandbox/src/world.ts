@@ -45,10 +45,12 @@ export type RenewalResult =
   | { status: 'renewed'; chargeId: string; expirationDate: number; message: Message }
   | { status: 'canceled'; subscriptionId: string }
 
+type PreCheckoutOutcome = { ok: true } | { ok: false; errorMessage: string } | 'timeout'
+
 interface PreCheckoutState {
   readonly bot: SandboxBot
   state: 'pending' | 'answered' | 'expired'
-  readonly settle: (answer: { ok: true } | { ok: false; errorMessage: string }) => void
+  readonly settle: (answer: PreCheckoutOutcome) => void
 }
 
 export interface StoredFile {
@@ -223,26 +225,24 @@ export class World {
    */
   async payInvoice(bot: SandboxBot, user: User, terms: InvoiceTerms): Promise<PaymentResult> {
     const id = `${randomInt(1e9, 9e9)}${randomInt(1e8, 9e8)}`
-    const answer = new Promise<{ ok: true } | { ok: false; errorMessage: string } | 'timeout'>(
-      (resolve) => {
-        const timer = setTimeout(() => {
+    const answer = new Promise<PreCheckoutOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer)
+        state.state = 'expired'
+        resolve('timeout')
+      }, this.options.preCheckoutTimeoutMs)
+      this.#timers.add(timer)
+      const state: PreCheckoutState = {
+        bot,
+        state: 'pending',
+        settle: (value) => {
+          clearTimeout(timer)
           this.#timers.delete(timer)
-          state.state = 'expired'
-          resolve('timeout')
-        }, this.options.preCheckoutTimeoutMs)
-        this.#timers.add(timer)
-        const state: PreCheckoutState = {
-          bot,
-          state: 'pending',
-          settle: (value) => {
-            clearTimeout(timer)
-            this.#timers.delete(timer)
-            resolve(value)
-          },
-        }
-        this.#preCheckouts.set(id, state)
-      },
-    )
+          resolve(value)
+        },
+      }
+      this.#preCheckouts.set(id, state)
+    })
     const query: PreCheckoutQuery = {
       id,
       from: user,
@@ -372,7 +372,7 @@ export class World {
     for (const query of this.#preCheckouts.values()) {
       if (query.state === 'pending') {
         query.state = 'expired'
-        query.settle({ ok: false, errorMessage: 'sandbox closed' })
+        query.settle('timeout')
       }
     }
     for (const bot of this.bots.values()) bot.updates.close()
