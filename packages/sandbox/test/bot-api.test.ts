@@ -1,31 +1,9 @@
-import { deflateSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSandbox, type Message, type Sandbox, type Update } from '../src/index.ts'
-import { callApi } from './helpers.ts'
+import { callApi, tinyPng } from './helpers.ts'
 
 const ALICE = 2_000_001
 const STRANGER = 2_000_009
-
-/** A valid 3x2 RGB PNG, the kind of small image the reference bot generates. */
-function tinyPng(width = 3, height = 2): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    return Buffer.concat([len, Buffer.from(type), data, Buffer.alloc(4)])
-  }
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(width, 0)
-  ihdr.writeUInt32BE(height, 4)
-  ihdr[8] = 8
-  ihdr[9] = 2
-  const raw = Buffer.alloc((width * 3 + 1) * height)
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ])
-}
 
 describe('Bot API surface', () => {
   let sandbox: Sandbox
@@ -261,6 +239,28 @@ describe('Bot API surface', () => {
       description:
         'Bad Request: query is too old and response timeout expired or query ID is invalid',
     })
+  })
+})
+
+describe('several bots', () => {
+  it('keeps chats, updates and ledgers per bot, selected by botToken', async () => {
+    const sandbox = await createSandbox({ users: [{ id: ALICE }] })
+    try {
+      const second = sandbox.createBot({ username: 'second_bot' })
+      expect(second.token).toMatch(/^\d+:sandbox-/)
+      expect(second.user).toMatchObject({ is_bot: true, username: 'second_bot' })
+      sandbox.sendText(ALICE, 'to the second', { botToken: second.token })
+      const updates = await callApi(sandbox.apiRoot, second.token, 'getUpdates')
+      expect((updates.result as Update[]).map((u) => u.message?.text)).toEqual(['to the second'])
+      expect(await callApi(sandbox.apiRoot, sandbox.bot().token, 'getUpdates')).toMatchObject({
+        result: [],
+      })
+      expect(sandbox.transcript(ALICE)).toEqual([])
+      expect(sandbox.transcript(ALICE, { botToken: second.token })).toHaveLength(1)
+      expect(() => sandbox.createBot({ token: second.token })).toThrow(/exists/)
+    } finally {
+      await sandbox.close()
+    }
   })
 })
 

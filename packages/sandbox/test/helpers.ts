@@ -1,6 +1,28 @@
+import { deflateSync } from 'node:zlib'
 import { Markup, Telegraf } from 'telegraf'
 import { message } from 'telegraf/filters'
 import type { RefundedPayment, SuccessfulPayment } from '../src/index.ts'
+
+/** A valid 3x2 RGB PNG, the kind of small image the reference bot generates. */
+export function tinyPng(width = 3, height = 2): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    return Buffer.concat([len, Buffer.from(type), data, Buffer.alloc(4)])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr[8] = 8
+  ihdr[9] = 2
+  const raw = Buffer.alloc((width * 3 + 1) * height)
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
+}
 
 export interface BotApiReply {
   ok: boolean
@@ -68,6 +90,9 @@ export function createShopBot(token: string, apiRoot: string) {
       ...Markup.inlineKeyboard([Markup.button.callback('Buy 100 credits', 'buy:100')]),
     })
   })
+  bot.command('chart', (ctx) =>
+    ctx.replyWithPhoto({ source: tinyPng(4, 3) }, { caption: 'Usage chart' }),
+  )
   bot.action(/^buy:(\d+)$/, async (ctx) => {
     await ctx.answerCbQuery('Invoice sent')
     await ctx.replyWithInvoice({

@@ -8,6 +8,7 @@ import {
   PACK,
   type ShopBot,
   sleep,
+  tinyPng,
 } from './helpers.ts'
 
 const ALICE = 2_000_001
@@ -57,6 +58,15 @@ describe('a Telegraf bot polling the sandbox', () => {
       '/start',
       'Welcome! Pick a pack.',
     ])
+  })
+
+  it('records a photo Telegraf uploads from a Buffer (multipart)', async () => {
+    sandbox.sendText(ALICE, '/chart')
+    const photo = await sandbox.waitForMessage(ALICE, (m) => m.photo !== undefined)
+    expect(photo.caption).toBe('Usage chart')
+    expect(photo.photo?.[0]).toMatchObject({ width: 4, height: 3 })
+    const file = sandbox.file(photo.photo?.[0]?.file_id ?? '')
+    expect(file?.data.equals(tinyPng(4, 3))).toBe(true)
   })
 
   it('a button press reaches the bot, which answers it and sends a Stars invoice', async () => {
