@@ -61,13 +61,11 @@ export async function createOperator(db: Executor, input: CreateOperatorInput) {
       })
       .returning({ id: operators.id, email: operators.email, name: operators.name })
     if (input.projectId) {
-      await tx
-        .insert(projectMembers)
-        .values({
-          projectId: input.projectId,
-          operatorId: operator!.id,
-          role: input.role ?? 'owner',
-        })
+      await tx.insert(projectMembers).values({
+        projectId: input.projectId,
+        operatorId: operator!.id,
+        role: input.role ?? 'owner',
+      })
     }
     return {
       ...operator!,
