@@ -110,7 +110,7 @@ const methods = {
 
   sendMessage: ({ world, bot, params }) => {
     const user = recipientOf(world, bot, params)
-    const content = formattedText(params, 'text')
+    const content = formattedText(params)
     const markup = replyMarkupOf(params)
     if (markup) content.reply_markup = markup
     return bot.addMessage(user, bot.user, content)
@@ -121,7 +121,7 @@ const methods = {
     const user = chatUserOf(world, params)
     const messageId = params.integer('message_id')
     if (messageId === undefined) throw badRequest('message identifier is not specified')
-    const content = formattedText(params, 'text')
+    const content = formattedText(params)
     const old = bot.findMessage(user.id, messageId)
     if (!old) throw badRequest('message to edit not found')
     if (old.from?.id !== bot.user.id) throw badRequest("message can't be edited")
@@ -279,8 +279,8 @@ function recipientOf(world: World, bot: SandboxBot, params: Params): User {
 }
 
 /** Text as Telegram stores it: HTML tags removed and entities decoded; other modes kept raw. */
-function formattedText(params: Params, field: 'text'): MessageContent & { text: string } {
-  const text = params.string(field)
+function formattedText(params: Params): MessageContent & { text: string } {
+  const text = params.string('text')
   if (text === undefined || text === '') throw badRequest('message text is empty')
   if ([...text].length > 4096) throw badRequest('message is too long')
   return { text: stripFormatting(text, params.string('parse_mode')) }

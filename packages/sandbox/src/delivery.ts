@@ -153,7 +153,6 @@ export class UpdateChannel {
     const timeoutMs = Math.min(Math.max(input.timeoutSec ?? 0, 0), 50) * 1000
     if (this.#queue.length === 0 && timeoutMs > 0 && !this.#closed) {
       await this.#waitForUpdates(timeoutMs, input.signal)
-      if (this.#webhook) return []
     }
     return this.#queue.slice(0, limit).map((p) => p.update)
   }

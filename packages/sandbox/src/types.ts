@@ -38,8 +38,11 @@ export interface InlineKeyboardMarkup {
   inline_keyboard: InlineKeyboardButton[][]
 }
 
-/** Any reply markup; only inline keyboards are interpreted. */
-export type ReplyMarkup = InlineKeyboardMarkup | Record<string, unknown>
+/** Any reply markup as sent; only an inline keyboard is interpreted (and normalised). */
+export interface ReplyMarkup {
+  inline_keyboard?: InlineKeyboardButton[][]
+  [field: string]: unknown
+}
 
 export interface PhotoSize {
   file_id: string

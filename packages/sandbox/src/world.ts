@@ -49,7 +49,6 @@ type PreCheckoutOutcome = { ok: true } | { ok: false; errorMessage: string } | '
 
 interface PreCheckoutState {
   readonly bot: SandboxBot
-  state: 'pending' | 'answered' | 'expired'
   readonly settle: (answer: PreCheckoutOutcome) => void
 }
 
@@ -73,7 +72,6 @@ export class World {
   readonly files = new Map<string, StoredFile>()
   readonly invoiceLinks = new Map<string, { bot: SandboxBot; terms: InvoiceTerms }>()
   readonly #preCheckouts = new Map<string, PreCheckoutState>()
-  readonly #timers = new Set<NodeJS.Timeout>()
   #nextBotId = 1_000_001
   #nextUserId = 2_000_001
 
@@ -162,8 +160,7 @@ export class World {
     if (!message || message.from?.id !== bot.user.id) {
       throw new SandboxError('NOT_FOUND', `no bot message ${input.messageId} in this chat`)
     }
-    const rows = message.reply_markup?.inline_keyboard
-    const buttons = Array.isArray(rows) ? rows.flat() : []
+    const buttons = message.reply_markup?.inline_keyboard?.flat() ?? []
     const button = buttons.find((b) =>
       input.data !== undefined ? b.callback_data === input.data : b.text === input.text,
     )
@@ -226,21 +223,15 @@ export class World {
   async payInvoice(bot: SandboxBot, user: User, terms: InvoiceTerms): Promise<PaymentResult> {
     const id = `${randomInt(1e9, 9e9)}${randomInt(1e8, 9e8)}`
     const answer = new Promise<PreCheckoutOutcome>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer)
-        state.state = 'expired'
-        resolve('timeout')
-      }, this.options.preCheckoutTimeoutMs)
-      this.#timers.add(timer)
       const state: PreCheckoutState = {
         bot,
-        state: 'pending',
         settle: (value) => {
+          this.#preCheckouts.delete(id)
           clearTimeout(timer)
-          this.#timers.delete(timer)
           resolve(value)
         },
       }
+      const timer = setTimeout(() => state.settle('timeout'), this.options.preCheckoutTimeoutMs)
       this.#preCheckouts.set(id, state)
     })
     const query: PreCheckoutQuery = {
@@ -272,9 +263,9 @@ export class World {
     errorMessage: string | undefined,
   ): void {
     const query = this.#preCheckouts.get(id)
-    if (!query || query.bot !== bot || query.state !== 'pending') throw badRequest(QUERY_TOO_OLD)
+    // Answered, expired and unknown ids are all gone from the map: Telegram says "too old".
+    if (!query || query.bot !== bot) throw badRequest(QUERY_TOO_OLD)
     if (!ok && !errorMessage) throw badRequest('ERROR_MESSAGE_EMPTY')
-    query.state = 'answered'
     query.settle(ok ? { ok: true } : { ok: false, errorMessage: errorMessage ?? '' })
   }
 
@@ -367,14 +358,7 @@ export class World {
   // ---- lifecycle ----------------------------------------------------------------------------
 
   close(): void {
-    for (const timer of this.#timers) clearTimeout(timer)
-    this.#timers.clear()
-    for (const query of this.#preCheckouts.values()) {
-      if (query.state === 'pending') {
-        query.state = 'expired'
-        query.settle('timeout')
-      }
-    }
+    for (const query of [...this.#preCheckouts.values()]) query.settle('timeout')
     for (const bot of this.bots.values()) bot.updates.close()
   }
 }
