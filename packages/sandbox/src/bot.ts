@@ -14,7 +14,6 @@ interface ChatState {
 export interface CallbackQueryState {
   readonly id: string
   readonly userId: number
-  readonly createdAt: number
   answer: CallbackAnswer | undefined
 }
 
@@ -54,10 +53,6 @@ export class SandboxBot {
     this.updates = new UpdateChannel(input.clock, input.delivery, (reply) =>
       input.onWebhookReply(this, reply),
     )
-  }
-
-  get username(): string {
-    return this.user.username ?? ''
   }
 
   #chat(user: User): ChatState {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { SandboxError } from './errors.ts'
 import type { StarTransaction, TransactionPartnerUser, User } from './types.ts'
 
 /** The one subscription period Telegram accepts: 30 days. */
@@ -108,12 +107,6 @@ export class StarsAccount {
       date,
       receiver: partnerOf(charge),
     })
-  }
-
-  requireCharge(chargeId: string): Charge {
-    const charge = this.charges.get(chargeId)
-    if (!charge) throw new SandboxError('NOT_FOUND', `no charge ${chargeId}`)
-    return charge
   }
 }
 

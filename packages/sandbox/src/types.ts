@@ -34,10 +34,6 @@ export interface InlineKeyboardButton {
   [field: string]: unknown
 }
 
-export interface InlineKeyboardMarkup {
-  inline_keyboard: InlineKeyboardButton[][]
-}
-
 /** Any reply markup as sent; only an inline keyboard is interpreted (and normalised). */
 export interface ReplyMarkup {
   inline_keyboard?: InlineKeyboardButton[][]

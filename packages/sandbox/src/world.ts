@@ -171,7 +171,6 @@ export class World {
     bot.callbackQueries.set(id, {
       id,
       userId: user.id,
-      createdAt: this.clock.now(),
       answer: undefined,
     })
     bot.updates.enqueue(
