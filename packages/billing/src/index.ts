@@ -8,13 +8,33 @@ export {
 export {
   type Customer,
   getCustomer,
+  type LockedCustomer,
+  lockCustomer,
+  lockCustomerById,
   type TelegramProfile,
   type UpsertCustomerInput,
+  upsertAndLockCustomer,
   upsertCustomer,
 } from './customers.ts'
+export {
+  accessEnd,
+  type EntitlementSource,
+  type GrantEntitlementInput,
+  grantEntitlement,
+  listEntitlements,
+  revokeEntitlementsOfPayment,
+} from './entitlements.ts'
 export * from './errors.ts'
-export { expireDue } from './expiry.ts'
-export { type EntryKind, type LedgerPage, type ListLedgerInput, listLedger } from './ledger.ts'
+export { expireDue, sweepExpired } from './expiry.ts'
+export { idempotent } from './idempotency.ts'
+export {
+  appendEntry,
+  type EntryDraft,
+  type EntryKind,
+  type LedgerPage,
+  type ListLedgerInput,
+  listLedger,
+} from './ledger.ts'
 export {
   type CreateOperatorInput,
   createOperator,

@@ -98,3 +98,35 @@ export const auditLog = pgTable(
     index('audit_log_time').on(t.projectId, t.createdAt),
   ],
 )
+
+/** Console sessions. The cookie carries a random token; only its SHA-256 is stored. */
+export const operatorSessions = pgTable(
+  'operator_sessions',
+  {
+    tokenHash: text().primaryKey(),
+    operatorId: uuid()
+      .notNull()
+      .references(() => operators.id),
+    /** Double-submit token every mutation must echo in a header. */
+    csrfToken: text().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    lastSeenAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [index('operator_sessions_operator').on(t.operatorId)],
+)
+
+/** Failed logins, for rate limiting across replicas. */
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    email: text().notNull(),
+    ip: text().notNull(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('login_attempts_email').on(t.email, t.at),
+    index('login_attempts_ip').on(t.ip, t.at),
+  ],
+)
