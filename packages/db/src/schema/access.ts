@@ -137,6 +137,48 @@ export const usageEvents = pgTable(
   ],
 )
 
+/**
+ * Units of a feature reserved by a feature reservation (reserve an estimate, settle the actual).
+ * Quotas count an active, unexpired reservation as used, so two concurrent reserves cannot both
+ * take the last slot; settling writes the usage event and closes the reservation.
+ */
+export const usageReservations = pgTable(
+  'usage_reservations',
+  {
+    projectId: uuid().notNull(),
+    id: uuid().notNull().defaultRandom(),
+    customerId: money().notNull(),
+    featureKey: text().notNull(),
+    quantity: money().notNull(),
+    /** Units of the estimate covered by a free allowance. */
+    freeQuantity: money().notNull().default(0),
+    /** The credit hold for the paid part; null when the whole estimate was free. */
+    holdId: uuid(),
+    status: text().notNull().default('active'),
+    expiresAt: instant().notNull(),
+    closedAt: instant(),
+    createdAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    foreignKey({
+      columns: [t.projectId, t.customerId],
+      foreignColumns: [customers.projectId, customers.id],
+    }),
+    index('usage_reservations_active')
+      .on(t.projectId, t.customerId, t.featureKey)
+      .where(sql`${t.status} = 'active'`),
+    check(
+      'usage_reservations_status',
+      sql`${t.status} in ('active', 'settled', 'released', 'expired')`,
+    ),
+    check(
+      'usage_reservations_quantity',
+      sql`${t.quantity} > 0 and ${t.freeQuantity} >= 0 and ${t.freeQuantity} <= ${t.quantity}`,
+    ),
+  ],
+)
+
 /** Transactional outbox: written in the same transaction as the change it reports. */
 export const events = pgTable(
   'events',
