@@ -48,6 +48,13 @@ export const customers = pgTable(
     primaryKey({ columns: [t.projectId, t.id] }),
     uniqueIndex('customers_telegram_user').on(t.projectId, t.telegramUserId),
     index('customers_next_expiry').on(t.nextExpiryAt).where(sql`${t.nextExpiryAt} is not null`),
+    // Console search: prefix matches (`like 'ali%'`) on lower-cased names use these indexes.
+    index('customers_username_search').on(t.projectId, sql`lower(${t.username}) text_pattern_ops`),
+    index('customers_first_name_search').on(
+      t.projectId,
+      sql`lower(${t.firstName}) text_pattern_ops`,
+    ),
+    index('customers_last_name_search').on(t.projectId, sql`lower(${t.lastName}) text_pattern_ops`),
     check('customers_available_nonnegative', sql`${t.available} >= 0`),
     check('customers_held_nonnegative', sql`${t.held} >= 0`),
     check('customers_debt_nonnegative', sql`${t.debt} >= 0`),

@@ -1,0 +1,3 @@
+CREATE INDEX "customers_username_search" ON "customers" USING btree ("project_id",lower("username") text_pattern_ops);--> statement-breakpoint
+CREATE INDEX "customers_first_name_search" ON "customers" USING btree ("project_id",lower("first_name") text_pattern_ops);--> statement-breakpoint
+CREATE INDEX "customers_last_name_search" ON "customers" USING btree ("project_id",lower("last_name") text_pattern_ops);
