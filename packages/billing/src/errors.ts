@@ -62,3 +62,21 @@ export class InvalidInput extends BillingError {
     super(`${field}: ${message}`)
   }
 }
+
+export class InvalidCredentials extends BillingError {
+  readonly code = 'INVALID_CREDENTIALS'
+  constructor() {
+    super('Wrong email or password')
+  }
+}
+
+export class TooManyLoginAttempts extends BillingError {
+  readonly code = 'TOO_MANY_LOGIN_ATTEMPTS'
+  constructor(
+    /** ISO-8601 instant from which a new attempt is accepted. */
+    readonly retryAt: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`Too many failed logins: try again in ${retryAfterSeconds} s`)
+  }
+}

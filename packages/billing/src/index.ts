@@ -1,3 +1,10 @@
+export {
+  type AuditPage,
+  type AuditRecord,
+  type ListAuditInput,
+  listAuditLog,
+  recordAudit,
+} from './audit.ts'
 export { type Balance, type BalanceHold, type BalanceLot, getBalance } from './balance.ts'
 export {
   type GrantCreditsInput,
@@ -5,6 +12,14 @@ export {
   type GrantSource,
   grantCredits,
 } from './credits.ts'
+export {
+  type CustomerDetail,
+  type CustomerSearchPage,
+  type CustomerSummary,
+  getCustomerDetail,
+  type SearchCustomersInput,
+  searchCustomers,
+} from './customer-search.ts'
 export {
   type Customer,
   getCustomer,
@@ -36,6 +51,43 @@ export {
   listLedger,
 } from './ledger.ts'
 export {
+  daysBetween,
+  getOverview,
+  type Overview,
+  type OverviewDay,
+  type OverviewInput,
+} from './metrics.ts'
+export {
+  type AdjustCreditsInput,
+  type AdjustCreditsResult,
+  adjustCredits,
+  createProjectApiKey,
+  getProjectSettings,
+  isTimeZone,
+  type ProjectSettings,
+  type RefundPolicy,
+  revokeProjectApiKey,
+  type UpdateProjectSettingsInput,
+  updateProjectSettings,
+} from './operator-actions.ts'
+export {
+  type AuthenticatedSession,
+  authenticateSession,
+  csrfMatches,
+  DEFAULT_SESSION_POLICY,
+  hashSessionToken,
+  type LoginInput,
+  type LoginResult,
+  listOperatorProjects,
+  login,
+  logout,
+  membershipOf,
+  type OperatorIdentity,
+  type OperatorProject,
+  purgeOperatorSessions,
+  type SessionPolicy,
+} from './operator-sessions.ts'
+export {
   type CreateOperatorInput,
   createOperator,
   hashPassword,
@@ -52,6 +104,17 @@ export {
   listProjects,
   revokeApiKey,
 } from './projects.ts'
+export {
+  actorName,
+  type DescribableEntry,
+  describeEntry,
+  type EntryDescription,
+  formatCount,
+  type ListTimelineInput,
+  listTimeline,
+  type TimelineEntry,
+  type TimelinePage,
+} from './timeline.ts'
 export {
   type ConsumeInput,
   type ConsumeResult,
