@@ -4,8 +4,10 @@ import {
   HoldNotActive,
   IdempotencyConflict,
   InsufficientCredits,
+  InvalidCredentials,
   InvalidInput,
   NotFound,
+  TooManyLoginAttempts,
 } from '@e-stars/billing'
 import { TRPCError } from '@trpc/server'
 
@@ -19,6 +21,8 @@ export function codeFor(error: BillingError): Code {
   if (error instanceof NotFound) return 'NOT_FOUND'
   if (error instanceof CustomerBlocked) return 'FORBIDDEN'
   if (error instanceof InvalidInput) return 'BAD_REQUEST'
+  if (error instanceof InvalidCredentials) return 'UNAUTHORIZED'
+  if (error instanceof TooManyLoginAttempts) return 'TOO_MANY_REQUESTS'
   return 'PRECONDITION_FAILED'
 }
 

@@ -11,11 +11,18 @@ export {
   type RouterOutputs,
 } from './client.ts'
 export { type AppRouter, appRouter } from './root.ts'
-export { createHttpContextFactory } from './server.ts'
+export {
+  createHttpContextFactory,
+  type HttpContextOptions,
+  readCookie,
+  SESSION_COOKIE,
+  sessionCookieHeader,
+} from './server.ts'
 export {
   type ApiDependencies,
   type Context,
   createCallerFactory,
   createInnerContext,
   type Logger,
+  type SessionCookie,
 } from './trpc.ts'

@@ -1,11 +1,90 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { type ApiDependencies, createInnerContext } from './trpc.ts'
+import { type ApiDependencies, createInnerContext, type SessionCookie } from './trpc.ts'
 
-/** Reads the API key from `Authorization: Bearer …`; everything else comes from `deps`. */
-export function createHttpContextFactory(deps: ApiDependencies) {
-  return ({ req }: { req: { headers: IncomingHttpHeaders } }) => {
+/** The console's session cookie. */
+export const SESSION_COOKIE = 'estars_session'
+
+interface HttpRequest {
+  headers: IncomingHttpHeaders
+  socket?: { remoteAddress?: string | undefined; encrypted?: boolean } | undefined
+  ip?: string | undefined
+}
+
+interface HttpResponse {
+  appendHeader?(name: string, value: string | string[]): unknown
+  setHeader(name: string, value: string | string[]): unknown
+}
+
+/** Reads one cookie from a `Cookie` header. */
+export function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=')
+    if (eq === -1) continue
+    if (part.slice(0, eq).trim() !== name) continue
+    const value = part.slice(eq + 1).trim()
+    try {
+      return decodeURIComponent(value)
+    } catch {
+      return null
+    }
+  }
+  return null
+}
+
+/**
+ * `Set-Cookie` for the session: httpOnly (scripts never see it), SameSite=Lax (not sent on
+ * cross-site POSTs), path `/`, Secure when the request came over https (directly or via a proxy).
+ */
+export function sessionCookieHeader(
+  token: string | null,
+  options: { expiresAt?: Date; secure: boolean },
+): string {
+  const parts = [
+    `${SESSION_COOKIE}=${token ? encodeURIComponent(token) : ''}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+  ]
+  if (token && options.expiresAt) parts.push(`Expires=${options.expiresAt.toUTCString()}`)
+  else parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'Max-Age=0')
+  if (options.secure) parts.push('Secure')
+  return parts.join('; ')
+}
+
+export interface HttpContextOptions {
+  /** `auto` (default): Secure cookies when the request is https or `x-forwarded-proto: https`. */
+  secureCookies?: boolean | 'auto' | undefined
+}
+
+/**
+ * Reads the API key from `Authorization: Bearer …`, the console session from its cookie and the
+ * CSRF token from `x-csrf-token`; everything else comes from `deps`.
+ */
+export function createHttpContextFactory(deps: ApiDependencies, options: HttpContextOptions = {}) {
+  return ({ req, res }: { req: HttpRequest; res?: HttpResponse }) => {
     const header = req.headers.authorization
     const apiKey = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null
-    return createInnerContext(deps, { apiKey })
+    const csrf = req.headers['x-csrf-token']
+    const secure =
+      options.secureCookies === undefined || options.secureCookies === 'auto'
+        ? Boolean(req.socket?.encrypted) || req.headers['x-forwarded-proto'] === 'https'
+        : options.secureCookies
+    const write = (value: string) => {
+      if (!res) return
+      if (res.appendHeader) res.appendHeader('Set-Cookie', value)
+      else res.setHeader('Set-Cookie', value)
+    }
+    const sessionCookie: SessionCookie = {
+      set: (token, expiresAt) => write(sessionCookieHeader(token, { expiresAt, secure })),
+      clear: () => write(sessionCookieHeader(null, { secure })),
+    }
+    return createInnerContext(deps, {
+      apiKey,
+      sessionToken: readCookie(req.headers.cookie, SESSION_COOKIE),
+      csrfToken: Array.isArray(csrf) ? (csrf[0] ?? null) : (csrf ?? null),
+      clientIp: req.ip ?? req.socket?.remoteAddress ?? null,
+      sessionCookie,
+    })
   }
 }

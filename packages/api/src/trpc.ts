@@ -1,4 +1,10 @@
-import { authenticateApiKey, BillingError } from '@e-stars/billing'
+import {
+  authenticateApiKey,
+  authenticateSession,
+  BillingError,
+  csrfMatches,
+  membershipOf,
+} from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { z } from 'zod'
@@ -18,10 +24,25 @@ export interface ApiDependencies {
   apiKeys?: ApiKeyCache
 }
 
+/** Sets or clears the console's session cookie; the HTTP layer writes `Set-Cookie`. */
+export interface SessionCookie {
+  set(token: string, expiresAt: Date): void
+  clear(): void
+}
+
 /** Plain values only: used by the HTTP adapter, by tests and by the in-process caller. */
 export interface InnerContextInput {
   apiKey?: string | null | undefined
+  /** The console session token from the cookie. */
+  sessionToken?: string | null | undefined
+  /** The `x-csrf-token` header: must equal the session's token on every operator mutation. */
+  csrfToken?: string | null | undefined
+  /** The caller's address, for login rate limiting. */
+  clientIp?: string | null | undefined
+  sessionCookie?: SessionCookie | undefined
 }
+
+const noCookie: SessionCookie = { set() {}, clear() {} }
 
 export function createInnerContext(deps: ApiDependencies, input: InnerContextInput) {
   return {
@@ -29,6 +50,10 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
     logger: deps.logger,
     apiKeys: deps.apiKeys ?? new ApiKeyCache(),
     apiKey: input.apiKey ?? null,
+    sessionToken: input.sessionToken ?? null,
+    csrfToken: input.csrfToken ?? null,
+    clientIp: input.clientIp ?? 'unknown',
+    sessionCookie: input.sessionCookie ?? noCookie,
   }
 }
 
@@ -91,4 +116,53 @@ export const botProcedure = publicProcedure.use(async ({ ctx, next }) => {
   const project = await ctx.apiKeys.resolve(ctx.apiKey, (key) => authenticateApiKey(ctx.db, key))
   if (!project) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Unknown or revoked API key' })
   return next({ ctx: { ...ctx, project: { id: project.projectId, keyId: project.keyId } } })
+})
+
+/**
+ * Authenticated by the console's session cookie; narrows `ctx.operator`. API keys are refused
+ * (a bot never acts as an operator), and every mutation must echo the session's CSRF token.
+ */
+export const operatorProcedure = publicProcedure.use(async ({ ctx, next, type }) => {
+  if (ctx.apiKey)
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: 'API keys cannot call operator procedures: log in to the console',
+    })
+  if (!ctx.sessionToken) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Not logged in' })
+  const session = await authenticateSession(ctx.db, ctx.sessionToken)
+  if (!session) {
+    ctx.sessionCookie.clear()
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Session expired: log in again' })
+  }
+  if (type === 'mutation' && !csrfMatches(session.csrfToken, ctx.csrfToken))
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'Missing or wrong x-csrf-token header' })
+  if (session.renewed) ctx.sessionCookie.set(ctx.sessionToken, new Date(session.expiresAt))
+  return next({
+    ctx: {
+      ...ctx,
+      operator: session.operator,
+      session: { csrfToken: session.csrfToken, expiresAt: session.expiresAt },
+      actor: `operator:${session.operator.email}`,
+    },
+  })
+})
+
+/** An operator procedure about one project (`input.projectId`); members only. */
+export const projectProcedure = operatorProcedure
+  .input(z.object({ projectId: z.uuid() }))
+  .use(async ({ ctx, input, next }) => {
+    const role = await membershipOf(ctx.db, ctx.operator.id, input.projectId)
+    if (!role)
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'You are not a member of this project' })
+    return next({ ctx: { ...ctx, project: { id: input.projectId, role } } })
+  })
+
+/** Changes to a project: owners only (viewers read). */
+export const ownerProcedure = projectProcedure.use(({ ctx, next }) => {
+  if (ctx.project.role !== 'owner')
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: 'Viewers can look but not change anything: ask an owner',
+    })
+  return next()
 })

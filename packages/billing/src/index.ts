@@ -65,7 +65,6 @@ export {
   getProjectSettings,
   isTimeZone,
   type ProjectSettings,
-  type RefundPolicy,
   revokeProjectApiKey,
   type UpdateProjectSettingsInput,
   updateProjectSettings,

@@ -143,7 +143,7 @@ export async function revokeProjectApiKey(
   })
 }
 
-export type RefundPolicy = 'debt' | 'absorb'
+type RefundPolicy = 'debt' | 'absorb'
 
 export interface ProjectSettings {
   id: string

@@ -1,0 +1,41 @@
+import {
+  adjustCredits,
+  getBalance,
+  getCustomerDetail,
+  listTimeline,
+  searchCustomers,
+} from '@e-stars/billing'
+import { ownerProcedure, projectProcedure } from '../../trpc.ts'
+import { adjustInput, customerInput, customerSearchInput, timelineInput } from './inputs.ts'
+
+export const operatorCustomersRouter = {
+  /** By Telegram id, @username or name prefix; newest first; `nextCursor` pages on. */
+  search: projectProcedure
+    .input(customerSearchInput)
+    .query(({ ctx, input }) => searchCustomers(ctx.db, { ...input, projectId: ctx.project.id })),
+  detail: projectProcedure.input(customerInput).query(({ ctx, input }) =>
+    getCustomerDetail(ctx.db, {
+      projectId: ctx.project.id,
+      telegramUserId: input.telegramUserId,
+    }),
+  ),
+  /** Exact to the instant: lots (remaining, expiry, source) and holds. */
+  balance: projectProcedure
+    .input(customerInput)
+    .query(({ ctx, input }) =>
+      getBalance(ctx.db, { projectId: ctx.project.id, telegramUserId: input.telegramUserId }),
+    ),
+  /** The ledger in plain words, newest first. */
+  timeline: projectProcedure
+    .input(timelineInput)
+    .query(({ ctx, input }) => listTimeline(ctx.db, { ...input, projectId: ctx.project.id })),
+  /** Grant (positive) or take away (negative) credits, with a reason; audited. */
+  adjust: ownerProcedure.input(adjustInput).mutation(({ ctx, input }) =>
+    adjustCredits(ctx.db, {
+      ...input,
+      expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+      projectId: ctx.project.id,
+      actor: ctx.actor,
+    }),
+  ),
+}
