@@ -21,7 +21,7 @@ export interface LockedCustomer {
   blockedAt: Date | null
 }
 
-interface CustomerRow {
+export interface CustomerRow {
   id: string | number
   telegram_user_id: string | number
   available: string | number
@@ -31,9 +31,9 @@ interface CustomerRow {
   blocked_at: string | Date | null
 }
 
-const lockedColumns = sql`id, telegram_user_id, available, held, debt, next_expiry_at, blocked_at`
+export const lockedColumns = sql`id, telegram_user_id, available, held, debt, next_expiry_at, blocked_at`
 
-function toLocked(projectId: string, row: CustomerRow): LockedCustomer {
+export function toLocked(projectId: string, row: CustomerRow): LockedCustomer {
   return {
     projectId,
     id: Number(row.id),

@@ -10,6 +10,22 @@ export interface IdempotencyScope {
   request: unknown
 }
 
+/** The stored result for a key already claimed, or IdempotencyConflict when the request differs. */
+export async function replay<R>(
+  tx: Tx,
+  scope: Omit<IdempotencyScope, 'request'>,
+  requestHash: string,
+): Promise<R> {
+  const [stored] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.projectId, scope.projectId), eq(idempotencyKeys.key, scope.key)))
+  if (!stored || stored.requestHash !== requestHash) {
+    throw new IdempotencyConflict(scope.key, stored?.operation ?? scope.operation)
+  }
+  return stored.response as R
+}
+
 /**
  * Runs `apply` at most once per (project, key). The claim row is inserted first: a concurrent
  * call with the same key waits on its unique index until the first commits, then replays.
@@ -30,19 +46,13 @@ export async function idempotent<R>(
     eq(idempotencyKeys.projectId, scope.projectId),
     eq(idempotencyKeys.key, scope.key),
   )
-  if (claimed.length === 0) {
-    const [stored] = await tx.select().from(idempotencyKeys).where(where)
-    if (!stored || stored.requestHash !== requestHash) {
-      throw new IdempotencyConflict(scope.key, stored?.operation ?? scope.operation)
-    }
-    return stored.response as R
-  }
+  if (claimed.length === 0) return replay<R>(tx, scope, requestHash)
   const result = await apply()
   await tx.update(idempotencyKeys).set({ response: result }).where(where)
   return result
 }
 
-function hashRequest(operation: string, request: unknown): string {
+export function hashRequest(operation: string, request: unknown): string {
   return createHash('sha256')
     .update(operation)
     .update('\0')

@@ -1,3 +1,36 @@
+// Features, entitlements, quotas, access answers, usage by feature, events.
+export {
+  type AccessAnswer,
+  type AccessReason,
+  type CheckAccessInput,
+  type ConsumeFeatureInput,
+  type ConsumeFeatureResult,
+  checkAccess,
+  consumeFeature,
+  type ReleaseFeatureInput,
+  type ReleaseFeatureResult,
+  type ReserveFeatureInput,
+  type ReserveFeatureResult,
+  releaseFeature,
+  reserveFeature,
+  type SettleFeatureInput,
+  type SettleFeatureResult,
+  settleFeature,
+} from './access.ts'
+export {
+  blockCustomer,
+  configureAccess,
+  type GrantEntitlementByOperatorInput,
+  grantEntitlementByOperator,
+  listCustomerEntitlements,
+  revokeEntitlement,
+  unblockCustomer,
+} from './access-admin.ts'
+export {
+  InsufficientCreditsAfterAllowance,
+  NoEntitlement,
+  QuotaExceeded,
+} from './access-errors.ts'
 export {
   type AuditPage,
   type AuditRecord,
@@ -6,6 +39,29 @@ export {
   recordAudit,
 } from './audit.ts'
 export { type Balance, type BalanceHold, type BalanceLot, getBalance } from './balance.ts'
+// Payments: catalog, invoices, checkout, payments, refunds, subscriptions, reconciliation, relay.
+export {
+  archiveProduct,
+  type CreateProductInput,
+  createProduct,
+  DEMO_CATALOG,
+  getProduct,
+  listProducts,
+  type Product,
+  type ProductKind,
+  type ProductPatch,
+  type ProductTerms,
+  SUBSCRIPTION_DAYS,
+  seedDemoCatalog,
+  updateProduct,
+} from './catalog.ts'
+export {
+  PRECHECK_MESSAGES,
+  type PreCheckoutQueryInput,
+  type PrecheckRefusal,
+  type PrecheckResult,
+  precheck,
+} from './checkout.ts'
 export {
   type GrantCreditsInput,
   type GrantResult,
@@ -31,6 +87,7 @@ export {
   upsertAndLockCustomer,
   upsertCustomer,
 } from './customers.ts'
+export { DEMO_PROMPT_TOKENS, seedDemoFeatures } from './demo-features.ts'
 export {
   accessEnd,
   type EntitlementSource,
@@ -40,7 +97,25 @@ export {
   revokeEntitlementsOfPayment,
 } from './entitlements.ts'
 export * from './errors.ts'
+export {
+  type EventType,
+  emitLatched,
+  type LatchedEvent,
+  type PolledEvent,
+  pollEvents,
+} from './events.ts'
 export { expireDue, sweepExpired } from './expiry.ts'
+export {
+  archiveFeature,
+  creditsFor,
+  type DefineFeatureInput,
+  defineFeature,
+  FEATURE_KEY,
+  type Feature,
+  type FeatureKind,
+  findFeature,
+  listFeatures,
+} from './features.ts'
 export { idempotent } from './idempotency.ts'
 export {
   appendEntry,
@@ -94,6 +169,37 @@ export {
   verifyPassword,
 } from './operators.ts'
 export {
+  type CreateInvoiceInput,
+  createInvoice,
+  DEFAULT_ORDER_TTL_SECONDS,
+  type Invoice,
+} from './orders.ts'
+export {
+  BotTokenMissing,
+  ProductKeyTaken,
+  ProductUnavailable,
+  TelegramCallFailed,
+} from './payment-errors.ts'
+export {
+  getPayment,
+  listPayments,
+  type PayerInput,
+  type Payment,
+  type PaymentChannel,
+  type PaymentFlag,
+  type PaymentOutcome,
+  type RecordPaymentInput,
+  recordPayment,
+  type SuccessfulPaymentInput,
+} from './payments.ts'
+export {
+  getTelegramSettings,
+  projectBotToken,
+  relayProject,
+  setBotToken,
+  setRelaySettings,
+} from './project-telegram.ts'
+export {
   authenticateApiKey,
   type CreateProjectInput,
   createApiKey,
@@ -103,6 +209,51 @@ export {
   listProjects,
   revokeApiKey,
 } from './projects.ts'
+export {
+  listQuotas,
+  type Quota,
+  type QuotaScope,
+  type QuotaState,
+  type QuotaView,
+  removeQuota,
+  type SetQuotaInput,
+  setQuota,
+} from './quotas.ts'
+export {
+  type Finding,
+  type FindingKind,
+  listReconciliationFindings,
+  listReconciliationRuns,
+  type ReconcileInput,
+  type ReconcileResult,
+  reconcile,
+  resolveFinding,
+} from './reconciliation.ts'
+export {
+  type RefundActor,
+  type RefundedPaymentInput,
+  type RefundOutcome,
+  type RefundPaymentInput,
+  recordRefund,
+  refundPayment,
+  revokePayment,
+} from './refunds.ts'
+export {
+  type ClaimedUpdate,
+  claimRelayUpdates,
+  getRelayUpdate,
+  markRelayFailed,
+  markRelayForwarded,
+  storeRelayUpdate,
+} from './relay-inbox.ts'
+export {
+  createSecrets,
+  generateSecretKey,
+  type OrderRefCheck,
+  parseSecretKey,
+  type Secrets,
+} from './secrets.ts'
+export { cancelSubscription, listSubscriptions, type Subscription } from './subscriptions.ts'
 export {
   actorName,
   type DescribableEntry,
@@ -130,3 +281,11 @@ export {
   type SettleResult,
   settle,
 } from './usage.ts'
+export {
+  calendarWindow,
+  type QuotaPeriod,
+  type QuotaWindow,
+  type QuotaWindowKind,
+  quotaWindow,
+  rollingWindow,
+} from './windows.ts'

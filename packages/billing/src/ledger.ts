@@ -1,6 +1,7 @@
 import { type Executor, ledgerEntries, rows, type Tx } from '@e-stars/db'
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { LockedCustomer } from './customers.ts'
+import { noteBalanceCrossing } from './events.ts'
 import { customerIdOf } from './lookup.ts'
 
 export type EntryKind =
@@ -73,11 +74,17 @@ export async function appendEntry(
     draft.nextExpiryAt === undefined
       ? sql`next_expiry_at`
       : sql`${draft.nextExpiryAt ? draft.nextExpiryAt.toISOString() : null}::timestamptz`
+  // Only a change of `available` can cross the project's low-balance threshold.
+  const threshold =
+    draft.amount === 0
+      ? sql``
+      : sql`, (select low_balance_threshold from projects where id = ${customer.projectId}) as threshold`
   const [row] = await rows<{
     id: string
     available_after: string
     held_after: string
     debt_after: string
+    threshold?: string | null
   }>(
     tx,
     sql`with ${lotUpdate}
@@ -95,7 +102,7 @@ export async function appendEntry(
         ${draft.holdId ?? null}::uuid, ${draft.reason}, ${draft.actor}, ${draft.idempotencyKey ?? null},
         ${draft.metadata ? JSON.stringify(draft.metadata) : null}::jsonb
       from customer_after
-      returning id, available_after, held_after, debt_after`,
+      returning id, available_after, held_after, debt_after ${threshold}`,
   )
   const after = {
     entryId: Number(row!.id),
@@ -107,6 +114,15 @@ export async function appendEntry(
   customer.held = after.held
   customer.debt = after.debt
   if (draft.nextExpiryAt !== undefined) customer.nextExpiryAt = draft.nextExpiryAt
+  if (Number(row!.threshold ?? 0) > 0) {
+    await noteBalanceCrossing(tx, customer, {
+      kind: draft.kind,
+      before: after.available - draft.amount,
+      after: after.available,
+      threshold: Number(row!.threshold),
+      entryId: after.entryId,
+    })
+  }
   return after
 }
 

@@ -1,12 +1,25 @@
 import { type Executor, holds, rows, type Tx } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import { balanceOf } from './credits.ts'
-import { type LockedCustomer, lockCustomer, lockCustomerById } from './customers.ts'
-import { HoldNotActive, InvalidInput, NotFound } from './errors.ts'
+import {
+  type CustomerRow,
+  type LockedCustomer,
+  lockCustomer,
+  lockCustomerById,
+  lockedColumns,
+  toLocked,
+} from './customers.ts'
+import {
+  CustomerBlocked,
+  HoldNotActive,
+  InsufficientCredits,
+  InvalidInput,
+  NotFound,
+} from './errors.ts'
 import { parseAllocations, sweepExpired } from './expiry.ts'
-import { idempotent } from './idempotency.ts'
+import { hashRequest, idempotent, replay } from './idempotency.ts'
 import { appendEntry } from './ledger.ts'
-import { debit, returnToLots, splitAllocations, takeFromLots, total } from './lots.ts'
+import { burnOrder, debit, returnToLots, splitAllocations, takeFromLots, total } from './lots.ts'
 
 interface Mutation {
   projectId: string
@@ -30,23 +43,94 @@ export interface ConsumeResult {
   debt: number
 }
 
-/** Spends credits now, from live lots in burn order. Never lets `available` go below zero. */
+/**
+ * Spends credits now, from live lots in burn order. Never lets `available` go below zero.
+ *
+ * This is the hottest call, so it is fused into two statements inside the transaction: (1) claim
+ * the idempotency key and lock the customer, (2) pick the lots, debit them, move the cached
+ * balance, append the ledger entry and store the idempotent response. Statement 2 runs after the
+ * lock is held, so its snapshot sees every earlier commit for this customer. Other operations use
+ * the general `appendEntry`; this statement writes the same rows the same way.
+ */
 export async function consume(db: Executor, input: ConsumeInput): Promise<ConsumeResult> {
   const now = input.now ?? new Date()
-  return mutate(db, 'consume', input, async (tx) => {
-    const customer = await lockCustomer(tx, input.projectId, input.telegramUserId)
+  const { now: _now, idempotencyKey, ...request } = input
+  const scope = { projectId: input.projectId, key: idempotencyKey, operation: 'consume' }
+  const hash = hashRequest('consume', request)
+  return db.transaction(async (tx) => {
+    const [claim] = await rows<{ claimed: number; customer: CustomerRow | null }>(
+      tx,
+      sql`with claim as (
+            insert into idempotency_keys (project_id, key, operation, request_hash)
+            values (${input.projectId}, ${idempotencyKey}, 'consume', ${hash})
+            on conflict do nothing returning 1
+          )
+          select (select count(*)::int from claim) as claimed,
+            (select row_to_json(c) from (
+               select ${lockedColumns} from customers
+               where project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}
+               for update) c) as customer`,
+    )
+    if (!claim!.claimed) return replay<ConsumeResult>(tx, scope, hash)
+    if (!claim!.customer) throw new NotFound('Customer', input.telegramUserId)
+    const customer = toLocked(input.projectId, claim!.customer)
+    if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
     await sweepExpired(tx, customer, now)
-    const allocations = await takeFromLots(tx, customer, input.amount, now)
-    const after = await appendEntry(tx, customer, {
-      kind: 'consume',
-      amount: -input.amount,
-      lots: debit(allocations),
-      reason: input.reason,
-      actor: input.actor,
-      idempotencyKey: input.idempotencyKey,
-      metadata: input.metadata ?? null,
-    })
-    return { entryId: after.entryId, consumed: input.amount, ...balanceOf(after) }
+    if (customer.available < input.amount)
+      throw new InsufficientCredits(customer.available, input.amount)
+    const [done] = await rows<{
+      enough: boolean
+      available: string
+      response: ConsumeResult | string | null
+    }>(
+      tx,
+      sql`with live as (
+            select id, remaining, sum(remaining) over (order by ${burnOrder}) as upto
+            from grants
+            where project_id = ${input.projectId} and customer_id = ${customer.id} and remaining > 0
+              and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)
+          ),
+          take as (
+            select id, least(remaining, ${input.amount}::int8 - (upto - remaining)) as amount, upto
+            from live where upto - remaining < ${input.amount}::int8
+          ),
+          ok as (select coalesce(sum(amount), 0) = ${input.amount}::int8 as enough from take),
+          lot_changes as (
+            update grants g set remaining = g.remaining - take.amount from take, ok
+            where ok.enough and g.project_id = ${input.projectId} and g.customer_id = ${customer.id} and g.id = take.id
+            returning g.id
+          ),
+          customer_after as (
+            update customers set available = available - ${input.amount}::int8, last_active_at = now()
+            from ok where ok.enough and project_id = ${input.projectId} and id = ${customer.id}
+            returning available, held, debt
+          ),
+          entry as (
+            insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
+              available_after, held_after, debt_after, lots, reason, actor, idempotency_key, metadata)
+            select ${input.projectId}, ${customer.id}, 'consume', -${input.amount}::int8, 0, 0,
+              available, held, debt,
+              (select coalesce(jsonb_agg(jsonb_build_object('lotId', id, 'amount', -amount) order by upto), '[]'::jsonb) from take),
+              ${input.reason}, ${input.actor}, ${idempotencyKey},
+              ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb
+            from customer_after
+            returning id, available_after, held_after, debt_after
+          ),
+          stored as (
+            update idempotency_keys set response = (
+              select jsonb_build_object('entryId', id, 'consumed', ${input.amount}::int8,
+                'available', available_after, 'held', held_after, 'debt', debt_after) from entry)
+            where project_id = ${input.projectId} and key = ${idempotencyKey} and exists (select 1 from entry)
+            returning response
+          )
+          select (select enough from ok) as enough,
+            (select coalesce(sum(remaining), 0) from live) as available,
+            (select response from stored) as response`,
+    )
+    if (!done!.enough) throw new InsufficientCredits(Number(done!.available), input.amount)
+    const response =
+      typeof done!.response === 'string' ? JSON.parse(done!.response) : done!.response
+    return response as ConsumeResult
   })
 }
 

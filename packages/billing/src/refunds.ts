@@ -1,0 +1,410 @@
+import {
+  type Executor,
+  grants,
+  payments,
+  projects,
+  rows,
+  subscriptions,
+  type Tx,
+} from '@e-stars/db'
+import {
+  type BotApi,
+  isChargeAlreadyRefunded,
+  isTelegramError,
+  isTransient,
+} from '@e-stars/telegram'
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import { balanceOf } from './credits.ts'
+import { type LockedCustomer, lockCustomerById, upsertAndLockCustomer } from './customers.ts'
+import { revokeEntitlementsOfPayment } from './entitlements.ts'
+import { InvalidInput, NotFound } from './errors.ts'
+import { sweepExpired } from './expiry.ts'
+import { appendEntry, type LotChange } from './ledger.ts'
+import { burnOrder } from './lots.ts'
+import { TelegramCallFailed } from './payment-errors.ts'
+import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'
+
+export type RefundPolicy = 'debt' | 'absorb'
+
+export interface RefundOutcome {
+  paymentId: number
+  telegramPaymentChargeId: string
+  telegramUserId: number
+  /** True when the payment was refunded before: nothing was revoked this time. */
+  alreadyRefunded: boolean
+  policy: RefundPolicy
+  /** Unspent credits of the payment's lot(s), voided. */
+  voided: number
+  /** Credits of the payment already spent when it was refunded. */
+  spent: number
+  /** `debt` policy: spent credits taken back from the customer's other lots at once. */
+  repaidFromOtherLots: number
+  /** `debt` policy: what could not be taken back, now owed (repaid first from future grants). */
+  debtAdded: number
+  /** `absorb` policy: spent credits the operator absorbs. */
+  absorbed: number
+  entitlementsRevoked: number
+  refundedBy: string
+  refundReason: string
+  refundedAt: string
+  available: number
+  held: number
+  debt: number
+}
+
+interface PaymentForRefund {
+  id: string
+  customer_id: string
+  telegram_user_id: string
+  telegram_payment_charge_id: string
+  status: string
+  subscription_id: string | null
+  subscription_expires_at: string | Date | null
+  refunded_at: string | Date | null
+  refunded_by: string | null
+  refund_reason: string | null
+  refund_policy: RefundPolicy | null
+}
+
+export interface RefundActor {
+  /** Who refunded: `operator:<id>`, `api-key:<id>`, `telegram`, `reconciliation`. */
+  by: string
+  reason: string
+}
+
+/**
+ * Revokes what a payment bought, once: voids the unspent part of its lot(s), ends its
+ * entitlements, and settles the spent part by the project's refund policy. A payment already
+ * refunded is left alone and its first refund's outcome is returned.
+ */
+export async function revokePayment(
+  tx: Tx,
+  input: { projectId: string; telegramPaymentChargeId: string; now: Date } & RefundActor,
+): Promise<RefundOutcome> {
+  const find = () =>
+    rows<PaymentForRefund>(
+      tx,
+      sql`select id, customer_id, telegram_user_id, telegram_payment_charge_id, status, subscription_id,
+            subscription_expires_at, refunded_at, refunded_by, refund_reason, refund_policy
+          from payments where project_id = ${input.projectId}
+            and telegram_payment_charge_id = ${input.telegramPaymentChargeId}`,
+    )
+  const [found] = await find()
+  if (!found) throw new NotFound('Payment', input.telegramPaymentChargeId)
+  // Lock order everywhere: customer first, then the payment.
+  const customer = await lockCustomerById(tx, input.projectId, Number(found.customer_id))
+  const [payment] = await rows<PaymentForRefund>(
+    tx,
+    sql`select id, customer_id, telegram_user_id, telegram_payment_charge_id, status, subscription_id,
+          subscription_expires_at, refunded_at, refunded_by, refund_reason, refund_policy
+        from payments where project_id = ${input.projectId} and id = ${found.id} for update`,
+  )
+  if (payment!.status === 'refunded') return replayRefund(tx, customer, payment!)
+  await sweepExpired(tx, customer, input.now)
+  const paymentId = Number(payment!.id)
+  const [project] = await tx
+    .select({ refundPolicy: projects.refundPolicy })
+    .from(projects)
+    .where(eq(projects.id, input.projectId))
+  const policy = project!.refundPolicy as RefundPolicy
+
+  const lots = await rows<{ id: string; amount: string; remaining: string; expired: string }>(
+    tx,
+    sql`select g.id, g.amount, g.remaining,
+          coalesce((select -sum(e.amount) from ledger_entries e where e.project_id = g.project_id
+            and e.customer_id = g.customer_id and e.kind = 'expire' and e.grant_id = g.id), 0) as expired
+        from grants g where g.project_id = ${input.projectId} and g.customer_id = ${customer.id}
+          and g.payment_id = ${paymentId} order by g.id`,
+  )
+  const changes: LotChange[] = []
+  let voided = 0
+  let spent = 0
+  for (const lot of lots) {
+    const remaining = Number(lot.remaining)
+    voided += remaining
+    spent += Number(lot.amount) - remaining - Number(lot.expired)
+    if (remaining > 0) changes.push({ lotId: Number(lot.id), amount: -remaining })
+  }
+  let repaidFromOtherLots = 0
+  let debtAdded = 0
+  if (policy === 'debt' && spent > 0) {
+    // Take the spent credits back from other live lots now, so available and debt are never both > 0.
+    let needed = spent
+    const others = await rows<{ id: string; remaining: string }>(
+      tx,
+      sql`select id, remaining from grants
+          where project_id = ${input.projectId} and customer_id = ${customer.id} and remaining > 0
+            and (payment_id is distinct from ${paymentId})
+            and (expires_at is null or expires_at > ${input.now.toISOString()}::timestamptz)
+          order by ${burnOrder}`,
+    )
+    for (const other of others) {
+      if (needed === 0) break
+      const take = Math.min(Number(other.remaining), needed)
+      changes.push({ lotId: Number(other.id), amount: -take })
+      needed -= take
+      repaidFromOtherLots += take
+    }
+    debtAdded = needed
+  }
+  const absorbed = policy === 'absorb' ? spent : 0
+  if (lots.length > 0)
+    await tx
+      .update(grants)
+      .set({ closedAt: input.now })
+      .where(
+        and(
+          eq(grants.projectId, input.projectId),
+          inArray(
+            grants.id,
+            lots.map((l) => Number(l.id)),
+          ),
+          sql`${grants.closedAt} is null`,
+        ),
+      )
+  let after = balanceOf(customer)
+  if (voided + repaidFromOtherLots + debtAdded > 0) {
+    after = balanceOf(
+      await appendEntry(tx, customer, {
+        kind: 'revoke',
+        amount: -(voided + repaidFromOtherLots),
+        debtChange: debtAdded,
+        lots: changes,
+        grantId: lots.length === 1 ? Number(lots[0]!.id) : null,
+        reason: `Refund: ${input.reason}`,
+        actor: input.by,
+        metadata: {
+          paymentId,
+          telegramPaymentChargeId: payment!.telegram_payment_charge_id,
+          policy,
+          voided,
+          spent,
+          repaidFromOtherLots,
+          debtAdded,
+          absorbed,
+        },
+      }),
+    )
+  }
+  const entitlementsRevoked = await revokeEntitlementsOfPayment(tx, {
+    projectId: input.projectId,
+    paymentId,
+    reason: `Refund: ${input.reason}`,
+    by: input.by,
+    now: input.now,
+  })
+  await tx
+    .update(payments)
+    .set({
+      status: 'refunded',
+      refundedAt: input.now,
+      refundedBy: input.by,
+      refundReason: input.reason,
+      refundShortfall: spent,
+      refundPolicy: policy,
+    })
+    .where(and(eq(payments.projectId, input.projectId), eq(payments.id, paymentId)))
+  if (payment!.subscription_id && payment!.subscription_expires_at) {
+    // Refunding the period in force ends the subscription's access with it.
+    await tx
+      .update(subscriptions)
+      .set({ status: 'refunded' })
+      .where(
+        and(
+          eq(subscriptions.projectId, input.projectId),
+          eq(subscriptions.id, payment!.subscription_id),
+          sql`${subscriptions.currentPeriodEnd} <= ${new Date(payment!.subscription_expires_at).toISOString()}::timestamptz`,
+        ),
+      )
+  }
+  return {
+    paymentId,
+    telegramPaymentChargeId: payment!.telegram_payment_charge_id,
+    telegramUserId: Number(payment!.telegram_user_id),
+    alreadyRefunded: false,
+    policy,
+    voided,
+    spent,
+    repaidFromOtherLots,
+    debtAdded,
+    absorbed,
+    entitlementsRevoked,
+    refundedBy: input.by,
+    refundReason: input.reason,
+    refundedAt: input.now.toISOString(),
+    ...after,
+  }
+}
+
+async function replayRefund(
+  tx: Tx,
+  customer: LockedCustomer,
+  payment: PaymentForRefund,
+): Promise<RefundOutcome> {
+  const [entry] = await rows<{ metadata: Record<string, number> | string | null }>(
+    tx,
+    sql`select metadata from ledger_entries where project_id = ${customer.projectId}
+          and customer_id = ${customer.id} and kind = 'revoke'
+          and metadata->>'paymentId' = ${String(payment.id)} order by id limit 1`,
+  )
+  const raw = entry?.metadata
+  const facts = (typeof raw === 'string' ? JSON.parse(raw) : (raw ?? {})) as Record<string, number>
+  const [revoked] = await rows<{ n: string }>(
+    tx,
+    sql`select count(*) as n from entitlements where project_id = ${customer.projectId}
+          and payment_id = ${payment.id} and revoked_at is not null`,
+  )
+  return {
+    paymentId: Number(payment.id),
+    telegramPaymentChargeId: payment.telegram_payment_charge_id,
+    telegramUserId: Number(payment.telegram_user_id),
+    alreadyRefunded: true,
+    policy: payment.refund_policy ?? 'debt',
+    voided: facts.voided ?? 0,
+    spent: facts.spent ?? 0,
+    repaidFromOtherLots: facts.repaidFromOtherLots ?? 0,
+    debtAdded: facts.debtAdded ?? 0,
+    absorbed: facts.absorbed ?? 0,
+    entitlementsRevoked: Number(revoked?.n ?? 0),
+    refundedBy: payment.refunded_by ?? 'unknown',
+    refundReason: payment.refund_reason ?? '',
+    refundedAt: new Date(payment.refunded_at ?? 0).toISOString(),
+    ...balanceOf(customer),
+  }
+}
+
+export interface RefundPaymentInput extends RefundActor {
+  projectId: string
+  telegramPaymentChargeId: string
+  botApi: Pick<BotApi, 'refundStarPayment'>
+  now?: Date | undefined
+}
+
+/**
+ * An operator's refund: `refundStarPayment` through the project's bot, then the revocation.
+ * Telegram answering CHARGE_ALREADY_REFUNDED counts as done (the revocation still happens, once).
+ * A payment refunded before is not sent to Telegram again.
+ */
+export async function refundPayment(
+  db: Executor,
+  input: RefundPaymentInput,
+): Promise<RefundOutcome> {
+  if (!input.reason.trim()) throw new InvalidInput('reason', 'say why the payment is refunded')
+  const [payment] = await db
+    .select({ status: payments.status, telegramUserId: payments.telegramUserId })
+    .from(payments)
+    .where(
+      and(
+        eq(payments.projectId, input.projectId),
+        eq(payments.telegramPaymentChargeId, input.telegramPaymentChargeId),
+      ),
+    )
+  if (!payment) throw new NotFound('Payment', input.telegramPaymentChargeId)
+  if (payment.status !== 'refunded') {
+    try {
+      await input.botApi.refundStarPayment({
+        user_id: payment.telegramUserId,
+        telegram_payment_charge_id: input.telegramPaymentChargeId,
+      })
+    } catch (error) {
+      if (!isChargeAlreadyRefunded(error)) throw telegramFailure('refundStarPayment', error)
+    }
+  }
+  const now = input.now ?? new Date()
+  return db.transaction((tx) => revokePayment(tx, { ...input, now }))
+}
+
+export function telegramFailure(method: string, error: unknown): Error {
+  if (!isTelegramError(error)) return error instanceof Error ? error : new Error(String(error))
+  const description = 'description' in error ? String(error.description) : error.message
+  return new TelegramCallFailed(method, description, isTransient(error))
+}
+
+/** Telegram's `refunded_payment` (Bot API names). */
+export interface RefundedPaymentInput {
+  currency: string
+  total_amount: number
+  invoice_payload: string
+  telegram_payment_charge_id: string
+  provider_payment_charge_id?: string | undefined
+}
+
+/**
+ * Ingests a refund Telegram reports (a `refunded_payment` update, or a refund row found by
+ * reconciliation) and revokes, once. A refund of a charge never recorded stores the payment as
+ * refunded and flagged (nothing was granted, so nothing is revoked); if the charge shows up
+ * later it replays that row and grants nothing.
+ */
+export async function recordRefund(
+  db: Executor,
+  input: {
+    projectId: string
+    refund: RefundedPaymentInput
+    from: PayerInput
+    via: PaymentChannel
+    by?: string | undefined
+    reason?: string | undefined
+    paidAt?: Date | undefined
+    now?: Date | undefined
+  },
+): Promise<RefundOutcome> {
+  const now = input.now ?? new Date()
+  const by = input.by ?? (input.via === 'reconciliation' ? 'reconciliation' : 'telegram')
+  const reason =
+    input.reason ??
+    (input.via === 'reconciliation'
+      ? "refund found in Telegram's ledger"
+      : 'refunded by Telegram (refunded_payment)')
+  const chargeId = input.refund.telegram_payment_charge_id
+  if (!chargeId) throw new InvalidInput('telegram_payment_charge_id', 'must not be empty')
+  return db.transaction(async (tx) => {
+    const customer = await upsertAndLockCustomer(
+      tx,
+      input.projectId,
+      input.from.id,
+      profileOf(input.from),
+    )
+    const [known] = await tx
+      .select({ id: payments.id })
+      .from(payments)
+      .where(
+        and(
+          eq(payments.projectId, input.projectId),
+          eq(payments.telegramPaymentChargeId, chargeId),
+        ),
+      )
+    if (!known) {
+      await tx
+        .insert(payments)
+        .values({
+          projectId: input.projectId,
+          telegramPaymentChargeId: chargeId,
+          providerPaymentChargeId: input.refund.provider_payment_charge_id || null,
+          customerId: customer.id,
+          telegramUserId: input.from.id,
+          orderId: null,
+          amountStars: Math.max(1, input.refund.total_amount),
+          currency: input.refund.currency,
+          invoicePayload: input.refund.invoice_payload,
+          status: 'refunded',
+          flag: 'refunded_before_recorded',
+          recordedVia: input.via,
+          paidAt: input.paidAt ?? now,
+          refundedAt: now,
+          refundedBy: by,
+          refundReason: reason,
+          refundShortfall: 0,
+          refundPolicy: null,
+        })
+        .onConflictDoNothing()
+    }
+    const outcome = await revokePayment(tx, {
+      projectId: input.projectId,
+      telegramPaymentChargeId: chargeId,
+      by,
+      reason,
+      now,
+    })
+    return known ? outcome : { ...outcome, alreadyRefunded: false }
+  })
+}
