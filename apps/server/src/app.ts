@@ -8,6 +8,8 @@ export interface AppOptions extends ApiDependencies {
   database: Database
   /** Extra routes mounted before tRPC (admin, webhook relay, static console). */
   extend?: (app: express.Express) => void
+  /** Secure flag of the console session cookie; `auto` follows the request's protocol. */
+  secureCookies?: boolean | 'auto' | undefined
 }
 
 export function createApp(options: AppOptions) {
@@ -27,7 +29,7 @@ export function createApp(options: AppOptions) {
     '/trpc',
     createExpressMiddleware({
       router: appRouter,
-      createContext: createHttpContextFactory(options),
+      createContext: createHttpContextFactory(options, { secureCookies: options.secureCookies }),
       maxBatchSize: 100,
     }),
   )

@@ -11,6 +11,15 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EXPIRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  /** The built console (apps/console/dist by default); served at / when it exists. */
+  CONSOLE_DIR: z.string().min(1).optional(),
+  /** `true`/`false` forces the Secure flag on the session cookie; `auto` follows the request. */
+  COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  /** A sandbox Bot API emulator's base URL: enables the console's Sandbox page. */
+  SANDBOX_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
 })
 
 export type Env = z.infer<typeof schema>

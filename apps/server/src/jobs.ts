@@ -1,5 +1,5 @@
 import type { Logger } from '@e-stars/api'
-import { expireDue } from '@e-stars/billing'
+import { expireDue, purgeOperatorSessions } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 
 /**
@@ -24,8 +24,16 @@ export function startJobs(db: Db, logger: Logger, options: { expiryIntervalMs: n
       })
   }, options.expiryIntervalMs)
   expiry.unref()
+  // Expired console sessions and old failed logins: hourly, idempotent, cheap.
+  const sessions = setInterval(() => {
+    purgeOperatorSessions(db).catch((error: unknown) =>
+      logger.error({ job: 'sessions', err: error }, 'session purge failed'),
+    )
+  }, 3_600_000)
+  sessions.unref()
   return {
     async stop() {
+      clearInterval(sessions)
       clearInterval(expiry)
       await running
     },

@@ -13,6 +13,13 @@ async function main() {
         `  pnpm cli key create --project ${server.demoProjectId} --name my-bot\n\n`,
     )
   }
+  if (server.demoOperator) {
+    process.stdout.write(
+      `Console login (shown once): ${server.demoOperator.email}  password: ${server.demoOperator.password}\n` +
+        `More operators: pnpm cli operator create <email> --project ${server.demoProjectId}\n\n`,
+    )
+  }
+  if (server.consoleServed) process.stdout.write(`Operator console: ${server.url}/\n`)
   process.stdout.write(
     `e-Stars is up: ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/trpc)\n`,
   )

@@ -1,10 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { ApiKeyCache, type Logger } from '@e-stars/api'
-import { createProject, listProjects } from '@e-stars/billing'
+import { createOperator, createProject, listProjects } from '@e-stars/billing'
 import { type Database, openDatabase } from '@e-stars/db'
 import express from 'express'
 import { runAdminCommand, UsageError } from './admin.ts'
 import { createApp } from './app.ts'
+import { defaultConsoleDir, mountConsole } from './console.ts'
 import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
 import type { Env } from './env.ts'
 import { startJobs } from './jobs.ts'
@@ -14,6 +16,10 @@ export interface RunningServer {
   database: Database
   /** Set on a first start with an empty database. */
   demoProjectId: string | null
+  /** The console owner created with the demo project; the password is shown once. */
+  demoOperator: { email: string; password: string } | null
+  /** Whether the built console is served at `/`. */
+  consoleServed: boolean
   close(): Promise<void>
 }
 
@@ -31,13 +37,21 @@ export async function startServer(
     }))
   const ownsDataDir = !options.database && database.kind === 'pglite'
   const demoProjectId = await ensureDemoProject(database)
+  const demoOperator = demoProjectId ? await createDemoOperator(database, demoProjectId) : null
+  let consoleServed = false
   let adminToken: string | null = null
   const app = createApp({
     db: database.db,
     database,
     logger,
     apiKeys: new ApiKeyCache(),
+    secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     extend(app) {
+      consoleServed = mountConsole(app, {
+        db: database.db,
+        dir: env.CONSOLE_DIR ?? defaultConsoleDir,
+        sandboxUrl: env.SANDBOX_URL,
+      }).served
       app.post('/admin/command', express.json({ limit: '16kb' }), async (req, res) => {
         const loopback = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(
           req.socket.remoteAddress ?? '',
@@ -73,6 +87,8 @@ export async function startServer(
     url,
     database,
     demoProjectId,
+    demoOperator,
+    consoleServed,
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -94,4 +110,12 @@ async function ensureDemoProject(database: Database): Promise<string | null> {
   if ((await listProjects(database.db)).length > 0) return null
   const project = await createProject(database.db, { name: 'Demo bot' })
   return project.id
+}
+
+/** The demo project's owner, so a newcomer can log into the console at once. */
+async function createDemoOperator(database: Database, projectId: string) {
+  const email = 'demo@e-stars.local'
+  const password = randomBytes(9).toString('base64url')
+  await createOperator(database.db, { email, name: 'Demo owner', password, projectId })
+  return { email, password }
 }
