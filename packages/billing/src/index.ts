@@ -289,3 +289,73 @@ export {
   quotaWindow,
   rollingWindow,
 } from './windows.ts'
+// Features, entitlements, quotas, access answers, usage by feature, events.
+export {
+  type AccessAnswer,
+  type AccessReason,
+  type CheckAccessInput,
+  type ConsumeFeatureInput,
+  type ConsumeFeatureResult,
+  checkAccess,
+  consumeFeature,
+  type ReleaseFeatureInput,
+  type ReleaseFeatureResult,
+  type ReserveFeatureInput,
+  type ReserveFeatureResult,
+  releaseFeature,
+  reserveFeature,
+  type SettleFeatureInput,
+  type SettleFeatureResult,
+  settleFeature,
+} from './access.ts'
+export {
+  blockCustomer,
+  configureAccess,
+  type GrantEntitlementByOperatorInput,
+  grantEntitlementByOperator,
+  listCustomerEntitlements,
+  revokeEntitlement,
+  unblockCustomer,
+} from './access-admin.ts'
+export {
+  InsufficientCreditsAfterAllowance,
+  NoEntitlement,
+  QuotaExceeded,
+} from './access-errors.ts'
+export { DEMO_PROMPT_TOKENS, seedDemoFeatures } from './demo-features.ts'
+export {
+  type EventType,
+  emitLatched,
+  type LatchedEvent,
+  type PolledEvent,
+  pollEvents,
+} from './events.ts'
+export {
+  archiveFeature,
+  creditsFor,
+  type DefineFeatureInput,
+  defineFeature,
+  FEATURE_KEY,
+  type Feature,
+  type FeatureKind,
+  findFeature,
+  listFeatures,
+} from './features.ts'
+export {
+  listQuotas,
+  type Quota,
+  type QuotaScope,
+  type QuotaState,
+  type QuotaView,
+  removeQuota,
+  type SetQuotaInput,
+  setQuota,
+} from './quotas.ts'
+export {
+  calendarWindow,
+  type QuotaPeriod,
+  type QuotaWindow,
+  type QuotaWindowKind,
+  quotaWindow,
+  rollingWindow,
+} from './windows.ts'

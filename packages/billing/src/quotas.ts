@@ -220,7 +220,7 @@ export async function applicableQuotas(
                         and s.current_period_end > ${at}::timestamptz))))))`,
   )
   const chosen: ApplicableRow[] = []
-  for (const free of [false, true]) {
+  for (const free of [true, false]) {
     const group = candidates.filter((q) => q.free === free)
     const top = Math.max(0, ...group.map((q) => SPECIFICITY[q.scope]))
     const best = new Map<string, ApplicableRow>()
