@@ -7,6 +7,8 @@ import {
   InvalidCredentials,
   InvalidInput,
   NotFound,
+  ProductKeyTaken,
+  TelegramCallFailed,
   TooManyLoginAttempts,
 } from '@e-stars/billing'
 import { TRPCError } from '@trpc/server'
@@ -23,6 +25,9 @@ export function codeFor(error: BillingError): Code {
   if (error instanceof InvalidInput) return 'BAD_REQUEST'
   if (error instanceof InvalidCredentials) return 'UNAUTHORIZED'
   if (error instanceof TooManyLoginAttempts) return 'TOO_MANY_REQUESTS'
+  if (error instanceof ProductKeyTaken) return 'CONFLICT'
+  if (error instanceof TelegramCallFailed)
+    return error.transient ? 'SERVICE_UNAVAILABLE' : 'PRECONDITION_FAILED'
   return 'PRECONDITION_FAILED'
 }
 

@@ -10,6 +10,12 @@ export {
   type RouterInputs,
   type RouterOutputs,
 } from './client.ts'
+export {
+  actorOf,
+  createPaymentServices,
+  type PaymentServices,
+  paymentProcedure,
+} from './payment-services.ts'
 export { type AppRouter, appRouter } from './root.ts'
 export {
   createHttpContextFactory,

@@ -1,8 +1,13 @@
+import { checkoutRouter } from './routers/checkout.ts'
 import { creditsRouter } from './routers/credits.ts'
 import { customersRouter } from './routers/customers.ts'
+import { invoicesRouter } from './routers/invoices.ts'
 import { ledgerRouter } from './routers/ledger.ts'
 import { operatorRouter } from './routers/operator/index.ts'
+import { paymentsRouter } from './routers/payments.ts'
+import { productsRouter } from './routers/products.ts'
 import { projectRouter } from './routers/project.ts'
+import { reconcileRouter } from './routers/reconcile.ts'
 import { usageRouter } from './routers/usage.ts'
 import { router } from './trpc.ts'
 
@@ -12,6 +17,11 @@ export const appRouter = router({
   credits: creditsRouter,
   usage: usageRouter,
   ledger: ledgerRouter,
+  products: productsRouter,
+  invoices: invoicesRouter,
+  checkout: checkoutRouter,
+  payments: paymentsRouter,
+  reconcile: reconcileRouter,
   /** The operator console (session cookie, not API keys). */
   operator: operatorRouter,
 })

@@ -10,6 +10,7 @@ import { initTRPC, TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { ApiKeyCache } from './api-key-cache.ts'
 import { toTRPCError } from './errors.ts'
+import type { PaymentServices } from './payment-services.ts'
 
 /** The subset of pino's interface the API uses, so tests can pass a silent logger. */
 export interface Logger {
@@ -22,6 +23,8 @@ export interface ApiDependencies {
   db: Db
   logger: Logger
   apiKeys?: ApiKeyCache
+  /** Secrets and Telegram access for invoices, refunds and reconciliation; absent: those refuse. */
+  payments?: PaymentServices | undefined
 }
 
 /** Sets or clears the console's session cookie; the HTTP layer writes `Set-Cookie`. */
@@ -49,6 +52,7 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
     db: deps.db,
     logger: deps.logger,
     apiKeys: deps.apiKeys ?? new ApiKeyCache(),
+    payments: deps.payments ?? null,
     apiKey: input.apiKey ?? null,
     sessionToken: input.sessionToken ?? null,
     csrfToken: input.csrfToken ?? null,
