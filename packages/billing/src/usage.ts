@@ -16,6 +16,7 @@ import {
   InvalidInput,
   NotFound,
 } from './errors.ts'
+import { noteBalanceCrossing } from './events.ts'
 import { parseAllocations, sweepExpired } from './expiry.ts'
 import { hashRequest, idempotent, replay } from './idempotency.ts'
 import { appendEntry } from './ledger.ts'

@@ -336,3 +336,17 @@ describe('ledger listing', () => {
     expect(second.entries[1]!.availableAfter).toBe(100)
   })
 })
+
+describe('low-balance event on plain consume', () => {
+  it('a consume that crosses the project threshold writes exactly one event', async () => {
+    const { configureAccess, pollEvents } = await import('../src/index.ts')
+    const p = await createProject(t.db)
+    await configureAccess(t.db, { projectId: p, lowBalanceThreshold: 50 })
+    await fund(t.db, p, 1, 100)
+    await use(p, 1, 40) // 60: above
+    await use(p, 1, 20) // 40: crossed
+    await use(p, 1, 5) // 35: still below
+    const polled = await pollEvents(t.db, { projectId: p })
+    expect(polled.events.map((e) => [e.type, e.payload.available])).toEqual([['balance.low', 40]])
+  })
+})
