@@ -83,6 +83,7 @@ export async function consume(db: Executor, input: ConsumeInput): Promise<Consum
       enough: boolean
       available: string
       response: ConsumeResult | string | null
+      threshold: string | null
     }>(
       tx,
       sql`with live as (
@@ -126,12 +127,24 @@ export async function consume(db: Executor, input: ConsumeInput): Promise<Consum
           )
           select (select enough from ok) as enough,
             (select coalesce(sum(remaining), 0) from live) as available,
-            (select response from stored) as response`,
+            (select response from stored) as response,
+            (select low_balance_threshold from projects where id = ${input.projectId}) as threshold`,
     )
     if (!done!.enough) throw new InsufficientCredits(Number(done!.available), input.amount)
-    const response =
+    const response = (
       typeof done!.response === 'string' ? JSON.parse(done!.response) : done!.response
-    return response as ConsumeResult
+    ) as ConsumeResult
+    const threshold = Number(done!.threshold ?? 0)
+    if (threshold > 0) {
+      await noteBalanceCrossing(tx, customer, {
+        kind: 'consume',
+        before: response.available + input.amount,
+        after: response.available,
+        threshold,
+        entryId: response.entryId,
+      })
+    }
+    return response
   })
 }
 
