@@ -53,3 +53,21 @@ export function isInsufficientCredits(error: unknown): error is TRPCClientError<
 
 export const isIdempotencyConflict = (error: unknown) =>
   billingErrorOf(error)?.code === 'IDEMPOTENCY_CONFLICT'
+
+export interface QuotaExceededFacts {
+  code: 'QUOTA_EXCEEDED'
+  feature: string
+  limit: number
+  used: number
+  requested: number
+  /** ISO-8601: when the window resets (calendar) or usage starts leaving it (rolling). */
+  resetsAt: string | null
+  period: 'day' | 'week' | 'month'
+  window: 'calendar' | 'rolling'
+}
+
+export function isQuotaExceeded(error: unknown): error is TRPCClientError<AppRouter> & {
+  data: { billing: QuotaExceededFacts }
+} {
+  return billingErrorOf(error)?.code === 'QUOTA_EXCEEDED'
+}

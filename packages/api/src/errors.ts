@@ -6,8 +6,10 @@ import {
   InsufficientCredits,
   InvalidCredentials,
   InvalidInput,
+  NoEntitlement,
   NotFound,
   ProductKeyTaken,
+  QuotaExceeded,
   TelegramCallFailed,
   TooManyLoginAttempts,
 } from '@e-stars/billing'
@@ -22,6 +24,8 @@ export function codeFor(error: BillingError): Code {
   if (error instanceof HoldNotActive) return 'CONFLICT'
   if (error instanceof NotFound) return 'NOT_FOUND'
   if (error instanceof CustomerBlocked) return 'FORBIDDEN'
+  if (error instanceof QuotaExceeded) return 'PRECONDITION_FAILED'
+  if (error instanceof NoEntitlement) return 'FORBIDDEN'
   if (error instanceof InvalidInput) return 'BAD_REQUEST'
   if (error instanceof InvalidCredentials) return 'UNAUTHORIZED'
   if (error instanceof TooManyLoginAttempts) return 'TOO_MANY_REQUESTS'

@@ -7,6 +7,8 @@ export {
   type InsufficientCreditsFacts,
   isIdempotencyConflict,
   isInsufficientCredits,
+  isQuotaExceeded,
+  type QuotaExceededFacts,
   type RouterInputs,
   type RouterOutputs,
 } from './client.ts'

@@ -1,6 +1,10 @@
+import { accessRouter, featureUsageRouter } from './routers/access.ts'
 import { checkoutRouter } from './routers/checkout.ts'
 import { creditsRouter } from './routers/credits.ts'
 import { customersRouter } from './routers/customers.ts'
+import { entitlementsRouter } from './routers/entitlements.ts'
+import { eventsRouter } from './routers/events.ts'
+import { featuresRouter } from './routers/features.ts'
 import { invoicesRouter } from './routers/invoices.ts'
 import { ledgerRouter } from './routers/ledger.ts'
 import { operatorRouter } from './routers/operator/index.ts'
@@ -15,13 +19,17 @@ export const appRouter = router({
   project: projectRouter,
   customers: customersRouter,
   credits: creditsRouter,
-  usage: usageRouter,
+  usage: { ...usageRouter, ...featureUsageRouter },
   ledger: ledgerRouter,
   products: productsRouter,
   invoices: invoicesRouter,
   checkout: checkoutRouter,
   payments: paymentsRouter,
   reconcile: reconcileRouter,
+  features: featuresRouter,
+  access: accessRouter,
+  entitlements: entitlementsRouter,
+  events: eventsRouter,
   /** The operator console (session cookie, not API keys). */
   operator: operatorRouter,
 })

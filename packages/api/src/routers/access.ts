@@ -1,0 +1,73 @@
+import {
+  checkAccess,
+  consumeFeature,
+  releaseFeature,
+  reserveFeature,
+  settleFeature,
+} from '@e-stars/billing'
+import { z } from 'zod'
+import { idempotencyKey, metadata, reason, telegramUserId } from '../inputs.ts'
+import { botProcedure } from '../trpc.ts'
+import { featureKey } from './features.ts'
+
+/** Units per call; a trillion keeps every window's sum a safe integer. */
+const quantity = z.number().int().positive().max(1_000_000_000_000)
+const reservationId = z.uuid()
+const actorOf = (ctx: { project: { keyId: string } }) => `api-key:${ctx.project.keyId}`
+
+const checkInput = z.object({ telegramUserId, feature: featureKey, quantity: quantity.default(1) })
+const consumeFeatureInput = z.object({
+  telegramUserId,
+  feature: featureKey,
+  quantity,
+  idempotencyKey,
+  reason: reason.optional(),
+  metadata: metadata.optional(),
+})
+
+export const accessRouter = {
+  /**
+   * May this user use `quantity` units of `feature` now? `{ allowed, reason, costCredits,
+   * available, quota, freeAllowance, entitlement }`; changes nothing.
+   */
+  check: botProcedure
+    .input(checkInput)
+    .query(({ ctx, input }) => checkAccess(ctx.db, { ...input, projectId: ctx.project.id })),
+}
+
+/** Usage by feature, merged into the `usage` router next to the credit-amount calls. */
+export const featureUsageRouter = {
+  /** Entitlement + quota + balance checked and charged in one transaction; free allowance first. */
+  consumeFeature: botProcedure
+    .input(consumeFeatureInput)
+    .mutation(({ ctx, input }) =>
+      consumeFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
+    ),
+  /** Reserve an estimate of units (they count against quotas until settled or released). */
+  reserveFeature: botProcedure
+    .input(
+      consumeFeatureInput.extend({ ttlSeconds: z.number().int().min(1).max(86_400).optional() }),
+    )
+    .mutation(({ ctx, input }) =>
+      reserveFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
+    ),
+  /** Settle a reservation with the actual units (0 allowed). */
+  settleFeature: botProcedure
+    .input(
+      z.object({
+        reservationId,
+        quantity: z.number().int().min(0).max(1_000_000_000_000),
+        idempotencyKey,
+        reason: reason.optional(),
+        metadata: metadata.optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      settleFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
+    ),
+  releaseFeature: botProcedure
+    .input(z.object({ reservationId, idempotencyKey, reason: reason.optional() }))
+    .mutation(({ ctx, input }) =>
+      releaseFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
+    ),
+}
