@@ -69,3 +69,22 @@ export async function listAuditLog(db: Executor, input: ListAuditInput) {
 }
 
 export type AuditPage = Awaited<ReturnType<typeof listAuditLog>>
+
+/**
+ * Runs one operator act and its audit row in one transaction: both are written or neither.
+ * `after` (and `before`) may be computed from the act's result.
+ */
+export async function audited<R>(
+  db: Executor,
+  act: (tx: Executor) => Promise<R>,
+  record: Omit<AuditRecord, 'after'> & { after?: (result: NoInfer<R>) => unknown },
+): Promise<R> {
+  return db.transaction(async (tx) => {
+    const result = await act(tx)
+    await recordAudit(tx, {
+      ...record,
+      after: record.after ? record.after(result) : result,
+    })
+    return result
+  })
+}

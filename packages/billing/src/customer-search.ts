@@ -1,5 +1,6 @@
 import { type Executor, rows } from '@e-stars/db'
 import { type SQL, sql } from 'drizzle-orm'
+import { listEntitlements } from './entitlements.ts'
 import { NotFound } from './errors.ts'
 
 export interface SearchCustomersInput {
@@ -142,9 +143,11 @@ export async function getCustomerDetail(
         from payments where project_id = ${input.projectId} and customer_id = ${row.id}
         order by paid_at desc, id desc limit 50`,
   )
+  const entitlements = await listEntitlements(db, input.projectId, Number(row.id), new Date())
   return {
     ...toSummary(row),
     languageCode: row.language_code,
+    entitlements,
     paymentsCount: Number(row.payments),
     payments: payments.map((p) => ({
       id: Number(p.id),

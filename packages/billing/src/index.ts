@@ -34,6 +34,7 @@ export {
 export {
   type AuditPage,
   type AuditRecord,
+  audited,
   type ListAuditInput,
   listAuditLog,
   recordAudit,
@@ -62,6 +63,13 @@ export {
   type PrecheckResult,
   precheck,
 } from './checkout.ts'
+export {
+  type ConsolePayment,
+  exportPaymentsCsv,
+  refundPaymentAsOperator,
+  type SearchPaymentsInput,
+  searchPayments,
+} from './console-payments.ts'
 export {
   type GrantCreditsInput,
   type GrantResult,

@@ -1,12 +1,18 @@
 import {
   adjustCredits,
+  audited,
+  blockCustomer,
   getBalance,
   getCustomerDetail,
   listTimeline,
   searchCustomers,
+  unblockCustomer,
 } from '@e-stars/billing'
+import { z } from 'zod'
 import { ownerProcedure, projectProcedure } from '../../trpc.ts'
 import { adjustInput, customerInput, customerSearchInput, timelineInput } from './inputs.ts'
+
+const blockInput = customerInput.extend({ blocked: z.boolean() })
 
 export const operatorCustomersRouter = {
   /** By Telegram id, @username or name prefix; newest first; `nextCursor` pages on. */
@@ -37,5 +43,24 @@ export const operatorCustomersRouter = {
       projectId: ctx.project.id,
       actor: ctx.actor,
     }),
+  ),
+  /** A blocked customer can neither buy nor consume. */
+  setBlocked: ownerProcedure.input(blockInput).mutation(({ ctx, input }) =>
+    audited(
+      ctx.db,
+      (tx) =>
+        (input.blocked ? blockCustomer : unblockCustomer)(tx, {
+          projectId: ctx.project.id,
+          telegramUserId: input.telegramUserId,
+        }),
+      {
+        projectId: ctx.project.id,
+        actor: ctx.actor,
+        action: input.blocked ? 'customer.block' : 'customer.unblock',
+        target: `customer:${input.telegramUserId}`,
+        before: { blocked: !input.blocked },
+        after: (c) => ({ blocked: c.blocked }),
+      },
+    ),
   ),
 }

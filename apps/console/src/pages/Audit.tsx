@@ -1,0 +1,112 @@
+import { createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
+import { createSignal, For, Show } from 'solid-js'
+import { Section } from '../components/Section.tsx'
+import { Empty } from '../components/States.tsx'
+import { api, type RouterOutputs } from '../lib/api.ts'
+import { formatDateTime } from '../lib/format.ts'
+import { useSession } from '../lib/session.tsx'
+
+type Entry = RouterOutputs['operator']['audit']['list']['entries'][number]
+
+const listAudit = query(
+  (projectId: string, action: string | null) =>
+    api.operator.audit.list.query({ projectId, action, limit: 50 }),
+  'audit',
+)
+
+const show = (value: unknown) =>
+  value === null || value === undefined ? '—' : JSON.stringify(value, null, 1)
+
+export default function Audit() {
+  const session = useSession()
+  const [params, setParams] = useSearchParams<{ action?: string }>()
+  const page = createAsync(() => listAudit(session.projectId(), params.action ?? null))
+  const [older, setOlder] = createSignal<Entry[]>([])
+  const [cursor, setCursor] = createSignal<string | null | undefined>(undefined)
+  const next = () => (cursor() === undefined ? page()?.nextCursor : cursor())
+  const more = async () => {
+    const result = await api.operator.audit.list.query({
+      projectId: session.projectId(),
+      action: params.action ?? null,
+      cursor: next(),
+      limit: 50,
+    })
+    setOlder([...older(), ...result.entries])
+    setCursor(result.nextCursor)
+  }
+  return (
+    <div class="page">
+      <header class="page-header">
+        <h1>Audit log</h1>
+        <label class="row">
+          Action
+          <select
+            value={params.action ?? ''}
+            onChange={(e) => {
+              setOlder([])
+              setCursor(undefined)
+              setParams({ action: e.currentTarget.value || undefined })
+            }}
+          >
+            <option value="">All</option>
+            <option value="credits.">Credits</option>
+            <option value="payment.">Refunds</option>
+            <option value="customer.">Block / unblock</option>
+            <option value="api_key.">API keys</option>
+            <option value="product.">Products</option>
+            <option value="feature.">Features</option>
+            <option value="settings.">Settings</option>
+            <option value="bot_token.">Bot token</option>
+            <option value="reconciliation.">Reconciliation</option>
+          </select>
+        </label>
+      </header>
+      <Section retry={() => revalidate(listAudit.key)}>
+        <Show when={page()}>
+          {(p) => (
+            <Show
+              when={p().entries.length > 0}
+              fallback={<Empty>No operator actions recorded yet.</Empty>}
+            >
+              <table class="audit" data-testid="audit">
+                <thead>
+                  <tr>
+                    <th>When</th>
+                    <th>Who</th>
+                    <th>What</th>
+                    <th>Target</th>
+                    <th>Before</th>
+                    <th>After</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={[...p().entries, ...older()]}>
+                    {(e) => (
+                      <tr>
+                        <td>{formatDateTime(e.createdAt, session.timeZone())}</td>
+                        <td>{e.actor.replace(/^operator:/, '')}</td>
+                        <td class="mono">{e.action}</td>
+                        <td class="mono small">{e.target ?? '—'}</td>
+                        <td>
+                          <pre>{show(e.before)}</pre>
+                        </td>
+                        <td>
+                          <pre>{show(e.after)}</pre>
+                        </td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+              <Show when={next()}>
+                <button type="button" class="secondary" onClick={more}>
+                  Older entries
+                </button>
+              </Show>
+            </Show>
+          )}
+        </Show>
+      </Section>
+    </div>
+  )
+}

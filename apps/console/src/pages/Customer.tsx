@@ -1,0 +1,286 @@
+import { A, createAsync, query, revalidate, useParams } from '@solidjs/router'
+import { createSignal, For, Show } from 'solid-js'
+import { AdjustCredits } from '../components/AdjustCredits.tsx'
+import { RefundButton } from '../components/RefundButton.tsx'
+import { Section } from '../components/Section.tsx'
+import { Empty } from '../components/States.tsx'
+import { api, type RouterOutputs } from '../lib/api.ts'
+import {
+  customerName,
+  formatDateTime,
+  formatNumber,
+  formatRelative,
+  formatStars,
+} from '../lib/format.ts'
+import { useSession } from '../lib/session.tsx'
+
+export const getCustomer = query(
+  (projectId: string, telegramUserId: number) =>
+    api.operator.customers.detail.query({ projectId, telegramUserId }),
+  'customer',
+)
+export const getBalance = query(
+  (projectId: string, telegramUserId: number) =>
+    api.operator.customers.balance.query({ projectId, telegramUserId }),
+  'customer-balance',
+)
+export const getTimeline = query(
+  (projectId: string, telegramUserId: number) =>
+    api.operator.customers.timeline.query({ projectId, telegramUserId, limit: 50 }),
+  'customer-timeline',
+)
+
+type TimelineEntry = RouterOutputs['operator']['customers']['timeline']['entries'][number]
+
+export const refreshCustomer = () => revalidate([getCustomer.key, getBalance.key, getTimeline.key])
+
+export default function Customer() {
+  const session = useSession()
+  const params = useParams<{ telegramUserId: string }>()
+  const id = () => Number(params.telegramUserId)
+  const customer = createAsync(() => getCustomer(session.projectId(), id()))
+  const balance = createAsync(() => getBalance(session.projectId(), id()))
+  const timeline = createAsync(() => getTimeline(session.projectId(), id()))
+  // Older pages of the timeline, loaded on demand.
+  const [older, setOlder] = createSignal<TimelineEntry[]>([])
+  const [olderCursor, setOlderCursor] = createSignal<string | null | undefined>(undefined)
+  const [loadingMore, setLoadingMore] = createSignal(false)
+  const nextCursor = () => (olderCursor() === undefined ? timeline()?.nextCursor : olderCursor())
+  const loadMore = async () => {
+    const cursor = nextCursor()
+    if (!cursor) return
+    setLoadingMore(true)
+    try {
+      const page = await api.operator.customers.timeline.query({
+        projectId: session.projectId(),
+        telegramUserId: id(),
+        cursor,
+        limit: 50,
+      })
+      setOlder([...older(), ...page.entries])
+      setOlderCursor(page.nextCursor)
+    } finally {
+      setLoadingMore(false)
+    }
+  }
+  const tz = () => session.timeZone()
+  return (
+    <div class="page">
+      <p class="crumbs">
+        <A href="/customers">Customers</A> ›
+      </p>
+      <Section retry={refreshCustomer} class="plain">
+        <Show when={customer()}>
+          {(c) => (
+            <>
+              <header class="page-header">
+                <div>
+                  <h1>
+                    {customerName(c())}{' '}
+                    <Show when={c().blocked}>
+                      <span class="badge danger">blocked</span>
+                    </Show>
+                  </h1>
+                  <p class="muted">
+                    <Show when={c().username}>@{c().username} · </Show>
+                    Telegram id <span class="mono">{c().telegramUserId}</span> · customer since{' '}
+                    {formatDateTime(c().createdAt, tz())} · last active{' '}
+                    {formatRelative(c().lastActiveAt)}
+                  </p>
+                </div>
+              </header>
+              <div class="metrics">
+                <div class="metric card">
+                  <div class="metric-label">Available</div>
+                  <div class="metric-value" data-testid="available">
+                    {formatNumber(balance()?.available ?? c().available)}
+                  </div>
+                </div>
+                <div class="metric card">
+                  <div class="metric-label">Held</div>
+                  <div class="metric-value">{formatNumber(balance()?.held ?? c().held)}</div>
+                </div>
+                <div class="metric card">
+                  <div class="metric-label">Debt</div>
+                  <div class="metric-value" classList={{ warn: c().debt > 0 }} data-testid="debt">
+                    {formatNumber(c().debt)}
+                  </div>
+                </div>
+                <div class="metric card">
+                  <div class="metric-label">Lifetime</div>
+                  <div class="metric-value">{formatStars(c().lifetimeStars)}</div>
+                  <div class="muted">{formatNumber(c().paymentsCount)} payments</div>
+                </div>
+              </div>
+            </>
+          )}
+        </Show>
+      </Section>
+      <div class="columns">
+        <div>
+          <Section title="Timeline" retry={refreshCustomer}>
+            <Show when={timeline()}>
+              {(page) => (
+                <Show
+                  when={page().entries.length > 0}
+                  fallback={<Empty>No ledger entries yet.</Empty>}
+                >
+                  <ol class="timeline" data-testid="timeline">
+                    <For each={[...page().entries, ...older()]}>
+                      {(e) => (
+                        <li class={`entry ${e.tone}`}>
+                          <span class="entry-text">{e.text}</span>
+                          <span class="entry-meta">
+                            {formatDateTime(e.createdAt, tz())} · balance{' '}
+                            {formatNumber(e.availableAfter)}
+                            <Show when={e.debtAfter > 0}> · debt {formatNumber(e.debtAfter)}</Show>
+                          </span>
+                        </li>
+                      )}
+                    </For>
+                  </ol>
+                  <Show when={nextCursor()}>
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={loadingMore()}
+                      onClick={loadMore}
+                    >
+                      {loadingMore() ? 'Loading…' : 'Older entries'}
+                    </button>
+                  </Show>
+                </Show>
+              )}
+            </Show>
+          </Section>
+        </div>
+        <div>
+          <Show when={session.isOwner()}>
+            <Section title="Grant or adjust credits" retry={refreshCustomer}>
+              <AdjustCredits telegramUserId={id()} onDone={refreshCustomer} />
+            </Section>
+          </Show>
+          <Section title="Lots" retry={refreshCustomer}>
+            <Show when={balance()}>
+              {(b) => (
+                <Show when={b().lots.length > 0} fallback={<Empty>No live lots.</Empty>}>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th>Source</th>
+                        <th class="num">Remaining</th>
+                        <th>Expires</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      <For each={b().lots}>
+                        {(lot) => (
+                          <tr>
+                            <td>
+                              {lot.reason} <span class="muted">({lot.source})</span>
+                            </td>
+                            <td class="num">
+                              {formatNumber(lot.remaining)} / {formatNumber(lot.amount)}
+                            </td>
+                            <td>{lot.expiresAt ? formatDateTime(lot.expiresAt, tz()) : 'never'}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
+                </Show>
+              )}
+            </Show>
+          </Section>
+          <Section title="Holds" retry={refreshCustomer}>
+            <Show when={balance()}>
+              {(b) => (
+                <Show when={b().holds.length > 0} fallback={<Empty>No open holds.</Empty>}>
+                  <ul class="plain-list">
+                    <For each={b().holds}>
+                      {(h) => (
+                        <li>
+                          {formatNumber(h.amount)} held: {h.reason}{' '}
+                          <span class="muted">expires {formatRelative(h.expiresAt)}</span>
+                        </li>
+                      )}
+                    </For>
+                  </ul>
+                </Show>
+              )}
+            </Show>
+          </Section>
+          <Section title="Entitlements" retry={refreshCustomer}>
+            <Show when={customer()}>
+              {(c) => (
+                <Show
+                  when={c().entitlements.length > 0}
+                  fallback={<Empty>No entitlements in force.</Empty>}
+                >
+                  <ul class="plain-list">
+                    <For each={c().entitlements}>
+                      {(e) => (
+                        <li>
+                          <span class="mono">{e.featureKey}</span> ({e.source}){' '}
+                          <span class="muted">
+                            {e.endsAt ? `until ${formatDateTime(e.endsAt, tz())}` : 'for life'}
+                            {e.active ? '' : ' · starts later'}
+                          </span>
+                        </li>
+                      )}
+                    </For>
+                  </ul>
+                </Show>
+              )}
+            </Show>
+          </Section>
+        </div>
+      </div>
+      <Section title="Payments" retry={refreshCustomer}>
+        <Show when={customer()}>
+          {(c) => (
+            <Show when={c().payments.length > 0} fallback={<Empty>No payments yet.</Empty>}>
+              <table data-testid="payments">
+                <thead>
+                  <tr>
+                    <th>Paid</th>
+                    <th>Product</th>
+                    <th class="num">Stars</th>
+                    <th>Status</th>
+                    <th>Charge</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={c().payments}>
+                    {(p) => (
+                      <tr>
+                        <td>{formatDateTime(p.paidAt, tz())}</td>
+                        <td>{p.productKey ?? '—'}</td>
+                        <td class="num">{formatStars(p.amountStars)}</td>
+                        <td>
+                          <span class={`badge ${p.status}`}>{p.status}</span>
+                          <Show when={p.refundedAt}>
+                            <div class="muted">
+                              {p.refundedBy ? `by ${p.refundedBy}` : ''} {p.refundReason ?? ''}
+                            </div>
+                          </Show>
+                        </td>
+                        <td class="mono small">{p.chargeId}</td>
+                        <td>
+                          <Show when={p.status === 'paid' && session.isOwner()}>
+                            <RefundButton payment={p} onDone={refreshCustomer} />
+                          </Show>
+                        </td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+            </Show>
+          )}
+        </Show>
+      </Section>
+    </div>
+  )
+}

@@ -1,0 +1,133 @@
+import { A, createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
+import { createSignal, For, Show } from 'solid-js'
+import { Section } from '../components/Section.tsx'
+import { Empty } from '../components/States.tsx'
+import { api } from '../lib/api.ts'
+import { customerName, formatDateTime, formatNumber, formatStars } from '../lib/format.ts'
+import { useSession } from '../lib/session.tsx'
+
+const searchCustomers = query(
+  (projectId: string, q: string, cursor: string | null) =>
+    api.operator.customers.search.query({ projectId, query: q || null, cursor, limit: 25 }),
+  'customers',
+)
+
+export default function Customers() {
+  const session = useSession()
+  const [params, setParams] = useSearchParams<{ q?: string; after?: string }>()
+  // Cursors of the pages before this one, for "Previous".
+  const [history, setHistory] = createSignal<Array<string | null>>([])
+  const q = () => params.q ?? ''
+  const cursor = () => params.after ?? null
+  const page = createAsync(() => searchCustomers(session.projectId(), q(), cursor()))
+  let input!: HTMLInputElement
+  return (
+    <div class="page">
+      <header class="page-header">
+        <h1>Customers</h1>
+      </header>
+      <form
+        class="search"
+        aria-label="Search"
+        onSubmit={(e) => {
+          e.preventDefault()
+          setHistory([])
+          setParams({ q: input.value.trim() || undefined, after: undefined })
+        }}
+      >
+        <input
+          ref={input}
+          type="search"
+          name="q"
+          aria-label="Search customers"
+          placeholder="Telegram id, @username or name"
+          value={q()}
+        />
+        <button type="submit">Search</button>
+      </form>
+      <Section retry={() => revalidate(searchCustomers.key)}>
+        <Show when={page()}>
+          {(p) => (
+            <Show
+              when={p().customers.length > 0}
+              fallback={
+                <Empty>
+                  {q()
+                    ? `No customer matches “${q()}”.`
+                    : 'No customers yet: they appear when your bot first sees them.'}
+                </Empty>
+              }
+            >
+              <table class="customers">
+                <thead>
+                  <tr>
+                    <th>Customer</th>
+                    <th>Telegram id</th>
+                    <th class="num">Balance</th>
+                    <th class="num">Held</th>
+                    <th class="num">Debt</th>
+                    <th class="num">Lifetime</th>
+                    <th>Last activity</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={p().customers}>
+                    {(c) => (
+                      <tr>
+                        <td>
+                          <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
+                          <Show when={c.username}>
+                            <span class="muted"> @{c.username}</span>
+                          </Show>
+                        </td>
+                        <td class="mono">{c.telegramUserId}</td>
+                        <td class="num">{formatNumber(c.available)}</td>
+                        <td class="num">{formatNumber(c.held)}</td>
+                        <td class="num" classList={{ warn: c.debt > 0 }}>
+                          {formatNumber(c.debt)}
+                        </td>
+                        <td class="num">{formatStars(c.lifetimeStars)}</td>
+                        <td>{formatDateTime(c.lastActiveAt, session.timeZone())}</td>
+                        <td>
+                          <Show when={c.blocked}>
+                            <span class="badge danger">blocked</span>
+                          </Show>
+                        </td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+              <nav class="pager" aria-label="Pages">
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={history().length === 0}
+                  onClick={() => {
+                    const previous = history()
+                    setHistory(previous.slice(0, -1))
+                    setParams({ after: previous[previous.length - 1] ?? undefined })
+                  }}
+                >
+                  ← Previous
+                </button>
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={!p().nextCursor}
+                  onClick={() => {
+                    setHistory([...history(), cursor()])
+                    setParams({ after: p().nextCursor ?? undefined })
+                  }}
+                >
+                  Next →
+                </button>
+              </nav>
+            </Show>
+          )}
+        </Show>
+      </Section>
+    </div>
+  )
+}

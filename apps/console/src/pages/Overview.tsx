@@ -1,0 +1,163 @@
+import { A, createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
+import { For, Show } from 'solid-js'
+import { Chart } from '../components/Chart.tsx'
+import { Section } from '../components/Section.tsx'
+import { Empty } from '../components/States.tsx'
+import { api } from '../lib/api.ts'
+import { customerName, formatDay, formatNumber, formatStars } from '../lib/format.ts'
+import { useSession } from '../lib/session.tsx'
+
+const getOverview = query((projectId: string, days: number) => {
+  const to = new Date()
+  // Whole days: from the start of the day `days - 1` days ago (UTC) to now.
+  const from = new Date(Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate() - days + 1))
+  return api.operator.overview.get.query({
+    projectId,
+    from: from.toISOString(),
+    to: to.toISOString(),
+  })
+}, 'overview')
+
+const periods = [7, 30, 90]
+
+export default function Overview() {
+  const session = useSession()
+  const [params, setParams] = useSearchParams<{ days?: string }>()
+  const days = () => (periods.includes(Number(params.days)) ? Number(params.days) : 30)
+  const overview = createAsync(() => getOverview(session.projectId(), days()))
+  return (
+    <div class="page">
+      <header class="page-header">
+        <h1>Overview</h1>
+        <fieldset class="segmented" aria-label="Period">
+          <For each={periods}>
+            {(p) => (
+              <button
+                type="button"
+                classList={{ selected: days() === p }}
+                aria-pressed={days() === p}
+                onClick={() => setParams({ days: String(p) })}
+              >
+                {p} days
+              </button>
+            )}
+          </For>
+        </fieldset>
+      </header>
+      <Section retry={() => revalidate(getOverview.key)}>
+        <Show when={overview()}>
+          {(o) => (
+            <>
+              <div class="metrics">
+                <Metric
+                  label="Stars earned"
+                  value={formatStars(o().starsEarned)}
+                  hint={`${formatNumber(o().payments)} payments`}
+                />
+                <Metric
+                  label="Refunds"
+                  value={formatStars(o().starsRefunded)}
+                  hint={`${formatNumber(o().refunds)} refunds`}
+                />
+                <Metric label="Net" value={formatStars(o().starsNet)} />
+                <Metric label="Paying customers" value={formatNumber(o().payingCustomers)} />
+                <Metric
+                  label="Credits sold"
+                  value={formatNumber(o().creditsSold)}
+                  hint={`+${formatNumber(o().creditsGranted)} granted free`}
+                />
+                <Metric label="Credits consumed" value={formatNumber(o().creditsConsumed)} />
+              </div>
+              <div class="charts">
+                <div class="card">
+                  <Chart
+                    title="Stars per day"
+                    days={o().days.map((d) => d.day)}
+                    series={[
+                      {
+                        label: 'Earned',
+                        values: o().days.map((d) => d.starsEarned),
+                        color: '#d98e04',
+                        bars: true,
+                      },
+                      {
+                        label: 'Refunded',
+                        values: o().days.map((d) => d.starsRefunded),
+                        color: '#c0392b',
+                        bars: true,
+                      },
+                    ]}
+                  />
+                </div>
+                <div class="card">
+                  <Chart
+                    title="Credits sold vs consumed"
+                    days={o().days.map((d) => d.day)}
+                    series={[
+                      {
+                        label: 'Sold',
+                        values: o().days.map((d) => d.creditsSold),
+                        color: '#2471a3',
+                      },
+                      {
+                        label: 'Consumed',
+                        values: o().days.map((d) => d.creditsConsumed),
+                        color: '#17a589',
+                      },
+                    ]}
+                  />
+                </div>
+              </div>
+              <section class="card">
+                <header class="card-header">
+                  <h2>Top consumers</h2>
+                  <span class="muted">
+                    {formatDay(o().days[0]!.day)} – {formatDay(o().days[o().days.length - 1]!.day)}{' '}
+                    ({o().timeZone})
+                  </span>
+                </header>
+                <Show
+                  when={o().topConsumers.length > 0}
+                  fallback={<Empty>No credits were consumed in this period.</Empty>}
+                >
+                  <table>
+                    <thead>
+                      <tr>
+                        <th>Customer</th>
+                        <th class="num">Credits consumed</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      <For each={o().topConsumers}>
+                        {(c) => (
+                          <tr>
+                            <td>
+                              <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
+                            </td>
+                            <td class="num">{formatNumber(c.consumed)}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
+                </Show>
+              </section>
+            </>
+          )}
+        </Show>
+      </Section>
+    </div>
+  )
+}
+
+function Metric(props: { label: string; value: string; hint?: string }) {
+  return (
+    <div class="metric card">
+      <div class="metric-label">{props.label}</div>
+      <div class="metric-value">{props.value}</div>
+      <Show when={props.hint}>
+        <div class="muted">{props.hint}</div>
+      </Show>
+    </div>
+  )
+}

@@ -1,0 +1,216 @@
+import { A, createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
+import { createSignal, For, onCleanup, onMount, Show } from 'solid-js'
+import { Section } from '../components/Section.tsx'
+import { Empty } from '../components/States.tsx'
+import { api, describeError, type RouterOutputs } from '../lib/api.ts'
+import { customerName, formatDateTime, formatStars } from '../lib/format.ts'
+import { useSession } from '../lib/session.tsx'
+
+type Filters = {
+  status?: 'paid' | 'refunded' | 'unmatched'
+  product?: string
+  from?: string
+  to?: string
+}
+type Payment = RouterOutputs['operator']['payments']['list']['payments'][number]
+
+const toInput = (f: Filters) => ({
+  status: f.status ?? null,
+  productKey: f.product ?? null,
+  from: f.from ? new Date(`${f.from}T00:00:00`).toISOString() : null,
+  to: f.to ? new Date(`${f.to}T23:59:59.999`).toISOString() : null,
+})
+
+const listPayments = query(
+  (projectId: string, filters: Filters, cursor: string | null) =>
+    api.operator.payments.list.query({ projectId, ...toInput(filters), cursor, limit: 50 }),
+  'payments',
+)
+const listProductKeys = query(
+  (projectId: string) => api.operator.products.list.query({ projectId, includeArchived: true }),
+  'product-keys',
+)
+
+const POLL_MS = 5000
+
+export default function Payments() {
+  const session = useSession()
+  const [params, setParams] = useSearchParams<Filters & { before?: string }>()
+  const filters = (): Filters => ({
+    status: params.status,
+    product: params.product,
+    from: params.from,
+    to: params.to,
+  })
+  const page = createAsync(() =>
+    listPayments(session.projectId(), filters(), params.before ?? null),
+  )
+  const products = createAsync(() => listProductKeys(session.projectId()))
+  // The live feed: payments that arrived since the page loaded, newest first.
+  const [live, setLive] = createSignal<Payment[]>([])
+  const [exporting, setExporting] = createSignal<string | null>(null)
+  const newestId = () => live()[0]?.id ?? page()?.payments[0]?.id ?? null
+  onMount(() => {
+    const timer = setInterval(async () => {
+      if (params.before || !page()) return
+      const after = newestId()
+      try {
+        const fresh = await api.operator.payments.list.query({
+          projectId: session.projectId(),
+          ...toInput(filters()),
+          after: after ?? undefined,
+          limit: 50,
+        })
+        if (fresh.payments.length > 0) setLive([...fresh.payments, ...live()])
+      } catch {
+        // The next tick tries again; the table keeps what it shows.
+      }
+    }, POLL_MS)
+    onCleanup(() => clearInterval(timer))
+  })
+  const applyFilters = (event: SubmitEvent) => {
+    event.preventDefault()
+    const data = new FormData(event.currentTarget as HTMLFormElement)
+    const value = (k: string) => String(data.get(k) ?? '') || undefined
+    setLive([])
+    setParams({
+      status: value('status'),
+      product: value('product'),
+      from: value('from'),
+      to: value('to'),
+      before: undefined,
+    })
+  }
+  const exportCsv = async () => {
+    setExporting('Preparing…')
+    try {
+      const result = await api.operator.payments.exportCsv.query({
+        projectId: session.projectId(),
+        ...toInput(filters()),
+      })
+      const url = URL.createObjectURL(new Blob([result.csv], { type: 'text/csv' }))
+      const link = document.createElement('a')
+      link.href = url
+      link.download = `payments-${new Date().toISOString().slice(0, 10)}.csv`
+      link.click()
+      URL.revokeObjectURL(url)
+      setExporting(`Exported ${result.rows} payments.`)
+    } catch (e) {
+      setExporting(describeError(e))
+    }
+  }
+  return (
+    <div class="page">
+      <header class="page-header">
+        <h1>Payments</h1>
+        <div class="row">
+          <span class="live-dot" title="New payments appear on their own" /> live
+          <button type="button" class="secondary" onClick={exportCsv}>
+            Export CSV
+          </button>
+          <Show when={exporting()}>
+            <span class="muted" role="status">
+              {exporting()}
+            </span>
+          </Show>
+        </div>
+      </header>
+      <form class="filters row" onSubmit={applyFilters} aria-label="Filters">
+        <label>
+          Status
+          <select name="status" value={params.status ?? ''}>
+            <option value="">Any</option>
+            <option value="paid">Paid</option>
+            <option value="refunded">Refunded</option>
+            <option value="unmatched">Unmatched</option>
+          </select>
+        </label>
+        <label>
+          Product
+          <select name="product" value={params.product ?? ''}>
+            <option value="">Any</option>
+            <For each={products() ?? []}>{(p) => <option value={p.key}>{p.title}</option>}</For>
+          </select>
+        </label>
+        <label>
+          From
+          <input type="date" name="from" value={params.from ?? ''} />
+        </label>
+        <label>
+          To
+          <input type="date" name="to" value={params.to ?? ''} />
+        </label>
+        <button type="submit">Apply</button>
+      </form>
+      <Section retry={() => revalidate(listPayments.key)}>
+        <Show when={page()}>
+          {(p) => (
+            <Show
+              when={p().payments.length + live().length > 0}
+              fallback={<Empty>No payments match. New ones appear here as they arrive.</Empty>}
+            >
+              <table data-testid="payments-table">
+                <thead>
+                  <tr>
+                    <th>Paid</th>
+                    <th>Customer</th>
+                    <th>Product</th>
+                    <th class="num">Stars</th>
+                    <th>Status</th>
+                    <th>Charge</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={[...live(), ...p().payments]}>
+                    {(payment) => (
+                      <tr classList={{ fresh: live().includes(payment) }}>
+                        <td>{formatDateTime(payment.paidAt, session.timeZone())}</td>
+                        <td>
+                          <A href={`/customers/${payment.telegramUserId}`}>
+                            {customerName({
+                              username: payment.username,
+                              firstName: payment.firstName,
+                              telegramUserId: payment.telegramUserId,
+                            })}
+                          </A>
+                        </td>
+                        <td>{payment.productKey ?? '—'}</td>
+                        <td class="num">{formatStars(payment.amountStars)}</td>
+                        <td>
+                          <span class={`badge ${payment.status}`}>{payment.status}</span>
+                          <Show when={payment.flag}>
+                            <span class="badge warn">{payment.flag}</span>
+                          </Show>
+                        </td>
+                        <td class="mono small">{payment.chargeId}</td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+              <nav class="pager">
+                <Show when={params.before}>
+                  <button
+                    type="button"
+                    class="secondary"
+                    onClick={() => setParams({ before: undefined })}
+                  >
+                    ← Newest
+                  </button>
+                </Show>
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={!p().nextCursor}
+                  onClick={() => setParams({ before: p().nextCursor ?? undefined })}
+                >
+                  Older →
+                </button>
+              </nav>
+            </Show>
+          )}
+        </Show>
+      </Section>
+    </div>
+  )
+}

@@ -1,0 +1,201 @@
+import { createAsync, query, revalidate } from '@solidjs/router'
+import { createSignal, For, Show } from 'solid-js'
+import { Section } from '../components/Section.tsx'
+import { Empty, Outcome } from '../components/States.tsx'
+import { consoleConfig } from '../lib/config.ts'
+import { formatStars } from '../lib/format.ts'
+import {
+  type SandboxMessage,
+  type SandboxTransaction,
+  type SandboxUser,
+  sandbox,
+} from '../lib/sandbox.ts'
+
+const getState = query(
+  () => sandbox<{ users: SandboxUser[]; now: number }>('/state'),
+  'sandbox-state',
+)
+const getTranscript = query(
+  (userId: number) => sandbox<SandboxMessage[]>(`/transcript?userId=${userId}`),
+  'sandbox-transcript',
+)
+const getTransactions = query(
+  () => sandbox<{ transactions: SandboxTransaction[] } | SandboxTransaction[]>('/transactions'),
+  'sandbox-transactions',
+)
+
+/** Act as a Telegram user against the sandbox and watch the console follow. */
+export default function Sandbox() {
+  const config = createAsync(() => consoleConfig())
+  const state = createAsync(() => getState())
+  const [userId, setUserId] = createSignal<number | null>(null)
+  const current = () => userId() ?? state()?.users[0]?.id ?? null
+  const transcript = createAsync(async () => {
+    const id = current()
+    return id ? getTranscript(id) : []
+  })
+  const transactions = createAsync(async () => {
+    const result = await getTransactions()
+    return Array.isArray(result) ? result : result.transactions
+  })
+  const [pending, setPending] = createSignal(false)
+  const [error, setError] = createSignal<unknown>(null)
+  const [done, setDone] = createSignal<string | null>(null)
+  const act = async (label: string, fn: () => Promise<unknown>) => {
+    setPending(true)
+    setError(null)
+    setDone(null)
+    try {
+      await fn()
+      setDone(label)
+      await revalidate([getTranscript.key, getTransactions.key])
+    } catch (e) {
+      setError(e)
+    } finally {
+      setPending(false)
+    }
+  }
+  const refresh = () => revalidate([getState.key, getTranscript.key, getTransactions.key])
+  return (
+    <div class="page">
+      <header class="page-header">
+        <h1>Sandbox</h1>
+        <button type="button" class="secondary" onClick={refresh}>
+          Refresh
+        </button>
+      </header>
+      <Show
+        when={config()?.sandbox !== false}
+        fallback={<Empty>This server does not run against the sandbox.</Empty>}
+      >
+        <p class="muted">
+          You are a Telegram user talking to the bot in the sandbox: write to it, pay its invoices
+          with pretend Stars, or refund a charge from Telegram's side, and watch Customers and
+          Payments update.
+        </p>
+        <Outcome pending={pending()} error={error()} success={done()} />
+        <div class="columns">
+          <Section title="Chat" retry={refresh}>
+            <label class="row">
+              User
+              <select
+                value={current() ?? ''}
+                onChange={(e) => setUserId(Number(e.currentTarget.value))}
+              >
+                <For each={state()?.users ?? []}>
+                  {(u) => (
+                    <option value={u.id}>
+                      {u.first_name} ({u.id})
+                    </option>
+                  )}
+                </For>
+              </select>
+            </label>
+            <Show
+              when={(transcript() ?? []).length > 0}
+              fallback={<Empty>No messages yet: say /start.</Empty>}
+            >
+              <ol class="chat">
+                <For each={transcript()}>
+                  {(m) => (
+                    <li classList={{ bot: Boolean(m.from?.is_bot), me: !m.from?.is_bot }}>
+                      <Show when={m.text}>{m.text}</Show>
+                      <Show when={m.invoice}>
+                        {(invoice) => (
+                          <div class="invoice">
+                            <strong>{invoice().title}</strong> ·{' '}
+                            {formatStars(invoice().total_amount)}{' '}
+                            <button
+                              type="button"
+                              class="small"
+                              disabled={pending()}
+                              onClick={() =>
+                                act('Paid.', () =>
+                                  sandbox('/payments', {
+                                    userId: current(),
+                                    messageId: m.message_id,
+                                  }),
+                                )
+                              }
+                            >
+                              Pay
+                            </button>
+                          </div>
+                        )}
+                      </Show>
+                      <Show when={m.successful_payment}>
+                        {(p) => <em>Paid {formatStars(p().total_amount)}</em>}
+                      </Show>
+                      <Show when={m.refunded_payment}>
+                        {(p) => <em>Refunded {formatStars(p().total_amount)}</em>}
+                      </Show>
+                    </li>
+                  )}
+                </For>
+              </ol>
+            </Show>
+            <form
+              class="row"
+              onSubmit={(event) => {
+                event.preventDefault()
+                const form = event.currentTarget
+                const text = String(new FormData(form).get('text'))
+                void act('Sent.', async () => {
+                  await sandbox('/messages', { userId: current(), text })
+                  form.reset()
+                })
+              }}
+            >
+              <input name="text" required placeholder="/start" aria-label="Message" />
+              <button type="submit" disabled={pending() || !current()}>
+                Send
+              </button>
+            </form>
+          </Section>
+          <Section title="Telegram's star transactions" retry={refresh}>
+            <Show
+              when={(transactions() ?? []).length > 0}
+              fallback={<Empty>No charges yet.</Empty>}
+            >
+              <table>
+                <thead>
+                  <tr>
+                    <th>Charge</th>
+                    <th class="num">Stars</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={transactions()}>
+                    {(t) => (
+                      <tr>
+                        <td class="mono small">{t.id}</td>
+                        <td class="num">{t.receiver ? `−${t.amount}` : `+${t.amount}`}</td>
+                        <td>
+                          <Show when={t.source}>
+                            <button
+                              type="button"
+                              class="secondary small"
+                              disabled={pending()}
+                              onClick={() =>
+                                act('Refunded by Telegram.', () =>
+                                  sandbox('/refunds', { chargeId: t.id }),
+                                )
+                              }
+                            >
+                              Refund (Telegram side)
+                            </button>
+                          </Show>
+                        </td>
+                      </tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+            </Show>
+          </Section>
+        </div>
+      </Show>
+    </div>
+  )
+}
