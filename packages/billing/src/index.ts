@@ -203,6 +203,7 @@ export {
 export {
   getTelegramSettings,
   projectBotToken,
+  projectsWithBotToken,
   relayProject,
   setBotToken,
   setRelaySettings,
@@ -252,6 +253,7 @@ export {
   getRelayUpdate,
   markRelayFailed,
   markRelayForwarded,
+  releaseRelayClaim,
   storeRelayUpdate,
 } from './relay-inbox.ts'
 export {

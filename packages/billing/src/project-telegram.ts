@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type Executor, projects } from '@e-stars/db'
-import { eq } from 'drizzle-orm'
+import { eq, isNotNull } from 'drizzle-orm'
 import { InvalidInput, NotFound } from './errors.ts'
 import { BotTokenMissing } from './payment-errors.ts'
 import type { Secrets } from './secrets.ts'
@@ -107,4 +107,13 @@ export async function relayProject(db: Executor, projectId: string) {
     .from(projects)
     .where(eq(projects.id, projectId))
   return row ?? null
+}
+
+/** Projects e-Stars can call Telegram for (a bot token is set): what the reconcile job visits. */
+export async function projectsWithBotToken(db: Executor): Promise<string[]> {
+  const list = await db
+    .select({ id: projects.id })
+    .from(projects)
+    .where(isNotNull(projects.botTokenEncrypted))
+  return list.map((p) => p.id)
 }

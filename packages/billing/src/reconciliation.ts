@@ -95,7 +95,8 @@ export async function reconcile(db: Db, input: ReconcileInput): Promise<Reconcil
             .where(eq(payments.projectId, input.projectId))
         ).map((p) => [p.chargeId, p]),
       )
-      const open = new Set(
+      // A difference is flagged once, ever: resolving it is the operator's answer, not a reset.
+      const flagged = new Set(
         (
           await tx
             .select({
@@ -103,17 +104,12 @@ export async function reconcile(db: Db, input: ReconcileInput): Promise<Reconcil
               chargeId: reconciliationFindings.telegramPaymentChargeId,
             })
             .from(reconciliationFindings)
-            .where(
-              and(
-                eq(reconciliationFindings.projectId, input.projectId),
-                isNull(reconciliationFindings.resolvedAt),
-              ),
-            )
+            .where(eq(reconciliationFindings.projectId, input.projectId))
         ).map((f) => `${f.kind}:${f.chargeId}`),
       )
       const flagOnce = (kind: FindingKind, chargeId: string, details: Record<string, unknown>) => {
-        if (open.has(`${kind}:${chargeId}`)) return
-        open.add(`${kind}:${chargeId}`)
+        if (flagged.has(`${kind}:${chargeId}`)) return
+        flagged.add(`${kind}:${chargeId}`)
         findings.push({ kind, telegramPaymentChargeId: chargeId, action: 'flagged', details })
       }
 

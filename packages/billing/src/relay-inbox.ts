@@ -127,3 +127,16 @@ export async function getRelayUpdate(db: Executor, projectId: string, updateId: 
     .where(and(eq(relayUpdates.projectId, projectId), eq(relayUpdates.updateId, updateId)))
   return row ?? null
 }
+
+/** Hands a claimed update back unforwarded (its project's earlier update is waiting for a retry). */
+export async function releaseRelayClaim(
+  db: Executor,
+  input: { projectId: string; updateId: number; now?: Date },
+) {
+  await db
+    .update(relayUpdates)
+    .set({ nextAttemptAt: input.now ?? new Date(), attempts: sql`${relayUpdates.attempts} - 1` })
+    .where(
+      and(eq(relayUpdates.projectId, input.projectId), eq(relayUpdates.updateId, input.updateId)),
+    )
+}

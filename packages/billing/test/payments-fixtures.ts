@@ -44,7 +44,12 @@ export interface DeliveredPayment {
  * A minimal bot on long polling: answers pre-checkout with `precheck` and collects payment and
  * refund messages, so a test decides how (and how often) to deliver them to the engine.
  */
-export function startTestBot(api: BotApi, db: Db, projectId: string) {
+export function startTestBot(
+  api: BotApi,
+  db: Db,
+  projectId: string,
+  hooks: { beforeAnswer?: () => void; approveAll?: () => boolean } = {},
+) {
   const successful: DeliveredPayment[] = []
   const refunded: Array<{ refund: DeliveredPayment['payment']; from: DeliveredPayment['from'] }> =
     []
@@ -59,7 +64,10 @@ export function startTestBot(api: BotApi, db: Db, projectId: string) {
         offset = update.update_id + 1
         const event = parsePaymentUpdate(update)
         if (event?.kind === 'pre_checkout_query') {
-          const verdict = await precheck(db, { projectId, query: event.query, secrets })
+          const verdict = hooks.approveAll?.()
+            ? ({ ok: true, errorMessage: null } as const)
+            : await precheck(db, { projectId, query: event.query, secrets })
+          hooks.beforeAnswer?.()
           await api.answerPreCheckoutQuery({
             pre_checkout_query_id: event.query.id,
             ok: verdict.ok,
