@@ -23,7 +23,10 @@ import { idempotent } from './idempotency.ts'
 import { appendEntry } from './ledger.ts'
 import { debit, returnToLots, splitAllocations, takeFromLots, total } from './lots.ts'
 import {
-  applicableQuotas,
+  type ApplicableRow,
+  candidateQuotas,
+  chooseQuotas,
+  parseCandidates,
   planQuotas,
   type QuotaPlan,
   type QuotaState,
@@ -69,46 +72,90 @@ export interface CheckAccessInput {
 
 interface FeatureContext {
   timeZone: string
-  feature: (Feature & { kind: FeatureKind }) | null
+  feature: Feature | null
+  customer: {
+    id: number
+    available: number
+    blockedAt: Date | null
+    nextExpiryAt: Date | null
+  } | null
+  /** The quotas that bind this customer for this feature now (none when the feature is unknown). */
+  quotas: ApplicableRow[]
 }
 
-/** The project's time zone and the feature (live only unless `includeArchived`), in one statement. */
-async function loadFeature(
+/**
+ * Everything an access decision reads besides usage, in one statement: the project's time zone,
+ * the feature (live only unless `includeArchived`), the customer (by Telegram id or internal id)
+ * and the quotas that may bind them.
+ */
+async function loadContext(
   db: Executor,
-  projectId: string,
-  key: string,
-  includeArchived = false,
+  input: {
+    projectId: string
+    featureKey: string
+    customer: { telegramUserId: number } | { id: number }
+    now: Date
+    includeArchived?: boolean
+  },
 ): Promise<FeatureContext> {
+  const { projectId, featureKey } = input
   const [row] = await rows<{
     time_zone: string
-    key: string | null
-    name: string
-    kind: FeatureKind
-    credits: string
-    per_units: string
-    client_consumable: boolean
-    archived_at: string | Date | null
+    feature: unknown
+    customer_id: string | null
+    available: string | null
+    blocked_at: string | Date | null
+    next_expiry_at: string | Date | null
+    quotas: unknown
   }>(
     db,
-    sql`select p.time_zone, f.key, f.name, f.kind, f.credits, f.per_units, f.client_consumable, f.archived_at
-        from projects p left join features f on f.project_id = p.id and f.key = ${key}
-          ${includeArchived ? sql`` : sql`and f.archived_at is null`}
+    sql`select p.time_zone,
+          (select row_to_json(f) from (
+             select key, name, kind, credits, per_units, client_consumable, archived_at from features
+             where project_id = p.id and key = ${featureKey}
+               ${input.includeArchived ? sql`` : sql`and archived_at is null`}) f) as feature,
+          c.id as customer_id, c.available, c.blocked_at, c.next_expiry_at,
+          ${candidateQuotas(projectId, featureKey, sql`c.id`, input.now)} as quotas
+        from projects p left join customers c on c.project_id = p.id and ${
+          'telegramUserId' in input.customer
+            ? sql`c.telegram_user_id = ${input.customer.telegramUserId}`
+            : sql`c.id = ${input.customer.id}::int8`
+        }
         where p.id = ${projectId}`,
   )
   if (!row) throw new NotFound('Project', projectId)
+  const f = (typeof row.feature === 'string' ? JSON.parse(row.feature) : row.feature) as {
+    key: string
+    name: string
+    kind: FeatureKind
+    credits: number | string
+    per_units: number | string
+    client_consumable: boolean
+    archived_at: string | null
+  } | null
   return {
     timeZone: row.time_zone,
-    feature: row.key
+    feature: f
       ? {
-          key: row.key,
-          name: row.name,
-          kind: row.kind,
-          credits: Number(row.credits),
-          perUnits: Number(row.per_units),
-          clientConsumable: row.client_consumable,
-          archivedAt: row.archived_at ? new Date(row.archived_at).toISOString() : null,
+          key: f.key,
+          name: f.name,
+          kind: f.kind,
+          credits: Number(f.credits),
+          perUnits: Number(f.per_units),
+          clientConsumable: f.client_consumable,
+          archivedAt: f.archived_at ? new Date(f.archived_at).toISOString() : null,
         }
       : null,
+    customer:
+      row.customer_id === null
+        ? null
+        : {
+            id: Number(row.customer_id),
+            available: Number(row.available),
+            blockedAt: row.blocked_at === null ? null : new Date(row.blocked_at),
+            nextExpiryAt: row.next_expiry_at === null ? null : new Date(row.next_expiry_at),
+          },
+    quotas: f ? chooseQuotas(parseCandidates(row.quotas)) : [],
   }
 }
 
@@ -131,23 +178,16 @@ export async function checkAccess(db: Db, input: CheckAccessInput): Promise<Acce
   const now = input.now ?? new Date()
   const quantity = input.quantity ?? 1
   assertQuantity(quantity)
-  const [{ timeZone, feature }, customer] = await Promise.all([
-    loadFeature(db, input.projectId, input.feature),
-    rows<{
-      id: string
-      available: string
-      blocked_at: string | Date | null
-      next_expiry_at: string | Date | null
-    }>(
-      db,
-      sql`select id, available, blocked_at, next_expiry_at from customers
-          where project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}`,
-    ).then((r) => r[0] ?? null),
-  ])
-  const customerId = customer ? Number(customer.id) : null
-  let available = customer ? Number(customer.available) : 0
+  const { timeZone, feature, customer, quotas } = await loadContext(db, {
+    projectId: input.projectId,
+    featureKey: input.feature,
+    customer: { telegramUserId: input.telegramUserId },
+    now,
+  })
+  const customerId = customer?.id ?? null
+  let available = customer?.available ?? 0
   // Lots or holds expired since the last sweep: count them at their instant, not at the job's.
-  if (customer?.next_expiry_at && new Date(customer.next_expiry_at) <= now) {
+  if (customer?.nextExpiryAt && customer.nextExpiryAt <= now) {
     available = (
       await getBalance(db, {
         projectId: input.projectId,
@@ -174,6 +214,7 @@ export async function checkAccess(db: Db, input: CheckAccessInput): Promise<Acce
     evaluateQuotas(
       db,
       { projectId: input.projectId, featureKey: feature.key, customerId, timeZone, now },
+      quotas,
       quantity,
     ),
   ])
@@ -186,7 +227,7 @@ export async function checkAccess(db: Db, input: CheckAccessInput): Promise<Acce
     freeAllowance: quotaView(plan.allowance),
     entitlement: entitlementView(end),
   }
-  const reason: AccessReason = customer?.blocked_at
+  const reason: AccessReason = customer?.blockedAt
     ? 'blocked'
     : feature.kind === 'gated' && end === null
       ? 'no_entitlement'
@@ -208,16 +249,10 @@ async function evaluateQuotas(
     now: Date
     exceptReservation?: string | undefined
   },
+  quotas: ApplicableRow[],
   quantity: number,
 ): Promise<QuotaPlan & { states: QuotaState[] }> {
-  const applicable = await applicableQuotas(
-    db,
-    scope.projectId,
-    scope.featureKey,
-    scope.customerId,
-    scope.now,
-  )
-  const states = await quotaStates(db, scope, applicable)
+  const states = await quotaStates(db, scope, quotas)
   return { ...planQuotas(states, quantity), states }
 }
 
@@ -351,7 +386,12 @@ async function admit(
     input.profile,
   )
   if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
-  const { timeZone, feature } = await loadFeature(tx, input.projectId, input.feature)
+  const { timeZone, feature, quotas } = await loadContext(tx, {
+    projectId: input.projectId,
+    featureKey: input.feature,
+    customer: { id: customer.id },
+    now,
+  })
   if (!feature) throw new NotFound('Feature', input.feature)
   await sweepExpired(tx, customer, now)
   if (feature.kind === 'gated') {
@@ -361,6 +401,7 @@ async function admit(
   const plan = await evaluateQuotas(
     tx,
     { projectId: input.projectId, featureKey: feature.key, customerId: customer.id, timeZone, now },
+    quotas,
     quantity,
   )
   if (plan.exceeded) {
@@ -632,12 +673,13 @@ export async function settleFeature(
       { projectId: input.projectId, key: idempotencyKey, operation: 'settle_feature', request },
       async () => {
         const { customer, reservation } = await lockReservation(tx, input, now)
-        const { timeZone, feature } = await loadFeature(
-          tx,
-          input.projectId,
-          reservation.featureKey,
-          true,
-        )
+        const { timeZone, feature, quotas } = await loadContext(tx, {
+          projectId: input.projectId,
+          featureKey: reservation.featureKey,
+          customer: { id: customer.id },
+          now,
+          includeArchived: true,
+        })
         const plan = await evaluateQuotas(
           tx,
           {
@@ -648,6 +690,7 @@ export async function settleFeature(
             now,
             exceptReservation: input.reservationId,
           },
+          quotas,
           input.quantity,
         )
         const cost = creditsFor(feature!, plan.paidQuantity)

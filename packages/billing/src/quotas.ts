@@ -173,11 +173,12 @@ export interface QuotaState {
   windowKey: string
 }
 
-interface ApplicableRow {
+/** A quota row that may bind a customer, before the most specific ones are chosen. */
+export interface ApplicableRow {
   id: string
   scope: QuotaScope
   product_key: string | null
-  limit: string
+  limit: string | number
   period: QuotaPeriod
   window: QuotaWindowKind
   free: boolean
@@ -186,39 +187,50 @@ interface ApplicableRow {
 const SPECIFICITY: Record<QuotaScope, number> = { customer: 3, product: 2, project: 1 }
 
 /**
- * Which quotas of a feature bind a customer. For the caps and, separately, for the free
- * allowances: a customer override beats a product quota, which beats the project's. A product
- * quota applies while the customer holds an entitlement in force to the product's feature or an
- * unexpired subscription to the product; when several products apply, the most generous limit per
- * (period, window) wins. Every quota left applies (a day cap and a month cap both hold).
+ * A scalar subquery: the feature's quotas that may bind the customer `customerId` (an SQL
+ * expression, so it can correlate with a customer row in the same statement) at `now`, as a
+ * JSON array. A product quota may bind while the customer holds an entitlement in force to the
+ * product's feature or an unexpired subscription to the product.
  */
-export async function applicableQuotas(
-  db: Executor,
+export function candidateQuotas(
   projectId: string,
   featureKey: string,
-  customerId: number | null,
+  customerId: SQL,
   now: Date,
-): Promise<ApplicableRow[]> {
+): SQL {
   const at = now.toISOString()
-  const candidates = await rows<ApplicableRow>(
-    db,
-    sql`select q.id, q.scope, q.product_key, q.limit, q.period, q.window, q.free
-        from quotas q
-        where q.project_id = ${projectId} and q.feature_key = ${featureKey}
-          and (q.scope = 'project' or (${customerId}::int8 is not null and (
-            (q.scope = 'customer' and q.customer_id = ${customerId}::int8)
-            or (q.scope = 'product' and (
-              exists (select 1 from products p join entitlements e
-                        on e.project_id = p.project_id and e.feature_key = p.feature_key
-                      where p.project_id = ${projectId} and p.key = q.product_key
-                        and e.customer_id = ${customerId}::int8 and e.revoked_at is null
-                        and e.starts_at <= ${at}::timestamptz
-                        and (e.ends_at is null or e.ends_at > ${at}::timestamptz))
-              or exists (select 1 from subscriptions s
-                      where s.project_id = ${projectId} and s.customer_id = ${customerId}::int8
-                        and s.product_key = q.product_key and s.status in ('active', 'canceled')
-                        and s.current_period_end > ${at}::timestamptz))))))`,
-  )
+  return sql`(select coalesce(json_agg(json_build_object('id', q.id, 'scope', q.scope,
+      'product_key', q.product_key, 'limit', q.limit, 'period', q.period, 'window', q.window,
+      'free', q.free)), '[]'::json)
+    from quotas q
+    where q.project_id = ${projectId} and q.feature_key = ${featureKey}
+      and (q.scope = 'project' or (${customerId} is not null and (
+        (q.scope = 'customer' and q.customer_id = ${customerId})
+        or (q.scope = 'product' and (
+          exists (select 1 from products p join entitlements e
+                    on e.project_id = p.project_id and e.feature_key = p.feature_key
+                  where p.project_id = ${projectId} and p.key = q.product_key
+                    and e.customer_id = ${customerId} and e.revoked_at is null
+                    and e.starts_at <= ${at}::timestamptz
+                    and (e.ends_at is null or e.ends_at > ${at}::timestamptz))
+          or exists (select 1 from subscriptions s
+                  where s.project_id = ${projectId} and s.customer_id = ${customerId}
+                    and s.product_key = q.product_key and s.status in ('active', 'canceled')
+                    and s.current_period_end > ${at}::timestamptz)))))))`
+}
+
+export function parseCandidates(value: unknown): ApplicableRow[] {
+  const list = typeof value === 'string' ? (JSON.parse(value) as unknown) : value
+  return (list ?? []) as ApplicableRow[]
+}
+
+/**
+ * Which candidate quotas bind. For the caps and, separately, for the free allowances: a customer
+ * override beats a product quota, which beats the project's. Of several products, the most
+ * generous limit per (period, window) wins. Every quota left applies (a day cap and a month cap
+ * both hold). Free allowances come first.
+ */
+export function chooseQuotas(candidates: ApplicableRow[]): ApplicableRow[] {
   const chosen: ApplicableRow[] = []
   for (const free of [true, false]) {
     const group = candidates.filter((q) => q.free === free)
@@ -229,9 +241,24 @@ export async function applicableQuotas(
       const current = best.get(slot)
       if (!current || Number(q.limit) > Number(current.limit)) best.set(slot, q)
     }
-    chosen.push(...best.values())
+    chosen.push(...[...best.values()].sort((a, b) => (a.id < b.id ? -1 : 1)))
   }
   return chosen
+}
+
+/** The quotas that bind a customer for a feature now (see `chooseQuotas`), in one statement. */
+export async function applicableQuotas(
+  db: Executor,
+  projectId: string,
+  featureKey: string,
+  customerId: number | null,
+  now: Date,
+): Promise<ApplicableRow[]> {
+  const [row] = await rows<{ quotas: unknown }>(
+    db,
+    sql`select ${candidateQuotas(projectId, featureKey, sql`${customerId}::int8`, now)} as quotas`,
+  )
+  return chooseQuotas(parseCandidates(row?.quotas))
 }
 
 /**
