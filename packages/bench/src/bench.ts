@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -7,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { createApiKey, createProject } from '@e-stars/billing'
 import { openDatabase } from '@e-stars/db'
 import postgres from 'postgres'
+import { pgbenchScriptFromEngine } from './capture.ts'
 import { type Summary, summarize } from './stats.ts'
 
 /**
@@ -74,11 +76,10 @@ async function seed(url: string) {
   return { projectId: project.id, apiKey: key.key }
 }
 
-function runPgbench(url: string, projectId: string, concurrency: number, hot: boolean): Summary {
+function runPgbench(url: string, scriptText: string, concurrency: number): Summary {
   const dir = mkdtempSync(join(tmpdir(), 'estars-pgbench-'))
   const script = join(dir, 'consume.sql')
-  const body = readFileSync(join(here, 'consume.pgbench.sql'), 'utf8')
-  writeFileSync(script, `${hot ? '\\set cid 1' : `\\set cid random(1, ${CUSTOMERS})`}\n${body}`)
+  writeFileSync(script, scriptText)
   const u = new URL(url)
   execFileSync(
     'pgbench',
@@ -94,8 +95,6 @@ function runPgbench(url: string, projectId: string, concurrency: number, hot: bo
       String(seconds),
       '-f',
       script,
-      '-D',
-      `project=${projectId}`,
       '-l',
       '--log-prefix',
       join(dir, 'log'),
@@ -150,6 +149,7 @@ async function startServer(url: string): Promise<{ child: ChildProcess; base: st
       PORT: String(port),
       LOG_LEVEL: 'warn',
       DB_POOL_SIZE: '32',
+      SECRET_KEY: randomBytes(32).toString('base64'),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -172,6 +172,8 @@ async function main() {
     `bench database ${db.name}; ${seconds}s per run; concurrency ${levels.join('/')}; ${CUSTOMERS} customers`,
   )
   const { projectId, apiKey } = await seed(db.url)
+  const script = await pgbenchScriptFromEngine(db.url, projectId, CUSTOMERS)
+  writeFileSync(join(here, '../consume.pgbench.sql'), script(false))
   const server = await startServer(db.url)
   const rows: string[] = []
   try {
@@ -185,7 +187,7 @@ async function main() {
     })
     for (const hot of [false, true]) {
       for (const concurrency of levels) {
-        const a = runPgbench(db.url, projectId, concurrency, hot)
+        const a = runPgbench(db.url, script(hot), concurrency)
         const b = await runLoad({
           url: server.base,
           apiKey,

@@ -47,13 +47,97 @@ export interface ConsumeResult {
 /**
  * Spends credits now, from live lots in burn order. Never lets `available` go below zero.
  *
- * This is the hottest call, so it is fused into two statements inside the transaction: (1) claim
- * the idempotency key and lock the customer, (2) pick the lots, debit them, move the cached
- * balance, append the ledger entry and store the idempotent response. Statement 2 runs after the
- * lock is held, so its snapshot sees every earlier commit for this customer. Other operations use
- * the general `appendEntry`; this statement writes the same rows the same way.
+ * The hottest call, so the common case is one statement (`consumeAtOnce`): lock the customer,
+ * lock its live lots, debit them, move the cached balance, append the ledger entry and store the
+ * idempotent response — or change nothing at all. Whenever that statement cannot decide on its
+ * own (a replayed or concurrent key, an expiry to sweep, a low-balance crossing to report, too
+ * few credits, an unknown or blocked customer) it writes nothing and the call takes the general
+ * transactional path, which owns every error and edge case.
  */
 export async function consume(db: Executor, input: ConsumeInput): Promise<ConsumeResult> {
+  return (await consumeAtOnce(db, input)) ?? consumeInTransaction(db, input)
+}
+
+/**
+ * One autocommitted statement. Locks are taken customer first (the lots' scan waits on the
+ * customer's id), then its lots, the same order as every other path. Under READ COMMITTED a
+ * `FOR UPDATE` row is re-read at its newest version once locked, so the lots and the balance it
+ * works on are current even if it waited; a lot committed while it waited is simply not seen,
+ * which can only make it give up to the general path, never overspend.
+ */
+async function consumeAtOnce(db: Executor, input: ConsumeInput): Promise<ConsumeResult | null> {
+  const now = (input.now ?? new Date()).toISOString()
+  const { now: _now, idempotencyKey, ...request } = input
+  const hash = hashRequest('consume', request)
+  const n = input.amount
+  const p = input.projectId
+  const [row] = await rows<{ response: ConsumeResult | string | null }>(
+    db,
+    sql`with cust as (
+          select c.id, c.available, c.held, c.debt, c.next_expiry_at, c.blocked_at, pr.low_balance_threshold as threshold
+          from customers c join projects pr on pr.id = c.project_id
+          where c.project_id = ${p} and c.telegram_user_id = ${input.telegramUserId}
+          for update of c
+        ),
+        lots as (
+          select id, remaining, expires_at, priority from grants
+          where project_id = ${p} and customer_id = (select id from cust) and remaining > 0
+            and (expires_at is null or expires_at > ${now}::timestamptz)
+          for update
+        ),
+        live as (select id, remaining, sum(remaining) over (order by ${burnOrder}) as upto from lots),
+        take as (
+          select id, least(remaining, ${n}::int8 - (upto - remaining)) as amount, upto
+          from live where upto - remaining < ${n}::int8
+        ),
+        go as (
+          select nextval('ledger_entries_id_seq') as entry_id, cust.*
+          from cust
+          where cust.blocked_at is null
+            and (cust.next_expiry_at is null or cust.next_expiry_at > ${now}::timestamptz)
+            and not (cust.threshold > 0 and cust.available >= cust.threshold and cust.available - ${n}::int8 < cust.threshold)
+            and (select coalesce(sum(amount), 0) from take) = ${n}::int8
+        ),
+        claim as (
+          insert into idempotency_keys (project_id, key, operation, request_hash, response)
+          select ${p}, ${idempotencyKey}, 'consume', ${hash},
+            jsonb_build_object('entryId', entry_id, 'consumed', ${n}::int8,
+              'available', available - ${n}::int8, 'held', held, 'debt', debt)
+          from go
+          on conflict do nothing
+          returning response
+        ),
+        lot_changes as (
+          update grants g set remaining = g.remaining - take.amount from take
+          where exists (select 1 from claim) and g.project_id = ${p} and g.id = take.id
+          returning g.id
+        ),
+        customer_after as (
+          update customers c set available = c.available - ${n}::int8, last_active_at = now()
+          from go where exists (select 1 from claim) and c.project_id = ${p} and c.id = go.id
+          returning c.available, c.held, c.debt
+        ),
+        entry as (
+          insert into ledger_entries (id, project_id, customer_id, kind, amount, held_change, debt_change,
+            available_after, held_after, debt_after, lots, reason, actor, idempotency_key, metadata)
+          overriding system value
+          select go.entry_id, ${p}, go.id, 'consume', -${n}::int8, 0, 0,
+            customer_after.available, customer_after.held, customer_after.debt,
+            (select coalesce(jsonb_agg(jsonb_build_object('lotId', id, 'amount', -amount) order by upto), '[]'::jsonb) from take),
+            ${input.reason}, ${input.actor}, ${idempotencyKey},
+            ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb
+          from go, customer_after
+          returning id
+        )
+        select (select response from claim) as response, (select count(*) from entry) as written`,
+  )
+  const response = row?.response
+  if (!response) return null
+  return (typeof response === 'string' ? JSON.parse(response) : response) as ConsumeResult
+}
+
+/** The general path: claim the key, lock, sweep, then spend — every error and edge case lives here. */
+async function consumeInTransaction(db: Executor, input: ConsumeInput): Promise<ConsumeResult> {
   const now = input.now ?? new Date()
   const { now: _now, idempotencyKey, ...request } = input
   const scope = { projectId: input.projectId, key: idempotencyKey, operation: 'consume' }
