@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { ApiKeyCache, type Logger } from '@e-stars/api'
-import { createOperator, createProject, listProjects } from '@e-stars/billing'
+import { createOperator, createProject, listProjects, seedDemoFeatures } from '@e-stars/billing'
 import { type Database, openDatabase } from '@e-stars/db'
 import express from 'express'
 import { runAdminCommand, UsageError } from './admin.ts'
@@ -109,6 +109,7 @@ export async function startServer(
 async function ensureDemoProject(database: Database): Promise<string | null> {
   if ((await listProjects(database.db)).length > 0) return null
   const project = await createProject(database.db, { name: 'Demo bot' })
+  await seedDemoFeatures(database.db, project.id)
   return project.id
 }
 

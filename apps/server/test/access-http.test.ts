@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { billingErrorOf, createEStarsClient, isQuotaExceeded } from '@e-stars/api/client'
-import { createApiKey, createProject, seedDemoFeatures } from '@e-stars/billing'
+import {
+  createApiKey,
+  createProject,
+  listFeatures,
+  listQuotas,
+  seedDemoFeatures,
+} from '@e-stars/billing'
 import { createTestDatabase } from '@e-stars/db/testing'
 import { TRPCClientError } from '@trpc/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,6 +28,22 @@ beforeAll(async () => {
 afterAll(() => server?.close())
 
 describe('features, quotas and events over HTTP with the typed client', () => {
+  it('seeds the demo project with the demo features and quotas', async () => {
+    const projectId = server.demoProjectId!
+    const features = await listFeatures(server.database.db, { projectId })
+    expect(features.map((f) => [f.key, f.kind, f.credits, f.perUnits])).toEqual([
+      ['ai.tokens', 'metered', 1, 100],
+      ['image', 'metered', 20, 1],
+      ['pro', 'gated', 0, 1],
+    ])
+    const quotas = await listQuotas(server.database.db, { projectId })
+    expect(quotas.map((q) => [q.featureKey, q.scope, q.productKey, q.limit, q.free])).toEqual([
+      ['ai.tokens', 'project', null, 5_000, true],
+      ['image', 'product', 'plus', 200, false],
+      ['image', 'project', null, 10, false],
+    ])
+  })
+
   it('answers access.check, consumes by feature and reports a full quota with its facts', async () => {
     const user = 6_000_000_001
     expect(
