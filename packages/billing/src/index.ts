@@ -84,6 +84,39 @@ export {
   type SearchCustomersInput,
   searchCustomers,
 } from './customer-search.ts'
+// Mini Apps: end-user sessions from Telegram init data, and what `me.*` reads and does.
+export {
+  type AuthenticatedCustomer,
+  authenticateCustomerSession,
+  type CreateCustomerSessionInput,
+  CUSTOMER_TOKEN_PREFIX,
+  type CustomerSession,
+  CustomerSessionInvalid,
+  type CustomerSessionPolicy,
+  type CustomerSessionRejection,
+  createCustomerSession,
+  DEFAULT_CUSTOMER_SESSION_POLICY,
+  endCustomerSession,
+  InitDataRejected,
+  type InitDataRejection,
+  type InitDataUser,
+  purgeCustomerSessions,
+  type VerifiedInitData,
+  verifyInitData,
+} from './customer-sessions.ts'
+export {
+  type BuyAsCustomerInput,
+  buyAsCustomer,
+  type ConsumeAsCustomerInput,
+  type CustomerScope,
+  consumeAsCustomer,
+  customerActivity,
+  customerCatalog,
+  customerEntitlements,
+  customerQuotas,
+  FeatureNotClientConsumable,
+  type MiniAppInvoice,
+} from './customer-view.ts'
 export {
   type Customer,
   getCustomer,
