@@ -146,7 +146,10 @@ export function describeEntry(entry: DescribableEntry): EntryDescription {
       }
     case 'revoke': {
       const debt = entry.debtChange > 0 ? `; ${formatCount(entry.debtChange)} owed as debt` : ''
-      const reason = typeof meta.reason === 'string' ? meta.reason : entry.reason
+      const reason = (typeof meta.reason === 'string' ? meta.reason : entry.reason).replace(
+        /^refund:\s*/i,
+        '',
+      )
       return {
         text: `${MINUS}${formatCount(-amount + Math.max(0, entry.debtChange))} revoked: refund by ${by}, ${reason}${debt}`,
         change,

@@ -42,7 +42,6 @@ export function RefundButton(props: { payment: RefundablePayment; onDone: () => 
       if (outcome.entitlementsRevoked > 0)
         parts.push(`${outcome.entitlementsRevoked} entitlement(s) ended`)
       setAnswer({ ok: true, text: `${parts.join('; ')}.` })
-      props.onDone()
     } catch (e) {
       const info = errorInfo(e)
       setAnswer({
@@ -68,7 +67,14 @@ export function RefundButton(props: { payment: RefundablePayment; onDone: () => 
       >
         Refund
       </button>
-      <dialog ref={dialog} aria-labelledby={`refund-${props.payment.chargeId}`}>
+      <dialog
+        ref={dialog}
+        aria-labelledby={`refund-${props.payment.chargeId}`}
+        // The page refreshes once Telegram's answer has been read (the row then shows "refunded").
+        onClose={() => {
+          if (answer()?.ok) props.onDone()
+        }}
+      >
         <form class="stack" onSubmit={submit}>
           <h2 id={`refund-${props.payment.chargeId}`}>
             Refund {formatStars(props.payment.amountStars)}?

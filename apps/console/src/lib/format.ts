@@ -6,7 +6,7 @@ export const formatNumber = (n: number | null | undefined) =>
 
 export const formatSigned = (n: number) => (n > 0 ? `+${formatNumber(n)}` : formatNumber(n))
 
-export const formatStars = (n: number) => `${formatNumber(n)} ⭐`
+export const formatStars = (n: number) => `${formatNumber(n)} ★`
 
 /** A date and time in the project's time zone, e.g. "27 Nov 2026, 15:04". */
 export function formatDateTime(iso: string | null | undefined, timeZone: string) {

@@ -177,7 +177,10 @@ export default function Customer() {
                         {(lot) => (
                           <tr>
                             <td>
-                              {lot.reason} <span class="muted">({lot.source})</span>
+                              {lot.reason}{' '}
+                              <Show when={!lot.reason.toLowerCase().includes(lot.source)}>
+                                <span class="muted">({lot.source})</span>
+                              </Show>
                             </td>
                             <td class="num">
                               {formatNumber(lot.remaining)} / {formatNumber(lot.amount)}
