@@ -1,0 +1,41 @@
+export {
+  type AccessAnswer,
+  type BalanceView,
+  Billing,
+  type EntitlementList,
+  type FeatureConsumption,
+  type FeatureReservation,
+  type FeatureSettlement,
+  type Invoice,
+  type Metered,
+  type MeterOutcome,
+  NoUserError,
+  type SentInvoice,
+} from './billing.ts'
+export { CustomerCache, type TelegramUserLike } from './customers.ts'
+export {
+  type BillingEvent,
+  type EventWatcher,
+  type EventWatcherOptions,
+  watchEvents,
+} from './events.ts'
+export { consoleLogger, errorFields, type Logger } from './logger.ts'
+export {
+  DEFAULT_MESSAGES,
+  type EStarsContext,
+  type EStarsMessages,
+  type EStarsOptions,
+  eStars,
+} from './middleware.ts'
+export {
+  CHECKOUT_UNAVAILABLE_MESSAGE,
+  decidePreCheckout,
+  type PaymentRecording,
+  type PrecheckDecision,
+  type RecordedPayment,
+  type RecordedRefund,
+  recordRefundedPayment,
+  recordSuccessfulPayment,
+} from './payments.ts'
+export { DEFAULT_PAY_SUPPORT_INTRO, type PaySupportOptions, paySupportHandler } from './support.ts'
+export { DEFAULT_RECORD_RETRY, isTransient, type RetryPolicy, withRetries } from './transient.ts'

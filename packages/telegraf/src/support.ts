@@ -1,0 +1,55 @@
+import type { RouterOutputs } from '@e-stars/api/client'
+import type { MiddlewareFn } from 'telegraf'
+import { errorFields, type Logger } from './logger.ts'
+import type { EStarsContext } from './middleware.ts'
+
+type PaymentSummary = RouterOutputs['payments']['list']['payments'][number]
+
+export interface PaySupportOptions {
+  /** The opening paragraph: how to reach you and what you promise. */
+  intro?: string
+  /** How many of the user's recent payments to list (with charge ids), 0 for none. Default 5. */
+  recentPayments?: number
+}
+
+export const DEFAULT_PAY_SUPPORT_INTRO =
+  'Payment support: reply here with what went wrong (which purchase, when) and we will answer ' +
+  'within 24 hours. If something you paid for did not arrive or does not work, we refund it.'
+
+function line(p: PaymentSummary) {
+  const status = p.status === 'refunded' ? ' — refunded' : p.flag ? ' — being checked' : ''
+  return `• ${p.paidAt.slice(0, 10)}: ${p.amountStars} ⭐ ${p.productKey ?? 'payment'}${status}\n  id ${p.telegramPaymentChargeId}`
+}
+
+/**
+ * The `/paysupport` answer Telegram requires of every bot selling for Stars: how to get help,
+ * and the user's recent payments with their charge ids (what support and refunds need). If
+ * e-Stars cannot be reached the help text is still sent.
+ */
+export function paySupportHandler(
+  options: PaySupportOptions,
+  logger: Logger,
+): MiddlewareFn<EStarsContext> {
+  const intro = options.intro ?? DEFAULT_PAY_SUPPORT_INTRO
+  const limit = options.recentPayments ?? 5
+  return async (ctx) => {
+    let recent = ''
+    if (limit > 0 && ctx.from) {
+      try {
+        const { payments } = await ctx.billing.client.payments.list.query({
+          telegramUserId: ctx.from.id,
+          limit,
+        })
+        recent = payments.length
+          ? `\n\nYour recent payments:\n${payments.map(line).join('\n')}`
+          : '\n\nYou have not paid for anything yet.'
+      } catch (error) {
+        logger.warn(
+          { telegramUserId: ctx.from.id, err: errorFields(error) },
+          'paysupport: no payment list',
+        )
+      }
+    }
+    await ctx.reply(`${intro}${recent}`)
+  }
+}
