@@ -8,6 +8,7 @@ import {
   calendarWindow,
   checkAccess,
   configureAccess,
+  consume,
   consumeFeature,
   creditsFor,
   defineFeature,
@@ -26,6 +27,7 @@ import {
   pollEvents,
   QuotaExceeded,
   releaseFeature,
+  reserve,
   reserveFeature,
   revokeEntitlement,
   revokeEntitlementsOfPayment,
@@ -847,6 +849,34 @@ describe('events', () => {
       events: [],
       cursor: polled.cursor,
     })
+  })
+
+  it('plain usage.consume and reserve cross the threshold too, once', async () => {
+    const p = await project()
+    await configureAccess(t.db, { projectId: p, lowBalanceThreshold: 50 })
+    await fund(t.db, p, 1, 60)
+    const spend = (amount: number) =>
+      consume(t.db, {
+        projectId: p,
+        telegramUserId: 1,
+        amount,
+        reason: 'r',
+        actor: 't',
+        idempotencyKey: key(),
+      })
+    await spend(5) // 55
+    await spend(10) // 45: crossed
+    await spend(10) // 35
+    await reserve(t.db, {
+      projectId: p,
+      telegramUserId: 1,
+      amount: 5,
+      reason: 'r',
+      actor: 't',
+      idempotencyKey: key(),
+    })
+    const { events } = await pollEvents(t.db, { projectId: p })
+    expect(events.map((e) => [e.type, e.payload.available])).toEqual([['balance.low', 45]])
   })
 
   it('no threshold, no events', async () => {
