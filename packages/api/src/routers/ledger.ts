@@ -1,4 +1,4 @@
-import { listLedger } from '@e-stars/billing'
+import { listLedger, listTimeline } from '@e-stars/billing'
 import { ledgerListInput } from '../inputs.ts'
 import { botProcedure } from '../trpc.ts'
 
@@ -7,4 +7,11 @@ export const ledgerRouter = {
   list: botProcedure
     .input(ledgerListInput)
     .query(({ ctx, input }) => listLedger(ctx.db, { ...input, projectId: ctx.project.id })),
+  /**
+   * The same entries newest first, each with its sentence in plain words (`description.text`,
+   * e.g. "−12 credits: AI answer, 1 200 tokens") — what a bot's /usage shows its user.
+   */
+  timeline: botProcedure
+    .input(ledgerListInput)
+    .query(({ ctx, input }) => listTimeline(ctx.db, { ...input, projectId: ctx.project.id })),
 }
