@@ -680,6 +680,8 @@ export async function settleFeature(
           now,
           includeArchived: true,
         })
+        // Archived since the reservation is fine (the work is done); a feature is never deleted.
+        if (!feature) throw new NotFound('Feature', reservation.featureKey)
         const plan = await evaluateQuotas(
           tx,
           {
@@ -693,7 +695,7 @@ export async function settleFeature(
           quotas,
           input.quantity,
         )
-        const cost = creditsFor(feature!, plan.paidQuantity)
+        const cost = creditsFor(feature, plan.paidQuantity)
         const reason = input.reason ?? `${reservation.featureKey} × ${input.quantity}`
         const metadata = {
           ...input.metadata,

@@ -279,6 +279,32 @@ describe('quotas', () => {
     })
   })
 
+  it('answers with the balance at the instant: credits that expired count no more, before any job', async () => {
+    const p = await project()
+    await defineFeature(t.db, {
+      projectId: p,
+      key: 'image',
+      name: 'Image',
+      kind: 'metered',
+      credits: 20,
+    })
+    const now = new Date('2026-02-02T12:00:00Z')
+    const expiresAt = new Date('2026-02-02T13:00:00Z')
+    await fund(t.db, p, 1, 30, { expiresAt, now })
+    const at = (d: Date) =>
+      checkAccess(t.db, { projectId: p, telegramUserId: 1, feature: 'image', now: d })
+    expect(await at(new Date(expiresAt.getTime() - 1_000))).toMatchObject({
+      allowed: true,
+      available: 30,
+    })
+    expect(await at(expiresAt)).toMatchObject({
+      allowed: false,
+      reason: 'insufficient_credits',
+      available: 0,
+    })
+    expect(await rejection(use(p, 1, 'image', 1, expiresAt))).toBeInstanceOf(InsufficientCredits)
+  })
+
   it('a customer override beats a product quota, which beats the project quota', async () => {
     const p = await project()
     const now = new Date('2026-02-02T12:00:00Z')
