@@ -1,8 +1,11 @@
 import {
   BillingError,
   CustomerBlocked,
+  CustomerSessionInvalid,
+  FeatureNotClientConsumable,
   HoldNotActive,
   IdempotencyConflict,
+  InitDataRejected,
   InsufficientCredits,
   InvalidCredentials,
   InvalidInput,
@@ -29,6 +32,9 @@ export function codeFor(error: BillingError): Code {
   if (error instanceof InvalidInput) return 'BAD_REQUEST'
   if (error instanceof InvalidCredentials) return 'UNAUTHORIZED'
   if (error instanceof TooManyLoginAttempts) return 'TOO_MANY_REQUESTS'
+  if (error instanceof InitDataRejected) return 'UNAUTHORIZED'
+  if (error instanceof CustomerSessionInvalid) return 'UNAUTHORIZED'
+  if (error instanceof FeatureNotClientConsumable) return 'FORBIDDEN'
   if (error instanceof ProductKeyTaken) return 'CONFLICT'
   if (error instanceof TelegramCallFailed)
     return error.transient ? 'SERVICE_UNAVAILABLE' : 'PRECONDITION_FAILED'

@@ -7,6 +7,7 @@ import { eventsRouter } from './routers/events.ts'
 import { featuresRouter } from './routers/features.ts'
 import { invoicesRouter } from './routers/invoices.ts'
 import { ledgerRouter } from './routers/ledger.ts'
+import { meRouter, miniAppRouter } from './routers/me.ts'
 import { operatorRouter } from './routers/operator/index.ts'
 import { paymentsRouter } from './routers/payments.ts'
 import { productsRouter } from './routers/products.ts'
@@ -30,6 +31,10 @@ export const appRouter = router({
   access: accessRouter,
   entitlements: entitlementsRouter,
   events: eventsRouter,
+  /** Mini App sign-in from Telegram init data (public). */
+  miniApp: miniAppRouter,
+  /** The signed-in Mini App user (customer token, not API keys). */
+  me: meRouter,
   /** The operator console (session cookie, not API keys). */
   operator: operatorRouter,
 })

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { CUSTOMER_TOKEN_PREFIX } from '@e-stars/billing'
 import { type ApiDependencies, createInnerContext, type SessionCookie } from './trpc.ts'
 
 /** The console's session cookie. */
@@ -64,7 +65,10 @@ export interface HttpContextOptions {
 export function createHttpContextFactory(deps: ApiDependencies, options: HttpContextOptions = {}) {
   return ({ req, res }: { req: HttpRequest; res?: HttpResponse }) => {
     const header = req.headers.authorization
-    const apiKey = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null
+    const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : null
+    // One header, two kinds of bearer: a Mini App customer token (`ecs.…`) or a project API key.
+    const customerToken = bearer?.startsWith(CUSTOMER_TOKEN_PREFIX) ? bearer : null
+    const apiKey = customerToken ? null : bearer
     const csrf = req.headers['x-csrf-token']
     const secure =
       options.secureCookies === undefined || options.secureCookies === 'auto'
@@ -81,6 +85,7 @@ export function createHttpContextFactory(deps: ApiDependencies, options: HttpCon
     }
     return createInnerContext(deps, {
       apiKey,
+      customerToken,
       sessionToken: readCookie(req.headers.cookie, SESSION_COOKIE),
       csrfToken: Array.isArray(csrf) ? (csrf[0] ?? null) : (csrf ?? null),
       clientIp: req.ip ?? req.socket?.remoteAddress ?? null,

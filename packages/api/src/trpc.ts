@@ -1,8 +1,11 @@
 import {
   authenticateApiKey,
+  authenticateCustomerSession,
   authenticateSession,
   BillingError,
+  type CustomerSessionPolicy,
   csrfMatches,
+  DEFAULT_CUSTOMER_SESSION_POLICY,
   membershipOf,
 } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
@@ -25,6 +28,8 @@ export interface ApiDependencies {
   apiKeys?: ApiKeyCache
   /** Secrets and Telegram access for invoices, refunds and reconciliation; absent: those refuse. */
   payments?: PaymentServices | undefined
+  /** Mini App sign-in: how old init data may be, how long a customer token lives. */
+  customerSessions?: CustomerSessionPolicy | undefined
 }
 
 /** Sets or clears the console's session cookie; the HTTP layer writes `Set-Cookie`. */
@@ -36,6 +41,8 @@ export interface SessionCookie {
 /** Plain values only: used by the HTTP adapter, by tests and by the in-process caller. */
 export interface InnerContextInput {
   apiKey?: string | null | undefined
+  /** A Mini App customer token (`ecs.…`), from `Authorization: Bearer`. */
+  customerToken?: string | null | undefined
   /** The console session token from the cookie. */
   sessionToken?: string | null | undefined
   /** The `x-csrf-token` header: must equal the session's token on every operator mutation. */
@@ -54,6 +61,8 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
     apiKeys: deps.apiKeys ?? new ApiKeyCache(),
     payments: deps.payments ?? null,
     apiKey: input.apiKey ?? null,
+    customerToken: input.customerToken ?? null,
+    customerSessionPolicy: deps.customerSessions ?? DEFAULT_CUSTOMER_SESSION_POLICY,
     sessionToken: input.sessionToken ?? null,
     csrfToken: input.csrfToken ?? null,
     clientIp: input.clientIp ?? 'unknown',
@@ -112,6 +121,7 @@ export const publicProcedure = t.procedure.use(errors)
 
 /** Authenticated by `Authorization: Bearer <project API key>`; narrows `ctx.project`. */
 export const botProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  if (ctx.customerToken && !ctx.apiKey) throw customerTokenRefused('bot')
   if (!ctx.apiKey)
     throw new TRPCError({
       code: 'UNAUTHORIZED',
@@ -127,6 +137,7 @@ export const botProcedure = publicProcedure.use(async ({ ctx, next }) => {
  * (a bot never acts as an operator), and every mutation must echo the session's CSRF token.
  */
 export const operatorProcedure = publicProcedure.use(async ({ ctx, next, type }) => {
+  if (ctx.customerToken) throw customerTokenRefused('operator')
   if (ctx.apiKey)
     throw new TRPCError({
       code: 'FORBIDDEN',
@@ -169,4 +180,30 @@ export const ownerProcedure = projectProcedure.use(({ ctx, next }) => {
       message: 'Viewers can look but not change anything: ask an owner',
     })
   return next()
+})
+
+const customerTokenRefused = (kind: 'bot' | 'operator') =>
+  new TRPCError({
+    code: 'FORBIDDEN',
+    message: `A Mini App customer token cannot call ${kind} procedures: only me.*`,
+  })
+
+/**
+ * Authenticated by a Mini App customer token (`Authorization: Bearer ecs.…`, from
+ * `miniApp.signIn`); narrows `ctx.customer` to exactly one project and one customer. Project API
+ * keys are refused: a bot acts for any user, a customer token only for its own.
+ */
+export const customerProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  if (ctx.apiKey)
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: 'API keys cannot call me.*: they are for the Mini App user, with a customer token',
+    })
+  if (!ctx.customerToken)
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: 'Missing customer token: sign in with miniApp.signIn and the Telegram init data',
+    })
+  const customer = await authenticateCustomerSession(ctx.db, ctx.customerToken)
+  return next({ ctx: { ...ctx, customer } })
 })
