@@ -11,6 +11,24 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EXPIRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  /**
+   * 32+ bytes, hex or base64: signs invoice payloads and encrypts bot tokens. Required with
+   * DATABASE_URL; the embedded demo generates one into DATA_DIR/secret.key.
+   */
+  SECRET_KEY: z
+    .string()
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /** The Telegram Bot API server; the sandbox's apiRoot in tests and the demo. */
+  TELEGRAM_API_ROOT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })
+    .default('https://api.telegram.org'),
+  /** How often every project with a bot token is reconciled with Telegram; 0 turns it off. */
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+  /** How often the webhook relay forwards stored updates (it also forwards at once on arrival). */
+  RELAY_FORWARD_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** A forward in flight belongs to its replica this long; after a crash it is retried after it. */
+  RELAY_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** The built console (apps/console/dist by default); served at / when it exists. */
   CONSOLE_DIR: z.string().min(1).optional(),
   /** `true`/`false` forces the Secure flag on the session cookie; `auto` follows the request. */

@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { ApiKeyCache, type Logger } from '@e-stars/api'
-import { createOperator, createProject, listProjects, seedDemoFeatures } from '@e-stars/billing'
+import { ApiKeyCache, createPaymentServices, type Logger } from '@e-stars/api'
+import {
+  createOperator,
+  createProject,
+  createSecrets,
+  listProjects,
+  seedDemoCatalog,
+  seedDemoFeatures,
+} from '@e-stars/billing'
 import { type Database, openDatabase } from '@e-stars/db'
 import express from 'express'
 import { runAdminCommand, UsageError } from './admin.ts'
@@ -10,6 +17,9 @@ import { defaultConsoleDir, mountConsole } from './console.ts'
 import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
 import type { Env } from './env.ts'
 import { startJobs } from './jobs.ts'
+import { startReconcileJob } from './reconcile-job.ts'
+import { mountRelay, startRelayForwarder } from './relay.ts'
+import { loadSecretKey } from './secret-key.ts'
 
 export interface RunningServer {
   url: string
@@ -36,6 +46,16 @@ export async function startServer(
       poolSize: env.DB_POOL_SIZE,
     }))
   const ownsDataDir = !options.database && database.kind === 'pglite'
+  const payments = createPaymentServices({
+    db: database.db,
+    secrets: createSecrets(loadSecretKey(env, logger)),
+    telegramApiRoot: env.TELEGRAM_API_ROOT,
+  })
+  const forwarder = startRelayForwarder(database.db, logger, {
+    intervalMs: env.RELAY_FORWARD_INTERVAL_MS,
+    leaseMs: env.RELAY_LEASE_MS,
+    services: payments,
+  })
   const demoProjectId = await ensureDemoProject(database)
   const demoOperator = demoProjectId ? await createDemoOperator(database, demoProjectId) : null
   let consoleServed = false
@@ -45,8 +65,10 @@ export async function startServer(
     database,
     logger,
     apiKeys: new ApiKeyCache(),
+    payments,
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     extend(app) {
+      mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
       consoleServed = mountConsole(app, {
         db: database.db,
         dir: env.CONSOLE_DIR ?? defaultConsoleDir,
@@ -80,6 +102,10 @@ export async function startServer(
   const jobs = startJobs(database.db, logger, {
     expiryIntervalMs: env.EXPIRY_INTERVAL_SECONDS * 1000,
   })
+  const reconcileJob = startReconcileJob(database.db, logger, {
+    intervalMs: env.RECONCILE_INTERVAL_SECONDS * 1000,
+    services: payments,
+  })
   logger.info({ url, database: database.kind }, 'e-Stars server listening')
 
   let closing: Promise<void> | null = null
@@ -97,6 +123,7 @@ export async function startServer(
           setTimeout(() => server.closeAllConnections(), 5000).unref()
         })
         await jobs.stop()
+        await Promise.all([forwarder.stop(), reconcileJob.stop()])
         if (ownsDataDir) removeControlFile(env.DATA_DIR)
         await database.close()
       })()
@@ -109,6 +136,7 @@ export async function startServer(
 async function ensureDemoProject(database: Database): Promise<string | null> {
   if ((await listProjects(database.db)).length > 0) return null
   const project = await createProject(database.db, { name: 'Demo bot' })
+  await seedDemoCatalog(database.db, project.id)
   await seedDemoFeatures(database.db, project.id)
   return project.id
 }

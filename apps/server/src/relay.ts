@@ -1,0 +1,275 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Logger, PaymentServices } from '@e-stars/api'
+import {
+  type ClaimedUpdate,
+  claimRelayUpdates,
+  markRelayFailed,
+  markRelayForwarded,
+  precheck,
+  recordPayment,
+  recordRefund,
+  relayProject,
+  releaseRelayClaim,
+  storeRelayUpdate,
+} from '@e-stars/billing'
+import type { Db } from '@e-stars/db'
+import { MalformedPaymentUpdateError, parsePaymentUpdate } from '@e-stars/telegram'
+import express from 'express'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Equal-length digests, so neither the content nor the length of the secret leaks through timing. */
+export function secretMatches(expected: string, presented: string | undefined): boolean {
+  if (presented === undefined) return false
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(expected), digest(presented))
+}
+
+export interface RelayOptions {
+  db: Db
+  logger: Logger
+  services: PaymentServices
+  /** Called after an update is stored, to forward it without waiting for the next tick. */
+  onStored?: () => void
+}
+
+/**
+ * `POST /telegram/<projectId>`: Telegram's webhook for bots that keep their code. Checks the
+ * secret header, records payments and refunds and answers pre-checkout itself — all committed
+ * before the 200 — then leaves the update in the inbox for the forwarder.
+ */
+export function mountRelay(app: express.Express, options: RelayOptions) {
+  const { db, logger, services } = options
+  app.post(
+    '/telegram/:projectId',
+    async (req, res, next) => {
+      const projectId = String(req.params.projectId)
+      const project = UUID.test(projectId) ? await relayProject(db, projectId) : null
+      if (!project?.webhookSecret) {
+        res.status(404).json({ error: 'No relay configured for this project' })
+        return
+      }
+      if (!secretMatches(project.webhookSecret, req.get('x-telegram-bot-api-secret-token'))) {
+        logger.warn({ projectId, ip: req.ip }, 'relay: wrong webhook secret')
+        res.status(403).json({ error: 'Forbidden' })
+        return
+      }
+      res.locals.project = project
+      next()
+    },
+    express.json({ limit: '1mb' }),
+    async (req, res) => {
+      const project = res.locals.project as NonNullable<Awaited<ReturnType<typeof relayProject>>>
+      const update = req.body as { update_id?: unknown } & Record<string, unknown>
+      if (
+        typeof update !== 'object' ||
+        update === null ||
+        !Number.isSafeInteger(update.update_id)
+      ) {
+        res.status(400).json({ error: 'Not a Telegram update' })
+        return
+      }
+      const projectId = project.id
+      const log = { projectId, updateId: update.update_id }
+      try {
+        let forward = project.relayTarget !== null
+        let event: ReturnType<typeof parsePaymentUpdate> = null
+        try {
+          event = parsePaymentUpdate(update)
+        } catch (error) {
+          // Stored and forwarded as is; reconciliation will find the charge if it was one.
+          if (!(error instanceof MalformedPaymentUpdateError)) throw error
+          logger.error({ ...log, issues: error.issues }, 'relay: malformed payment update')
+        }
+        if (event?.kind === 'successful_payment') {
+          const outcome = await recordPayment(db, {
+            projectId,
+            payment: event.payment,
+            from: event.from,
+            secrets: services.secrets,
+            via: 'relay',
+          })
+          logger.info(
+            {
+              ...log,
+              paymentId: outcome.paymentId,
+              status: outcome.status,
+              duplicate: outcome.duplicate,
+            },
+            'relay: payment recorded',
+          )
+        } else if (event?.kind === 'refunded_payment') {
+          const outcome = await recordRefund(db, {
+            projectId,
+            refund: event.refund,
+            from: event.from,
+            via: 'relay',
+          })
+          logger.info(
+            { ...log, paymentId: outcome.paymentId, alreadyRefunded: outcome.alreadyRefunded },
+            'relay: refund applied',
+          )
+        } else if (event?.kind === 'pre_checkout_query' && project.botTokenEncrypted) {
+          const verdict = await precheck(db, {
+            projectId,
+            query: event.query,
+            secrets: services.secrets,
+          })
+          try {
+            const api = await services.botApiFor(projectId)
+            await api.answerPreCheckoutQuery({
+              pre_checkout_query_id: event.query.id,
+              ok: verdict.ok,
+              ...(verdict.ok ? {} : { error_message: verdict.errorMessage }),
+            })
+          } catch (error) {
+            logger.warn({ ...log, err: error }, 'relay: answering pre-checkout failed')
+          }
+          // Answered here; the bot's own answer would only fail with "query is too old".
+          forward = false
+        }
+        await storeRelayUpdate(db, {
+          projectId,
+          update: update as { update_id: number } & Record<string, unknown>,
+          forward,
+        })
+      } catch (error) {
+        // Not acknowledged: Telegram retries, and recording is idempotent.
+        logger.error({ ...log, err: error }, 'relay: update not stored')
+        res.status(500).json({ error: 'Not stored, retry' })
+        return
+      }
+      res.status(200).end()
+      options.onStored?.()
+    },
+  )
+}
+
+export interface ForwarderOptions {
+  intervalMs: number
+  /** How long a claimed update is this replica's before another may retry it (crash recovery). */
+  leaseMs: number
+  timeoutMs?: number
+  services: PaymentServices
+  fetch?: typeof fetch
+}
+
+const MAX_AGE_MS = 24 * 60 * 60 * 1000
+
+/**
+ * Forwards stored updates to each project's relay target (its bot's own webhook), in order per
+ * project, with back-off (1 s doubling to 60 s) for 24 h. A method in the bot's 2xx reply
+ * (Telegraf's webhookReply) is executed through the project's bot, as Telegram would.
+ */
+export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOptions) {
+  const fetcher = options.fetch ?? fetch
+  const inFlight = new AbortController()
+  let running: Promise<void> | null = null
+  let again = false
+  let stopped = false
+
+  async function forward(update: ClaimedUpdate): Promise<boolean> {
+    const key = { projectId: update.projectId, updateId: update.updateId }
+    if (!update.relayTarget) {
+      await markRelayFailed(db, { ...key, error: 'no relay target', nextAttemptAt: null })
+      return true
+    }
+    let error: string
+    try {
+      const response = await fetcher(update.relayTarget, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(update.webhookSecret
+            ? { 'x-telegram-bot-api-secret-token': update.webhookSecret }
+            : {}),
+        },
+        body: JSON.stringify(update.payload),
+        signal: AbortSignal.any([
+          inFlight.signal,
+          AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        ]),
+      })
+      const body = await response.text()
+      if (response.ok) {
+        await markRelayForwarded(db, key)
+        await executeWebhookReply(update.projectId, body)
+        return true
+      }
+      error = `HTTP ${response.status}`
+    } catch (failure) {
+      // Stopping mid-forward is a crash as far as the update knows: its lease runs out, then retry.
+      if (inFlight.signal.aborted) throw failure
+      error = failure instanceof Error ? failure.message : String(failure)
+    }
+    const tooOld = Date.now() - update.receivedAt.getTime() > MAX_AGE_MS
+    const delay = Math.min(1000 * 2 ** Math.max(0, update.attempts - 1), 60_000)
+    await markRelayFailed(db, {
+      ...key,
+      error,
+      nextAttemptAt: tooOld ? null : new Date(Date.now() + delay),
+    })
+    logger.warn(
+      { ...key, attempts: update.attempts, err: error, gaveUp: tooOld },
+      'relay: forward failed',
+    )
+    return false
+  }
+
+  async function executeWebhookReply(projectId: string, body: string) {
+    if (!body.startsWith('{')) return
+    try {
+      const { method, ...params } = JSON.parse(body) as { method?: unknown }
+      if (typeof method !== 'string') return
+      const api = await options.services.botApiFor(projectId)
+      await api.call(method, params)
+    } catch (error) {
+      logger.warn({ projectId, err: error }, 'relay: webhook reply not executed')
+    }
+  }
+
+  async function runOnce() {
+    const claimed = await claimRelayUpdates(db, { leaseMs: options.leaseMs })
+    const blocked = new Set<string>()
+    for (const update of claimed) {
+      if (stopped) return
+      if (blocked.has(update.projectId)) {
+        await releaseRelayClaim(db, update)
+        continue
+      }
+      if (!(await forward(update))) blocked.add(update.projectId)
+    }
+  }
+
+  function tick() {
+    if (stopped) return
+    if (running) {
+      again = true
+      return
+    }
+    running = runOnce()
+      .catch((error: unknown) => {
+        if (!stopped) logger.error({ job: 'relay-forward', err: error }, 'relay forwarder failed')
+      })
+      .finally(() => {
+        running = null
+        if (again && !stopped) {
+          again = false
+          tick()
+        }
+      })
+  }
+
+  const timer = setInterval(tick, options.intervalMs)
+  timer.unref()
+  return {
+    /** Forward now (after a new update was stored). */
+    kick: tick,
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      inFlight.abort()
+      await running
+    },
+  }
+}
