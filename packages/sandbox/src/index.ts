@@ -4,10 +4,19 @@ export { controlRoutes } from './control-http.ts'
 export type { WebhookAttempt } from './delivery.ts'
 export { BotApiError, SandboxError, type SandboxErrorCode } from './errors.ts'
 export {
+  type MiniAppHostOptions,
+  miniAppHost,
+  SANDBOX_THEMES,
+  type SandboxTheme,
+  signInitData,
+  telegramWebAppStandIn,
+} from './miniapp-host.ts'
+export {
   type BotInfo,
   type BotSelector,
   createSandbox,
   DEMO_BOT,
+  type InvoiceLinkInfo,
   type InvoiceRef,
   Sandbox,
   type SandboxExtension,

@@ -79,6 +79,16 @@ export type InvoiceRef =
   | ({ messageId: number; invoiceLink?: undefined } & BotSelector)
   | { invoiceLink: string; messageId?: undefined; botToken?: undefined }
 
+export interface InvoiceLinkInfo {
+  bot: User
+  title: string
+  description: string
+  currency: 'XTR'
+  amount: number
+  /** Seconds per period for a subscription link; null for a one-time invoice. */
+  subscriptionPeriod: number | null
+}
+
 export interface SubscriptionInfo {
   id: string
   userId: number
@@ -207,6 +217,19 @@ export class Sandbox {
     const user = this.#world.requireUser(userId)
     const { bot, terms } = this.#world.resolveInvoice({ ...invoice, userId })
     return this.#world.payInvoice(bot, user, terms)
+  }
+
+  /** What a Telegram client shows before paying an invoice link (made by createInvoiceLink). */
+  invoiceOfLink(invoiceLink: string): InvoiceLinkInfo {
+    const { bot, terms } = this.#world.resolveInvoice({ invoiceLink, userId: 0 })
+    return {
+      bot: { ...bot.user },
+      title: terms.title,
+      description: terms.description,
+      currency: terms.currency,
+      amount: terms.amount,
+      subscriptionPeriod: terms.subscriptionPeriod ?? null,
+    }
   }
 
   // ---- acting as Telegram -------------------------------------------------------------------
