@@ -18,6 +18,16 @@ export interface Metered<T> {
   result: T
   /** Units of the feature actually used (e.g. tokens); settled instead of the estimate. */
   quantity: number
+  /** Facts for the ledger line, e.g. `{ tokens: 312, model: 'gpt-4o-mini' }`. */
+  metadata?: Record<string, string | number | boolean | null>
+}
+
+export interface MeterOptions {
+  /** Default: derived from the update, so a redelivered update is charged once. */
+  idempotencyKey?: string
+  ttlSeconds?: number
+  /** The ledger line's reason, e.g. "AI answer". */
+  reason?: string
 }
 
 export interface MeterOutcome<T> {
@@ -128,7 +138,7 @@ export class Billing {
     feature: string,
     estimate: number,
     work: (reservation: FeatureReservation) => Promise<Metered<T>>,
-    options: { idempotencyKey?: string; ttlSeconds?: number } = {},
+    options: MeterOptions = {},
   ): Promise<MeterOutcome<T>> {
     const telegramUserId = await this.ready()
     const key = options.idempotencyKey ?? this.#nextKey(`meter:${feature}`)
@@ -138,6 +148,7 @@ export class Billing {
       quantity: estimate,
       idempotencyKey: `${key}:reserve`,
       ...(options.ttlSeconds ? { ttlSeconds: options.ttlSeconds } : {}),
+      ...(options.reason ? { reason: options.reason } : {}),
     })
     let metered: Metered<T>
     try {
@@ -166,6 +177,8 @@ export class Billing {
         reservationId: reservation.reservationId,
         quantity: metered.quantity,
         idempotencyKey: `${key}:settle`,
+        ...(options.reason ? { reason: options.reason } : {}),
+        ...(metered.metadata ? { metadata: metered.metadata } : {}),
       })
       return { result: metered.result, reservation, settlement }
     } catch (error) {

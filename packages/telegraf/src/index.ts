@@ -8,6 +8,7 @@ export {
   type FeatureSettlement,
   type Invoice,
   type Metered,
+  type MeterOptions,
   type MeterOutcome,
   NoUserError,
   type SentInvoice,
