@@ -14,8 +14,14 @@ const listAudit = query(
   'audit',
 )
 
-const show = (value: unknown) =>
-  value === null || value === undefined ? '—' : JSON.stringify(value, null, 1)
+/** `{ a: 1, b: 'x' }` → "a: 1\nb: x": one fact per line. */
+function show(value: unknown): string {
+  if (value === null || value === undefined) return '—'
+  if (typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(value)
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join('\n')
+}
 
 export default function Audit() {
   const session = useSession()
