@@ -4,6 +4,9 @@ import {
   createProject,
   createSecrets,
   generateSecretKey,
+  getTelegramSettings,
+  projectBotToken,
+  relayProject,
   seedDemoCatalog,
   setBotToken,
 } from '@e-stars/billing'
@@ -157,6 +160,21 @@ describe('products, invoices, checkout and payments through the router', () => {
       .catch((e: unknown) => e)
     expect(codeOf(error)).toBe('PRECONDITION_FAILED')
     expect((error as TRPCError).cause).toMatchObject({ code: 'PRODUCT_UNAVAILABLE' })
+  })
+
+  it('the bot token is stored encrypted and never comes back out', async () => {
+    const token = '123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ'
+    const { projectId } = await shop('secret', { botToken: token })
+    const settings = await getTelegramSettings(t.db, projectId)
+    expect(settings).toMatchObject({ botTokenSet: true })
+    expect(JSON.stringify(settings)).not.toContain('AAbbCC')
+    const row = await relayProject(t.db, projectId)
+    expect(row!.botTokenEncrypted).toMatch(/^v1\./)
+    expect(row!.botTokenEncrypted).not.toContain('AAbbCC')
+    expect(await projectBotToken(t.db, secrets, projectId)).toBe(token)
+    await expect(
+      setBotToken(t.db, { projectId, botToken: 'not a token', secrets }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'botToken' })
   })
 
   it('payment procedures refuse when the server has no SECRET_KEY configured', async () => {
