@@ -108,9 +108,14 @@ function checkUrl(base: string, i: number) {
   return `${base}/trpc/access.check?input=${encodeURIComponent(JSON.stringify(input))}`
 }
 
-async function call(base: string, apiKey: string, i: number): Promise<number> {
+async function call(
+  base: string,
+  apiKey: string,
+  i: number,
+  url = checkUrl(base, i),
+): Promise<number> {
   const started = performance.now()
-  const response = await fetch(checkUrl(base, i), {
+  const response = await fetch(url, {
     headers: { authorization: `Bearer ${apiKey}` },
   })
   const body = (await response.json()) as { result?: { data: { reason: string } } }
@@ -143,6 +148,15 @@ async function main() {
     const sequential: number[] = []
     for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await call(base, apiKey, i))
     const s = percentiles(sequential)
+    // Baseline: the same HTTP + tRPC + API-key path with no access logic.
+    const whoami: number[] = []
+    for (let i = 0; i < SEQUENTIAL; i++)
+      whoami.push(await call(base, apiKey, i, `${base}/trpc/project.whoami`))
+    const w = percentiles(whoami)
+    const byFeature = FEATURES.map((feature, f) => ({
+      feature,
+      ...percentiles(sequential.filter((_, i) => i % FEATURES.length === f)),
+    }))
     const concurrent: number[] = []
     const until = performance.now() + SECONDS * 1000
     let next = 0
@@ -161,6 +175,13 @@ async function main() {
     console.log('|---|---|---|---|---|---|---|')
     console.log(
       `| 1 | ${s.n} | ${ms(s.p50)} | ${ms(s.p90)} | ${ms(s.p99)} | ${ms(s.max)} | ${(s.n / (sequential.reduce((a, b) => a + b, 0) / 1000)).toFixed(0)} |`,
+    )
+    for (const f of byFeature)
+      console.log(
+        `| 1 (${f.feature} only) | ${f.n} | ${ms(f.p50)} | ${ms(f.p90)} | ${ms(f.p99)} | ${ms(f.max)} | |`,
+      )
+    console.log(
+      `| 1 (baseline: project.whoami) | ${w.n} | ${ms(w.p50)} | ${ms(w.p90)} | ${ms(w.p99)} | ${ms(w.max)} | |`,
     )
     console.log(
       `| ${CONCURRENCY} | ${c.n} | ${ms(c.p50)} | ${ms(c.p90)} | ${ms(c.p99)} | ${ms(c.max)} | ${(c.n / elapsed).toFixed(0)} |`,
