@@ -29,6 +29,11 @@ const schema = z.object({
   RELAY_FORWARD_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   /** A forward in flight belongs to its replica this long; after a crash it is retried after it. */
   RELAY_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /**
+   * A little history (customers, payments, usage) in the demo project on a first start. `auto`:
+   * only for the embedded database the server opens itself (the zero-configuration demo).
+   */
+  DEMO_DATA: z.enum(['auto', 'on', 'off']).default('auto'),
   /** The built console (apps/console/dist by default); served at / when it exists. */
   CONSOLE_DIR: z.string().min(1).optional(),
   /** `true`/`false` forces the Secure flag on the session cookie; `auto` follows the request. */

@@ -15,6 +15,7 @@ import { runAdminCommand, UsageError } from './admin.ts'
 import { createApp } from './app.ts'
 import { defaultConsoleDir, mountConsole } from './console.ts'
 import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
+import { seedDemoData } from './demo-data.ts'
 import type { Env } from './env.ts'
 import { startJobs } from './jobs.ts'
 import { startReconcileJob } from './reconcile-job.ts'
@@ -58,6 +59,10 @@ export async function startServer(
   })
   const demoProjectId = await ensureDemoProject(database)
   const demoOperator = demoProjectId ? await createDemoOperator(database, demoProjectId) : null
+  const demoData =
+    env.DEMO_DATA === 'on' || (env.DEMO_DATA === 'auto' && !options.database && !env.DATABASE_URL)
+  if (demoProjectId && demoData)
+    await seedDemoData(database.db, { projectId: demoProjectId, secrets: payments.secrets })
   let consoleServed = false
   let adminToken: string | null = null
   const app = createApp({
