@@ -276,7 +276,8 @@ async function replayRefund(
 export interface RefundPaymentInput extends RefundActor {
   projectId: string
   telegramPaymentChargeId: string
-  botApi: Pick<BotApi, 'refundStarPayment'>
+  /** With `editUserStarSubscription`, refunding a subscription's current period also stops renewal. */
+  botApi: Pick<BotApi, 'refundStarPayment'> & Partial<Pick<BotApi, 'editUserStarSubscription'>>
   now?: Date | undefined
 }
 
@@ -291,7 +292,12 @@ export async function refundPayment(
 ): Promise<RefundOutcome> {
   if (!input.reason.trim()) throw new InvalidInput('reason', 'say why the payment is refunded')
   const [payment] = await db
-    .select({ status: payments.status, telegramUserId: payments.telegramUserId })
+    .select({
+      status: payments.status,
+      telegramUserId: payments.telegramUserId,
+      subscriptionId: payments.subscriptionId,
+      subscriptionExpiresAt: payments.subscriptionExpiresAt,
+    })
     .from(payments)
     .where(
       and(
@@ -309,9 +315,57 @@ export async function refundPayment(
     } catch (error) {
       if (!isChargeAlreadyRefunded(error)) throw telegramFailure('refundStarPayment', error)
     }
+    if (payment.subscriptionId && payment.subscriptionExpiresAt)
+      await stopRenewal(db, input, {
+        subscriptionId: payment.subscriptionId,
+        periodEnd: payment.subscriptionExpiresAt,
+        telegramUserId: payment.telegramUserId,
+      })
   }
   const now = input.now ?? new Date()
   return db.transaction((tx) => revokePayment(tx, { ...input, now }))
+}
+
+/**
+ * Refunding the period in force of a subscription also stops its renewal, or Telegram would
+ * charge the user again next month. Best effort: the refund itself already happened.
+ */
+async function stopRenewal(
+  db: Executor,
+  input: RefundPaymentInput,
+  payment: { subscriptionId: string; periodEnd: Date; telegramUserId: number },
+) {
+  if (!input.botApi.editUserStarSubscription) return
+  const [subscription] = await db
+    .select({ firstChargeId: subscriptions.firstChargeId })
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.projectId, input.projectId),
+        eq(subscriptions.id, payment.subscriptionId),
+        eq(subscriptions.status, 'active'),
+        sql`${subscriptions.currentPeriodEnd} <= ${payment.periodEnd.toISOString()}::timestamptz`,
+      ),
+    )
+  if (!subscription) return
+  try {
+    await input.botApi.editUserStarSubscription({
+      user_id: payment.telegramUserId,
+      telegram_payment_charge_id: subscription.firstChargeId,
+      is_canceled: true,
+    })
+    await db
+      .update(subscriptions)
+      .set({ status: 'canceled', canceledAt: input.now ?? new Date() })
+      .where(
+        and(
+          eq(subscriptions.projectId, input.projectId),
+          eq(subscriptions.id, payment.subscriptionId),
+        ),
+      )
+  } catch {
+    // Renewal keeps running at Telegram; the next renewal's payment will show up and can be refunded.
+  }
 }
 
 export function telegramFailure(method: string, error: unknown): Error {

@@ -177,6 +177,8 @@ describe('subscriptions', () => {
       now: now(),
     })
     expect(refund).toMatchObject({ voided: 1500, entitlementsRevoked: 1 })
+    // Telegram would otherwise charge again next month.
+    expect(s.sandbox.subscription(first.chargeId).canceled).toBe(true)
     expect(await accessEnd(t.db, projectId, await customerId(user), 'pro', now())).toBeNull()
     const [subscription] = await listSubscriptions(t.db, {
       projectId,
