@@ -1,5 +1,5 @@
 import type { EStarsClient } from '@e-stars/api/client'
-import { type PaymentUpdate, parsePaymentUpdate } from '@e-stars/telegram'
+import { type PaymentUpdate, parsePaymentUpdate, type RefundedPayment } from '@e-stars/telegram'
 import { Composer, type Context } from 'telegraf'
 import { Billing, type Invoice } from './billing.ts'
 import { CustomerCache } from './customers.ts'
@@ -27,7 +27,8 @@ export interface EStarsMessages {
   paymentReceived: (payment: RecordedPayment) => string | null
   /** The payment could not be recorded yet (it will be, by reconciliation). */
   paymentPending: string
-  refundReceived: (refund: RecordedRefund) => string | null
+  /** Sent once per refunded charge per process (also when an operator's refund was recorded first). */
+  refundReceived: (refund: RecordedRefund, update: RefundedPayment) => string | null
   subscribeButton: (invoice: Invoice) => string
   subscribeMessage: (invoice: Invoice) => string
 }
@@ -66,14 +67,18 @@ export const DEFAULT_MESSAGES: EStarsMessages = {
   },
   paymentPending:
     'Payment received, thank you! It will show on your balance in a few minutes (our records are catching up).',
-  refundReceived: (r) => {
-    if (r.alreadyRefunded) return null
+  refundReceived: (r, update) => {
     const parts = [
       r.voided > 0 ? `${count(r.voided)} unused credits were removed` : null,
-      r.debtAdded > 0 ? `${count(r.debtAdded)} credits already spent are now owed` : null,
+      r.repaidFromOtherLots > 0
+        ? `${count(r.repaidFromOtherLots)} credits you had already used were taken from your balance`
+        : null,
+      r.debtAdded > 0
+        ? `${count(r.debtAdded)} credits already used are owed from your next top-up`
+        : null,
       r.entitlementsRevoked > 0 ? 'the access it bought has ended' : null,
     ].filter(Boolean)
-    return `Your payment was refunded.${parts.length ? ` ${parts.join('; ')}.` : ''}`
+    return `Your payment of ${update.total_amount} ⭐ was refunded.${parts.length ? ` ${parts.join('; ')}.` : ''}`
   },
   subscribeButton: (invoice) => `Subscribe for ${invoice.priceStars} ⭐ a month`,
   subscribeMessage: () => 'Tap the button to subscribe. You can cancel any time.',
@@ -92,6 +97,7 @@ export function eStars(options: EStarsOptions): Composer<EStarsContext> {
   const retry = { ...DEFAULT_RECORD_RETRY, ...options.recordRetry }
   const precheckTimeoutMs = options.precheckTimeoutMs ?? 4000
   const customers = new CustomerCache(options.client, options.customerCacheSize)
+  const refundsTold = new RecentSet(10_000)
   const composer = new Composer<EStarsContext>()
 
   composer.use(async (ctx, next) => {
@@ -146,8 +152,11 @@ export function eStars(options: EStarsOptions): Composer<EStarsContext> {
           { retry, logger },
         )
         ctx.billing.refund = recording
-        const text = recording.recorded ? messages.refundReceived(recording.outcome) : null
-        if (text) await say(ctx, text, logger)
+        const charge = payment.refund.telegram_payment_charge_id
+        if (recording.recorded && refundsTold.add(charge)) {
+          const text = messages.refundReceived(recording.outcome, payment.refund)
+          if (text) await say(ctx, text, logger)
+        }
         return next()
       }
     }
@@ -179,5 +188,20 @@ async function say(ctx: Context, text: string, logger: Logger) {
       { telegramUserId: ctx.from?.id, err: errorFields(error) },
       'could not tell the user',
     )
+  }
+}
+
+/** The last `max` keys seen; `add` is false for a key already there (a redelivered update). */
+class RecentSet {
+  readonly #keys = new Set<string>()
+  constructor(private readonly max: number) {}
+  add(key: string): boolean {
+    if (this.#keys.has(key)) return false
+    this.#keys.add(key)
+    if (this.#keys.size > this.max) {
+      const oldest = this.#keys.values().next().value
+      if (oldest !== undefined) this.#keys.delete(oldest)
+    }
+    return true
   }
 }
