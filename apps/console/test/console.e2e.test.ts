@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ALICE, launchBrowser, screenshotDir, startWorld, type World } from './world.ts'
+import { ALICE, BOB, launchBrowser, screenshotDir, startWorld, type World } from './world.ts'
 
 let world: World
 let owner: BrowserContext
@@ -128,6 +128,27 @@ describe('the operator console in a real browser', () => {
     expect(ledger.some((t) => t.id === world.charges[0] && t.receiver)).toBe(true)
   })
 
+  it('blocks and unblocks a customer, and the bot is refused meanwhile', async () => {
+    await page.goto(`${world.server.url}/customers/${BOB}`)
+    await page.getByRole('heading', { name: /Bob/ }).waitFor()
+    page.once('dialog', (d) => d.accept())
+    await page.getByRole('button', { name: 'Block' }).click()
+    await page.locator('h1 .badge', { hasText: 'blocked' }).waitFor()
+    const { consume, CustomerBlocked } = await import('@e-stars/billing')
+    await expect(
+      consume(world.database.db, {
+        projectId: world.projectId,
+        telegramUserId: BOB,
+        amount: 1,
+        reason: 'AI answer',
+        actor: 'test',
+        idempotencyKey: crypto.randomUUID(),
+      }),
+    ).rejects.toBeInstanceOf(CustomerBlocked)
+    await page.getByRole('button', { name: 'Unblock' }).click()
+    await eventually(() => page.locator('h1 .badge').count()).toBe(0)
+  })
+
   it('creates an API key and shows it exactly once', async () => {
     await page.getByRole('link', { name: 'Settings' }).click()
     await page.getByRole('heading', { name: 'Settings' }).waitFor()
@@ -171,6 +192,8 @@ describe('the operator console in a real browser', () => {
     expect(actions).toEqual(
       expect.arrayContaining([
         'credits.grant',
+        'customer.block',
+        'customer.unblock',
         'payment.refund',
         'api_key.create',
         'reconciliation.run',
@@ -207,6 +230,7 @@ describe('a viewer', () => {
     await p.getByTestId('payments').waitFor()
     expect(await p.getByRole('button', { name: 'Refund' }).count()).toBe(0)
     expect(await p.getByRole('form', { name: 'Grant or adjust credits' }).count()).toBe(0)
+    expect(await p.getByRole('button', { name: 'Block' }).count()).toBe(0)
     await p.goto(`${world.server.url}/settings`)
     await p.getByTestId('api-keys').waitFor()
     expect(await p.getByRole('button', { name: 'Create key' }).count()).toBe(0)

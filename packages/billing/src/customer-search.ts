@@ -1,7 +1,9 @@
-import { type Executor, rows } from '@e-stars/db'
+import { type Db, type Executor, rows } from '@e-stars/db'
 import { type SQL, sql } from 'drizzle-orm'
+import { customerQuotas } from './customer-view.ts'
 import { listEntitlements } from './entitlements.ts'
 import { NotFound } from './errors.ts'
+import { customerIdOf } from './lookup.ts'
 
 export interface SearchCustomersInput {
   projectId: string
@@ -166,3 +168,12 @@ export async function getCustomerDetail(
 }
 
 export type CustomerDetail = Awaited<ReturnType<typeof getCustomerDetail>>
+
+/** Quotas and free allowances binding the customer now, with usage and reset time. */
+export async function getCustomerQuotaUsage(
+  db: Db,
+  input: { projectId: string; telegramUserId: number },
+) {
+  const customerId = await customerIdOf(db, input.projectId, input.telegramUserId)
+  return customerQuotas(db, { ...input, customerId })
+}

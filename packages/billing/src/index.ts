@@ -81,6 +81,7 @@ export {
   type CustomerSearchPage,
   type CustomerSummary,
   getCustomerDetail,
+  getCustomerQuotaUsage,
   type SearchCustomersInput,
   searchCustomers,
 } from './customer-search.ts'

@@ -3,7 +3,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { AdjustCredits } from '../components/AdjustCredits.tsx'
 import { RefundButton } from '../components/RefundButton.tsx'
 import { Section } from '../components/Section.tsx'
-import { Empty } from '../components/States.tsx'
+import { Empty, Outcome } from '../components/States.tsx'
 import { api, type RouterOutputs } from '../lib/api.ts'
 import {
   customerName,
@@ -24,6 +24,11 @@ export const getBalance = query(
     api.operator.customers.balance.query({ projectId, telegramUserId }),
   'customer-balance',
 )
+export const getQuotas = query(
+  (projectId: string, telegramUserId: number) =>
+    api.operator.customers.quotas.query({ projectId, telegramUserId }),
+  'customer-quotas',
+)
 export const getTimeline = query(
   (projectId: string, telegramUserId: number) =>
     api.operator.customers.timeline.query({ projectId, telegramUserId, limit: 50 }),
@@ -41,6 +46,30 @@ export default function Customer() {
   const customer = createAsync(() => getCustomer(session.projectId(), id()))
   const balance = createAsync(() => getBalance(session.projectId(), id()))
   const timeline = createAsync(() => getTimeline(session.projectId(), id()))
+  const quotas = createAsync(() => getQuotas(session.projectId(), id()))
+  const [blocking, setBlocking] = createSignal(false)
+  const [blockError, setBlockError] = createSignal<unknown>(null)
+  const toggleBlocked = async (blocked: boolean) => {
+    if (
+      blocked &&
+      !confirm('Block this customer? They can neither buy nor consume until unblocked.')
+    )
+      return
+    setBlocking(true)
+    setBlockError(null)
+    try {
+      await api.operator.customers.setBlocked.mutate({
+        projectId: session.projectId(),
+        telegramUserId: id(),
+        blocked,
+      })
+      await refreshCustomer()
+    } catch (e) {
+      setBlockError(e)
+    } finally {
+      setBlocking(false)
+    }
+  }
   // Older pages of the timeline, loaded on demand.
   const [older, setOlder] = createSignal<TimelineEntry[]>([])
   const [olderCursor, setOlderCursor] = createSignal<string | null | undefined>(undefined)
@@ -88,7 +117,20 @@ export default function Customer() {
                     {formatRelative(c().lastActiveAt)}
                   </p>
                 </div>
+                <Show when={session.isOwner()}>
+                  <div class="row">
+                    <button
+                      type="button"
+                      class={c().blocked ? 'secondary' : 'danger'}
+                      disabled={blocking()}
+                      onClick={() => toggleBlocked(!c().blocked)}
+                    >
+                      {c().blocked ? 'Unblock' : 'Block'}
+                    </button>
+                  </div>
+                </Show>
               </header>
+              <Outcome pending={false} error={blockError()} />
               <div class="metrics">
                 <div class="metric card">
                   <div class="metric-label">Available</div>
@@ -209,6 +251,41 @@ export default function Customer() {
                       )}
                     </For>
                   </ul>
+                </Show>
+              )}
+            </Show>
+          </Section>
+          <Section title="Quotas" retry={refreshCustomer}>
+            <Show when={quotas()}>
+              {(list) => (
+                <Show when={list().length > 0} fallback={<Empty>No quota applies.</Empty>}>
+                  <table>
+                    <thead>
+                      <tr>
+                        <th>Feature</th>
+                        <th class="num">Used</th>
+                        <th>Resets</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      <For each={list()}>
+                        {(q) => (
+                          <tr>
+                            <td>
+                              {q.featureName}{' '}
+                              <span class="muted">
+                                {q.free ? '(free allowance)' : `(per ${q.period})`}
+                              </span>
+                            </td>
+                            <td class="num" classList={{ warn: q.remaining === 0 }}>
+                              {formatNumber(q.used)} / {formatNumber(q.limit)}
+                            </td>
+                            <td>{q.resetsAt ? formatRelative(q.resetsAt) : '—'}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
                 </Show>
               )}
             </Show>

@@ -4,6 +4,7 @@ import {
   blockCustomer,
   getBalance,
   getCustomerDetail,
+  getCustomerQuotaUsage,
   listTimeline,
   searchCustomers,
   unblockCustomer,
@@ -31,6 +32,13 @@ export const operatorCustomersRouter = {
     .query(({ ctx, input }) =>
       getBalance(ctx.db, { projectId: ctx.project.id, telegramUserId: input.telegramUserId }),
     ),
+  /** Quotas and free allowances binding the customer now: used, limit, reset. */
+  quotas: projectProcedure.input(customerInput).query(({ ctx, input }) =>
+    getCustomerQuotaUsage(ctx.db, {
+      projectId: ctx.project.id,
+      telegramUserId: input.telegramUserId,
+    }),
+  ),
   /** The ledger in plain words, newest first. */
   timeline: projectProcedure
     .input(timelineInput)
