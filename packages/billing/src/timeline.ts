@@ -58,6 +58,11 @@ const internalKeys = new Set([
   'paymentId',
   'chargeId',
   'policy',
+  // Feature usage bookkeeping: the reason already names the use, units show through their own keys.
+  'feature',
+  'quantity',
+  'freeQuantity',
+  'reservationId',
 ])
 
 /** "12 000 tokens, model gpt" from `{ tokens: 12000, model: 'gpt' }`; numbers get their key as unit. */
