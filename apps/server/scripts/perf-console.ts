@@ -163,18 +163,23 @@ async function main() {
         ).elapsed,
       )
     }
-    // The customer page: detail, balance and the first timeline page in one batched request.
+    // The customer page: detail, balance, first timeline page and quotas in one batched request.
     const detail: number[] = []
     for (let i = 0; i < samples; i++) {
       const telegramUserId = 1_000_000_000 + 1 + Math.floor(Math.random() * customers)
-      const procedures =
-        'operator.customers.detail,operator.customers.balance,operator.customers.timeline'
+      const procedures = [
+        'operator.customers.detail',
+        'operator.customers.balance',
+        'operator.customers.timeline',
+        'operator.customers.quotas',
+      ].join(',')
       detail.push(
         (
           await call(procedures, {
             0: { projectId: p, telegramUserId },
             1: { projectId: p, telegramUserId },
             2: { projectId: p, telegramUserId, limit: 50 },
+            3: { projectId: p, telegramUserId },
           })
         ).elapsed,
       )
@@ -185,7 +190,7 @@ async function main() {
     const results = [
       report('customers.search (mixed queries)', search),
       report('customers.search page 2 ("ali")', pageTwo),
-      report('customer page (detail+balance+timeline)', detail),
+      report('customer page (4 procedures, 1 request)', detail),
     ]
     const worst = Math.max(...results.map((r) => r.p99))
     console.log(
