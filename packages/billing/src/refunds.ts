@@ -18,7 +18,7 @@ import { balanceOf } from './credits.ts'
 import { type LockedCustomer, lockCustomerById, upsertAndLockCustomer } from './customers.ts'
 import { revokeEntitlementsOfPayment } from './entitlements.ts'
 import { InvalidInput, NotFound } from './errors.ts'
-import { sweepExpired } from './expiry.ts'
+import { parseAllocations, sweepExpired } from './expiry.ts'
 import { appendEntry, type LotChange } from './ledger.ts'
 import { burnOrder } from './lots.ts'
 import { TelegramCallFailed } from './payment-errors.ts'
@@ -116,13 +116,22 @@ export async function revokePayment(
         from grants g where g.project_id = ${input.projectId} and g.customer_id = ${customer.id}
           and g.payment_id = ${paymentId} order by g.id`,
   )
+  // Credits of these lots sitting in open holds are not spent yet: they are voided with the rest.
+  const heldByLot = await voidHeldCredits(
+    tx,
+    customer,
+    new Set(lots.map((l) => Number(l.id))),
+    input.now,
+  )
+  const heldVoided = [...heldByLot.values()].reduce((sum, n) => sum + n, 0)
   const changes: LotChange[] = []
   let voided = 0
   let spent = 0
   for (const lot of lots) {
     const remaining = Number(lot.remaining)
     voided += remaining
-    spent += Number(lot.amount) - remaining - Number(lot.expired)
+    spent +=
+      Number(lot.amount) - remaining - Number(lot.expired) - (heldByLot.get(Number(lot.id)) ?? 0)
     if (remaining > 0) changes.push({ lotId: Number(lot.id), amount: -remaining })
   }
   let repaidFromOtherLots = 0
@@ -163,11 +172,12 @@ export async function revokePayment(
         ),
       )
   let after = balanceOf(customer)
-  if (voided + repaidFromOtherLots + debtAdded > 0) {
+  if (voided + repaidFromOtherLots + debtAdded + heldVoided > 0) {
     after = balanceOf(
       await appendEntry(tx, customer, {
         kind: 'revoke',
         amount: -(voided + repaidFromOtherLots),
+        heldChange: -heldVoided,
         debtChange: debtAdded,
         lots: changes,
         grantId: lots.length === 1 ? Number(lots[0]!.id) : null,
@@ -178,6 +188,7 @@ export async function revokePayment(
           telegramPaymentChargeId: payment!.telegram_payment_charge_id,
           policy,
           voided,
+          heldVoided,
           spent,
           repaidFromOtherLots,
           debtAdded,
@@ -461,4 +472,40 @@ export async function recordRefund(
     })
     return known ? outcome : { ...outcome, alreadyRefunded: false }
   })
+}
+
+/**
+ * Takes the credits of revoked lots out of the customer's open holds: a hold keeps only what came
+ * from other lots, and one left empty is closed as released. Returns the amount taken per lot.
+ */
+async function voidHeldCredits(
+  tx: Tx,
+  customer: LockedCustomer,
+  revokedLots: Set<number>,
+  now: Date,
+): Promise<Map<number, number>> {
+  const byLot = new Map<number, number>()
+  if (revokedLots.size === 0) return byLot
+  const open = await rows<{ id: string; amount: string; allocations: unknown }>(
+    tx,
+    sql`select id, amount, allocations from holds
+        where project_id = ${customer.projectId} and customer_id = ${customer.id} and status = 'active'`,
+  )
+  for (const hold of open) {
+    const allocations = parseAllocations(hold.allocations)
+    const kept = allocations.filter((a) => !revokedLots.has(a.lotId))
+    if (kept.length === allocations.length) continue
+    for (const a of allocations) {
+      if (revokedLots.has(a.lotId)) byLot.set(a.lotId, (byLot.get(a.lotId) ?? 0) + a.amount)
+    }
+    const left = kept.reduce((sum, a) => sum + a.amount, 0)
+    await tx.execute(
+      left > 0
+        ? sql`update holds set amount = ${left}, allocations = ${JSON.stringify(kept)}::jsonb
+              where project_id = ${customer.projectId} and id = ${hold.id}`
+        : sql`update holds set status = 'released', settled_amount = 0, closed_at = ${now.toISOString()}::timestamptz
+              where project_id = ${customer.projectId} and id = ${hold.id}`,
+    )
+  }
+  return byLot
 }

@@ -14,6 +14,8 @@ import {
   recordPayment,
   recordRefund,
   refundPayment,
+  reserve,
+  settle,
 } from '../src/index.ts'
 import { countEntries, fund, key, ledgerMismatches, onPostgres, useDatabase } from './fixtures.ts'
 import {
@@ -430,6 +432,52 @@ describe('refund after partial spend', () => {
     expect(payment).toMatchObject({ refundShortfall: 450, refundPolicy: 'debt' })
     const next = await payAndDeliver(user, 'pack_s')
     expect(next.outcome).toMatchObject({ available: 150, debt: 0 })
+    expect(await ledgerMismatches(t.db)).toEqual([])
+  })
+
+  it('credits of the refunded lot sitting in an open hold are voided with it, not counted as spent', async () => {
+    const user = 2_000_031
+    s.sandbox.createUser({ id: user, firstName: 'Hal' })
+    const pack = await payAndDeliver(user, 'pack_s') // 500
+    await fund(t.db, projectId, user, 100) // younger lot
+    const hold = await reserve(t.db, {
+      projectId,
+      telegramUserId: user,
+      amount: 550,
+      reason: 'AI answer',
+      actor: 'test',
+      idempotencyKey: key(),
+    }) // 500 from the pack, 50 from the younger lot
+    const refund = await refundPayment(t.db, {
+      projectId,
+      telegramPaymentChargeId: pack.chargeId,
+      by: 'operator:op-1',
+      reason: 'test',
+      botApi: s.api,
+    })
+    expect(refund).toMatchObject({
+      voided: 0,
+      spent: 0,
+      debtAdded: 0,
+      available: 50,
+      held: 50,
+      debt: 0,
+    })
+    const settled = await settle(t.db, {
+      projectId,
+      holdId: hold.holdId,
+      amount: 30,
+      actor: 'test',
+      idempotencyKey: key(),
+    })
+    expect(settled).toMatchObject({
+      reserved: 50,
+      charged: 30,
+      returned: 20,
+      available: 70,
+      held: 0,
+      debt: 0,
+    })
     expect(await ledgerMismatches(t.db)).toEqual([])
   })
 
