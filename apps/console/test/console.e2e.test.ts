@@ -149,6 +149,25 @@ describe('the operator console in a real browser', () => {
     await eventually(() => page.locator('h1 .badge').count()).toBe(0)
   })
 
+  it('grants access to a gated feature by hand, shows quotas, and revokes the access', async () => {
+    await page
+      .getByRole('cell', { name: /AI tokens/ })
+      .first()
+      .waitFor()
+    const access = page.getByRole('form', { name: 'Grant access' })
+    await access.getByLabel('Feature').selectOption('pro')
+    await access.getByLabel('Days (empty = life)').fill('30')
+    await access.getByRole('button', { name: 'Grant access' }).click()
+    await eventually(() =>
+      page.getByRole('status').filter({ hasText: 'Access until' }).count(),
+    ).toBe(1)
+    const entitlement = page.locator('li', { hasText: 'pro' }).filter({ hasText: '(operator)' })
+    await entitlement.waitFor()
+    page.once('dialog', (d) => d.accept('granted by mistake'))
+    await entitlement.getByRole('button', { name: 'Revoke' }).click()
+    await eventually(() => page.getByText('No entitlements in force.').count()).toBe(1)
+  })
+
   it('creates an API key and shows it exactly once', async () => {
     await page.getByRole('link', { name: 'Settings' }).click()
     await page.getByRole('heading', { name: 'Settings' }).waitFor()
@@ -165,6 +184,7 @@ describe('the operator console in a real browser', () => {
       headers: { authorization: `Bearer ${key}` },
     })
     expect(whoami.status).toBe(200)
+    await page.getByTestId('relay-status').waitFor()
     await shot('settings')
     // …and after a reload it is gone from the page for good.
     await page.reload()
@@ -194,6 +214,8 @@ describe('the operator console in a real browser', () => {
         'credits.grant',
         'customer.block',
         'customer.unblock',
+        'entitlement.grant',
+        'entitlement.revoke',
         'payment.refund',
         'api_key.create',
         'reconciliation.run',

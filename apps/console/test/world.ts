@@ -13,6 +13,7 @@ import {
   listProducts,
   precheck,
   recordPayment,
+  seedDemoFeatures,
   setBotToken,
 } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
@@ -79,6 +80,7 @@ export async function startWorld(): Promise<World> {
   const viewer = { email: 'viewer@e-stars.local', password: 'viewer password' }
   await createOperator(db, { ...viewer, projectId, role: 'viewer' })
   await setBotToken(db, { projectId, botToken: sandbox.bot().token, secrets })
+  await seedDemoFeatures(db, projectId)
   const botApi = createBotApi({ token: sandbox.bot().token, apiRoot: sandbox.apiRoot })
 
   // The bot: approves pre-checkout through the engine and records each payment once.

@@ -180,6 +180,7 @@ export {
   adjustCredits,
   createProjectApiKey,
   getProjectSettings,
+  getRelayStatus,
   isTimeZone,
   type ProjectSettings,
   revokeProjectApiKey,

@@ -1,5 +1,5 @@
-import { type Executor, projects } from '@e-stars/db'
-import { eq } from 'drizzle-orm'
+import { type Executor, projects, rows } from '@e-stars/db'
+import { eq, sql } from 'drizzle-orm'
 import { recordAudit } from './audit.ts'
 import { balanceOf, grantCredits } from './credits.ts'
 import { lockCustomer } from './customers.ts'
@@ -240,4 +240,34 @@ export async function updateProjectSettings(
     })
     return after
   })
+}
+
+/** The webhook relay's backlog for the settings page: what waits, what failed last, what went through. */
+export async function getRelayStatus(db: Executor, projectId: string) {
+  const [row] = await rows<{
+    pending: string
+    failing: string
+    last_forwarded_at: string | Date | null
+    last_error: string | null
+    last_received_at: string | Date | null
+  }>(
+    db,
+    sql`select
+          count(*) filter (where forwarded_at is null) as pending,
+          count(*) filter (where forwarded_at is null and attempts > 0) as failing,
+          max(forwarded_at) as last_forwarded_at,
+          max(received_at) as last_received_at,
+          (select last_error from relay_updates where project_id = ${projectId}
+             and forwarded_at is null and last_error is not null
+           order by received_at desc limit 1) as last_error
+        from relay_updates where project_id = ${projectId}`,
+  )
+  const iso = (v: string | Date | null | undefined) => (v ? new Date(v).toISOString() : null)
+  return {
+    pending: Number(row?.pending ?? 0),
+    failing: Number(row?.failing ?? 0),
+    lastReceivedAt: iso(row?.last_received_at),
+    lastForwardedAt: iso(row?.last_forwarded_at),
+    lastError: row?.last_error ?? null,
+  }
 }

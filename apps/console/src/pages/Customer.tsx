@@ -1,10 +1,11 @@
 import { A, createAsync, query, revalidate, useParams } from '@solidjs/router'
 import { createSignal, For, Show } from 'solid-js'
 import { AdjustCredits } from '../components/AdjustCredits.tsx'
+import { GrantAccess } from '../components/GrantAccess.tsx'
 import { RefundButton } from '../components/RefundButton.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
-import { api, type RouterOutputs } from '../lib/api.ts'
+import { api, describeError, type RouterOutputs } from '../lib/api.ts'
 import {
   customerName,
   formatDateTime,
@@ -291,6 +292,9 @@ export default function Customer() {
             </Show>
           </Section>
           <Section title="Entitlements" retry={refreshCustomer}>
+            <Show when={session.isOwner()}>
+              <GrantAccess telegramUserId={id()} onDone={refreshCustomer} />
+            </Show>
             <Show when={customer()}>
               {(c) => (
                 <Show
@@ -305,7 +309,28 @@ export default function Customer() {
                           <span class="muted">
                             {e.endsAt ? `until ${formatDateTime(e.endsAt, tz())}` : 'for life'}
                             {e.active ? '' : ' · starts later'}
-                          </span>
+                          </span>{' '}
+                          <Show when={session.isOwner()}>
+                            <button
+                              type="button"
+                              class="secondary small"
+                              onClick={async () => {
+                                const reason = prompt(`Why end ${e.featureKey} for this customer?`)
+                                if (!reason) return
+                                await api.operator.customers.revokeEntitlement
+                                  .mutate({
+                                    projectId: session.projectId(),
+                                    entitlementId: e.id,
+                                    reason,
+                                  })
+                                  .then(refreshCustomer, (err: unknown) =>
+                                    alert(describeError(err)),
+                                  )
+                              }}
+                            >
+                              Revoke
+                            </button>
+                          </Show>
                         </li>
                       )}
                     </For>

@@ -14,6 +14,10 @@ const getTelegram = query(
   (projectId: string) => api.operator.settings.telegram.query({ projectId }),
   'settings-telegram',
 )
+const getRelayStatus = query(
+  (projectId: string) => api.operator.settings.relayStatus.query({ projectId }),
+  'relay-status',
+)
 const listKeys = query(
   (projectId: string) => api.operator.apiKeys.list.query({ projectId }),
   'api-keys',
@@ -54,6 +58,7 @@ export default function Settings() {
   const settings = createAsync(() => getSettings(session.projectId()))
   const telegram = createAsync(() => getTelegram(session.projectId()))
   const keys = createAsync(() => listKeys(session.projectId()))
+  const relay = createAsync(() => getRelayStatus(session.projectId()))
   const general = useAct()
   const bot = useAct()
   const keyAct = useAct()
@@ -177,6 +182,21 @@ export default function Settings() {
                 <span class="mono">{t().relayTarget ?? 'stored only (no target)'}</span>
                 {t().webhookSecretSet ? ' · secret set' : ''}
               </p>
+              <Show when={relay()}>
+                {(r) => (
+                  <p data-testid="relay-status">
+                    Relay status:{' '}
+                    {r().pending === 0 ? 'nothing waiting' : `${r().pending} update(s) waiting`}
+                    {r().failing > 0 ? `, ${r().failing} failing` : ''}
+                    {r().lastForwardedAt
+                      ? ` · last forwarded ${formatDateTime(r().lastForwardedAt, session.timeZone())}`
+                      : ''}
+                    <Show when={r().lastError}>
+                      <span class="form-error"> · last error: {r().lastError}</span>
+                    </Show>
+                  </p>
+                )}
+              </Show>
               <Show when={!readOnly()}>
                 <form
                   class="row"

@@ -5,13 +5,22 @@ import {
   getBalance,
   getCustomerDetail,
   getCustomerQuotaUsage,
+  grantEntitlementByOperator,
   listTimeline,
+  revokeEntitlement,
   searchCustomers,
   unblockCustomer,
 } from '@e-stars/billing'
 import { z } from 'zod'
 import { ownerProcedure, projectProcedure } from '../../trpc.ts'
-import { adjustInput, customerInput, customerSearchInput, timelineInput } from './inputs.ts'
+import {
+  adjustInput,
+  customerInput,
+  customerSearchInput,
+  entitlementGrantInput,
+  entitlementRevokeInput,
+  timelineInput,
+} from './inputs.ts'
 
 const blockInput = customerInput.extend({ blocked: z.boolean() })
 
@@ -68,6 +77,46 @@ export const operatorCustomersRouter = {
         target: `customer:${input.telegramUserId}`,
         before: { blocked: !input.blocked },
         after: (c) => ({ blocked: c.blocked }),
+      },
+    ),
+  ),
+  /** Access to a gated feature by hand (support, promotions); stacks on current access. */
+  grantEntitlement: ownerProcedure.input(entitlementGrantInput).mutation(({ ctx, input }) =>
+    audited(
+      ctx.db,
+      (tx) =>
+        grantEntitlementByOperator(tx as typeof ctx.db, {
+          projectId: ctx.project.id,
+          telegramUserId: input.telegramUserId,
+          featureKey: input.featureKey,
+          durationDays: input.durationDays ?? undefined,
+          actor: ctx.actor,
+        }),
+      {
+        projectId: ctx.project.id,
+        actor: ctx.actor,
+        action: 'entitlement.grant',
+        target: `customer:${input.telegramUserId}`,
+      },
+    ),
+  ),
+  revokeEntitlement: ownerProcedure.input(entitlementRevokeInput).mutation(({ ctx, input }) =>
+    audited(
+      ctx.db,
+      (tx) =>
+        revokeEntitlement(tx, {
+          projectId: ctx.project.id,
+          entitlementId: input.entitlementId,
+          reason: input.reason,
+          by: ctx.actor,
+        }),
+      {
+        projectId: ctx.project.id,
+        actor: ctx.actor,
+        action: 'entitlement.revoke',
+        target: `entitlement:${input.entitlementId}`,
+        before: { revoked: false },
+        after: (r) => ({ revokedAt: r.revokedAt, reason: input.reason }),
       },
     ),
   ),

@@ -129,3 +129,15 @@ export const resolveFindingInput = z.object({
 export const botTokenInput = z.object({ botToken: z.string().trim().min(1).max(300).nullable() })
 
 export const relayInput = z.object({ relayTarget: z.url().max(2000).nullable() })
+
+export const entitlementGrantInput = z.object({
+  telegramUserId,
+  featureKey: z.string().min(1).max(64),
+  /** Days of access, starting where current access ends; omitted: for life. */
+  durationDays: z.number().int().min(1).max(36_500).nullish(),
+})
+
+export const entitlementRevokeInput = z.object({
+  entitlementId: z.number().int().positive(),
+  reason,
+})

@@ -1,6 +1,7 @@
 import {
   audited,
   getProjectSettings,
+  getRelayStatus,
   getTelegramSettings,
   setBotToken,
   setRelaySettings,
@@ -44,6 +45,8 @@ export const settingsRouter = {
       },
     )
   }),
+  /** The relay's backlog: pending and failing updates, the last error and the last forward. */
+  relayStatus: projectProcedure.query(({ ctx }) => getRelayStatus(ctx.db, ctx.project.id)),
   setRelay: ownerProcedure.input(relayInput).mutation(({ ctx, input }) =>
     audited(
       ctx.db,
