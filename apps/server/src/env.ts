@@ -38,6 +38,15 @@ const schema = z.object({
   CONSOLE_DIR: z.string().min(1).optional(),
   /** `true`/`false` forces the Secure flag on the session cookie; `auto` follows the request. */
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  /** The built reference Mini App (apps/miniapp/dist by default); served at /miniapp/ when it exists. */
+  MINIAPP_DIR: z.string().min(1).optional(),
+  /**
+   * Mini App sign-in refuses Telegram init data older than this (a replayed one). 24 h by default:
+   * a Mini App left open for a day can still sign in again; lower it to narrow replays.
+   */
+  MINIAPP_INIT_DATA_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(604_800).default(86_400),
+  /** Lifetime of a Mini App customer token; the app signs in again with its init data after it. */
+  MINIAPP_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
   /** A sandbox Bot API emulator's base URL: enables the console's Sandbox page. */
   SANDBOX_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })

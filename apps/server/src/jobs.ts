@@ -1,5 +1,5 @@
 import type { Logger } from '@e-stars/api'
-import { expireDue, purgeOperatorSessions } from '@e-stars/billing'
+import { expireDue, purgeCustomerSessions, purgeOperatorSessions } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 
 /**
@@ -28,6 +28,9 @@ export function startJobs(db: Db, logger: Logger, options: { expiryIntervalMs: n
   const sessions = setInterval(() => {
     purgeOperatorSessions(db).catch((error: unknown) =>
       logger.error({ job: 'sessions', err: error }, 'session purge failed'),
+    )
+    purgeCustomerSessions(db).catch((error: unknown) =>
+      logger.error({ job: 'sessions', err: error }, 'Mini App session purge failed'),
     )
   }, 3_600_000)
   sessions.unref()

@@ -8,6 +8,7 @@ import {
   listProjects,
   seedDemoCatalog,
   seedDemoFeatures,
+  seedMiniAppFeatures,
 } from '@e-stars/billing'
 import { type Database, openDatabase } from '@e-stars/db'
 import express from 'express'
@@ -18,6 +19,7 @@ import { removeControlFile, tokenMatches, writeControlFile } from './control-fil
 import { seedDemoData } from './demo-data.ts'
 import type { Env } from './env.ts'
 import { startJobs } from './jobs.ts'
+import { defaultMiniAppDir, mountMiniApp } from './miniapp.ts'
 import { startReconcileJob } from './reconcile-job.ts'
 import { mountRelay, startRelayForwarder } from './relay.ts'
 import { loadSecretKey } from './secret-key.ts'
@@ -31,6 +33,8 @@ export interface RunningServer {
   demoOperator: { email: string; password: string } | null
   /** Whether the built console is served at `/`. */
   consoleServed: boolean
+  /** Whether the built reference Mini App is served at `/miniapp/`. */
+  miniAppServed: boolean
   close(): Promise<void>
 }
 
@@ -64,6 +68,7 @@ export async function startServer(
   if (demoProjectId && demoData)
     await seedDemoData(database.db, { projectId: demoProjectId, secrets: payments.secrets })
   let consoleServed = false
+  let miniAppServed = false
   let adminToken: string | null = null
   const app = createApp({
     db: database.db,
@@ -71,9 +76,18 @@ export async function startServer(
     logger,
     apiKeys: new ApiKeyCache(),
     payments,
+    customerSessions: {
+      initDataMaxAgeSeconds: env.MINIAPP_INIT_DATA_MAX_AGE_SECONDS,
+      tokenTtlSeconds: env.MINIAPP_SESSION_TTL_SECONDS,
+    },
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     extend(app) {
       mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
+      miniAppServed = mountMiniApp(app, {
+        db: database.db,
+        dir: env.MINIAPP_DIR ?? defaultMiniAppDir,
+        sandboxUrl: env.SANDBOX_URL,
+      }).served
       consoleServed = mountConsole(app, {
         db: database.db,
         dir: env.CONSOLE_DIR ?? defaultConsoleDir,
@@ -120,6 +134,7 @@ export async function startServer(
     demoProjectId,
     demoOperator,
     consoleServed,
+    miniAppServed,
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -142,6 +157,7 @@ async function ensureDemoProject(database: Database): Promise<string | null> {
   if ((await listProjects(database.db)).length > 0) return null
   const project = await createProject(database.db, { name: 'Demo bot' })
   await seedDemoCatalog(database.db, project.id)
+  await seedMiniAppFeatures(database.db, project.id)
   await seedDemoFeatures(database.db, project.id)
   return project.id
 }

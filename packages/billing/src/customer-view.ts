@@ -5,7 +5,7 @@ import { type ConsumeFeatureResult, checkAccess, consumeFeature } from './access
 import { listProducts } from './catalog.ts'
 import { listEntitlements } from './entitlements.ts'
 import { BillingError, NotFound } from './errors.ts'
-import { findFeature, listFeatures } from './features.ts'
+import { defineFeature, findFeature, listFeatures } from './features.ts'
 import { createInvoice } from './orders.ts'
 import { telegramFailure } from './refunds.ts'
 import type { Secrets } from './secrets.ts'
@@ -227,5 +227,20 @@ export async function consumeAsCustomer(
     actor: `miniapp:${input.telegramUserId}`,
     reason: input.reason,
     now: input.now,
+  })
+}
+
+/**
+ * The reference Mini App's metered action: `wallpaper`, 10 credits each, consumable by the Mini
+ * App itself (it makes the wallpaper on the device, so the client knows the cost). Safe to rerun.
+ */
+export async function seedMiniAppFeatures(db: Executor, projectId: string) {
+  return defineFeature(db, {
+    projectId,
+    key: 'wallpaper',
+    name: 'Wallpaper',
+    kind: 'metered',
+    credits: 10,
+    clientConsumable: true,
   })
 }

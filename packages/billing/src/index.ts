@@ -81,7 +81,6 @@ export {
   type CustomerSearchPage,
   type CustomerSummary,
   getCustomerDetail,
-  getCustomerQuotaUsage,
   type SearchCustomersInput,
   searchCustomers,
 } from './customer-search.ts'
@@ -117,6 +116,7 @@ export {
   customerQuotas,
   FeatureNotClientConsumable,
   type MiniAppInvoice,
+  seedMiniAppFeatures,
 } from './customer-view.ts'
 export {
   type Customer,
@@ -180,7 +180,6 @@ export {
   adjustCredits,
   createProjectApiKey,
   getProjectSettings,
-  getRelayStatus,
   isTimeZone,
   type ProjectSettings,
   revokeProjectApiKey,

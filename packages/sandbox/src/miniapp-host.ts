@@ -42,8 +42,11 @@ export const SANDBOX_THEMES = {
 export type SandboxTheme = keyof typeof SANDBOX_THEMES
 
 export interface MiniAppHostOptions {
-  /** The Mini App's URL, e.g. `http://127.0.0.1:3000/miniapp/` (e-Stars serves the reference one there). */
-  appUrl: string
+  /**
+   * The Mini App's URL, e.g. `http://127.0.0.1:3000/miniapp/` (e-Stars serves the reference one
+   * there); a function when it is known only after the sandbox starts.
+   */
+  appUrl: string | (() => string)
   /** Where the host page lives on the sandbox; default `/miniapp`. */
   path?: string
 }
@@ -94,7 +97,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  */
 export function miniAppHost(options: MiniAppHostOptions): SandboxExtension {
   const base = (options.path ?? '/miniapp').replace(/\/+$/, '')
-  const app = new URL(options.appUrl)
+  const appUrl = () =>
+    new URL(typeof options.appUrl === 'function' ? options.appUrl() : options.appUrl)
   return {
     name: 'miniapp-host',
     async handle(req, res, sandbox) {
@@ -103,7 +107,7 @@ export function miniAppHost(options: MiniAppHostOptions): SandboxExtension {
       const route = url.pathname.slice(base.length) || '/'
       try {
         if (req.method === 'GET' && route === '/') {
-          sendHtml(res, hostPage(sandbox, app, base, url.searchParams))
+          sendHtml(res, hostPage(sandbox, appUrl(), base, url.searchParams))
         } else if (req.method === 'GET' && route === '/telegram-web-app.js') {
           res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' })
           res.end(telegramWebAppStandIn())
