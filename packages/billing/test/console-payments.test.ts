@@ -21,19 +21,17 @@ async function seed() {
     productKey: n % 2 ? 'pack_s' : 'pack_m',
     ...extra,
   })
-  await t.db
-    .insert(payments)
-    .values([
-      row(1),
-      row(2, {
-        status: 'refunded',
-        refundReason: '=HYPERLINK("x"), "quoted"',
-        refundedBy: 'operator:a@b.c',
-      }),
-      row(3),
-      row(4, { status: 'unmatched', productKey: null }),
-      { ...row(5), projectId: other },
-    ])
+  await t.db.insert(payments).values([
+    row(1),
+    row(2, {
+      status: 'refunded',
+      refundReason: '=HYPERLINK("x"), "quoted"',
+      refundedBy: 'operator:a@b.c',
+    }),
+    row(3),
+    row(4, { status: 'unmatched', productKey: null }),
+    { ...row(5), projectId: other },
+  ])
   return projectId
 }
 
