@@ -10,6 +10,7 @@ import {
   type SandboxUser,
   sandbox,
 } from '../lib/sandbox.ts'
+import { useSession } from '../lib/session.tsx'
 
 const getState = query(
   () => sandbox<{ users: SandboxUser[]; now: number }>('/state'),
@@ -27,6 +28,10 @@ const getTransactions = query(
 /** Act as a Telegram user against the sandbox and watch the console follow. */
 export default function Sandbox() {
   const config = createAsync(() => consoleConfig())
+  const session = useSession()
+  /** The reference Mini App inside the sandbox's Telegram host page, as the chosen user. */
+  const miniAppLink = () =>
+    `/miniapp/open?project=${encodeURIComponent(session.projectId())}${current() ? `&user=${current()}` : ''}`
   const state = createAsync(() => getState())
   const [userId, setUserId] = createSignal<number | null>(null)
   const current = () => userId() ?? state()?.users[0]?.id ?? null
@@ -72,6 +77,15 @@ export default function Sandbox() {
           You are a Telegram user talking to the bot in the sandbox: write to it, pay its invoices
           with pretend Stars, or refund a charge from Telegram's side, and watch Customers and
           Payments update.
+        </p>
+        <p>
+          <a href={miniAppLink()} target="_blank" rel="noopener" data-testid="miniapp-link">
+            Open the Mini App in the sandbox Telegram
+          </a>{' '}
+          <span class="muted">
+            — the reference Mini App (apps/miniapp) as this user: buy with openInvoice, open the
+            premium screen, switch light and dark.
+          </span>
         </p>
         <Outcome pending={pending()} error={error()} success={done()} />
         <div class="columns">
