@@ -47,6 +47,17 @@ const schema = z.object({
   MINIAPP_INIT_DATA_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(604_800).default(86_400),
   /** Lifetime of a Mini App customer token; the app signs in again with its init data after it. */
   MINIAPP_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
+  /**
+   * Demo mode: start the Telegram sandbox in this process and point TELEGRAM_API_ROOT and the
+   * console's Sandbox page at it. `auto`: on when neither DATABASE_URL nor TELEGRAM_BOT_TOKEN is set.
+   */
+  SANDBOX: z.enum(['auto', 'on', 'off']).default('auto'),
+  SANDBOX_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
+  /**
+   * Read only as a signal: set for the reference bot against real Telegram, it turns the demo
+   * sandbox off (SANDBOX=auto). The server never uses it; project bot tokens live in the database.
+   */
+  TELEGRAM_BOT_TOKEN: z.string().optional(),
   /** A sandbox Bot API emulator's base URL: enables the console's Sandbox page. */
   SANDBOX_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })

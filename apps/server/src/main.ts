@@ -1,11 +1,13 @@
 import pino from 'pino'
+import { DEMO_USERS, sandboxWanted, startDemoSandbox } from './demo.ts'
 import { ConfigError, parseEnv } from './env.ts'
 import { startServer } from './server.ts'
 
 async function main() {
   const env = parseEnv()
   const logger = pino({ level: env.LOG_LEVEL })
-  const server = await startServer(env, logger)
+  const demo = sandboxWanted(env) ? await startDemoSandbox(env, logger) : null
+  const server = await startServer(demo?.env ?? env, logger, demo ? { extend: demo.mount } : {})
   if (server.demoProjectId) {
     process.stdout.write(
       `\nFirst start: created the project "Demo bot" (${server.demoProjectId}).\n` +
@@ -23,15 +25,31 @@ async function main() {
   process.stdout.write(
     `e-Stars is up: ${server.url}  (health: ${server.url}/healthz, API: ${server.url}/trpc)\n`,
   )
+  if (demo) {
+    const [alice] = DEMO_USERS
+    const control = `${demo.sandbox.url}/sandbox`
+    process.stdout.write(
+      `\nDemo mode: a Telegram sandbox runs at ${demo.sandbox.url} (no real Telegram, no real Stars);\n` +
+        `the reference bot (apps/bot) connects to it by itself. Talk to the bot as ${alice?.firstName} (${alice?.id}):\n` +
+        (server.consoleServed ? `  in the console: ${server.url}/sandbox\n` : '') +
+        `  or with curl:\n` +
+        `    curl -s ${control}/messages -H 'content-type: application/json' -d '{"userId":${alice?.id},"text":"/start"}'\n` +
+        `    curl -s '${control}/transcript?userId=${alice?.id}'\n` +
+        `  (README: "Fork the reference bot" shows paying an invoice the same way)\n\n`,
+    )
+  }
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down')
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
+    server
+      .close()
+      .then(() => demo?.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
   }
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.once('SIGTERM', () => shutdown('SIGTERM'))

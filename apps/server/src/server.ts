@@ -41,7 +41,11 @@ export interface RunningServer {
 export async function startServer(
   env: Env,
   logger: Logger,
-  options: { database?: Database } = {},
+  options: {
+    database?: Database
+    /** Extra routes, mounted first (the demo's `/demo/bootstrap`). */
+    extend?: (app: express.Express, database: Database) => void
+  } = {},
 ): Promise<RunningServer> {
   const database =
     options.database ??
@@ -82,6 +86,7 @@ export async function startServer(
     },
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     extend(app) {
+      options.extend?.(app, database)
       mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
       miniAppServed = mountMiniApp(app, {
         db: database.db,

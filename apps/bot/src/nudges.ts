@@ -1,0 +1,55 @@
+import type { EStarsClient } from '@e-stars/api/client'
+import { type BillingEvent, type EventWatcher, type Logger, watchEvents } from '@e-stars/telegraf'
+import { Markup } from 'telegraf'
+import type { ReferenceBot } from './bot.ts'
+import { productButtonText } from './catalog.ts'
+import { toldKey } from './refusals.ts'
+import { formatCount, periodWord, whenResets } from './wording.ts'
+
+/**
+ * Low-balance and limit nudges from `events.poll`. The engine writes one event per crossing
+ * (a low balance re-arms only after a top-up), so each nudge goes out once; a limit the user
+ * was just told about by a refusal is not repeated.
+ */
+export function startNudges(
+  reference: ReferenceBot,
+  options: { client: EStarsClient; logger: Logger; intervalMs?: number },
+): EventWatcher {
+  return watchEvents({
+    client: options.client,
+    logger: options.logger,
+    ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
+    handle: (event) => nudge(reference, event, options.logger),
+  })
+}
+
+async function nudge(reference: ReferenceBot, event: BillingEvent, logger: Logger) {
+  const userId = event.telegramUserId
+  if (userId === null) return
+  const p = event.payload
+  const telegram = reference.bot.telegram
+  if (event.type === 'balance.low') {
+    const packs = (await reference.catalog.products()).filter((x) => x.kind === 'pack')
+    await telegram.sendMessage(
+      userId,
+      `Heads up: you have ${formatCount(Number(p.available))} credits left. Top up with one tap:`,
+      Markup.inlineKeyboard(
+        packs.map((x) => [Markup.button.callback(productButtonText(x), `buy:${x.key}`)]),
+      ),
+    )
+  } else if (event.type === 'free_allowance.exhausted') {
+    await telegram.sendMessage(
+      userId,
+      `That was the last of your free answers ${periodWord(String(p.period))}. From now on answers use credits (/balance); the free ones come back ${whenResets((p.resetsAt as string | null) ?? null)}.`,
+    )
+  } else if (event.type === 'quota.exhausted') {
+    const feature = String(p.feature)
+    if (reference.told.delete(toldKey(userId, feature, p.resetsAt))) return
+    const what = feature === reference.features.image ? 'images' : feature
+    await telegram.sendMessage(
+      userId,
+      `That was your last of ${formatCount(Number(p.limit))} ${what} ${periodWord(String(p.period))}; more ${whenResets((p.resetsAt as string | null) ?? null)}. /plans raises the limit.`,
+    )
+  }
+  logger.info({ eventId: event.id, type: event.type, telegramUserId: userId }, 'nudge sent')
+}

@@ -1,0 +1,106 @@
+import { createEStarsClient } from '@e-stars/api/client'
+import { generateSecretKey } from '@e-stars/billing'
+import { createTestDatabase } from '@e-stars/db/testing'
+import {
+  type DemoSandbox,
+  parseEnv,
+  type RunningServer,
+  startDemoSandbox,
+  startServer,
+} from '@e-stars/server'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createBot } from '../src/bot.ts'
+import { demoBootstrap } from '../src/demo.ts'
+import { createOfflineModel } from '../src/model/offline.ts'
+import { memoryLogger, userOf } from './stack.ts'
+
+const silent = { info() {}, warn() {}, error() {} }
+
+/**
+ * What `pnpm start` does, in one process: the server in sandbox mode (its own Telegram sandbox),
+ * and the bot with no configuration at all asking the server for the rest.
+ */
+describe('the zero-configuration demo', () => {
+  let demo: DemoSandbox
+  let server: RunningServer
+  beforeAll(async () => {
+    const env = parseEnv({ PORT: '0', SANDBOX_PORT: '0', SECRET_KEY: generateSecretKey() })
+    demo = await startDemoSandbox(env, silent)
+    server = await startServer(demo.env, silent, {
+      database: await createTestDatabase(),
+      extend: demo.mount,
+    })
+  })
+  afterAll(async () => {
+    await server?.close()
+    await demo?.close()
+  })
+
+  it('the bot bootstraps from the server and answers a user in the sandbox', async () => {
+    const config = await demoBootstrap(server.url)
+    expect(config).toMatchObject({
+      botToken: '1000001:sandbox',
+      apiRoot: demo.sandbox.apiRoot,
+      sandboxUrl: demo.sandbox.url,
+      users: [
+        { id: 2_000_001, firstName: 'Alice' },
+        { id: 2_000_002, firstName: 'Bob' },
+      ],
+    })
+    const client = createEStarsClient({ url: server.url, apiKey: config.apiKey })
+    expect(await client.project.whoami.query()).toMatchObject({ projectId: config.projectId })
+    const { bot } = createBot({
+      token: config.botToken,
+      apiRoot: config.apiRoot,
+      client,
+      model: createOfflineModel(),
+      logger: memoryLogger(),
+    })
+    await new Promise<void>((resolve, reject) => {
+      bot.launch(() => resolve()).catch(reject)
+    })
+    try {
+      const user = userOf(demo.sandbox, 2_000_001)
+      const welcome = await user.say('/start')
+      expect(welcome.text).toMatch(/^Welcome, Alice!/)
+      // The demo catalogue and its invoice, paid through the server's pre-checkout.
+      const invoice = await user.say('/buy pack_m', (m) => m.invoice !== undefined)
+      expect(
+        (await demo.sandbox.payInvoice(2_000_001, { messageId: invoice.message_id })).status,
+      ).toBe('paid')
+      const thanks = await user.next(
+        invoice.message_id,
+        (m) => m.text?.startsWith('Payment') ?? false,
+      )
+      expect(thanks.text).toContain('+1 200 credits')
+    } finally {
+      bot.stop('test end')
+    }
+  })
+
+  it('a second bootstrap (a bot restart) revokes the previous demo key', async () => {
+    const first = await demoBootstrap(server.url)
+    const second = await demoBootstrap(server.url)
+    const old = createEStarsClient({ url: server.url, apiKey: first.apiKey })
+    await expect(old.project.whoami.query()).rejects.toThrow(/revoked|Unknown/)
+    const fresh = createEStarsClient({ url: server.url, apiKey: second.apiKey })
+    expect(await fresh.project.whoami.query()).toMatchObject({ projectId: second.projectId })
+  })
+
+  it('a server not in sandbox mode answers 404, and the bot says what to configure', async () => {
+    const plain = await startServer(
+      parseEnv({ PORT: '0', SECRET_KEY: generateSecretKey() }),
+      silent,
+      {
+        database: await createTestDatabase(),
+      },
+    )
+    try {
+      await expect(demoBootstrap(plain.url)).rejects.toThrow(
+        /not in sandbox mode[\s\S]*set TELEGRAM_BOT_TOKEN and ESTARS_API_KEY/,
+      )
+    } finally {
+      await plain.close()
+    }
+  })
+})
