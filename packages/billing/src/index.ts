@@ -81,6 +81,7 @@ export {
   type CustomerSearchPage,
   type CustomerSummary,
   getCustomerDetail,
+  getCustomerQuotaUsage,
   type SearchCustomersInput,
   searchCustomers,
 } from './customer-search.ts'
@@ -180,6 +181,7 @@ export {
   adjustCredits,
   createProjectApiKey,
   getProjectSettings,
+  getRelayStatus,
   isTimeZone,
   type ProjectSettings,
   revokeProjectApiKey,
