@@ -10,7 +10,7 @@ import {
   setBotToken,
 } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
-import { createSandbox, DEMO_BOT, type Sandbox } from '@e-stars/sandbox'
+import { createSandbox, DEMO_BOT, miniAppHost, type Sandbox } from '@e-stars/sandbox'
 import type express from 'express'
 import type { Env } from './env.ts'
 import { loadSecretKey } from './secret-key.ts'
@@ -50,7 +50,17 @@ export interface DemoSandbox {
  * key is revoked, so restarts do not pile keys up).
  */
 export async function startDemoSandbox(env: Env, logger: Logger): Promise<DemoSandbox> {
-  const sandbox = await createSandbox({ port: env.SANDBOX_PORT, host: env.HOST, users: DEMO_USERS })
+  // The sandbox's Telegram also hosts the reference Mini App the server serves at /miniapp/.
+  const serverHost = ['0.0.0.0', '::'].includes(env.HOST) ? '127.0.0.1' : env.HOST
+  const miniApp = miniAppHost({
+    appUrl: `http://${serverHost.includes(':') ? `[${serverHost}]` : serverHost}:${env.PORT}/miniapp/`,
+  })
+  const sandbox = await createSandbox({
+    port: env.SANDBOX_PORT,
+    host: env.HOST,
+    users: DEMO_USERS,
+    extensions: [miniApp],
+  })
   const secrets = createSecrets(loadSecretKey(env, logger))
   logger.info({ url: sandbox.url }, 'Telegram sandbox listening (demo mode)')
   return {

@@ -37,6 +37,11 @@ async function main() {
         `    curl -s '${control}/transcript?userId=${alice?.id}'\n` +
         `  (README: "Fork the reference bot" shows paying an invoice the same way)\n\n`,
     )
+    if (server.miniAppServed)
+      process.stdout.write(
+        `The reference Mini App inside the sandbox Telegram: ${server.url}/miniapp/open\n` +
+          `  (as Bob in dark: ${server.url}/miniapp/open?user=${DEMO_USERS[1]?.id}&theme=dark)\n\n`,
+      )
   }
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down')
