@@ -1,4 +1,5 @@
 import { type Db, rows } from '@e-stars/db'
+import { onPostgres } from '@e-stars/db/testing'
 import type { CreateInvoiceLinkParams } from '@e-stars/telegram'
 import { sign } from '@tma.js/init-data-node'
 import { sql } from 'drizzle-orm'
@@ -431,5 +432,30 @@ describe('what a signed-in customer reads and does', () => {
       idempotencyKey: key(),
     })
     expect(JSON.stringify(await customerActivity(handle.db, scope))).not.toContain('bob only')
+  })
+})
+
+if (!onPostgres)
+  console.warn(
+    'customer-sessions: concurrent sign-ins need PostgreSQL (TEST_DATABASE_URL); skipped',
+  )
+
+describe.skipIf(!onPostgres)('concurrent sign-ins (PostgreSQL)', () => {
+  const handle = useDatabase({ poolSize: 12 })
+
+  it('a new user signing in ten times at once becomes one customer with ten sessions', async () => {
+    const projectId = await projectWithBot(handle.db)
+    const data = initData(ALICE, { authDate: new Date() })
+    const sessions = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        createCustomerSession(handle.db, { projectId, initData: data, secrets }),
+      ),
+    )
+    expect(new Set(sessions.map((s) => s.token)).size).toBe(10)
+    expect(await countCustomers(handle.db, projectId)).toBe(1)
+    const who = await Promise.all(
+      sessions.map((s) => authenticateCustomerSession(handle.db, s.token)),
+    )
+    expect(new Set(who.map((w) => w.customerId)).size).toBe(1)
   })
 })
