@@ -35,6 +35,8 @@ describe('features, quotas and events over HTTP with the typed client', () => {
       ['ai.tokens', 'metered', 1, 100],
       ['image', 'metered', 20, 1],
       ['pro', 'gated', 0, 1],
+      // The reference Mini App's metered action, consumable by the Mini App itself.
+      ['wallpaper', 'metered', 10, 1],
     ])
     const quotas = await listQuotas(server.database.db, { projectId })
     expect(quotas.map((q) => [q.featureKey, q.scope, q.productKey, q.limit, q.free])).toEqual([
