@@ -13,6 +13,7 @@ import {
 import {
   ALICE,
   BOB,
+  CAROL,
   closedPortUrl,
   eventually,
   launchPolling,
@@ -65,6 +66,12 @@ async function startBot(options: Partial<EStarsOptions> & { client?: EStarsClien
       chat_id: ctx.chat.id,
       ...starsInvoice({ title: 'Raw', description: 'Raw invoice', payload: 'raw-1', amount: 5 }),
     })
+  })
+  b.command('access', async (ctx) => {
+    const [pro, list] = await Promise.all([ctx.billing.check('pro'), ctx.billing.entitlements()])
+    await ctx.reply(
+      `pro ${pro.allowed ? 'yes' : 'no'} (${pro.reason}); ${JSON.stringify(list.access)}`,
+    )
   })
   b.command('balance', async (ctx) => {
     const balance = await ctx.billing.balance()
@@ -193,6 +200,29 @@ describe('payments through the middleware', () => {
     expect(
       stack.sandbox.transcript(BOB).filter((m) => m.text?.startsWith('Your payment of')),
     ).toHaveLength(1)
+  })
+
+  it('a subscription is sent as a link button; paying it grants Pro and its monthly credits', async () => {
+    await startBot()
+    const before = await say(CAROL, '/access', 'pro')
+    expect(before.text).toBe('pro no (no_entitlement); []')
+    const offer = await say(CAROL, '/buy plus', 'subscribe')
+    expect(offer.text).toBe('Tap the button to subscribe. You can cancel any time.')
+    const button = offer.reply_markup?.inline_keyboard?.[0]?.[0]
+    expect(button?.text).toBe('Subscribe for 200 ⭐ a month')
+    const paid = await stack.sandbox.payInvoice(CAROL, { invoiceLink: button?.url ?? '' })
+    expect(paid.status).toBe('paid')
+    const thanks = await stack.sandbox.waitForMessage(
+      CAROL,
+      (m) => m.text?.startsWith('Payment received') ?? false,
+      5000,
+      { afterMessageId: offer.message_id },
+    )
+    expect(thanks.text).toMatch(
+      /^Payment received, thank you! \+1 500 credits, pro until \d{4}-\d\d-\d\d\./,
+    )
+    const after = await say(CAROL, '/access', 'pro')
+    expect(after.text).toMatch(/^pro yes \(ok\); \[\{"featureKey":"pro","until":"\d{4}-/)
   })
 
   it('/paysupport explains how to get help and lists the user’s payments with charge ids', async () => {

@@ -16,6 +16,7 @@ import type { Context, Telegraf } from 'telegraf'
 
 export const ALICE = 2_000_001
 export const BOB = 2_000_002
+export const CAROL = 2_000_003
 
 export interface LogLine {
   level: 'info' | 'warn' | 'error'
@@ -61,6 +62,7 @@ export async function startStack(options: { sandbox?: SandboxOptions } = {}): Pr
     users: [
       { id: ALICE, firstName: 'Alice', username: 'alice' },
       { id: BOB, firstName: 'Bob' },
+      { id: CAROL, firstName: 'Carol' },
     ],
     ...options.sandbox,
   })
