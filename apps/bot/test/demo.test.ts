@@ -78,6 +78,13 @@ describe('the zero-configuration demo', () => {
     }
   })
 
+  it('the console’s Sandbox page is switched on and pointed at the same sandbox', async () => {
+    const config = await fetch(`${server.url}/console-api/config`).then((r) => r.json())
+    expect(config).toMatchObject({ sandbox: true })
+    expect(demo.env.SANDBOX_URL).toBe(demo.sandbox.url)
+    expect(demo.env.TELEGRAM_API_ROOT).toBe(demo.sandbox.apiRoot)
+  })
+
   it('a second bootstrap (a bot restart) revokes the previous demo key', async () => {
     const first = await demoBootstrap(server.url)
     const second = await demoBootstrap(server.url)
