@@ -1,5 +1,5 @@
 export * from './access.ts'
 export * from './ledger.ts'
+export * from './miniapp.ts'
 export * from './payments.ts'
 export * from './projects.ts'
-export * from './miniapp.ts'
