@@ -276,3 +276,52 @@ describe('a viewer', () => {
     expect(status).toBe(403)
   })
 })
+
+describe('graceful states', () => {
+  let context: BrowserContext
+  beforeAll(async () => {
+    context = await launchBrowser()
+  })
+  afterAll(() => context?.close())
+
+  it('logs in with the keyboard alone', async () => {
+    const p = await context.newPage()
+    await p.goto(`${world.server.url}/login`)
+    // The email field takes the focus by itself once the page is there.
+    await p.locator('input[name=email]:focus').waitFor()
+    await p.keyboard.type(world.viewer.email)
+    await p.keyboard.press('Tab')
+    await p.keyboard.type(world.viewer.password)
+    await p.keyboard.press('Enter')
+    await p.getByRole('heading', { name: 'Overview' }).waitFor()
+    await p.close()
+  })
+
+  it('shows an error with a retry when a query fails, and recovers on retry', async () => {
+    const p = await context.newPage()
+    let failures = 1
+    await p.route('**/trpc/operator.overview.get**', (route) => {
+      if (failures-- > 0)
+        return route.fulfill({ status: 500, contentType: 'text/plain', body: 'boom' })
+      return route.fallback()
+    })
+    await p.goto(`${world.server.url}/`)
+    const alert = p.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.textContent()).toContain('Something went wrong')
+    await alert.getByRole('button', { name: 'Retry' }).click()
+    await p.locator('.metric', { hasText: 'Stars earned' }).waitFor()
+    await p.close()
+  })
+
+  it('returns to the login page when the session has ended', async () => {
+    const p = await context.newPage()
+    await p.goto(`${world.server.url}/customers`)
+    await p.getByRole('heading', { name: 'Customers' }).waitFor()
+    const { operatorSessions } = await import('@e-stars/db')
+    await world.database.db.delete(operatorSessions)
+    await p.reload()
+    await p.getByRole('heading', { name: 'e-Stars console' }).waitFor()
+    await p.close()
+  })
+})

@@ -5,7 +5,8 @@ import { ErrorBox, Loading } from './States.tsx'
 export function Section(props: {
   title?: string
   actions?: JSX.Element
-  retry: () => void
+  /** Refetches what failed (usually `revalidate(query.key)`); the section re-renders once it settles. */
+  retry: () => unknown
   children: JSX.Element
   class?: string
 }) {
@@ -22,8 +23,9 @@ export function Section(props: {
           <ErrorBox
             error={error}
             retry={() => {
-              props.retry()
-              reset()
+              void Promise.resolve(props.retry())
+                .catch(() => {})
+                .finally(reset)
             }}
           />
         )}

@@ -1,5 +1,5 @@
 import { useNavigate } from '@solidjs/router'
-import { createEffect, createSignal, Show } from 'solid-js'
+import { createEffect, createSignal, onMount, Show } from 'solid-js'
 import { describeError, errorInfo } from '../lib/api.ts'
 import { formatRelative } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -9,6 +9,9 @@ export default function Login() {
   const navigate = useNavigate()
   const [pending, setPending] = createSignal(false)
   const [error, setError] = createSignal<string | null>(null)
+  let email!: HTMLInputElement
+  // `autofocus` only works on the first page load; the login page may be reached later.
+  onMount(() => email.focus())
   createEffect(() => {
     if (session.session()) navigate('/', { replace: true })
   })
@@ -39,7 +42,7 @@ export default function Login() {
         <p class="muted">Log in to see balances, payments and refunds.</p>
         <label>
           Email
-          <input name="email" type="email" autocomplete="username" required autofocus />
+          <input ref={email} name="email" type="email" autocomplete="username" required />
         </label>
         <label>
           Password
