@@ -1,8 +1,15 @@
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client'
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server'
-import type { AppRouter } from './root.ts'
+import type { BillingErrorFacts, ClientRouter } from './client-router.ts'
 
-export type { AppRouter }
+export type {
+  BillingErrorFacts,
+  EStarsErrorData,
+  EStarsErrorShape,
+  InputErrors,
+} from './client-router.ts'
+/** The procedures a bot or a Mini App calls (not the operator console's), as the client types them. */
+export type AppRouter = ClientRouter
 export type RouterInputs = inferRouterInputs<AppRouter>
 export type RouterOutputs = inferRouterOutputs<AppRouter>
 
@@ -31,11 +38,9 @@ export function createEStarsClient(options: EStarsClientOptions) {
 export type EStarsClient = ReturnType<typeof createEStarsClient>
 
 /** The domain facts the server attached to an error, e.g. `{ code: 'INSUFFICIENT_CREDITS', available, required }`. */
-export function billingErrorOf(
-  error: unknown,
-): ({ code: string } & Record<string, unknown>) | null {
+export function billingErrorOf(error: unknown): BillingErrorFacts | null {
   if (!(error instanceof TRPCClientError)) return null
-  const data = error.data as { billing?: { code: string } & Record<string, unknown> } | undefined
+  const data = error.data as { billing?: BillingErrorFacts | null } | undefined
   return data?.billing ?? null
 }
 

@@ -9,16 +9,27 @@ export {
   isInsufficientCredits,
   isQuotaExceeded,
   type QuotaExceededFacts,
-  type RouterInputs,
-  type RouterOutputs,
 } from './client.ts'
+export type {
+  BillingErrorFacts,
+  ClientRouter,
+  EStarsErrorData,
+  EStarsErrorShape,
+  InputErrors,
+} from './client-router.ts'
 export {
   actorOf,
   createPaymentServices,
   type PaymentServices,
   paymentProcedure,
 } from './payment-services.ts'
-export { type AppRouter, appRouter } from './root.ts'
+export {
+  type AppRouter,
+  appRouter,
+  clientProcedures,
+  type RouterInputs,
+  type RouterOutputs,
+} from './root.ts'
 export {
   createHttpContextFactory,
   type HttpContextOptions,

@@ -1,3 +1,4 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server'
 import { accessRouter, featureUsageRouter } from './routers/access.ts'
 import { checkoutRouter } from './routers/checkout.ts'
 import { creditsRouter } from './routers/credits.ts'
@@ -16,7 +17,8 @@ import { reconcileRouter } from './routers/reconcile.ts'
 import { usageRouter } from './routers/usage.ts'
 import { router } from './trpc.ts'
 
-export const appRouter = router({
+/** Every procedure a bot or a Mini App calls: what `ClientRouter` (the public client) is built from. */
+export const clientProcedures = {
   project: projectRouter,
   customers: customersRouter,
   credits: creditsRouter,
@@ -35,8 +37,15 @@ export const appRouter = router({
   miniApp: miniAppRouter,
   /** The signed-in Mini App user (customer token, not API keys). */
   me: meRouter,
+}
+
+export const appRouter = router({
+  ...clientProcedures,
   /** The operator console (session cookie, not API keys). */
   operator: operatorRouter,
 })
 
 export type AppRouter = typeof appRouter
+/** Inputs and outputs of every procedure, the operator console's included. */
+export type RouterInputs = inferRouterInputs<AppRouter>
+export type RouterOutputs = inferRouterOutputs<AppRouter>

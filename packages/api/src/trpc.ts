@@ -12,6 +12,7 @@ import type { Db } from '@e-stars/db'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { ApiKeyCache } from './api-key-cache.ts'
+import type { EStarsErrorShape } from './client-router.ts'
 import { toTRPCError } from './errors.ts'
 import type { PaymentServices } from './payment-services.ts'
 
@@ -73,7 +74,7 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
 export type Context = ReturnType<typeof createInnerContext>
 
 const t = initTRPC.context<Context>().create({
-  errorFormatter({ shape, error }) {
+  errorFormatter({ shape, error }): EStarsErrorShape {
     const cause = error.cause
     return {
       ...shape,

@@ -151,8 +151,13 @@ export const WebhookInfoSchema = z.object({
 })
 export type WebhookInfo = z.infer<typeof WebhookInfoSchema>
 
+/** A plain interface (not `z.infer`) so the invoice types published with @e-stars/client stay free of zod. */
+export interface LabeledPrice {
+  label: string
+  /** In the currency's smallest unit: whole Stars for XTR. */
+  amount: number
+}
 export const LabeledPriceSchema = z.object({ label: z.string(), amount: int })
-export type LabeledPrice = z.infer<typeof LabeledPriceSchema>
 
 export const InvoiceSchema = z.looseObject({
   title: z.string(),
