@@ -1,4 +1,4 @@
-import { createEStarsClient, isInsufficientCredits } from '@e-stars/api/client'
+import { createEStarsClient, isInsufficientCredits } from '@e-stars/client'
 import { type EStarsContext, eStars } from '@e-stars/telegraf'
 import { Telegraf } from 'telegraf'
 import { message } from 'telegraf/filters'

@@ -1,4 +1,4 @@
-import type { EStarsClient, RouterOutputs } from '@e-stars/api/client'
+import type { EStarsClient, RouterOutputs } from '@e-stars/client'
 import { type BotApi, botApiFromTelegraf } from '@e-stars/telegram'
 import type { Telegram } from 'telegraf'
 import type { CustomerCache, TelegramUserLike } from './customers.ts'

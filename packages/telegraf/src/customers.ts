@@ -1,4 +1,4 @@
-import type { EStarsClient } from '@e-stars/api/client'
+import type { EStarsClient } from '@e-stars/client'
 
 /** The Telegram user fields e-Stars keeps on a customer. */
 export interface TelegramUserLike {

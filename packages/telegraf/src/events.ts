@@ -1,4 +1,4 @@
-import type { EStarsClient, RouterOutputs } from '@e-stars/api/client'
+import type { EStarsClient, RouterOutputs } from '@e-stars/client'
 import { errorFields, type Logger } from './logger.ts'
 
 export type BillingEvent = RouterOutputs['events']['poll']['events'][number]

@@ -1,4 +1,4 @@
-import type { EStarsClient } from '@e-stars/api/client'
+import type { EStarsClient } from '@e-stars/client'
 import { type PaymentUpdate, parsePaymentUpdate, type RefundedPayment } from '@e-stars/telegram'
 import { Composer, type Context } from 'telegraf'
 import { Billing, type Invoice } from './billing.ts'
@@ -34,7 +34,7 @@ export interface EStarsMessages {
 }
 
 export interface EStarsOptions {
-  /** The typed client: `createEStarsClient({ url, apiKey })` from `@e-stars/api/client`. */
+  /** The typed client: `createEStarsClient({ url, apiKey })` from `@e-stars/client`. */
   client: EStarsClient
   /** pino or anything with info/warn/error(obj, msg); default: warnings and errors to stderr. */
   logger?: Logger

@@ -1,4 +1,4 @@
-import type { EStarsClient, RouterOutputs } from '@e-stars/api/client'
+import type { EStarsClient, RouterOutputs } from '@e-stars/client'
 import type { PreCheckoutQuery, RefundedPayment, SuccessfulPayment, User } from '@e-stars/telegram'
 import { errorFields, type Logger } from './logger.ts'
 import { isTransient, type RetryPolicy, withRetries } from './transient.ts'

@@ -1,4 +1,4 @@
-import type { RouterOutputs } from '@e-stars/api/client'
+import type { RouterOutputs } from '@e-stars/client'
 import type { MiddlewareFn } from 'telegraf'
 import { errorFields, type Logger } from './logger.ts'
 import type { EStarsContext } from './middleware.ts'

@@ -1,0 +1,1 @@
+export { defineConfig, type UserConfig } from 'tsdown'

@@ -1,0 +1,18 @@
+import { defineConfig } from '@e-stars/library-build'
+
+// ESM + one bundled .d.ts. The Bot API helpers it uses (packages/telegram) are bundled in;
+// @e-stars/client and zod are dependencies, telegraf and @trpc/* peer dependencies.
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outDir: 'dist',
+  clean: true,
+  fixedExtension: false,
+  // `paths` point the bundled workspace package at its sources, so TypeScript emits its
+  // declarations (through node_modules it would count as an external library).
+  tsconfig: 'tsconfig.build.json',
+  dts: true,
+  deps: { alwaysBundle: ['@e-stars/telegram'] },
+})
