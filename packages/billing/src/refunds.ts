@@ -79,7 +79,13 @@ export interface RefundActor {
  */
 export async function revokePayment(
   tx: Tx,
-  input: { projectId: string; telegramPaymentChargeId: string; now: Date } & RefundActor,
+  input: {
+    projectId: string
+    telegramPaymentChargeId: string
+    now: Date
+    /** Runs once the customer and the payment are locked and the payment is not refunded yet. */
+    beforeRevoke?: (payment: PaymentForRefund) => Promise<void>
+  } & RefundActor,
 ): Promise<RefundOutcome> {
   const find = () =>
     rows<PaymentForRefund>(
@@ -100,6 +106,7 @@ export async function revokePayment(
         from payments where project_id = ${input.projectId} and id = ${found.id} for update`,
   )
   if (payment!.status === 'refunded') return replayRefund(tx, customer, payment!)
+  await input.beforeRevoke?.(payment!)
   await sweepExpired(tx, customer, input.now)
   const paymentId = Number(payment!.id)
   const [project] = await tx
@@ -302,39 +309,33 @@ export async function refundPayment(
   input: RefundPaymentInput,
 ): Promise<RefundOutcome> {
   if (!input.reason.trim()) throw new InvalidInput('reason', 'say why the payment is refunded')
-  const [payment] = await db
-    .select({
-      status: payments.status,
-      telegramUserId: payments.telegramUserId,
-      subscriptionId: payments.subscriptionId,
-      subscriptionExpiresAt: payments.subscriptionExpiresAt,
-    })
-    .from(payments)
-    .where(
-      and(
-        eq(payments.projectId, input.projectId),
-        eq(payments.telegramPaymentChargeId, input.telegramPaymentChargeId),
-      ),
-    )
-  if (!payment) throw new NotFound('Payment', input.telegramPaymentChargeId)
-  if (payment.status !== 'refunded') {
-    try {
-      await input.botApi.refundStarPayment({
-        user_id: payment.telegramUserId,
-        telegram_payment_charge_id: input.telegramPaymentChargeId,
-      })
-    } catch (error) {
-      if (!isChargeAlreadyRefunded(error)) throw telegramFailure('refundStarPayment', error)
-    }
-    if (payment.subscriptionId && payment.subscriptionExpiresAt)
-      await stopRenewal(db, input, {
-        subscriptionId: payment.subscriptionId,
-        periodEnd: payment.subscriptionExpiresAt,
-        telegramUserId: payment.telegramUserId,
-      })
-  }
   const now = input.now ?? new Date()
-  return db.transaction((tx) => revokePayment(tx, { ...input, now }))
+  // Telegram is called while this transaction holds the customer and payment locks: the
+  // refunded_payment update it sends back waits for them, then finds this refund with its
+  // operator and reason. A failed call rolls everything back; a crash after it is found by
+  // reconciliation (Telegram's ledger has the refund row).
+  return db.transaction((tx) =>
+    revokePayment(tx, {
+      ...input,
+      now,
+      async beforeRevoke(locked) {
+        try {
+          await input.botApi.refundStarPayment({
+            user_id: Number(locked.telegram_user_id),
+            telegram_payment_charge_id: input.telegramPaymentChargeId,
+          })
+        } catch (error) {
+          if (!isChargeAlreadyRefunded(error)) throw telegramFailure('refundStarPayment', error)
+        }
+        if (locked.subscription_id && locked.subscription_expires_at)
+          await stopRenewal(tx, input, {
+            subscriptionId: locked.subscription_id,
+            periodEnd: new Date(locked.subscription_expires_at),
+            telegramUserId: Number(locked.telegram_user_id),
+          })
+      },
+    }),
+  )
 }
 
 /**
