@@ -10,7 +10,7 @@ import type { PublishedName } from './pack.ts'
  * them is fine on purpose: raise the number in the same commit. A jump usually means a type
  * started dragging in something it should not (zod's or the server's internals).
  */
-const DTS_BUDGET: Record<PublishedName, number> = { client: 44_000, telegraf: 21_000 }
+const DTS_BUDGET: Record<PublishedName, number> = { client: 45_000, telegraf: 21_000 }
 
 /** What each package may import at run time and in its types; nothing server-side. */
 const ALLOWED_IMPORTS: Record<PublishedName, string[]> = {
@@ -52,10 +52,11 @@ const importsOf = (code: string) =>
   [...code.matchAll(/^(?:import|export)\b[^'"]*?from\s+["']([^"']+)["']/gm)].map((m) => m[1])
 
 describe.each(['client', 'telegraf'] as const)('the packed @e-stars/%s', (name) => {
-  it('holds only the build, the manifest and the README', () => {
+  it('holds only the build, the manifest, the README (and the changelog once released)', () => {
     const files = tarball(name)
       .pkg.listFiles()
       .map((f) => f.replace(`/node_modules/@e-stars/${name}/`, ''))
+      .filter((f) => f !== 'CHANGELOG.md')
       .sort()
     expect(files).toEqual(['README.md', 'dist/index.d.ts', 'dist/index.js', 'package.json'])
   })
