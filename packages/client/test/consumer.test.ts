@@ -103,20 +103,23 @@ beforeAll(async () => {
   for (const file of ['bot.ts', 'broken.ts'])
     await copyFile(join(fixtures, file), join(project, 'src', file))
   const started = performance.now()
-  await run(
-    'npm',
-    [
-      'install',
-      '--prefer-offline',
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
-      packs.tarballs.client,
-      packs.tarballs.telegraf,
-      ...PEERS,
-    ],
-    { cwd: project, maxBuffer: 16 * 2 ** 20 },
-  )
+  const install = () =>
+    run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        packs.tarballs.client,
+        packs.tarballs.telegraf,
+        ...PEERS,
+      ],
+      { cwd: project, maxBuffer: 16 * 2 ** 20 },
+    )
+  // One retry: the peers come from the npm registry (or npm's cache), and a registry can hiccup.
+  await install().catch(install)
   installSeconds = (performance.now() - started) / 1000
 }, 300_000)
 
