@@ -52,13 +52,13 @@ const importsOf = (code: string) =>
   [...code.matchAll(/^(?:import|export)\b[^'"]*?from\s+["']([^"']+)["']/gm)].map((m) => m[1])
 
 describe.each(['client', 'telegraf'] as const)('the packed @e-stars/%s', (name) => {
-  it('holds only the build, the manifest, the README (and the changelog once released)', () => {
+  it('holds only the build, the manifest, the README, the license (and the changelog once released)', () => {
     const files = tarball(name)
       .pkg.listFiles()
       .map((f) => f.replace(`/node_modules/@e-stars/${name}/`, ''))
       .filter((f) => f !== 'CHANGELOG.md')
       .sort()
-    expect(files).toEqual(['README.md', 'dist/index.d.ts', 'dist/index.js', 'package.json'])
+    expect(files).toEqual(['LICENSE', 'README.md', 'dist/index.d.ts', 'dist/index.js', 'package.json'])
   })
 
   it('points its exports at dist, with no workspace-only specifiers left', () => {
