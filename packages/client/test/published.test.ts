@@ -58,7 +58,13 @@ describe.each(['client', 'telegraf'] as const)('the packed @e-stars/%s', (name) 
       .map((f) => f.replace(`/node_modules/@e-stars/${name}/`, ''))
       .filter((f) => f !== 'CHANGELOG.md')
       .sort()
-    expect(files).toEqual(['LICENSE', 'README.md', 'dist/index.d.ts', 'dist/index.js', 'package.json'])
+    expect(files).toEqual([
+      'LICENSE',
+      'README.md',
+      'dist/index.d.ts',
+      'dist/index.js',
+      'package.json',
+    ])
   })
 
   it('points its exports at dist, with no workspace-only specifiers left', () => {
