@@ -145,19 +145,23 @@ async function consumeInTransaction(db: Executor, input: ConsumeInput): Promise<
   return db.transaction(async (tx) => {
     const [claim] = await rows<{ claimed: number; customer: CustomerRow | null }>(
       tx,
-      sql`with claim as (
+      // Customer lock first, then the key: the same order as the one-statement path, so a retry
+      // racing its first attempt waits instead of deadlocking.
+      sql`with c as (
+            select ${lockedColumns} from customers
+            where project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}
+            for update
+          ),
+          claim as (
             insert into idempotency_keys (project_id, key, operation, request_hash)
-            values (${input.projectId}, ${idempotencyKey}, 'consume', ${hash})
+            select ${input.projectId}, ${idempotencyKey}, 'consume', ${hash} from c
             on conflict do nothing returning 1
           )
           select (select count(*)::int from claim) as claimed,
-            (select row_to_json(c) from (
-               select ${lockedColumns} from customers
-               where project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}
-               for update) c) as customer`,
+            (select row_to_json(c) from c) as customer`,
     )
-    if (!claim!.claimed) return replay<ConsumeResult>(tx, scope, hash)
     if (!claim!.customer) throw new NotFound('Customer', input.telegramUserId)
+    if (!claim!.claimed) return replay<ConsumeResult>(tx, scope, hash)
     const customer = toLocked(input.projectId, claim!.customer)
     if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
     await sweepExpired(tx, customer, now)
@@ -331,6 +335,9 @@ export interface SettleResult {
  */
 export async function settle(db: Executor, input: SettleInput): Promise<SettleResult> {
   const now = input.now ?? new Date()
+  if (!Number.isSafeInteger(input.amount) || input.amount < 0) {
+    throw new InvalidInput('amount', 'must be a whole number of credits, 0 or more')
+  }
   return mutate(db, 'settle', input, async (tx) => {
     const { customer, hold } = await lockHold(tx, input.projectId, input.holdId, now)
     const reserved = hold.amount
@@ -448,6 +455,18 @@ async function lockHold(tx: Tx, projectId: string, holdId: string, now: Date) {
     sql`select amount, allocations, status, reason from holds where project_id = ${projectId} and id = ${holdId}`,
   )
   if (hold?.status !== 'active') throw new HoldNotActive(holdId, hold?.status ?? 'missing')
+  const [reservation] = await rows<{ id: string }>(
+    tx,
+    sql`select id from usage_reservations
+        where project_id = ${projectId} and hold_id = ${holdId} and status = 'active'`,
+  )
+  // A feature reservation's hold is closed with its reservation (settleFeature / releaseFeature),
+  // or the reserved units would keep counting against the quota.
+  if (reservation)
+    throw new InvalidInput(
+      'holdId',
+      'belongs to a feature reservation: settle or release it by feature',
+    )
   return {
     customer,
     hold: {

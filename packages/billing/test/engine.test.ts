@@ -350,3 +350,56 @@ describe('low-balance event on plain consume', () => {
     expect(polled.events.map((e) => [e.type, e.payload.available])).toEqual([['balance.low', 40]])
   })
 })
+
+describe('guards on holds', () => {
+  it('settle refuses a negative actual cost', async () => {
+    const p = await createProject(t.db)
+    await fund(t.db, p, 1, 50)
+    const h = await hold(p, 1, 10)
+    await expect(
+      settle(t.db, {
+        projectId: p,
+        holdId: h.holdId,
+        amount: -5,
+        actor: 'test',
+        idempotencyKey: key(),
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'amount' })
+  })
+
+  it("a feature reservation's hold cannot be closed by plain settle or release", async () => {
+    const { defineFeature, reserveFeature } = await import('../src/index.ts')
+    const { rows } = await import('@e-stars/db')
+    const { sql } = await import('drizzle-orm')
+    const p = await createProject(t.db)
+    await defineFeature(t.db, {
+      projectId: p,
+      key: 'image',
+      name: 'Image',
+      kind: 'metered',
+      credits: 20,
+    })
+    await fund(t.db, p, 1, 100)
+    const r = await reserveFeature(t.db, {
+      projectId: p,
+      telegramUserId: 1,
+      feature: 'image',
+      quantity: 1,
+      actor: 'test',
+      idempotencyKey: key(),
+    })
+    const [row] = await rows<{ hold_id: string }>(
+      t.db,
+      sql`select hold_id from usage_reservations where project_id = ${p} and id = ${r.reservationId}`,
+    )
+    const holdId = row!.hold_id
+    await expect(
+      settle(t.db, { projectId: p, holdId, amount: 20, actor: 'test', idempotencyKey: key() }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'holdId' })
+    await expect(
+      release(t.db, { projectId: p, holdId, actor: 'test', idempotencyKey: key() }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    })
+  })
+})
