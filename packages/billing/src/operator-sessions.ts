@@ -75,7 +75,19 @@ export async function login(db: Executor, input: LoginInput): Promise<LoginResul
   const now = input.now ?? new Date()
   const email = input.email.trim().toLowerCase()
   const since = new Date(now.getTime() - policy.windowMs)
-  await refuseWhenLimited(db, { email, ip: input.ip, since, policy })
+  // The attempt is recorded before it is judged, so parallel guesses count against each other
+  // instead of all passing the check during the slow password hash. A success deletes it.
+  const [attempt] = await db
+    .insert(loginAttempts)
+    .values({ email, ip: input.ip, at: now })
+    .returning({ id: loginAttempts.id })
+  try {
+    await refuseWhenLimited(db, { email, ip: input.ip, since, policy, excludeId: attempt!.id })
+  } catch (error) {
+    // A refused attempt was never tried: it does not extend the lock.
+    await db.delete(loginAttempts).where(eq(loginAttempts.id, attempt!.id))
+    throw error
+  }
 
   const [operator] = await db
     .select({
@@ -88,10 +100,7 @@ export async function login(db: Executor, input: LoginInput): Promise<LoginResul
     .where(eq(operators.email, email))
   decoyHash ??= hashPassword(randomBytes(16).toString('hex'))
   const valid = await verifyPassword(input.password, operator?.passwordHash ?? (await decoyHash))
-  if (!operator || !valid) {
-    await db.insert(loginAttempts).values({ email, ip: input.ip, at: now })
-    throw new InvalidCredentials()
-  }
+  if (!operator || !valid) throw new InvalidCredentials()
 
   const token = randomBytes(32).toString('base64url')
   const csrfToken = randomBytes(24).toString('base64url')
@@ -118,7 +127,7 @@ export async function login(db: Executor, input: LoginInput): Promise<LoginResul
 
 async function refuseWhenLimited(
   db: Executor,
-  input: { email: string; ip: string; since: Date; policy: SessionPolicy },
+  input: { email: string; ip: string; since: Date; policy: SessionPolicy; excludeId: number },
 ) {
   const [counts] = await db
     .select({
@@ -135,6 +144,9 @@ async function refuseWhenLimited(
     .where(
       and(
         gt(loginAttempts.at, input.since),
+        // Earlier attempts only: this one's own row is not yet a failure. Rows of parallel
+        // attempts still in flight do count, which is the point.
+        sql`${loginAttempts.id} < ${input.excludeId}`,
         sql`(${loginAttempts.email} = ${input.email} or ${loginAttempts.ip} = ${input.ip})`,
       ),
     )

@@ -112,6 +112,22 @@ describe('operator sessions', () => {
     ).rejects.toBeInstanceOf(TooManyLoginAttempts)
   })
 
+  it('parallel guesses count against each other: they cannot all pass the check during the slow hash', async () => {
+    const now = new Date('2030-03-01T10:00:00Z')
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        login(t.db, { email: 'carol@example.com', password: `guess ${i}`, ip: `10.7.0.${i}`, now }),
+      ),
+    )
+    const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : null))
+    const tried = reasons.filter((e) => e instanceof InvalidCredentials).length
+    const refused = reasons.filter((e) => e instanceof TooManyLoginAttempts).length
+    // 5 failures per email; a handful more may slip through while inserts commit, never all 30.
+    expect(tried).toBeGreaterThanOrEqual(5)
+    expect(tried).toBeLessThanOrEqual(8)
+    expect(tried + refused).toBe(30)
+  })
+
   it('expires an idle session, slides an active one, and forgets it on logout', async () => {
     const start = new Date('2031-01-01T00:00:00Z')
     const session = await login(t.db, {
