@@ -249,17 +249,19 @@ async function fulfil(
             eq(payments.subscriptionExpiresAt, expiresAt),
           ),
         )
-      await setPayment({ subscriptionId, subscriptionExpiresAt: expiresAt })
-      // The same period delivered under a second charge id: stored, flagged, granted once.
+      // The same period delivered under a second charge id: stored, flagged, granted once. It is
+      // not linked to the subscription, so refunding it cannot end the period the other one paid.
       if (repeat) {
         await setPayment({ flag: 'duplicate_renewal' })
         return
       }
+      await setPayment({ subscriptionId, subscriptionExpiresAt: expiresAt })
       await tx
         .update(subscriptions)
         .set({
           currentPeriodEnd: sql`greatest(${subscriptions.currentPeriodEnd}, ${expiresAt.toISOString()}::timestamptz)`,
-          status: sql`case when ${subscriptions.status} = 'ended' then 'active' else ${subscriptions.status} end`,
+          // A renewal Telegram charged means the subscription runs again, whatever ended it before.
+          status: sql`case when ${subscriptions.status} in ('ended', 'refunded') then 'active' else ${subscriptions.status} end`,
         })
         .where(and(eq(subscriptions.projectId, projectId), eq(subscriptions.id, found.id)))
     } else {

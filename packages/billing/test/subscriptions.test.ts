@@ -8,6 +8,7 @@ import {
   getBalance,
   listSubscriptions,
   recordPayment,
+  recordRefund,
   refundPayment,
 } from '../src/index.ts'
 import { ledgerMismatches, useDatabase } from './fixtures.ts'
@@ -161,6 +162,24 @@ describe('subscriptions', () => {
       entitlement: null,
       duplicate: false,
     })
+    // Refunding the duplicate (the remedy for it) leaves the subscription the real charge paid for.
+    await recordRefund(t.db, {
+      projectId,
+      via: 'api',
+      from: delivered.from,
+      refund: {
+        currency: 'XTR',
+        total_amount: delivered.payment.total_amount,
+        invoice_payload: delivered.payment.invoice_payload,
+        telegram_payment_charge_id: `${renewal.chargeId}-copy`,
+      },
+    })
+    const [subscription] = await listSubscriptions(t.db, {
+      projectId,
+      telegramUserId: BOB,
+      now: now(),
+    })
+    expect(subscription).toMatchObject({ status: 'active', active: true })
   })
 
   it('refunding the current period ends access and marks the subscription refunded', async () => {
