@@ -127,14 +127,24 @@ export function parsePaymentUpdate(update: unknown): PaymentUpdate | null {
 
 export type StarTransactionKind = 'charge' | 'refund' | 'other'
 
+/** Transaction types of a user paying the bot; older servers omit the field. */
+const PAYMENT_TYPES = new Set<string | undefined>([
+  undefined,
+  'invoice_payment',
+  'paid_media_payment',
+])
+
 /**
  * A user's payment has the user under `source`; its refund is a row with the same id and the
- * user under `receiver`. Withdrawals, ads and the rest are 'other'.
+ * user under `receiver`. Stars the bot sends a user for anything else (a gift, Premium, a
+ * business transfer), withdrawals, ads and the rest are 'other'.
  */
 export function starTransactionKind(tx: StarTransaction): StarTransactionKind {
-  if (tx.source?.type === 'user') return 'charge'
-  if (tx.receiver?.type === 'user') return 'refund'
-  return 'other'
+  const kind =
+    tx.source?.type === 'user' ? 'charge' : tx.receiver?.type === 'user' ? 'refund' : null
+  if (!kind) return 'other'
+  const partner = (kind === 'charge' ? tx.source : tx.receiver) as { transaction_type?: string }
+  return PAYMENT_TYPES.has(partner.transaction_type) ? kind : 'other'
 }
 
 export interface AllStarTransactionsOptions {

@@ -157,6 +157,20 @@ describe('starTransactionKind', () => {
     ).toBe('other')
   })
 
+  it('Stars the bot sends a user for a gift or Premium are not refunds', () => {
+    const user = { id: 7, is_bot: false, first_name: 'Gia' }
+    const sent = (transaction_type: string) =>
+      StarTransactionSchema.parse({
+        id: `g-${transaction_type}`,
+        amount: 50,
+        date: 1,
+        receiver: { type: 'user', transaction_type, user },
+      })
+    expect(starTransactionKind(sent('gift_purchase'))).toBe('other')
+    expect(starTransactionKind(sent('premium_purchase'))).toBe('other')
+    expect(starTransactionKind(sent('invoice_payment'))).toBe('refund')
+  })
+
   it('the schema keeps unknown partner types but refuses a user partner without a user', () => {
     expect(StarTransactionSchema.parse(withdrawalTx).receiver).toEqual(withdrawalTx.receiver)
     expect(StarTransactionSchema.safeParse({ ...chargeTx, source: { type: 'user' } }).success).toBe(
