@@ -340,7 +340,7 @@ export async function consumeFeature(
             holdId: null,
             now,
           })
-          const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity)
+          const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
           return {
             usageId,
             feature: feature.key,
@@ -465,7 +465,22 @@ async function noteExhaustion(
   featureKey: string,
   plan: QuotaPlan & { states: QuotaState[] },
   quantity: number,
+  admitted: boolean,
 ) {
+  // A consumption admitted into a rolling window with room in it starts a new exhaustion episode.
+  const rearm = admitted
+    ? plan.states.filter((q) => q.window === 'rolling' && q.used < q.limit)
+    : []
+  if (rearm.length > 0) {
+    await tx.execute(
+      sql`delete from event_latches where project_id = ${customer.projectId}
+          and customer_id = ${customer.id}::int8
+          and condition in (${sql.join(
+            rearm.map((q) => sql`${`quota:${q.id}`}`),
+            sql`, `,
+          )})`,
+    )
+  }
   const states = plan.states.map((q) => ({
     ...q,
     used: q.used + (q.free ? plan.freeQuantity : quantity),
@@ -604,7 +619,7 @@ export async function reserveFeature(
                   ${now.toISOString()}::timestamptz)
                 returning id`,
           )
-          const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity)
+          const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
           return {
             reservationId: reservation!.id,
             feature: feature.key,
@@ -733,6 +748,7 @@ export async function settleFeature(
           reservation.featureKey,
           plan,
           input.quantity,
+          false,
         )
         return {
           reservationId: input.reservationId,

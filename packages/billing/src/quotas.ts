@@ -284,7 +284,7 @@ export async function quotaStates(
     quotaWindow(now, q.period, q.window, input.timeZone),
   )
   if (input.customerId === null) {
-    return applicable.map((q, i) => toState(q, windows[i]!, 0, null, null, now))
+    return applicable.map((q, i) => toState(q, windows[i]!, 0, null, null))
   }
   const inWindow = (q: ApplicableRow, w: QuotaWindow): SQL =>
     q.window === 'rolling'
@@ -320,7 +320,6 @@ export async function quotaStates(
       Number(row![`used_${i}`]) + pending,
       oldest ? new Date(oldest) : null,
       pending > 0 ? reservedUntil : null,
-      now,
     )
   })
 }
@@ -331,7 +330,6 @@ function toState(
   used: number,
   oldest: Date | null,
   reservedUntil: Date | null,
-  now: Date,
 ): QuotaState {
   let resetsAt: Date | null = w.end
   let windowKey = w.key
@@ -341,7 +339,9 @@ function toState(
       leaves && reservedUntil
         ? new Date(Math.min(leaves.getTime(), reservedUntil.getTime()))
         : (leaves ?? reservedUntil)
-    windowKey = `rolling:${(oldest ?? now).toISOString()}`
+    // A rolling window has no boundary to key on: its latch is cleared when a consumption is
+    // admitted with room left (see `noteExhaustion`), so each exhaustion reports once.
+    windowKey = 'rolling'
   }
   return {
     id: q.id,

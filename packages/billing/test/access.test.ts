@@ -262,6 +262,36 @@ describe('quotas', () => {
     await use(p, 7, 'image', 1, new Date('2026-10-25T23:00:00Z'))
   })
 
+  it('a rolling quota reports its exhaustion once: reserve, refusals and the settle do not repeat it', async () => {
+    const p = await imageProject('UTC', 1, 'rolling')
+    const t0 = new Date('2026-06-01T10:00:00Z')
+    const r = await reserveFeature(t.db, {
+      projectId: p,
+      telegramUserId: 7,
+      feature: 'image',
+      quantity: 1,
+      actor: 't',
+      idempotencyKey: key(),
+      now: t0,
+    })
+    await rejection(use(p, 7, 'image', 1, new Date(t0.getTime() + 1000)))
+    await rejection(use(p, 7, 'image', 1, new Date(t0.getTime() + 2000)))
+    await settleFeature(t.db, {
+      projectId: p,
+      reservationId: r.reservationId,
+      quantity: 1,
+      actor: 't',
+      idempotencyKey: key(),
+      now: new Date(t0.getTime() + 3000),
+    })
+    const first = await pollEvents(t.db, { projectId: p })
+    expect(first.events.map((e) => e.type)).toEqual(['quota.exhausted'])
+    // A day later the use has left the window: the next one that fills it again reports again.
+    await use(p, 7, 'image', 1, new Date(t0.getTime() + 86_400_000 + 5000))
+    const again = await pollEvents(t.db, { projectId: p, cursor: first.cursor })
+    expect(again.events.map((e) => e.type)).toEqual(['quota.exhausted'])
+  })
+
   it('rolling windows count the last 24 hours up to now', async () => {
     const p = await imageProject('UTC', 2, 'rolling')
     const t0 = new Date('2026-06-01T10:00:00Z')
