@@ -61,6 +61,9 @@ export async function reconcile(db: Db, input: ReconcileInput): Promise<Reconcil
   try {
     ledger = []
     for await (const tx of allStarTransactions(input.botApi)) ledger.push(tx)
+    // Oldest first whatever end Telegram starts at: a subscription's missing charges are then
+    // recorded in the order they were paid, so each extends the right period.
+    ledger.sort((a, b) => a.date - b.date || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   } catch (error) {
     const failure = telegramFailure('getStarTransactions', error)
     await recordFailedRun(db, input, startedAt, failure.message)

@@ -97,6 +97,9 @@ async function consumeAtOnce(db: Executor, input: ConsumeInput): Promise<Consume
             and (cust.next_expiry_at is null or cust.next_expiry_at > ${now}::timestamptz)
             and not (cust.threshold > 0 and cust.available >= cust.threshold and cust.available - ${n}::int8 < cust.threshold)
             and (select coalesce(sum(amount), 0) from take) = ${n}::int8
+            -- Every live lot seen: one refilled after this statement's snapshot would be missed
+            -- and the burn order broken, so then the general path decides.
+            and (select coalesce(sum(remaining), 0) from lots) = cust.available
         ),
         claim as (
           insert into idempotency_keys (project_id, key, operation, request_hash, response)
