@@ -62,8 +62,9 @@ export async function consume(db: Executor, input: ConsumeInput): Promise<Consum
  * One autocommitted statement. Locks are taken customer first (the lots' scan waits on the
  * customer's id), then its lots, the same order as every other path. Under READ COMMITTED a
  * `FOR UPDATE` row is re-read at its newest version once locked, so the lots and the balance it
- * works on are current even if it waited; a lot committed while it waited is simply not seen,
- * which can only make it give up to the general path, never overspend.
+ * works on are current even if it waited; a lot committed (or refilled from zero) while it
+ * waited is not seen, and then the live lots it saw do not add up to the cached balance, so it
+ * gives up to the general path rather than break the burn order. It never overspends.
  */
 async function consumeAtOnce(db: Executor, input: ConsumeInput): Promise<ConsumeResult | null> {
   const now = (input.now ?? new Date()).toISOString()
@@ -97,8 +98,6 @@ async function consumeAtOnce(db: Executor, input: ConsumeInput): Promise<Consume
             and (cust.next_expiry_at is null or cust.next_expiry_at > ${now}::timestamptz)
             and not (cust.threshold > 0 and cust.available >= cust.threshold and cust.available - ${n}::int8 < cust.threshold)
             and (select coalesce(sum(amount), 0) from take) = ${n}::int8
-            -- Every live lot seen: one refilled after this statement's snapshot would be missed
-            -- and the burn order broken, so then the general path decides.
             and (select coalesce(sum(remaining), 0) from lots) = cust.available
         ),
         claim as (
