@@ -45,6 +45,7 @@ export async function pgbenchScriptFromEngine(url: string, projectId: string, cu
   const statements = sent.filter((s) => !s.query.includes('pg_catalog') && s.query !== 'select 1')
   const lines = statements.map(({ query, params }) =>
     query
+      .replace(/--[^\n]*/g, '')
       .replace(/\s+/g, ' ')
       .replace(/\$(\d+)/g, (_m, index: string) => variable(params[Number(index) - 1])),
   )
