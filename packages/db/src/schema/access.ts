@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint,
   boolean,
   check,
   foreignKey,
@@ -9,15 +8,12 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import { instant, money } from './columns.ts'
 import { customers } from './ledger.ts'
 import { projects } from './projects.ts'
-
-const money = () => bigint({ mode: 'number' })
-const instant = () => timestamp({ withTimezone: true })
 
 /**
  * Something metered or gated. A metered feature costs `credits` per `perUnits` units

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint,
   check,
   foreignKey,
   index,
@@ -9,15 +8,11 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import { instant, money } from './columns.ts'
 import { projects } from './projects.ts'
-
-const money = (name?: string) =>
-  name ? bigint(name, { mode: 'number' }) : bigint({ mode: 'number' })
-const instant = () => timestamp({ withTimezone: true })
 
 /**
  * A Telegram user within a project. `available`, `held` and `debt` are caches of the sums of the

@@ -1,17 +1,7 @@
-import {
-  bigint,
-  foreignKey,
-  index,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uuid,
-} from 'drizzle-orm/pg-core'
+import { bigint, foreignKey, index, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core'
+import { instant } from './columns.ts'
 import { customers } from './ledger.ts'
 import { projects } from './projects.ts'
-
-const instant = () => timestamp({ withTimezone: true })
 
 /**
  * A Mini App end user's session: made from Telegram init data verified against the project's

@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint,
   boolean,
   check,
   index,
@@ -9,14 +8,11 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import { instant, money } from './columns.ts'
 import { projects } from './projects.ts'
-
-const money = () => bigint({ mode: 'number' })
-const instant = () => timestamp({ withTimezone: true })
 
 /**
  * What a customer can buy for Stars: a credit `pack`, an `unlock` (entitlement to `featureKey`
