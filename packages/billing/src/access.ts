@@ -21,7 +21,7 @@ import { parseAllocations, sweepExpired } from './expiry.ts'
 import { creditsFor, type Feature, type FeatureKind } from './features.ts'
 import { idempotent } from './idempotency.ts'
 import { appendEntry } from './ledger.ts'
-import { debit, returnToLots, splitAllocations, takeFromLots, total } from './lots.ts'
+import { debit, returnToLots, takeFromLots, total } from './lots.ts'
 import {
   type ApplicableRow,
   candidateQuotas,
@@ -34,7 +34,13 @@ import {
   quotaStates,
   quotaView,
 } from './quotas.ts'
-import { DEFAULT_HOLD_TTL_SECONDS, MAX_HOLD_TTL_SECONDS } from './usage.ts'
+import {
+  closeHold,
+  DEFAULT_HOLD_TTL_SECONDS,
+  type EntryFacts,
+  MAX_HOLD_TTL_SECONDS,
+  settleHeldCredits,
+} from './usage.ts'
 
 export type AccessReason =
   | 'ok'
@@ -798,7 +804,7 @@ export async function releaseFeature(
         if (reservation.holdId) {
           const hold = await activeHold(tx, customer, reservation.holdId)
           const back = await returnToLots(tx, customer, hold.allocations, now)
-          await closeHold(tx, customer, reservation.holdId, 'released', 0, now)
+          await closeHold(tx, customer.projectId, reservation.holdId, 'released', 0, now)
           returned = total(back.returned)
           entryId = (
             await appendEntry(tx, customer, {
@@ -900,28 +906,7 @@ async function activeHold(tx: Tx, customer: LockedCustomer, holdId: string) {
   }
 }
 
-async function closeHold(
-  tx: Tx,
-  customer: LockedCustomer,
-  holdId: string,
-  status: string,
-  charged: number,
-  now: Date,
-) {
-  await tx.execute(
-    sql`update holds set status = ${status}, settled_amount = ${charged}, closed_at = ${now.toISOString()}::timestamptz
-        where project_id = ${customer.projectId} and id = ${holdId}::uuid`,
-  )
-}
-
-interface EntryFacts {
-  reason: string
-  actor: string
-  idempotencyKey: string
-  metadata: Record<string, unknown>
-}
-
-/** The money side of settling a reservation with a credit hold (the rules of `settle`). */
+/** The money side of settling a reservation with a credit hold: the rules of `settle`. */
 async function settleCreditHold(
   tx: Tx,
   customer: LockedCustomer,
@@ -931,36 +916,15 @@ async function settleCreditHold(
   facts: EntryFacts,
 ) {
   const hold = await activeHold(tx, customer, holdId)
-  const reserved = hold.amount
-  const overage = Math.max(0, cost - reserved)
-  let extra: Awaited<ReturnType<typeof takeFromLots>> = []
-  let shortfall = 0
-  if (overage > 0) {
-    if (customer.available >= overage) extra = await takeFromLots(tx, customer, overage, now)
-    else shortfall = overage
-  }
-  const charged = Math.min(cost, reserved) + total(extra)
-  const back = splitAllocations(hold.allocations, Math.min(cost, reserved))
-  const { returned, expired } = await returnToLots(tx, customer, back, now)
-  await closeHold(tx, customer, holdId, 'settled', charged, now)
-  const after = await appendEntry(tx, customer, {
-    kind: 'settle',
-    amount: total(returned) - total(extra),
-    heldChange: -reserved,
-    lots: [...returned, ...debit(extra)],
-    holdId,
-    reason: facts.reason,
-    actor: facts.actor,
-    idempotencyKey: facts.idempotencyKey,
-    metadata: { ...facts.metadata, actual: cost, charged, shortfall, lostWithExpiredLots: expired },
-  })
-  return {
-    reserved,
-    charged,
-    returned: total(returned),
-    shortfall,
-    entryId: after.entryId,
-  }
+  const { after, ...settled } = await settleHeldCredits(
+    tx,
+    customer,
+    { id: holdId, ...hold },
+    cost,
+    now,
+    facts,
+  )
+  return { ...settled, entryId: after.entryId }
 }
 
 /** The money side of settling a reservation the free allowance covered: charge any overage if it can be paid in full. */

@@ -20,7 +20,15 @@ import { noteBalanceCrossing } from './events.ts'
 import { parseAllocations, sweepExpired } from './expiry.ts'
 import { hashRequest, idempotent, replay } from './idempotency.ts'
 import { appendEntry } from './ledger.ts'
-import { burnOrder, debit, returnToLots, splitAllocations, takeFromLots, total } from './lots.ts'
+import {
+  type Allocation,
+  burnOrder,
+  debit,
+  returnToLots,
+  splitAllocations,
+  takeFromLots,
+  total,
+} from './lots.ts'
 
 interface Mutation {
   projectId: string
@@ -342,45 +350,82 @@ export async function settle(db: Executor, input: SettleInput): Promise<SettleRe
   }
   return mutate(db, 'settle', input, async (tx) => {
     const { customer, hold } = await lockHold(tx, input.projectId, input.holdId, now)
-    const reserved = hold.amount
-    const overage = Math.max(0, input.amount - reserved)
-    let extra: Awaited<ReturnType<typeof takeFromLots>> = []
-    let shortfall = 0
-    if (overage > 0) {
-      if (customer.available >= overage) extra = await takeFromLots(tx, customer, overage, now)
-      else shortfall = overage
-    }
-    const charged = Math.min(input.amount, reserved) + total(extra)
-    const back = splitAllocations(hold.allocations, Math.min(input.amount, reserved))
-    const { returned, expired } = await returnToLots(tx, customer, back, now)
-    await closeHold(tx, input.projectId, input.holdId, 'settled', charged, now)
-    const after = await appendEntry(tx, customer, {
-      kind: 'settle',
-      amount: total(returned) - total(extra),
-      heldChange: -reserved,
-      lots: [...returned, ...debit(extra)],
-      holdId: input.holdId,
-      reason: input.reason ?? hold.reason,
-      actor: input.actor,
-      idempotencyKey: input.idempotencyKey,
-      metadata: {
-        ...input.metadata,
-        actual: input.amount,
-        charged,
-        shortfall,
-        lostWithExpiredLots: expired,
+    const { reserved, charged, returned, shortfall, after } = await settleHeldCredits(
+      tx,
+      customer,
+      { id: input.holdId, ...hold },
+      input.amount,
+      now,
+      {
+        reason: input.reason ?? hold.reason,
+        actor: input.actor,
+        idempotencyKey: input.idempotencyKey,
+        metadata: input.metadata ?? {},
       },
-    })
+    )
     return {
       holdId: input.holdId,
       entryId: after.entryId,
       reserved,
       charged,
-      returned: total(returned),
+      returned,
       shortfall,
       ...balanceOf(after),
     }
   })
+}
+
+export interface HeldCredits {
+  id: string
+  amount: number
+  allocations: Allocation[]
+}
+
+export interface EntryFacts {
+  reason: string
+  actor: string
+  idempotencyKey: string
+  metadata: Record<string, unknown>
+}
+
+/**
+ * The settle rule, in one place for credit holds and feature reservations: the actual cost up to
+ * what was held is charged from the hold (in allocation order) and the rest goes back to its lots;
+ * an overage is charged only if all of it is available, else it is reported as `shortfall`.
+ * The caller holds the customer lock and has checked the hold is active.
+ */
+export async function settleHeldCredits(
+  tx: Tx,
+  customer: LockedCustomer,
+  hold: HeldCredits,
+  cost: number,
+  now: Date,
+  facts: EntryFacts,
+) {
+  const reserved = hold.amount
+  const overage = Math.max(0, cost - reserved)
+  let extra: Allocation[] = []
+  let shortfall = 0
+  if (overage > 0) {
+    if (customer.available >= overage) extra = await takeFromLots(tx, customer, overage, now)
+    else shortfall = overage
+  }
+  const charged = Math.min(cost, reserved) + total(extra)
+  const back = splitAllocations(hold.allocations, Math.min(cost, reserved))
+  const { returned, expired } = await returnToLots(tx, customer, back, now)
+  await closeHold(tx, customer.projectId, hold.id, 'settled', charged, now)
+  const after = await appendEntry(tx, customer, {
+    kind: 'settle',
+    amount: total(returned) - total(extra),
+    heldChange: -reserved,
+    lots: [...returned, ...debit(extra)],
+    holdId: hold.id,
+    reason: facts.reason,
+    actor: facts.actor,
+    idempotencyKey: facts.idempotencyKey,
+    metadata: { ...facts.metadata, actual: cost, charged, shortfall, lostWithExpiredLots: expired },
+  })
+  return { reserved, charged, returned: total(returned), shortfall, after }
 }
 
 export interface ReleaseInput extends Omit<Mutation, 'reason'> {
@@ -479,7 +524,7 @@ async function lockHold(tx: Tx, projectId: string, holdId: string, now: Date) {
   }
 }
 
-async function closeHold(
+export async function closeHold(
   tx: Tx,
   projectId: string,
   holdId: string,
