@@ -234,8 +234,8 @@ async function fulfil(
   }
 
   if (order.kind === 'subscription') {
-    const expiresAt = await subscriptionPeriodEnd(tx, input, order, paidAt)
-    const found = await subscriptionOfOrder(tx, projectId, order.id)
+    const expiresAt = await subscriptionPeriodEnd(tx, input, order, paidAt, customer.id)
+    const found = await subscriptionOfOrder(tx, projectId, order.id, customer.id)
     if (found) {
       subscriptionId = found.id
       source = 'renewal'
@@ -356,7 +356,8 @@ async function productIdOfOrder(tx: Tx, projectId: string, orderId: string) {
 }
 
 /** The subscription an order started: any earlier payment of the order names it. */
-async function subscriptionOfOrder(tx: Tx, projectId: string, orderId: string) {
+/** The payer's subscription this order started (a renewal re-uses the first invoice's payload). */
+async function subscriptionOfOrder(tx: Tx, projectId: string, orderId: string, customerId: number) {
   const [row] = await tx
     .select({ id: subscriptions.id, currentPeriodEnd: subscriptions.currentPeriodEnd })
     .from(payments)
@@ -371,9 +372,11 @@ async function subscriptionOfOrder(tx: Tx, projectId: string, orderId: string) {
       and(
         eq(payments.projectId, projectId),
         eq(payments.orderId, orderId),
+        eq(subscriptions.customerId, customerId),
         isNotNull(payments.subscriptionId),
       ),
     )
+    .orderBy(subscriptions.createdAt)
     .limit(1)
   return row ?? null
 }
@@ -387,12 +390,20 @@ async function subscriptionPeriodEnd(
   input: RecordPaymentInput,
   order: OrderRow,
   paidAt: Date,
+  customerId: number,
 ): Promise<Date> {
   const stated = input.payment.subscription_expiration_date
   if (stated !== undefined) return new Date(stated * 1000)
-  const current = await subscriptionOfOrder(tx, input.projectId, order.id)
-  const from = current && current.currentPeriodEnd > paidAt ? current.currentPeriodEnd : paidAt
-  return new Date(from.getTime() + SUBSCRIPTION_DAYS * DAY_MS)
+  const period = SUBSCRIPTION_DAYS * DAY_MS
+  const current = await subscriptionOfOrder(tx, input.projectId, order.id, customerId)
+  // A charge paid during the current period renews it; one paid before that period began (a
+  // first charge recovered late) covered its own 30 days and must not add a month at the end.
+  const renews =
+    current !== null &&
+    current.currentPeriodEnd > paidAt &&
+    paidAt.getTime() >= current.currentPeriodEnd.getTime() - period
+  const from = renews ? current.currentPeriodEnd : paidAt
+  return new Date(from.getTime() + period)
 }
 
 /**

@@ -182,6 +182,31 @@ describe('subscriptions', () => {
     expect(subscription).toMatchObject({ status: 'active', active: true })
   })
 
+  it('a first charge recovered after its renewal covers its own month, not one more at the end', async () => {
+    const user = 2_000_019
+    s.sandbox.createUser({ id: user, firstName: 'Lee' })
+    const first = await subscribe(user)
+    const lost = await bot.payment(first.chargeId) // delivered to the bot, never recorded
+    s.sandbox.advanceClock(30 * DAY - 60_000)
+    const renewal = s.sandbox.renewSubscription(first.chargeId)
+    if (renewal.status !== 'renewed') throw new Error(renewal.status)
+    await deliver(renewal.chargeId)
+    const [before] = await listSubscriptions(t.db, { projectId, telegramUserId: user, now: now() })
+    // Reconciliation finds the first charge: Telegram's ledger row has no expiration date.
+    const { subscription_expiration_date: _e, is_first_recurring: _f, ...charge } = lost.payment
+    await recordPayment(t.db, {
+      projectId,
+      secrets,
+      via: 'reconciliation',
+      now: now(),
+      ...lost,
+      payment: charge,
+    })
+    const [after] = await listSubscriptions(t.db, { projectId, telegramUserId: user, now: now() })
+    expect(after!.currentPeriodEnd).toBe(before!.currentPeriodEnd)
+    expect(await ledgerMismatches(t.db)).toEqual([])
+  })
+
   it('refunding the current period ends access and marks the subscription refunded', async () => {
     const user = 2_000_009
     s.sandbox.createUser({ id: user, firstName: 'Max' })
