@@ -1,101 +1,17 @@
-import { createEStarsClient, type EStarsClient } from '@e-stars/api/client'
-import {
-  createApiKey,
-  createSecrets,
-  generateSecretKey,
-  seedDemoCatalog,
-  seedDemoFeatures,
-  setBotToken,
-} from '@e-stars/billing'
-import type { Db } from '@e-stars/db'
-import { createTestDatabase } from '@e-stars/db/testing'
-import { createSandbox, type Message, type Sandbox, type SandboxOptions } from '@e-stars/sandbox'
-import { parseEnv, type RunningServer, startServer } from '@e-stars/server'
+import type { Message, Sandbox } from '@e-stars/sandbox'
+import { memoryLogger, type Stack } from '@e-stars/server/testing'
 import { createBot } from '../src/bot.ts'
 import type { ChatModel } from '../src/model/types.ts'
 
-export const ALICE = 2_000_001
-export const BOB = 2_000_002
-
-export interface LogLine {
-  level: 'info' | 'warn' | 'error'
-  obj: Record<string, unknown>
-  msg: string | undefined
-}
-
-export function memoryLogger() {
-  const lines: LogLine[] = []
-  const at =
-    (level: LogLine['level']) =>
-    (obj: object, msg?: string): void => {
-      lines.push({ level, obj: obj as Record<string, unknown>, msg })
-    }
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') }
-}
-
-const serverLogger = {
-  info() {},
-  warn() {},
-  error(obj: object, msg?: string) {
-    console.error('server:', msg, obj)
-  },
-}
-
-export interface Stack {
-  sandbox: Sandbox
-  server: RunningServer
-  db: Db
-  projectId: string
-  apiKey: string
-  client: EStarsClient
-  close(): Promise<void>
-}
-
-/** Telegram (the sandbox) and an e-Stars server with the demo catalogue, features and bot token. */
-export async function startStack(options: { sandbox?: SandboxOptions } = {}): Promise<Stack> {
-  const sandbox = await createSandbox({
-    users: [
-      { id: ALICE, firstName: 'Alice', username: 'alice' },
-      { id: BOB, firstName: 'Bob' },
-    ],
-    ...options.sandbox,
-  })
-  const secretKey = generateSecretKey()
-  const database = await createTestDatabase()
-  const server = await startServer(
-    parseEnv({
-      PORT: '0',
-      SECRET_KEY: secretKey,
-      TELEGRAM_API_ROOT: sandbox.apiRoot,
-      RECONCILE_INTERVAL_SECONDS: '0',
-      LOG_LEVEL: 'silent',
-    }),
-    serverLogger,
-    { database },
-  )
-  const projectId = server.demoProjectId
-  if (!projectId) throw new Error('the test database should start empty')
-  await seedDemoCatalog(database.db, projectId)
-  await seedDemoFeatures(database.db, projectId)
-  await setBotToken(database.db, {
-    projectId,
-    botToken: sandbox.bot().token,
-    secrets: createSecrets(secretKey),
-  })
-  const { key: apiKey } = await createApiKey(database.db, { projectId, name: 'reference bot' })
-  return {
-    sandbox,
-    server,
-    db: database.db,
-    projectId,
-    apiKey,
-    client: createEStarsClient({ url: server.url, apiKey }),
-    async close() {
-      await server.close()
-      await sandbox.close()
-    },
-  }
-}
+export {
+  ALICE,
+  BOB,
+  CAROL,
+  type LogLine,
+  memoryLogger,
+  type Stack,
+  startStack,
+} from '@e-stars/server/testing'
 
 /** The reference bot polling the stack's sandbox. */
 export async function launchBot(stack: Stack, model: ChatModel) {
