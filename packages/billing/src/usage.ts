@@ -485,11 +485,24 @@ function mutate<I extends { projectId: string; idempotencyKey: string; now?: Dat
 }
 
 async function lockHold(tx: Tx, projectId: string, holdId: string, now: Date) {
-  const [owner] = await rows<{ customer_id: string }>(
+  const [owner] = await rows<{ customer_id: string; reserved: boolean }>(
     tx,
-    sql`select customer_id from holds where project_id = ${projectId} and id = ${holdId}`,
+    sql`select h.customer_id, exists (
+          select 1 from usage_reservations r
+          where r.project_id = h.project_id and r.customer_id = h.customer_id
+            and r.status = 'active' and r.hold_id = h.id
+        ) as reserved
+        from holds h where h.project_id = ${projectId} and h.id = ${holdId}`,
   )
   if (!owner) throw new NotFound('Hold', holdId)
+  // A feature reservation's hold is closed with its reservation (settleFeature / releaseFeature),
+  // or the reserved units would keep counting against the quota.
+  if (owner.reserved) {
+    throw new InvalidInput(
+      'holdId',
+      'belongs to a feature reservation: settle or release it by feature',
+    )
+  }
   const customer: LockedCustomer = await lockCustomerById(tx, projectId, Number(owner.customer_id))
   await sweepExpired(tx, customer, now)
   const [hold] = await rows<{
@@ -502,18 +515,6 @@ async function lockHold(tx: Tx, projectId: string, holdId: string, now: Date) {
     sql`select amount, allocations, status, reason from holds where project_id = ${projectId} and id = ${holdId}`,
   )
   if (hold?.status !== 'active') throw new HoldNotActive(holdId, hold?.status ?? 'missing')
-  const [reservation] = await rows<{ id: string }>(
-    tx,
-    sql`select id from usage_reservations
-        where project_id = ${projectId} and hold_id = ${holdId} and status = 'active'`,
-  )
-  // A feature reservation's hold is closed with its reservation (settleFeature / releaseFeature),
-  // or the reserved units would keep counting against the quota.
-  if (reservation)
-    throw new InvalidInput(
-      'holdId',
-      'belongs to a feature reservation: settle or release it by feature',
-    )
   return {
     customer,
     hold: {
