@@ -1,44 +1,42 @@
-import {
-  BillingError,
-  CustomerBlocked,
-  CustomerSessionInvalid,
-  FeatureNotClientConsumable,
-  HoldNotActive,
-  IdempotencyConflict,
-  InitDataRejected,
-  InsufficientCredits,
-  InvalidCredentials,
-  InvalidInput,
-  NoEntitlement,
-  NotFound,
-  ProductKeyTaken,
-  QuotaExceeded,
-  TelegramCallFailed,
-  TooManyLoginAttempts,
-} from '@e-stars/billing'
+import type { AnyBillingError, BillingErrorCode } from '@e-stars/billing'
+import { BillingError } from '@e-stars/billing'
 import { TRPCError } from '@trpc/server'
 
 type Code = TRPCError['code']
 
-/** One place for the domain-error → tRPC-code table. */
+/**
+ * The one domain-error → tRPC-code table, keyed by the error's stable `code`. Typed over every
+ * code the engine has, so a new error without a row here does not compile.
+ */
+const TRPC_CODE: {
+  [K in BillingErrorCode]: Code | ((error: Extract<AnyBillingError, { code: K }>) => Code)
+} = {
+  INSUFFICIENT_CREDITS: 'PRECONDITION_FAILED',
+  QUOTA_EXCEEDED: 'PRECONDITION_FAILED',
+  IDEMPOTENCY_CONFLICT: 'CONFLICT',
+  HOLD_NOT_ACTIVE: 'CONFLICT',
+  PRODUCT_KEY_TAKEN: 'CONFLICT',
+  CONCURRENT_UPDATE: 'CONFLICT',
+  NOT_FOUND: 'NOT_FOUND',
+  CUSTOMER_BLOCKED: 'FORBIDDEN',
+  NO_ENTITLEMENT: 'FORBIDDEN',
+  FEATURE_NOT_CLIENT_CONSUMABLE: 'FORBIDDEN',
+  INVALID_INPUT: 'BAD_REQUEST',
+  INVALID_CREDENTIALS: 'UNAUTHORIZED',
+  INIT_DATA_REJECTED: 'UNAUTHORIZED',
+  CUSTOMER_SESSION_INVALID: 'UNAUTHORIZED',
+  TOO_MANY_LOGIN_ATTEMPTS: 'TOO_MANY_REQUESTS',
+  PRODUCT_UNAVAILABLE: 'PRECONDITION_FAILED',
+  BOT_TOKEN_MISSING: 'PRECONDITION_FAILED',
+  TELEGRAM_CALL_FAILED: (error) =>
+    error.transient ? 'SERVICE_UNAVAILABLE' : 'PRECONDITION_FAILED',
+}
+
 export function codeFor(error: BillingError): Code {
-  if (error instanceof InsufficientCredits) return 'PRECONDITION_FAILED'
-  if (error instanceof IdempotencyConflict) return 'CONFLICT'
-  if (error instanceof HoldNotActive) return 'CONFLICT'
-  if (error instanceof NotFound) return 'NOT_FOUND'
-  if (error instanceof CustomerBlocked) return 'FORBIDDEN'
-  if (error instanceof QuotaExceeded) return 'PRECONDITION_FAILED'
-  if (error instanceof NoEntitlement) return 'FORBIDDEN'
-  if (error instanceof InvalidInput) return 'BAD_REQUEST'
-  if (error instanceof InvalidCredentials) return 'UNAUTHORIZED'
-  if (error instanceof TooManyLoginAttempts) return 'TOO_MANY_REQUESTS'
-  if (error instanceof InitDataRejected) return 'UNAUTHORIZED'
-  if (error instanceof CustomerSessionInvalid) return 'UNAUTHORIZED'
-  if (error instanceof FeatureNotClientConsumable) return 'FORBIDDEN'
-  if (error instanceof ProductKeyTaken) return 'CONFLICT'
-  if (error instanceof TelegramCallFailed)
-    return error.transient ? 'SERVICE_UNAVAILABLE' : 'PRECONDITION_FAILED'
-  return 'PRECONDITION_FAILED'
+  const known = error as AnyBillingError
+  const entry = TRPC_CODE[known.code] as Code | ((error: AnyBillingError) => Code) | undefined
+  if (entry === undefined) return 'INTERNAL_SERVER_ERROR'
+  return typeof entry === 'function' ? entry(known) : entry
 }
 
 export function toTRPCError(error: unknown): TRPCError {

@@ -1,0 +1,253 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { customerSessions, type Db, type Executor } from '@e-stars/db'
+import { parse, validate } from '@tma.js/init-data-node'
+import { and, eq, lte, sql } from 'drizzle-orm'
+import { CustomerBlocked, CustomerSessionInvalid, InitDataRejected } from '../errors.ts'
+import { upsertAndLockCustomer } from '../ledger/customers.ts'
+import { projectBotToken } from './project-telegram.ts'
+import type { Secrets } from './secrets.ts'
+
+/** How old init data may be and how long a customer token lives. */
+export interface CustomerSessionPolicy {
+  /** Init data whose `auth_date` is older is refused (a replay of an old one). */
+  initDataMaxAgeSeconds: number
+  /** Lifetime of the token `createCustomerSession` returns. */
+  tokenTtlSeconds: number
+}
+
+/**
+ * 24 h for init data (what Telegram's docs and @tma.js use: a Mini App left open for a day still
+ * signs in again), 1 h for the token (short: the app re-signs in with its init data when it expires).
+ */
+export const DEFAULT_CUSTOMER_SESSION_POLICY: CustomerSessionPolicy = {
+  initDataMaxAgeSeconds: 86_400,
+  tokenTtlSeconds: 3_600,
+}
+
+/** Clock skew tolerated on `auth_date` in the future. */
+const FUTURE_SKEW_SECONDS = 60
+const MAX_INIT_DATA_CHARS = 8_192
+
+/** The Telegram user init data vouches for. */
+export interface InitDataUser {
+  id: number
+  firstName: string
+  lastName: string | null
+  username: string | null
+  languageCode: string | null
+  isPremium: boolean
+}
+
+export interface VerifiedInitData {
+  user: InitDataUser
+  authDate: Date
+  queryId: string | null
+  startParam: string | null
+}
+
+/**
+ * Checks Telegram Mini App init data against a bot token (signature by @tma.js/init-data-node),
+ * then its age and its user. Throws InitDataRejected with the reason.
+ */
+export function verifyInitData(
+  initData: string,
+  botToken: string,
+  options: { maxAgeSeconds: number; now?: Date | undefined },
+): VerifiedInitData {
+  const text = initData.trim().replace(/^[?#]/, '')
+  if (text === '') throw new InitDataRejected('missing')
+  if (text.length > MAX_INIT_DATA_CHARS) throw new InitDataRejected('malformed')
+  try {
+    // Age is checked below with an injectable clock; 0 turns the library's own check off.
+    validate(text, botToken, { expiresIn: 0 })
+  } catch (error) {
+    const name = error instanceof Error ? error.name : ''
+    throw new InitDataRejected(name === 'SignatureInvalidError' ? 'bad_signature' : 'malformed')
+  }
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(text)
+  } catch {
+    throw new InitDataRejected('malformed')
+  }
+  const authDate = parsed.auth_date
+  const nowMs = (options.now ?? new Date()).getTime()
+  const ageSeconds = (nowMs - authDate.getTime()) / 1000
+  if (ageSeconds > options.maxAgeSeconds)
+    throw new InitDataRejected('expired', authDate.toISOString(), options.maxAgeSeconds)
+  if (ageSeconds < -FUTURE_SKEW_SECONDS)
+    throw new InitDataRejected('from_future', authDate.toISOString(), options.maxAgeSeconds)
+  const user = parsed.user
+  if (!user || !Number.isSafeInteger(user.id) || user.id <= 0)
+    throw new InitDataRejected('no_user', authDate.toISOString())
+  return {
+    user: {
+      id: user.id,
+      firstName: user.first_name,
+      lastName: user.last_name ?? null,
+      username: user.username ?? null,
+      languageCode: user.language_code ?? null,
+      isPremium: user.is_premium === true,
+    },
+    authDate,
+    queryId: parsed.query_id ?? null,
+    startParam: parsed.start_param ?? null,
+  }
+}
+
+const TOKEN =
+  /^ecs\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[A-Za-z0-9_-]{43}$/
+
+/** Customer tokens start with this; API keys with `esk_`. */
+export const CUSTOMER_TOKEN_PREFIX = 'ecs.'
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
+
+export interface CreateCustomerSessionInput {
+  projectId: string
+  /** `Telegram.WebApp.initData`, as the Mini App received it. */
+  initData: string
+  /** Decrypts the project's bot token, which the init data must be signed with. */
+  secrets: Secrets
+  policy?: CustomerSessionPolicy | undefined
+  now?: Date | undefined
+}
+
+export interface CustomerSession {
+  /** `ecs.<projectId>.<random>`: send as `Authorization: Bearer <token>`; shown once. */
+  token: string
+  expiresAt: string
+  projectId: string
+  customer: {
+    telegramUserId: number
+    firstName: string
+    username: string | null
+    languageCode: string | null
+  }
+}
+
+/**
+ * Signs a Mini App user in: verifies the init data against THIS project's bot token, then (and
+ * only then) upserts the customer and stores a new session. The token is random (256 bits) and
+ * stored as its SHA-256; it names the project, so every look-up is scoped by `project_id`.
+ * Throws NotFound (project), BotTokenMissing, InitDataRejected or CustomerBlocked.
+ */
+export async function createCustomerSession(
+  db: Db,
+  input: CreateCustomerSessionInput,
+): Promise<CustomerSession> {
+  const policy = input.policy ?? DEFAULT_CUSTOMER_SESSION_POLICY
+  const now = input.now ?? new Date()
+  const botToken = await projectBotToken(db, input.secrets, input.projectId)
+  const verified = verifyInitData(input.initData, botToken, {
+    maxAgeSeconds: policy.initDataMaxAgeSeconds,
+    now,
+  })
+  const { user } = verified
+  const token = `${CUSTOMER_TOKEN_PREFIX}${input.projectId}.${randomBytes(32).toString('base64url')}`
+  const expiresAt = new Date(now.getTime() + policy.tokenTtlSeconds * 1000)
+  await db.transaction(async (tx) => {
+    const customer = await upsertAndLockCustomer(tx, input.projectId, user.id, {
+      firstName: user.firstName,
+      lastName: user.lastName,
+      username: user.username,
+      languageCode: user.languageCode,
+    })
+    if (customer.blockedAt) throw new CustomerBlocked(user.id)
+    // This customer's ended sessions go as new ones come: the table stays small without a job.
+    await tx
+      .delete(customerSessions)
+      .where(
+        and(
+          eq(customerSessions.projectId, input.projectId),
+          eq(customerSessions.customerId, customer.id),
+          lte(customerSessions.expiresAt, now),
+        ),
+      )
+    await tx.insert(customerSessions).values({
+      projectId: input.projectId,
+      tokenHash: hashToken(token),
+      customerId: customer.id,
+      telegramUserId: user.id,
+      authDate: verified.authDate,
+      createdAt: now,
+      expiresAt,
+    })
+  })
+  return {
+    token,
+    expiresAt: expiresAt.toISOString(),
+    projectId: input.projectId,
+    customer: {
+      telegramUserId: user.id,
+      firstName: user.firstName,
+      username: user.username,
+      languageCode: user.languageCode,
+    },
+  }
+}
+
+/** Who a customer token speaks for: one project, one customer. */
+export interface AuthenticatedCustomer {
+  projectId: string
+  customerId: number
+  telegramUserId: number
+  expiresAt: string
+}
+
+/** Resolves a customer token; throws CustomerSessionInvalid (`malformed`, `unknown`, `expired`). */
+export async function authenticateCustomerSession(
+  db: Executor,
+  token: string,
+  now: Date = new Date(),
+): Promise<AuthenticatedCustomer> {
+  const match = TOKEN.exec(token)
+  if (!match) throw new CustomerSessionInvalid('malformed')
+  const projectId = match[1]!
+  const [row] = await db
+    .select({
+      customerId: customerSessions.customerId,
+      telegramUserId: customerSessions.telegramUserId,
+      expiresAt: customerSessions.expiresAt,
+    })
+    .from(customerSessions)
+    .where(
+      and(
+        eq(customerSessions.projectId, projectId),
+        eq(customerSessions.tokenHash, hashToken(token)),
+      ),
+    )
+  if (!row) throw new CustomerSessionInvalid('unknown')
+  if (row.expiresAt <= now) throw new CustomerSessionInvalid('expired')
+  return {
+    projectId,
+    customerId: row.customerId,
+    telegramUserId: row.telegramUserId,
+    expiresAt: row.expiresAt.toISOString(),
+  }
+}
+
+/** Ends a session (sign out); ending an unknown or ended one is a no-op. */
+export async function endCustomerSession(db: Executor, token: string): Promise<{ ended: boolean }> {
+  const match = TOKEN.exec(token)
+  if (!match) return { ended: false }
+  const ended = await db
+    .delete(customerSessions)
+    .where(
+      and(
+        eq(customerSessions.projectId, match[1]!),
+        eq(customerSessions.tokenHash, hashToken(token)),
+      ),
+    )
+    .returning({ customerId: customerSessions.customerId })
+  return { ended: ended.length > 0 }
+}
+
+/** Deletes expired sessions of every project (a periodic job); returns how many. */
+export async function purgeCustomerSessions(db: Executor, now: Date = new Date()) {
+  const purged = await db
+    .delete(customerSessions)
+    .where(sql`${customerSessions.expiresAt} <= ${now.toISOString()}::timestamptz`)
+    .returning({ customerId: customerSessions.customerId })
+  return purged.length
+}

@@ -1,0 +1,273 @@
+import { type Executor, projects, rows } from '@e-stars/db'
+import { eq, sql } from 'drizzle-orm'
+import { InvalidInput, NotFound } from '../errors.ts'
+import { lockCustomer } from '../ledger/customers.ts'
+import { appendEntry } from '../ledger/entries.ts'
+import { sweepExpired } from '../ledger/expiry.ts'
+import { balanceOf, grantCredits } from '../ledger/grant.ts'
+import { idempotent } from '../ledger/idempotency.ts'
+import { customerIdOf } from '../ledger/lookup.ts'
+import { debit, takeFromLots } from '../ledger/lots.ts'
+import { recordAudit } from './audit.ts'
+import { createApiKey, revokeApiKey } from './projects.ts'
+
+export interface AdjustCreditsInput {
+  projectId: string
+  telegramUserId: number
+  /** Signed: positive grants a manual lot, negative takes credits away (never below zero). */
+  amount: number
+  reason: string
+  /** `operator:<email>` */
+  actor: string
+  idempotencyKey: string
+  expiresAt?: Date | null | undefined
+  now?: Date | undefined
+}
+
+export interface AdjustCreditsResult {
+  entryId: number
+  amount: number
+  available: number
+  held: number
+  debt: number
+}
+
+/**
+ * An operator's grant (positive) or correction (negative) of a customer's credits, audited in
+ * the same transaction. A negative adjustment takes from live lots in burn order and refuses
+ * with `InsufficientCredits` rather than overspend.
+ */
+export async function adjustCredits(
+  db: Executor,
+  input: AdjustCreditsInput,
+): Promise<AdjustCreditsResult> {
+  if (!Number.isSafeInteger(input.amount) || input.amount === 0)
+    throw new InvalidInput('amount', 'must be a non-zero whole number')
+  const now = input.now ?? new Date()
+  const { now: _now, idempotencyKey, ...request } = input
+  return db.transaction((tx) =>
+    idempotent(
+      tx,
+      { projectId: input.projectId, key: idempotencyKey, operation: 'operator_adjust', request },
+      async () => {
+        await customerIdOf(tx, input.projectId, input.telegramUserId)
+        let result: AdjustCreditsResult
+        if (input.amount > 0) {
+          const grant = await grantCredits(tx, {
+            projectId: input.projectId,
+            telegramUserId: input.telegramUserId,
+            amount: input.amount,
+            reason: input.reason,
+            source: 'manual',
+            actor: input.actor,
+            idempotencyKey: `${idempotencyKey}/grant`,
+            expiresAt: input.expiresAt ?? null,
+            now,
+          })
+          result = { entryId: grant.entryId, amount: input.amount, ...balanceOf(grant) }
+        } else {
+          const customer = await lockCustomer(tx, input.projectId, input.telegramUserId, {
+            allowBlocked: true,
+          })
+          await sweepExpired(tx, customer, now)
+          const allocations = await takeFromLots(tx, customer, -input.amount, now)
+          const after = await appendEntry(tx, customer, {
+            kind: 'adjust',
+            amount: input.amount,
+            lots: debit(allocations),
+            reason: input.reason,
+            actor: input.actor,
+            idempotencyKey,
+          })
+          result = { entryId: after.entryId, amount: input.amount, ...balanceOf(after) }
+        }
+        await recordAudit(tx, {
+          projectId: input.projectId,
+          actor: input.actor,
+          action: input.amount > 0 ? 'credits.grant' : 'credits.adjust',
+          target: `customer:${input.telegramUserId}`,
+          before: {
+            available: result.available - input.amount,
+            held: result.held,
+            debt: result.debt,
+          },
+          after: {
+            available: result.available,
+            held: result.held,
+            debt: result.debt,
+            amount: input.amount,
+            reason: input.reason,
+            entryId: result.entryId,
+            ...(input.expiresAt ? { expiresAt: input.expiresAt.toISOString() } : {}),
+          },
+        })
+        return result
+      },
+    ),
+  )
+}
+
+/** Creates an API key from the console; the audit row names it but never holds the key. */
+export async function createProjectApiKey(
+  db: Executor,
+  input: { projectId: string; name: string; actor: string },
+) {
+  return db.transaction(async (tx) => {
+    const key = await createApiKey(tx, { projectId: input.projectId, name: input.name })
+    await recordAudit(tx, {
+      projectId: input.projectId,
+      actor: input.actor,
+      action: 'api_key.create',
+      target: `api_key:${key.id}`,
+      after: { id: key.id, name: key.name, prefix: key.prefix },
+    })
+    return key
+  })
+}
+
+export async function revokeProjectApiKey(
+  db: Executor,
+  input: { projectId: string; keyId: string; actor: string },
+) {
+  return db.transaction(async (tx) => {
+    const result = await revokeApiKey(tx, { projectId: input.projectId, keyId: input.keyId })
+    await recordAudit(tx, {
+      projectId: input.projectId,
+      actor: input.actor,
+      action: 'api_key.revoke',
+      target: `api_key:${input.keyId}`,
+      before: { revoked: false },
+      after: { revoked: true },
+    })
+    return result
+  })
+}
+
+type RefundPolicy = 'debt' | 'absorb'
+
+export interface ProjectSettings {
+  id: string
+  name: string
+  timeZone: string
+  refundPolicy: RefundPolicy
+  lowBalanceThreshold: number
+  /** The token itself is write-only: only whether one is set. */
+  botTokenSet: boolean
+  relayTarget: string | null
+  createdAt: string
+}
+
+export async function getProjectSettings(
+  db: Executor,
+  projectId: string,
+): Promise<ProjectSettings> {
+  const [project] = await db
+    .select({
+      id: projects.id,
+      name: projects.name,
+      timeZone: projects.timeZone,
+      refundPolicy: projects.refundPolicy,
+      lowBalanceThreshold: projects.lowBalanceThreshold,
+      botTokenEncrypted: projects.botTokenEncrypted,
+      relayTarget: projects.relayTarget,
+      createdAt: projects.createdAt,
+    })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+  if (!project) throw new NotFound('Project', projectId)
+  const { botTokenEncrypted, ...rest } = project
+  return {
+    ...rest,
+    refundPolicy: rest.refundPolicy as RefundPolicy,
+    botTokenSet: botTokenEncrypted !== null,
+    createdAt: rest.createdAt.toISOString(),
+  }
+}
+
+export interface UpdateProjectSettingsInput {
+  projectId: string
+  actor: string
+  name?: string | undefined
+  timeZone?: string | undefined
+  refundPolicy?: RefundPolicy | undefined
+  lowBalanceThreshold?: number | undefined
+}
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Name, time zone, refund policy and low-balance threshold; audited with before and after. */
+export async function updateProjectSettings(
+  db: Executor,
+  input: UpdateProjectSettingsInput,
+): Promise<ProjectSettings> {
+  if (input.timeZone !== undefined && !isTimeZone(input.timeZone))
+    throw new InvalidInput('timeZone', `unknown time zone "${input.timeZone}"`)
+  if (input.name !== undefined && input.name.trim() === '')
+    throw new InvalidInput('name', 'must not be empty')
+  if (
+    input.lowBalanceThreshold !== undefined &&
+    (!Number.isSafeInteger(input.lowBalanceThreshold) || input.lowBalanceThreshold < 0)
+  )
+    throw new InvalidInput('lowBalanceThreshold', 'must be a whole number ≥ 0')
+  return db.transaction(async (tx) => {
+    const before = await getProjectSettings(tx, input.projectId)
+    const patch = {
+      ...(input.name !== undefined ? { name: input.name.trim() } : {}),
+      ...(input.timeZone !== undefined ? { timeZone: input.timeZone } : {}),
+      ...(input.refundPolicy !== undefined ? { refundPolicy: input.refundPolicy } : {}),
+      ...(input.lowBalanceThreshold !== undefined
+        ? { lowBalanceThreshold: input.lowBalanceThreshold }
+        : {}),
+    }
+    if (Object.keys(patch).length === 0) return before
+    await tx.update(projects).set(patch).where(eq(projects.id, input.projectId))
+    const after = await getProjectSettings(tx, input.projectId)
+    const changed = Object.keys(patch) as Array<keyof typeof patch>
+    await recordAudit(tx, {
+      projectId: input.projectId,
+      actor: input.actor,
+      action: 'settings.update',
+      target: `project:${input.projectId}`,
+      before: Object.fromEntries(changed.map((k) => [k, before[k]])),
+      after: Object.fromEntries(changed.map((k) => [k, after[k]])),
+    })
+    return after
+  })
+}
+
+/** The webhook relay's backlog for the settings page: what waits, what failed last, what went through. */
+export async function getRelayStatus(db: Executor, projectId: string) {
+  const [row] = await rows<{
+    pending: string
+    failing: string
+    last_forwarded_at: string | Date | null
+    last_error: string | null
+    last_received_at: string | Date | null
+  }>(
+    db,
+    sql`select
+          count(*) filter (where forwarded_at is null) as pending,
+          count(*) filter (where forwarded_at is null and attempts > 0) as failing,
+          max(forwarded_at) as last_forwarded_at,
+          max(received_at) as last_received_at,
+          (select last_error from relay_updates where project_id = ${projectId}
+             and forwarded_at is null and last_error is not null
+           order by received_at desc limit 1) as last_error
+        from relay_updates where project_id = ${projectId}`,
+  )
+  const iso = (v: string | Date | null | undefined) => (v ? new Date(v).toISOString() : null)
+  return {
+    pending: Number(row?.pending ?? 0),
+    failing: Number(row?.failing ?? 0),
+    lastReceivedAt: iso(row?.last_received_at),
+    lastForwardedAt: iso(row?.last_forwarded_at),
+    lastError: row?.last_error ?? null,
+  }
+}

@@ -1,0 +1,515 @@
+import {
+  type Executor,
+  grants,
+  payments,
+  projects,
+  rows,
+  subscriptions,
+  type Tx,
+} from '@e-stars/db'
+import {
+  type BotApi,
+  isChargeAlreadyRefunded,
+  isTelegramError,
+  isTransient,
+} from '@e-stars/telegram'
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import { InvalidInput, NotFound, TelegramCallFailed } from '../errors.ts'
+import {
+  type LockedCustomer,
+  lockCustomerById,
+  upsertAndLockCustomer,
+} from '../ledger/customers.ts'
+import { appendEntry, type LotChange } from '../ledger/entries.ts'
+import { parseAllocations, sweepExpired } from '../ledger/expiry.ts'
+import { balanceOf } from '../ledger/grant.ts'
+import { burnOrder } from '../ledger/lots.ts'
+import { revokeEntitlementsOfPayment } from '../usage/entitlements.ts'
+import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'
+
+export type RefundPolicy = 'debt' | 'absorb'
+
+export interface RefundOutcome {
+  paymentId: number
+  telegramPaymentChargeId: string
+  telegramUserId: number
+  /** True when the payment was refunded before: nothing was revoked this time. */
+  alreadyRefunded: boolean
+  policy: RefundPolicy
+  /** Unspent credits of the payment's lot(s), voided. */
+  voided: number
+  /** Credits of the payment already spent when it was refunded. */
+  spent: number
+  /** `debt` policy: spent credits taken back from the customer's other lots at once. */
+  repaidFromOtherLots: number
+  /** `debt` policy: what could not be taken back, now owed (repaid first from future grants). */
+  debtAdded: number
+  /** `absorb` policy: spent credits the operator absorbs. */
+  absorbed: number
+  entitlementsRevoked: number
+  refundedBy: string
+  refundReason: string
+  refundedAt: string
+  available: number
+  held: number
+  debt: number
+}
+
+interface PaymentForRefund {
+  id: string
+  customer_id: string
+  telegram_user_id: string
+  telegram_payment_charge_id: string
+  status: string
+  subscription_id: string | null
+  subscription_expires_at: string | Date | null
+  refunded_at: string | Date | null
+  refunded_by: string | null
+  refund_reason: string | null
+  refund_policy: RefundPolicy | null
+}
+
+export interface RefundActor {
+  /** Who refunded: `operator:<id>`, `api-key:<id>`, `telegram`, `reconciliation`. */
+  by: string
+  reason: string
+}
+
+/**
+ * Revokes what a payment bought, once: voids the unspent part of its lot(s), ends its
+ * entitlements, and settles the spent part by the project's refund policy. A payment already
+ * refunded is left alone and its first refund's outcome is returned.
+ */
+export async function revokePayment(
+  tx: Tx,
+  input: {
+    projectId: string
+    telegramPaymentChargeId: string
+    now: Date
+    /** Runs once the customer and the payment are locked and the payment is not refunded yet. */
+    beforeRevoke?: (payment: PaymentForRefund) => Promise<void>
+  } & RefundActor,
+): Promise<RefundOutcome> {
+  const find = () =>
+    rows<PaymentForRefund>(
+      tx,
+      sql`select id, customer_id, telegram_user_id, telegram_payment_charge_id, status, subscription_id,
+            subscription_expires_at, refunded_at, refunded_by, refund_reason, refund_policy
+          from payments where project_id = ${input.projectId}
+            and telegram_payment_charge_id = ${input.telegramPaymentChargeId}`,
+    )
+  const [found] = await find()
+  if (!found) throw new NotFound('Payment', input.telegramPaymentChargeId)
+  // Lock order everywhere: customer first, then the payment.
+  const customer = await lockCustomerById(tx, input.projectId, Number(found.customer_id))
+  const [payment] = await rows<PaymentForRefund>(
+    tx,
+    sql`select id, customer_id, telegram_user_id, telegram_payment_charge_id, status, subscription_id,
+          subscription_expires_at, refunded_at, refunded_by, refund_reason, refund_policy
+        from payments where project_id = ${input.projectId} and id = ${found.id} for update`,
+  )
+  if (payment!.status === 'refunded') return replayRefund(tx, customer, payment!)
+  await input.beforeRevoke?.(payment!)
+  await sweepExpired(tx, customer, input.now)
+  const paymentId = Number(payment!.id)
+  const [project] = await tx
+    .select({ refundPolicy: projects.refundPolicy })
+    .from(projects)
+    .where(eq(projects.id, input.projectId))
+  const policy = project!.refundPolicy as RefundPolicy
+
+  const lots = await rows<{ id: string; amount: string; remaining: string; expired: string }>(
+    tx,
+    sql`select g.id, g.amount, g.remaining,
+          coalesce((select -sum(e.amount) from ledger_entries e where e.project_id = g.project_id
+            and e.customer_id = g.customer_id and e.kind = 'expire' and e.grant_id = g.id), 0) as expired
+        from grants g where g.project_id = ${input.projectId} and g.customer_id = ${customer.id}
+          and g.payment_id = ${paymentId} order by g.id`,
+  )
+  // Credits of these lots sitting in open holds are not spent yet: they are voided with the rest.
+  const heldByLot = await voidHeldCredits(
+    tx,
+    customer,
+    new Set(lots.map((l) => Number(l.id))),
+    input.now,
+  )
+  const heldVoided = [...heldByLot.values()].reduce((sum, n) => sum + n, 0)
+  const changes: LotChange[] = []
+  let voided = 0
+  let spent = 0
+  for (const lot of lots) {
+    const remaining = Number(lot.remaining)
+    voided += remaining
+    spent +=
+      Number(lot.amount) - remaining - Number(lot.expired) - (heldByLot.get(Number(lot.id)) ?? 0)
+    if (remaining > 0) changes.push({ lotId: Number(lot.id), amount: -remaining })
+  }
+  let repaidFromOtherLots = 0
+  let debtAdded = 0
+  if (policy === 'debt' && spent > 0) {
+    // Take the spent credits back from other live lots now, so available and debt are never both > 0.
+    let needed = spent
+    const others = await rows<{ id: string; remaining: string }>(
+      tx,
+      sql`select id, remaining from grants
+          where project_id = ${input.projectId} and customer_id = ${customer.id} and remaining > 0
+            and (payment_id is distinct from ${paymentId})
+            and (expires_at is null or expires_at > ${input.now.toISOString()}::timestamptz)
+          order by ${burnOrder}`,
+    )
+    for (const other of others) {
+      if (needed === 0) break
+      const take = Math.min(Number(other.remaining), needed)
+      changes.push({ lotId: Number(other.id), amount: -take })
+      needed -= take
+      repaidFromOtherLots += take
+    }
+    debtAdded = needed
+  }
+  const absorbed = policy === 'absorb' ? spent : 0
+  if (lots.length > 0)
+    await tx
+      .update(grants)
+      .set({ closedAt: input.now })
+      .where(
+        and(
+          eq(grants.projectId, input.projectId),
+          inArray(
+            grants.id,
+            lots.map((l) => Number(l.id)),
+          ),
+          sql`${grants.closedAt} is null`,
+        ),
+      )
+  let after = balanceOf(customer)
+  if (voided + repaidFromOtherLots + debtAdded + heldVoided > 0) {
+    after = balanceOf(
+      await appendEntry(tx, customer, {
+        kind: 'revoke',
+        amount: -(voided + repaidFromOtherLots),
+        heldChange: -heldVoided,
+        debtChange: debtAdded,
+        lots: changes,
+        grantId: lots.length === 1 ? Number(lots[0]!.id) : null,
+        reason: `Refund: ${input.reason}`,
+        actor: input.by,
+        metadata: {
+          paymentId,
+          telegramPaymentChargeId: payment!.telegram_payment_charge_id,
+          policy,
+          voided,
+          heldVoided,
+          spent,
+          repaidFromOtherLots,
+          debtAdded,
+          absorbed,
+        },
+      }),
+    )
+  }
+  const entitlementsRevoked = await revokeEntitlementsOfPayment(tx, {
+    projectId: input.projectId,
+    paymentId,
+    reason: `Refund: ${input.reason}`,
+    by: input.by,
+    now: input.now,
+  })
+  await tx
+    .update(payments)
+    .set({
+      status: 'refunded',
+      refundedAt: input.now,
+      refundedBy: input.by,
+      refundReason: input.reason,
+      refundShortfall: spent,
+      refundPolicy: policy,
+    })
+    .where(and(eq(payments.projectId, input.projectId), eq(payments.id, paymentId)))
+  if (payment!.subscription_id && payment!.subscription_expires_at) {
+    // Refunding the period in force ends the subscription's access with it.
+    await tx
+      .update(subscriptions)
+      .set({ status: 'refunded' })
+      .where(
+        and(
+          eq(subscriptions.projectId, input.projectId),
+          eq(subscriptions.id, payment!.subscription_id),
+          sql`${subscriptions.currentPeriodEnd} <= ${new Date(payment!.subscription_expires_at).toISOString()}::timestamptz`,
+        ),
+      )
+  }
+  return {
+    paymentId,
+    telegramPaymentChargeId: payment!.telegram_payment_charge_id,
+    telegramUserId: Number(payment!.telegram_user_id),
+    alreadyRefunded: false,
+    policy,
+    voided,
+    spent,
+    repaidFromOtherLots,
+    debtAdded,
+    absorbed,
+    entitlementsRevoked,
+    refundedBy: input.by,
+    refundReason: input.reason,
+    refundedAt: input.now.toISOString(),
+    ...after,
+  }
+}
+
+async function replayRefund(
+  tx: Tx,
+  customer: LockedCustomer,
+  payment: PaymentForRefund,
+): Promise<RefundOutcome> {
+  const [entry] = await rows<{ metadata: Record<string, number> | string | null }>(
+    tx,
+    sql`select metadata from ledger_entries where project_id = ${customer.projectId}
+          and customer_id = ${customer.id} and kind = 'revoke'
+          and metadata->>'paymentId' = ${String(payment.id)} order by id limit 1`,
+  )
+  const raw = entry?.metadata
+  const facts = (typeof raw === 'string' ? JSON.parse(raw) : (raw ?? {})) as Record<string, number>
+  const [revoked] = await rows<{ n: string }>(
+    tx,
+    sql`select count(*) as n from entitlements where project_id = ${customer.projectId}
+          and payment_id = ${payment.id} and revoked_at is not null`,
+  )
+  return {
+    paymentId: Number(payment.id),
+    telegramPaymentChargeId: payment.telegram_payment_charge_id,
+    telegramUserId: Number(payment.telegram_user_id),
+    alreadyRefunded: true,
+    policy: payment.refund_policy ?? 'debt',
+    voided: facts.voided ?? 0,
+    spent: facts.spent ?? 0,
+    repaidFromOtherLots: facts.repaidFromOtherLots ?? 0,
+    debtAdded: facts.debtAdded ?? 0,
+    absorbed: facts.absorbed ?? 0,
+    entitlementsRevoked: Number(revoked?.n ?? 0),
+    refundedBy: payment.refunded_by ?? 'unknown',
+    refundReason: payment.refund_reason ?? '',
+    refundedAt: new Date(payment.refunded_at ?? 0).toISOString(),
+    ...balanceOf(customer),
+  }
+}
+
+export interface RefundPaymentInput extends RefundActor {
+  projectId: string
+  telegramPaymentChargeId: string
+  /** With `editUserStarSubscription`, refunding a subscription's current period also stops renewal. */
+  botApi: Pick<BotApi, 'refundStarPayment'> & Partial<Pick<BotApi, 'editUserStarSubscription'>>
+  now?: Date | undefined
+}
+
+/**
+ * An operator's refund: `refundStarPayment` through the project's bot, then the revocation.
+ * Telegram answering CHARGE_ALREADY_REFUNDED counts as done (the revocation still happens, once).
+ * A payment refunded before is not sent to Telegram again.
+ */
+export async function refundPayment(
+  db: Executor,
+  input: RefundPaymentInput,
+): Promise<RefundOutcome> {
+  if (!input.reason.trim()) throw new InvalidInput('reason', 'say why the payment is refunded')
+  const now = input.now ?? new Date()
+  // Telegram is called while this transaction holds the customer and payment locks: the
+  // refunded_payment update it sends back waits for them, then finds this refund with its
+  // operator and reason. A failed call rolls everything back; a crash after it is found by
+  // reconciliation (Telegram's ledger has the refund row).
+  return db.transaction((tx) =>
+    revokePayment(tx, {
+      ...input,
+      now,
+      async beforeRevoke(locked) {
+        try {
+          await input.botApi.refundStarPayment({
+            user_id: Number(locked.telegram_user_id),
+            telegram_payment_charge_id: input.telegramPaymentChargeId,
+          })
+        } catch (error) {
+          if (!isChargeAlreadyRefunded(error)) throw telegramFailure('refundStarPayment', error)
+        }
+        if (locked.subscription_id && locked.subscription_expires_at)
+          await stopRenewal(tx, input, {
+            subscriptionId: locked.subscription_id,
+            periodEnd: new Date(locked.subscription_expires_at),
+            telegramUserId: Number(locked.telegram_user_id),
+          })
+      },
+    }),
+  )
+}
+
+/**
+ * Refunding the period in force of a subscription also stops its renewal, or Telegram would
+ * charge the user again next month. Best effort: the refund itself already happened.
+ */
+async function stopRenewal(
+  db: Executor,
+  input: RefundPaymentInput,
+  payment: { subscriptionId: string; periodEnd: Date; telegramUserId: number },
+) {
+  if (!input.botApi.editUserStarSubscription) return
+  const [subscription] = await db
+    .select({ firstChargeId: subscriptions.firstChargeId })
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.projectId, input.projectId),
+        eq(subscriptions.id, payment.subscriptionId),
+        eq(subscriptions.status, 'active'),
+        sql`${subscriptions.currentPeriodEnd} <= ${payment.periodEnd.toISOString()}::timestamptz`,
+      ),
+    )
+  if (!subscription) return
+  try {
+    await input.botApi.editUserStarSubscription({
+      user_id: payment.telegramUserId,
+      telegram_payment_charge_id: subscription.firstChargeId,
+      is_canceled: true,
+    })
+    await db
+      .update(subscriptions)
+      .set({ status: 'canceled', canceledAt: input.now ?? new Date() })
+      .where(
+        and(
+          eq(subscriptions.projectId, input.projectId),
+          eq(subscriptions.id, payment.subscriptionId),
+        ),
+      )
+  } catch {
+    // Renewal keeps running at Telegram; the next renewal's payment will show up and can be refunded.
+  }
+}
+
+export function telegramFailure(method: string, error: unknown): Error {
+  if (!isTelegramError(error)) return error instanceof Error ? error : new Error(String(error))
+  const description = 'description' in error ? String(error.description) : error.message
+  return new TelegramCallFailed(method, description, isTransient(error))
+}
+
+/** Telegram's `refunded_payment` (Bot API names). */
+export interface RefundedPaymentInput {
+  currency: string
+  total_amount: number
+  invoice_payload: string
+  telegram_payment_charge_id: string
+  provider_payment_charge_id?: string | undefined
+}
+
+/**
+ * Ingests a refund Telegram reports (a `refunded_payment` update, or a refund row found by
+ * reconciliation) and revokes, once. A refund of a charge never recorded stores the payment as
+ * refunded and flagged (nothing was granted, so nothing is revoked); if the charge shows up
+ * later it replays that row and grants nothing.
+ */
+export async function recordRefund(
+  db: Executor,
+  input: {
+    projectId: string
+    refund: RefundedPaymentInput
+    from: PayerInput
+    via: PaymentChannel
+    by?: string | undefined
+    reason?: string | undefined
+    paidAt?: Date | undefined
+    now?: Date | undefined
+  },
+): Promise<RefundOutcome> {
+  const now = input.now ?? new Date()
+  const by = input.by ?? (input.via === 'reconciliation' ? 'reconciliation' : 'telegram')
+  const reason =
+    input.reason ??
+    (input.via === 'reconciliation'
+      ? "refund found in Telegram's ledger"
+      : 'refunded by Telegram (refunded_payment)')
+  const chargeId = input.refund.telegram_payment_charge_id
+  if (!chargeId) throw new InvalidInput('telegram_payment_charge_id', 'must not be empty')
+  return db.transaction(async (tx) => {
+    const customer = await upsertAndLockCustomer(
+      tx,
+      input.projectId,
+      input.from.id,
+      profileOf(input.from),
+    )
+    const [known] = await tx
+      .select({ id: payments.id })
+      .from(payments)
+      .where(
+        and(
+          eq(payments.projectId, input.projectId),
+          eq(payments.telegramPaymentChargeId, chargeId),
+        ),
+      )
+    if (!known) {
+      await tx
+        .insert(payments)
+        .values({
+          projectId: input.projectId,
+          telegramPaymentChargeId: chargeId,
+          providerPaymentChargeId: input.refund.provider_payment_charge_id || null,
+          customerId: customer.id,
+          telegramUserId: input.from.id,
+          orderId: null,
+          amountStars: Math.max(1, input.refund.total_amount),
+          currency: input.refund.currency,
+          invoicePayload: input.refund.invoice_payload,
+          status: 'refunded',
+          flag: 'refunded_before_recorded',
+          recordedVia: input.via,
+          paidAt: input.paidAt ?? now,
+          refundedAt: now,
+          refundedBy: by,
+          refundReason: reason,
+          refundShortfall: 0,
+          refundPolicy: null,
+        })
+        .onConflictDoNothing()
+    }
+    const outcome = await revokePayment(tx, {
+      projectId: input.projectId,
+      telegramPaymentChargeId: chargeId,
+      by,
+      reason,
+      now,
+    })
+    return known ? outcome : { ...outcome, alreadyRefunded: false }
+  })
+}
+
+/**
+ * Takes the credits of revoked lots out of the customer's open holds: a hold keeps only what came
+ * from other lots, and one left empty is closed as released. Returns the amount taken per lot.
+ */
+async function voidHeldCredits(
+  tx: Tx,
+  customer: LockedCustomer,
+  revokedLots: Set<number>,
+  now: Date,
+): Promise<Map<number, number>> {
+  const byLot = new Map<number, number>()
+  if (revokedLots.size === 0) return byLot
+  const open = await rows<{ id: string; amount: string; allocations: unknown }>(
+    tx,
+    sql`select id, amount, allocations from holds
+        where project_id = ${customer.projectId} and customer_id = ${customer.id} and status = 'active'`,
+  )
+  for (const hold of open) {
+    const allocations = parseAllocations(hold.allocations)
+    const kept = allocations.filter((a) => !revokedLots.has(a.lotId))
+    if (kept.length === allocations.length) continue
+    for (const a of allocations) {
+      if (revokedLots.has(a.lotId)) byLot.set(a.lotId, (byLot.get(a.lotId) ?? 0) + a.amount)
+    }
+    const left = kept.reduce((sum, a) => sum + a.amount, 0)
+    await tx.execute(
+      left > 0
+        ? sql`update holds set amount = ${left}, allocations = ${JSON.stringify(kept)}::jsonb
+              where project_id = ${customer.projectId} and id = ${hold.id}`
+        : sql`update holds set status = 'released', settled_amount = 0, closed_at = ${now.toISOString()}::timestamptz
+              where project_id = ${customer.projectId} and id = ${hold.id}`,
+    )
+  }
+  return byLot
+}
