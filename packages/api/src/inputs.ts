@@ -1,13 +1,48 @@
 import { z } from 'zod'
+import { idempotencyKey, languageCode, line, personName, reason, username } from './text.ts'
 
-/** Credits and Stars are whole numbers; a trillion per call keeps every sum a safe integer. */
-export const amount = z.number().int().positive().max(1_000_000_000_000)
+export { idempotencyKey, reason }
+
+/**
+ * A whole number within `[min, max]`: a safe integer (zod's `int`), and never −0, which JSON can
+ * spell but no count of credits, Stars or units means.
+ */
+export const wholeNumber = (min: number, max: number) =>
+  z
+    .number()
+    .int()
+    .min(min)
+    .max(max)
+    .refine((n) => !Object.is(n, -0), 'must not be −0')
+
+/** A trillion per call keeps every sum a safe integer. */
+export const MAX_AMOUNT = 1_000_000_000_000
+/** Credits and Stars are whole numbers. */
+export const amount = wholeNumber(1, MAX_AMOUNT)
 /** Telegram user ids need up to 52 bits: a safe integer. */
-export const telegramUserId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
-export const idempotencyKey = z.string().min(1).max(200)
-export const reason = z.string().trim().min(1).max(500)
+export const telegramUserId = wholeNumber(1, Number.MAX_SAFE_INTEGER)
+/** A row id the API handed out (ledger entries, entitlements, payments): a positive safe integer. */
+export const rowId = wholeNumber(1, Number.MAX_SAFE_INTEGER)
+/** Page sizes. */
+export const limit = (max: number, byDefault: number) => wholeNumber(1, max).default(byDefault)
+
+const MAX_BIGINT = 2n ** 63n - 1n
+/** A page cursor: the decimal id of the last row seen, within PostgreSQL's `bigint`. */
+export const cursor = z
+  .string()
+  .regex(/^\d{1,19}$/, { message: 'a cursor from the previous page', abort: true })
+  .refine((s) => BigInt(s) <= MAX_BIGINT, 'a cursor from the previous page')
+  .nullish()
+
+/** An instant with its offset, e.g. `2026-01-31T12:00:00Z`, between 1970 and 9999. */
+export const instant = z.iso.datetime({ offset: true }).refine((s) => {
+  const year = new Date(s).getUTCFullYear()
+  return Number.isNaN(year) || (year >= 1970 && year <= 9999)
+}, 'must be between 1970 and 9999')
+
+/** Free-form facts a caller attaches to an act (model, tokens…), stored as JSON. */
 export const metadata = z
-  .record(z.string().max(64), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]))
+  .record(line(64, { min: 1 }), z.union([line(1000), z.number(), z.boolean(), z.null()]))
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 keys')
 export const holdId = z.uuid()
 
@@ -15,10 +50,10 @@ export const customerRef = z.object({ telegramUserId })
 
 export const upsertCustomerInput = z.object({
   telegramUserId,
-  username: z.string().max(64).nullish(),
-  firstName: z.string().max(256).nullish(),
-  lastName: z.string().max(256).nullish(),
-  languageCode: z.string().max(16).nullish(),
+  username: username.nullish(),
+  firstName: personName.nullish(),
+  lastName: personName.nullish(),
+  languageCode: languageCode.nullish(),
 })
 
 export const grantInput = z.object({
@@ -26,8 +61,8 @@ export const grantInput = z.object({
   amount,
   reason,
   source: z.enum(['promo', 'manual', 'free_allowance', 'adjustment']).default('manual'),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
-  priority: z.number().int().min(-1000).max(1000).optional(),
+  expiresAt: instant.optional(),
+  priority: wholeNumber(-1000, 1000).optional(),
   idempotencyKey,
   metadata: metadata.optional(),
 })
@@ -41,13 +76,13 @@ export const consumeInput = z.object({
 })
 
 export const reserveInput = consumeInput.extend({
-  ttlSeconds: z.number().int().min(1).max(86_400).optional(),
+  ttlSeconds: wholeNumber(1, 86_400).optional(),
 })
 
 export const settleInput = z.object({
   holdId,
   /** The actual cost; 0 is allowed (nothing was spent). */
-  amount: z.number().int().min(0).max(1_000_000_000_000),
+  amount: wholeNumber(0, MAX_AMOUNT),
   reason: reason.optional(),
   idempotencyKey,
   metadata: metadata.optional(),
@@ -57,9 +92,6 @@ export const releaseInput = z.object({ holdId, reason: reason.optional(), idempo
 
 export const ledgerListInput = z.object({
   telegramUserId,
-  cursor: z
-    .string()
-    .regex(/^\d{1,19}$/)
-    .nullish(),
-  limit: z.number().int().min(1).max(200).default(50),
+  cursor,
+  limit: limit(200, 50),
 })

@@ -6,12 +6,19 @@ import {
   settleFeature,
 } from '@e-stars/billing'
 import { z } from 'zod'
-import { idempotencyKey, metadata, reason, telegramUserId } from '../inputs.ts'
+import {
+  idempotencyKey,
+  MAX_AMOUNT,
+  metadata,
+  reason,
+  telegramUserId,
+  wholeNumber,
+} from '../inputs.ts'
 import { botProcedure } from '../trpc.ts'
 import { featureKey } from './features.ts'
 
 /** Units per call; a trillion keeps every window's sum a safe integer. */
-const quantity = z.number().int().positive().max(1_000_000_000_000)
+const quantity = wholeNumber(1, MAX_AMOUNT)
 const reservationId = z.uuid()
 const actorOf = (ctx: { project: { keyId: string } }) => `api-key:${ctx.project.keyId}`
 
@@ -45,9 +52,7 @@ export const featureUsageRouter = {
     ),
   /** Reserve an estimate of units (they count against quotas until settled or released). */
   reserveFeature: botProcedure
-    .input(
-      consumeFeatureInput.extend({ ttlSeconds: z.number().int().min(1).max(86_400).optional() }),
-    )
+    .input(consumeFeatureInput.extend({ ttlSeconds: wholeNumber(1, 86_400).optional() }))
     .mutation(({ ctx, input }) =>
       reserveFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
     ),
@@ -56,7 +61,7 @@ export const featureUsageRouter = {
     .input(
       z.object({
         reservationId,
-        quantity: z.number().int().min(0).max(1_000_000_000_000),
+        quantity: wholeNumber(0, MAX_AMOUNT),
         idempotencyKey,
         reason: reason.optional(),
         metadata: metadata.optional(),

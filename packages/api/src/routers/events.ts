@@ -1,5 +1,6 @@
 import { pollEvents } from '@e-stars/billing'
 import { z } from 'zod'
+import { cursor, limit } from '../inputs.ts'
 import { botProcedure } from '../trpc.ts'
 
 export const eventsRouter = {
@@ -11,11 +12,8 @@ export const eventsRouter = {
     .input(
       z
         .object({
-          cursor: z
-            .string()
-            .regex(/^\d{1,19}$/)
-            .nullish(),
-          limit: z.number().int().min(1).max(500).default(100),
+          cursor,
+          limit: limit(500, 100),
         })
         .optional(),
     )

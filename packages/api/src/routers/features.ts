@@ -1,11 +1,12 @@
 import { listFeatures, listQuotas } from '@e-stars/billing'
 import { z } from 'zod'
+import { TEXT_LIMITS } from '../text.ts'
 import { botProcedure } from '../trpc.ts'
 
 export const featureKey = z
   .string()
   .min(1)
-  .max(64)
+  .max(TEXT_LIMITS.key)
   .regex(/^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/, 'a feature key like ai.tokens, image or pro')
 
 export const featuresRouter = {

@@ -13,13 +13,13 @@ import {
 } from '@e-stars/billing'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
-import { idempotencyKey } from '../inputs.ts'
+import { idempotencyKey, limit, MAX_AMOUNT, wholeNumber } from '../inputs.ts'
 import type { PaymentServices } from '../payment-services.ts'
+import { catalogKey, line, TEXT_LIMITS } from '../text.ts'
 import { customerProcedure, publicProcedure } from '../trpc.ts'
 import { featureKey } from './features.ts'
 
-const quantity = z.number().int().positive().max(1_000_000_000_000)
-const productKey = z.string().min(1).max(64)
+const quantity = wholeNumber(1, MAX_AMOUNT)
 
 const paymentsOf = (ctx: { payments: PaymentServices | null }) => {
   if (!ctx.payments)
@@ -39,7 +39,7 @@ export const miniAppRouter = {
    * `bad_signature`, `expired`, `from_future`, `no_user`).
    */
   signIn: publicProcedure
-    .input(z.object({ projectId: z.uuid(), initData: z.string().max(8_192) }))
+    .input(z.object({ projectId: z.uuid(), initData: line(TEXT_LIMITS.signedData) }))
     .mutation(({ ctx, input }) =>
       createCustomerSession(ctx.db, {
         projectId: input.projectId,
@@ -83,7 +83,7 @@ export const meRouter = {
   quotas: customerProcedure.query(({ ctx }) => customerQuotas(ctx.db, ctx.customer)),
   /** Latest changes of credits, newest first, each in one plain sentence. */
   activity: customerProcedure
-    .input(z.object({ limit: z.number().int().min(1).max(100).default(20) }).default({ limit: 20 }))
+    .input(z.object({ limit: limit(100, 20) }).default({ limit: 20 }))
     .query(({ ctx, input }) => customerActivity(ctx.db, ctx.customer, input)),
   /** The catalog on sale. */
   products: customerProcedure.query(({ ctx }) => customerCatalog(ctx.db, ctx.customer)),
@@ -92,7 +92,7 @@ export const meRouter = {
    * unlocks, a 30-day subscription for plans. Whatever status the callback reports, read the
    * balance and entitlements again: they change when the payment is recorded.
    */
-  buy: customerProcedure.input(z.object({ productKey })).mutation(({ ctx, input }) => {
+  buy: customerProcedure.input(z.object({ productKey: catalogKey })).mutation(({ ctx, input }) => {
     const payments = paymentsOf(ctx)
     return buyAsCustomer(ctx.db, {
       ...ctx.customer,

@@ -1,27 +1,40 @@
 import { z } from 'zod'
-import { amount, idempotencyKey, reason, telegramUserId } from '../../inputs.ts'
+import {
+  amount,
+  cursor,
+  idempotencyKey,
+  instant,
+  limit,
+  MAX_AMOUNT,
+  reason,
+  rowId,
+  telegramUserId,
+  wholeNumber,
+} from '../../inputs.ts'
+import {
+  catalogKey,
+  email,
+  label,
+  line,
+  password,
+  prose,
+  searchTerm,
+  TEXT_LIMITS,
+} from '../../text.ts'
 
-export const cursor = z
-  .string()
-  .regex(/^\d{1,19}$/)
-  .nullish()
-
-export const loginInput = z.object({
-  email: z.string().trim().min(3).max(254),
-  password: z.string().min(1).max(1000),
-})
+export const loginInput = z.object({ email, password })
 
 export const periodInput = z
-  .object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) })
+  .object({ from: instant, to: instant })
   .refine((p) => new Date(p.from) < new Date(p.to), {
     message: 'from must be before to',
     path: ['to'],
   })
 
 export const customerSearchInput = z.object({
-  query: z.string().trim().max(100).nullish(),
+  query: searchTerm.nullish(),
   cursor,
-  limit: z.number().int().min(1).max(100).default(25),
+  limit: limit(100, 25),
 })
 
 export const customerInput = z.object({ telegramUserId })
@@ -29,92 +42,87 @@ export const customerInput = z.object({ telegramUserId })
 export const timelineInput = z.object({
   telegramUserId,
   cursor,
-  limit: z.number().int().min(1).max(200).default(50),
+  limit: limit(200, 50),
 })
 
 export const adjustInput = z.object({
   telegramUserId,
   /** Signed: positive grants, negative takes away. */
-  amount: z
-    .number()
-    .int()
-    .min(-1_000_000_000_000)
-    .max(1_000_000_000_000)
-    .refine((n) => n !== 0, 'must not be zero'),
+  amount: wholeNumber(-MAX_AMOUNT, MAX_AMOUNT).refine((n) => n !== 0, 'must not be zero'),
   reason,
-  expiresAt: z.iso.datetime({ offset: true }).nullish(),
+  expiresAt: instant.nullish(),
   idempotencyKey,
 })
 
-export const apiKeyCreateInput = z.object({ name: z.string().trim().min(1).max(100) })
+export const apiKeyCreateInput = z.object({ name: label })
 export const apiKeyRevokeInput = z.object({ keyId: z.uuid() })
 
 export const auditListInput = z.object({
-  action: z.string().trim().max(64).nullish(),
+  action: line(TEXT_LIMITS.key, { trim: true }).nullish(),
   cursor,
-  limit: z.number().int().min(1).max(200).default(50),
+  limit: limit(200, 50),
 })
 
 export const settingsUpdateInput = z.object({
-  name: z.string().trim().min(1).max(100).optional(),
-  timeZone: z.string().min(1).max(64).optional(),
+  name: label.optional(),
+  timeZone: line(64, { min: 1 }).optional(),
   refundPolicy: z.enum(['debt', 'absorb']).optional(),
   lowBalanceThreshold: amount.or(z.literal(0)).optional(),
 })
 
-const chargeId = z.string().min(1).max(256)
-const productKeyRef = z.string().min(1).max(64)
+const chargeId = line(TEXT_LIMITS.telegramId, { min: 1 })
 
 export const paymentsFilterInput = z.object({
   status: z.enum(['paid', 'refunded', 'unmatched']).nullish(),
-  productKey: productKeyRef.nullish(),
-  from: z.iso.datetime({ offset: true }).nullish(),
-  to: z.iso.datetime({ offset: true }).nullish(),
+  productKey: catalogKey.nullish(),
+  from: instant.nullish(),
+  to: instant.nullish(),
 })
 
 export const paymentsListInput = paymentsFilterInput.extend({
   /** The live feed asks only for payments newer than the newest it shows. */
-  after: z.number().int().positive().nullish(),
+  after: rowId.nullish(),
   cursor,
-  limit: z.number().int().min(1).max(200).default(50),
+  limit: limit(200, 50),
 })
 
 export const refundInput = z.object({ telegramPaymentChargeId: chargeId, reason })
 
 const productTerms = {
-  title: z.string().trim().min(1).max(32),
-  description: z.string().trim().min(1).max(255),
-  priceStars: z.number().int().min(1).max(100_000),
-  credits: z.number().int().min(0).max(1_000_000_000_000).optional(),
-  creditsExpireDays: z.number().int().min(1).max(3650).nullish(),
-  featureKey: z.string().min(1).max(64).nullish(),
-  durationDays: z.number().int().min(1).max(36_500).nullish(),
-  sortOrder: z.number().int().min(-1000).max(1000).optional(),
+  /** Telegram's invoice limits: a title of 32 characters, a description of 255. */
+  title: line(32, { min: 1, trim: true }),
+  description: prose(255, { min: 1, trim: true }),
+  priceStars: wholeNumber(1, 100_000),
+  credits: wholeNumber(0, MAX_AMOUNT).optional(),
+  creditsExpireDays: wholeNumber(1, 3650).nullish(),
+  featureKey: catalogKey.nullish(),
+  durationDays: wholeNumber(1, 36_500).nullish(),
+  sortOrder: wholeNumber(-1000, 1000).optional(),
 }
 
 export const productCreateInput = z.object({
-  key: productKeyRef,
+  key: catalogKey,
   kind: z.enum(['pack', 'unlock', 'subscription']),
   ...productTerms,
 })
 
 export const productUpdateInput = z.object({
-  key: productKeyRef,
+  key: catalogKey,
   patch: z.object(productTerms).partial(),
 })
 
-export const productArchiveInput = z.object({ key: productKeyRef, archived: z.boolean() })
+export const productArchiveInput = z.object({ key: catalogKey, archived: z.boolean() })
 
 export const featureDefineInput = z.object({
-  key: z.string().min(1).max(64),
-  name: z.string().trim().min(1).max(100),
+  key: catalogKey,
+  name: label,
   kind: z.enum(['metered', 'gated']),
-  credits: z.number().int().min(0).max(1_000_000_000).optional(),
-  perUnits: z.number().int().min(1).max(1_000_000_000).optional(),
+  credits: wholeNumber(0, 1_000_000_000).optional(),
+  perUnits: wholeNumber(1, 1_000_000_000).optional(),
   clientConsumable: z.boolean().optional(),
 })
 
-export const featureKeyInput = z.object({ key: z.string().min(1).max(64) })
+export const featureKeyInput = z.object({ key: catalogKey })
 
 export const findingsInput = z.object({
   runId: z.uuid().nullish(),
@@ -123,21 +131,25 @@ export const findingsInput = z.object({
 
 export const resolveFindingInput = z.object({
   findingId: z.uuid(),
-  resolution: z.string().trim().min(1).max(500),
+  resolution: prose(TEXT_LIMITS.reason, { min: 1, trim: true }),
 })
 
-export const botTokenInput = z.object({ botToken: z.string().trim().min(1).max(300).nullable() })
+export const botTokenInput = z.object({
+  botToken: line(300, { min: 1, trim: true }).nullable(),
+})
 
-export const relayInput = z.object({ relayTarget: z.url().max(2000).nullable() })
+export const relayInput = z.object({
+  relayTarget: line(TEXT_LIMITS.url).pipe(z.url()).nullable(),
+})
 
 export const entitlementGrantInput = z.object({
   telegramUserId,
-  featureKey: z.string().min(1).max(64),
+  featureKey: catalogKey,
   /** Days of access, starting where current access ends; omitted: for life. */
-  durationDays: z.number().int().min(1).max(36_500).nullish(),
+  durationDays: wholeNumber(1, 36_500).nullish(),
 })
 
 export const entitlementRevokeInput = z.object({
-  entitlementId: z.number().int().positive(),
+  entitlementId: rowId,
   reason,
 })
