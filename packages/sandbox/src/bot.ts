@@ -68,14 +68,17 @@ export class SandboxBot {
     return this.#chats.get(userId)?.started ?? false
   }
 
-  /** Appends a message to the private chat with `user`, sent by `from`. */
-  addMessage(user: User, from: User, content: MessageContent): Message {
+  /**
+   * Appends a message to the private chat with `user`, sent by `from`. `date` defaults to now;
+   * a message that reports a ledger event (a payment, a refund) passes that event's date.
+   */
+  addMessage(user: User, from: User, content: MessageContent, date?: number): Message {
     const chat = this.#chat(user)
     if (from.id === user.id) chat.started = true
     const message: Message = {
       message_id: chat.nextMessageId++,
       from,
-      date: this.#clock.unixTime(),
+      date: date ?? this.#clock.unixTime(),
       chat: chatOf(user),
       ...content,
     }

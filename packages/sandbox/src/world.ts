@@ -145,8 +145,8 @@ export class World {
     return this.#userMessage(bot, user, content)
   }
 
-  #userMessage(bot: SandboxBot, user: User, content: MessageContent): Message {
-    const message = bot.addMessage(user, user, content)
+  #userMessage(bot: SandboxBot, user: User, content: MessageContent, date?: number): Message {
+    const message = bot.addMessage(user, user, content, date)
     bot.updates.enqueue('message', message, user.id)
     return message
   }
@@ -292,23 +292,29 @@ export class World {
     }
   }
 
+  /** The successful_payment message, dated with its charge (as Telegram does: one event). */
   #paymentMessage(bot: SandboxBot, charge: Charge, input: { first: boolean }): Message {
-    return this.#userMessage(bot, charge.user, {
-      successful_payment: {
-        currency: charge.terms.currency,
-        total_amount: charge.terms.amount,
-        invoice_payload: charge.terms.payload,
-        ...(charge.subscriptionExpirationDate === undefined
-          ? {}
-          : {
-              subscription_expiration_date: charge.subscriptionExpirationDate,
-              is_recurring: true,
-              ...(input.first ? { is_first_recurring: true } : {}),
-            }),
-        telegram_payment_charge_id: charge.id,
-        provider_payment_charge_id: charge.providerChargeId,
+    return this.#userMessage(
+      bot,
+      charge.user,
+      {
+        successful_payment: {
+          currency: charge.terms.currency,
+          total_amount: charge.terms.amount,
+          invoice_payload: charge.terms.payload,
+          ...(charge.subscriptionExpirationDate === undefined
+            ? {}
+            : {
+                subscription_expiration_date: charge.subscriptionExpirationDate,
+                is_recurring: true,
+                ...(input.first ? { is_first_recurring: true } : {}),
+              }),
+          telegram_payment_charge_id: charge.id,
+          provider_payment_charge_id: charge.providerChargeId,
+        },
       },
-    })
+      charge.date,
+    )
   }
 
   findCharge(chargeId: string): { bot: SandboxBot; charge: Charge } {
@@ -325,17 +331,24 @@ export class World {
    */
   refundCharge(bot: SandboxBot, charge: Charge, notify: boolean): Message | undefined {
     if (charge.refunded) throw new SandboxError('CONFLICT', 'CHARGE_ALREADY_REFUNDED')
-    bot.stars.recordRefund(charge, this.clock.unixTime())
+    // One reading of the clock: the ledger row and the refunded_payment message agree.
+    const date = this.clock.unixTime()
+    bot.stars.recordRefund(charge, date)
     if (!notify) return undefined
-    return this.#userMessage(bot, charge.user, {
-      refunded_payment: {
-        currency: charge.terms.currency,
-        total_amount: charge.terms.amount,
-        invoice_payload: charge.terms.payload,
-        telegram_payment_charge_id: charge.id,
-        provider_payment_charge_id: charge.providerChargeId,
+    return this.#userMessage(
+      bot,
+      charge.user,
+      {
+        refunded_payment: {
+          currency: charge.terms.currency,
+          total_amount: charge.terms.amount,
+          invoice_payload: charge.terms.payload,
+          telegram_payment_charge_id: charge.id,
+          provider_payment_charge_id: charge.providerChargeId,
+        },
       },
-    })
+      date,
+    )
   }
 
   /** The bot's side of refundStarPayment / editUserStarSubscription: Telegram's checks. */

@@ -232,6 +232,42 @@ describe('Stars payments, refunds and the ledger', () => {
     expect(sandbox.renewSubscription(chargeId).status).toBe('renewed')
   })
 
+  it('one payment, renewal or refund has one date: charge, ledger row, expiry and message agree even when the clock ticks between reads', async () => {
+    // Every read of the clock lands in a new second, as it can on a busy machine at a second's edge.
+    const start = sandbox.clock.now()
+    let reads = 0
+    sandbox.clock.now = () => start + 1000 * reads++
+    const link = await api('createInvoiceLink', {
+      title: 'Pro',
+      description: 'Pro plan',
+      payload: 'sub-ticks',
+      currency: 'XTR',
+      prices: [{ label: 'Pro', amount: 100 }],
+      subscription_period: MONTH,
+    })
+    const first = await sandbox.payInvoice(ALICE, { invoiceLink: link.result as string })
+    const chargeId = chargeOf(first)
+    if (first.status !== 'paid') return
+    const paidRow = sandbox.starTransactions().find((r) => r.id === chargeId && r.source)
+    expect(paidRow?.date).toBe(first.message.date)
+    expect(first.subscriptionExpirationDate).toBe(first.message.date + MONTH)
+    expect(first.message.successful_payment?.subscription_expiration_date).toBe(
+      first.message.date + MONTH,
+    )
+
+    const renewal = sandbox.renewSubscription(chargeId)
+    if (renewal.status !== 'renewed') throw new Error('renewal refused')
+    const renewedRow = sandbox.starTransactions().find((r) => r.id === renewal.chargeId)
+    expect(renewedRow?.date).toBe(renewal.message.date)
+    expect(renewal.expirationDate).toBe(first.message.date + 2 * MONTH)
+
+    const refund = sandbox.refundPayment(renewal.chargeId)
+    const refundRow = sandbox
+      .starTransactions()
+      .find((r) => r.id === renewal.chargeId && r.receiver)
+    expect(refundRow?.date).toBe(refund.date)
+  })
+
   it('editUserStarSubscription refuses a one-time charge', async () => {
     const chargeId = await payPack()
     expect(
