@@ -1,5 +1,10 @@
 import { type ApiDependencies, appRouter, createHttpContextFactory } from '@e-stars/api'
-import type { Database } from '@e-stars/db'
+import {
+  type Database,
+  isDatabaseUnavailable,
+  serializeError,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from '@e-stars/db'
 import { createExpressMiddleware } from '@trpc/server/adapters/express'
 import { sql } from 'drizzle-orm'
 import express from 'express'
@@ -12,16 +17,46 @@ export interface AppOptions extends ApiDependencies {
   secureCookies?: boolean | 'auto' | undefined
 }
 
+/**
+ * The largest request body `/trpc` reads, in bytes; a larger one is refused with 413 as soon as
+ * this many bytes have arrived, never parsed. The largest single call the input schemas allow is
+ * about 35 KB (a `metadata` of 32 keys × 1,064 characters; about 200 KB if every character is
+ * `\u`-escaped), and a full batch of 100 ordinary bot calls is under 100 KB, so 1 MiB refuses
+ * only what no client sends (the attack's 3 MB body) or a batch that should be split.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024
+/** Calls in one batched request; more answer 400 BAD_REQUEST. */
+export const MAX_BATCH_SIZE = 100
+/** `/healthz` answers 503 rather than wait longer than this for the database. */
+const HEALTH_TIMEOUT_MS = 2000
+
+/** `Retry-After` on every answer that says "the database is unavailable". */
+export function setRetryAfter(res: express.Response) {
+  res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+}
+
 export function createApp(options: AppOptions) {
   const app = express()
   app.disable('x-powered-by')
   app.get('/healthz', async (_req, res) => {
+    let timer: NodeJS.Timeout | undefined
     try {
-      await options.db.execute(sql`select 1`)
+      await Promise.race([
+        options.db.execute(sql`select 1`),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer from the database in ${HEALTH_TIMEOUT_MS} ms`)),
+            HEALTH_TIMEOUT_MS,
+          )
+        }),
+      ])
       res.json({ ok: true, database: options.database.kind })
     } catch (error) {
-      options.logger.error({ err: error }, 'health check failed')
+      options.logger.warn({ err: serializeError(error) }, 'health check failed')
+      setRetryAfter(res)
       res.status(503).json({ ok: false, database: options.database.kind })
+    } finally {
+      clearTimeout(timer)
     }
   })
   options.extend?.(app)
@@ -30,11 +65,48 @@ export function createApp(options: AppOptions) {
     createExpressMiddleware({
       router: appRouter,
       createContext: createHttpContextFactory(options, { secureCookies: options.secureCookies }),
-      maxBatchSize: 100,
+      maxBatchSize: MAX_BATCH_SIZE,
+      maxBodySize: MAX_BODY_BYTES,
+      responseMeta({ errors }) {
+        // The procedures map an unreachable database to SERVICE_UNAVAILABLE (packages/api trpc.ts).
+        return errors.some((error) => error.code === 'SERVICE_UNAVAILABLE')
+          ? { headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } }
+          : {}
+      },
     }),
   )
   app.use((_req, res) => {
     res.status(404).json({ error: 'Not found' })
   })
+  // Errors of the other routes (body parsers, a failed lookup) answer JSON, never an HTML stack.
+  app.use(
+    (error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+      if (res.headersSent) return next(error)
+      const { status, type, expose, message } = (error ?? {}) as {
+        status?: unknown
+        type?: unknown
+        expose?: unknown
+        message?: unknown
+      }
+      if (type === 'entity.too.large') {
+        res.status(413).json({ error: 'Request body too large' })
+        return
+      }
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        res
+          .status(status)
+          .json({ error: expose === true && typeof message === 'string' ? message : 'Bad request' })
+        return
+      }
+      if (isDatabaseUnavailable(error)) {
+        options.logger.warn({ err: serializeError(error) }, 'database unavailable')
+        setRetryAfter(res)
+        res.status(503).json({ error: 'Database unavailable: retry shortly' })
+        return
+      }
+      options.logger.error({ err: serializeError(error) }, 'unexpected error')
+      res.status(500).json({ error: 'Internal server error' })
+    },
+  )
   return app
 }

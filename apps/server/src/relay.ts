@@ -12,9 +12,10 @@ import {
   releaseRelayClaim,
   storeRelayUpdate,
 } from '@e-stars/billing'
-import type { Db } from '@e-stars/db'
+import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { MalformedPaymentUpdateError, parsePaymentUpdate } from '@e-stars/telegram'
 import express from 'express'
+import { setRetryAfter } from './app.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -34,6 +35,26 @@ export interface RelayOptions {
 }
 
 /**
+ * A Telegram update is at most a few tens of KB (4,096 characters of text plus entities, a
+ * replied-to message, a payment); 1 MB leaves room, and a refused update would block the bot's
+ * webhook (Telegram redelivers it, in order, before anything newer).
+ */
+const MAX_UPDATE_BYTES = '1mb'
+
+/**
+ * Not stored: answer non-2xx so Telegram redelivers (recording is idempotent). While the database
+ * is unreachable that is a 503 with `Retry-After`.
+ */
+function notStored(res: express.Response, error: unknown) {
+  if (isDatabaseUnavailable(error)) {
+    setRetryAfter(res)
+    res.status(503).json({ error: 'Database unavailable, retry' })
+  } else {
+    res.status(500).json({ error: 'Not stored, retry' })
+  }
+}
+
+/**
  * `POST /telegram/<projectId>`: Telegram's webhook for bots that keep their code. Checks the
  * secret header, records payments and refunds and answers pre-checkout itself — all committed
  * before the 200 — then leaves the update in the inbox for the forwarder.
@@ -44,7 +65,14 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
     '/telegram/:projectId',
     async (req, res, next) => {
       const projectId = String(req.params.projectId)
-      const project = UUID.test(projectId) ? await relayProject(db, projectId) : null
+      let project: Awaited<ReturnType<typeof relayProject>> = null
+      try {
+        project = UUID.test(projectId) ? await relayProject(db, projectId) : null
+      } catch (error) {
+        logger.error({ projectId, err: serializeError(error) }, 'relay: project lookup failed')
+        notStored(res, error)
+        return
+      }
       if (!project?.webhookSecret) {
         res.status(404).json({ error: 'No relay configured for this project' })
         return
@@ -57,7 +85,7 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
       res.locals.project = project
       next()
     },
-    express.json({ limit: '1mb' }),
+    express.json({ limit: MAX_UPDATE_BYTES }),
     async (req, res) => {
       const project = res.locals.project as NonNullable<Awaited<ReturnType<typeof relayProject>>>
       const update = req.body as { update_id?: unknown } & Record<string, unknown>
@@ -123,7 +151,10 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
               ...(verdict.ok ? {} : { error_message: verdict.errorMessage }),
             })
           } catch (error) {
-            logger.warn({ ...log, err: error }, 'relay: answering pre-checkout failed')
+            logger.warn(
+              { ...log, err: serializeError(error) },
+              'relay: answering pre-checkout failed',
+            )
           }
           // Answered here; the bot's own answer would only fail with "query is too old".
           forward = false
@@ -135,8 +166,8 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
         })
       } catch (error) {
         // Not acknowledged: Telegram retries, and recording is idempotent.
-        logger.error({ ...log, err: error }, 'relay: update not stored')
-        res.status(500).json({ error: 'Not stored, retry' })
+        logger.error({ ...log, err: serializeError(error) }, 'relay: update not stored')
+        notStored(res, error)
         return
       }
       res.status(200).end()
@@ -224,7 +255,7 @@ export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOp
       const api = await options.services.botApiFor(projectId)
       await api.call(method, params)
     } catch (error) {
-      logger.warn({ projectId, err: error }, 'relay: webhook reply not executed')
+      logger.warn({ projectId, err: serializeError(error) }, 'relay: webhook reply not executed')
     }
   }
 
@@ -249,7 +280,11 @@ export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOp
     }
     running = runOnce()
       .catch((error: unknown) => {
-        if (!stopped) logger.error({ job: 'relay-forward', err: error }, 'relay forwarder failed')
+        if (!stopped)
+          logger.error(
+            { job: 'relay-forward', err: serializeError(error) },
+            'relay forwarder failed',
+          )
       })
       .finally(() => {
         running = null

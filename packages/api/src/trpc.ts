@@ -8,7 +8,7 @@ import {
   DEFAULT_CUSTOMER_SESSION_POLICY,
   membershipOf,
 } from '@e-stars/billing'
-import type { Db } from '@e-stars/db'
+import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { initTRPC, TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { ApiKeyCache } from './api-key-cache.ts'
@@ -78,7 +78,7 @@ const t = initTRPC.context<Context>().create({
     const cause = error.cause
     return {
       ...shape,
-      message: error.code === 'INTERNAL_SERVER_ERROR' ? 'Internal server error' : shape.message,
+      message: messageFor(error.code, shape.message),
       data: {
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
@@ -92,6 +92,14 @@ const t = initTRPC.context<Context>().create({
     }
   },
 })
+
+/** What the caller reads: never an unexpected error's own text. */
+function messageFor(code: TRPCError['code'], message: string): string {
+  if (code === 'INTERNAL_SERVER_ERROR') return 'Internal server error'
+  if (code === 'PAYLOAD_TOO_LARGE')
+    return 'Request body too large: send fewer calls per batch or smaller inputs'
+  return message
+}
 
 /** The stable code and the facts of a domain error, e.g. `{ code: 'INSUFFICIENT_CREDITS', available, required }`. */
 function billingFacts(error: BillingError) {
@@ -107,14 +115,31 @@ function billingFacts(error: BillingError) {
 export const createCallerFactory = t.createCallerFactory
 export const router = t.router
 
-/** Maps domain errors to tRPC codes and logs anything unexpected, once, with the procedure path. */
+/** What a caller is told while the database is unreachable (the HTTP layer adds `Retry-After`). */
+export const DATABASE_UNAVAILABLE_MESSAGE =
+  'The database is unavailable for a moment: retry shortly with the same idempotency key'
+
+/**
+ * Maps domain errors to tRPC codes, a database that cannot be reached to a retryable
+ * SERVICE_UNAVAILABLE, and logs anything unexpected, once, with the procedure path (the
+ * database's code, constraint and message; never the SQL parameters).
+ */
 const errors = t.middleware(async ({ ctx, next, path }) => {
   const result = await next()
   if (result.ok) return result
   const cause = result.error.cause
   if (cause instanceof BillingError) return { ...result, error: toTRPCError(cause) }
+  if (result.error.code === 'INTERNAL_SERVER_ERROR' && isDatabaseUnavailable(cause)) {
+    ctx.logger.warn({ err: serializeError(cause), path }, 'database unavailable')
+    const error = new TRPCError({
+      code: 'SERVICE_UNAVAILABLE',
+      message: DATABASE_UNAVAILABLE_MESSAGE,
+      cause,
+    })
+    return { ...result, error }
+  }
   if (result.error.code === 'INTERNAL_SERVER_ERROR')
-    ctx.logger.error({ err: cause ?? result.error, path }, 'unexpected error')
+    ctx.logger.error({ err: serializeError(cause ?? result.error), path }, 'unexpected error')
   return result
 })
 

@@ -9,4 +9,11 @@ export {
   type Schema,
   type Tx,
 } from './client.ts'
+export {
+  causeChain,
+  isDatabaseUnavailable,
+  redactDetail,
+  serializeError,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from './errors.ts'
 export * from './schema/index.ts'
