@@ -67,9 +67,6 @@ export {
   verifyPassword,
 } from './identity/operators.ts'
 export {
-  type AdjustCreditsInput,
-  type AdjustCreditsResult,
-  adjustCredits,
   createProjectApiKey,
   getProjectSettings,
   getRelayStatus,
@@ -104,21 +101,20 @@ export {
   parseSecretKey,
   type Secrets,
 } from './identity/secrets.ts'
+export {
+  type AdjustCreditsInput,
+  type AdjustCreditsResult,
+  adjustCredits,
+} from './ledger/adjust.ts'
 export { type Balance, type BalanceHold, type BalanceLot, getBalance } from './ledger/balance.ts'
 export {
   type Customer,
   getCustomer,
-  type LockedCustomer,
-  lockCustomer,
-  lockCustomerById,
   type TelegramProfile,
   type UpsertCustomerInput,
-  upsertAndLockCustomer,
   upsertCustomer,
 } from './ledger/customers.ts'
 export {
-  appendEntry,
-  type EntryDraft,
   type EntryKind,
   type LedgerPage,
   type ListLedgerInput,
@@ -126,7 +122,6 @@ export {
 } from './ledger/entries.ts'
 export {
   type EventType,
-  emitLatched,
   type LatchedEvent,
   type PolledEvent,
   pollEvents,
@@ -138,7 +133,6 @@ export {
   type GrantSource,
   grantCredits,
 } from './ledger/grant.ts'
-export { idempotent } from './ledger/idempotency.ts'
 export {
   PRECHECK_MESSAGES,
   type PreCheckoutQueryInput,
@@ -181,7 +175,6 @@ export {
   type RefundPaymentInput,
   recordRefund,
   refundPayment,
-  revokePayment,
 } from './payments/refunds.ts'
 export {
   type ClaimedUpdate,
@@ -206,6 +199,7 @@ export {
   revokeEntitlement,
   unblockCustomer,
 } from './usage/access-admin.ts'
+export { type ConsumeInput, type ConsumeResult, consume } from './usage/consume.ts'
 export {
   accessEnd,
   type EntitlementSource,
@@ -244,9 +238,6 @@ export {
   listFeatures,
 } from './usage/features.ts'
 export {
-  type ConsumeInput,
-  type ConsumeResult,
-  consume,
   DEFAULT_HOLD_TTL_SECONDS,
   MAX_HOLD_TTL_SECONDS,
   type ReleaseInput,
@@ -265,7 +256,6 @@ export {
   type QuotaScope,
   type QuotaState,
   type QuotaView,
-  removeQuota,
   type SetQuotaInput,
   setQuota,
 } from './usage/quotas.ts'
@@ -300,7 +290,6 @@ export {
   searchCustomers,
 } from './views/customer-search.ts'
 export {
-  daysBetween,
   getOverview,
   type Overview,
   type OverviewDay,

@@ -1,5 +1,15 @@
+import { rows } from '@e-stars/db'
+import { sql } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
-import { BillingError, consume, getBalance, release, reserve, settle } from '../src/index.ts'
+import {
+  BillingError,
+  consume,
+  getBalance,
+  IdempotencyConflict,
+  release,
+  reserve,
+  settle,
+} from '../src/index.ts'
 import { createProject, fund, key, ledgerMismatches, onPostgres, useDatabase } from './fixtures.ts'
 
 describe.skipIf(!onPostgres)(
@@ -56,3 +66,32 @@ describe.skipIf(!onPostgres)(
     }, 120_000)
   },
 )
+
+describe.skipIf(!onPostgres)('one idempotency key used for two operations at once', () => {
+  const t = useDatabase({ poolSize: 40 })
+
+  it('30 keys, each sent as consume ×5 and reserve ×1 at once: one act per key, the rest replay or CONFLICT, never a database error', async () => {
+    const p = await createProject(t.db)
+    await fund(t.db, p, 1, 10_000)
+    const base = { projectId: p, telegramUserId: 1, reason: 'r', actor: 't' }
+    const keys = Array.from({ length: 30 }, () => key())
+    const calls = keys.flatMap((k) => [
+      ...Array.from(
+        { length: 5 },
+        () => () => consume(t.db, { ...base, amount: 1, idempotencyKey: k }),
+      ),
+      () => reserve(t.db, { ...base, amount: 1, idempotencyKey: k }),
+    ])
+    // Interleave so consumes and reserves of one key race each other.
+    calls.sort(() => Math.random() - 0.5)
+    const results = await Promise.allSettled(calls.map((call) => call()))
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
+    for (const failure of failures) expect(failure).toBeInstanceOf(IdempotencyConflict)
+    const [row] = await rows<{ n: string }>(
+      t.db,
+      sql`select count(*) n from ledger_entries where project_id = ${p} and idempotency_key is not null and kind in ('consume', 'hold')`,
+    )
+    expect(Number(row!.n)).toBe(30)
+    expect(await ledgerMismatches(t.db)).toEqual([])
+  }, 120_000)
+})

@@ -1,5 +1,5 @@
 import { rows, type Tx } from '@e-stars/db'
-import { sql } from 'drizzle-orm'
+import { type SQL, sql } from 'drizzle-orm'
 import { InsufficientCredits } from '../errors.ts'
 import type { LockedCustomer } from './customers.ts'
 import type { LotChange } from './entries.ts'
@@ -12,9 +12,51 @@ export interface Allocation {
   amount: number
 }
 
+/** A live lot as the burn order reads it. */
+export interface LiveLot {
+  id: number
+  remaining: number
+}
+
 /**
- * Picks `amount` credits from the customer's live lots in burn order. Reads only as many lots as
- * it needs. Throws `InsufficientCredits` when the live lots hold less.
+ * The burn order's one allocation: walks `lots` (already in burn order) and takes up to `amount`,
+ * whole lots first. Every path that spends credits allocates here: consume, reserve, settle
+ * overage, negative adjustments, feature charges and a refund's debt repayment. The one-statement
+ * consume is its set-based form (`consumeAtOnce`), proved equal by the equivalence suite.
+ */
+export function allocate(lots: LiveLot[], amount: number): Allocation[] {
+  const allocations: Allocation[] = []
+  let needed = amount
+  for (const lot of lots) {
+    if (needed <= 0) break
+    const take = Math.min(lot.remaining, needed)
+    if (take > 0) allocations.push({ lotId: lot.id, amount: take })
+    needed -= take
+  }
+  return allocations
+}
+
+/** The customer's live lots in burn order (optionally leaving some out). */
+export async function liveLots(
+  tx: Tx,
+  customer: LockedCustomer,
+  now: Date,
+  except: SQL = sql``,
+): Promise<LiveLot[]> {
+  const lots = await rows<{ id: string; remaining: string }>(
+    tx,
+    sql`select id, remaining from grants
+        where project_id = ${customer.projectId} and customer_id = ${customer.id} and remaining > 0
+          and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)
+          ${except}
+        order by ${burnOrder}`,
+  )
+  return lots.map((lot) => ({ id: Number(lot.id), remaining: Number(lot.remaining) }))
+}
+
+/**
+ * Picks `amount` credits from the customer's live lots in burn order. Throws
+ * `InsufficientCredits` when they hold less; the caller holds the customer lock.
  */
 export async function takeFromLots(
   tx: Tx,
@@ -22,25 +64,11 @@ export async function takeFromLots(
   amount: number,
   now: Date,
 ): Promise<Allocation[]> {
-  // With no expiry due, the cached balance is exact: refuse without touching the lots.
+  // The cached balance covers every live lot: refuse without reading them.
   if (customer.available < amount) throw new InsufficientCredits(customer.available, amount)
-  const lots = await rows<{ id: string; remaining: string; running: string }>(
-    tx,
-    sql`select id, remaining, sum(remaining) over (order by ${burnOrder}) as running
-        from grants
-        where project_id = ${customer.projectId} and customer_id = ${customer.id} and remaining > 0
-          and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)
-        order by ${burnOrder}`,
-  )
-  const allocations: Allocation[] = []
-  let needed = amount
-  for (const lot of lots) {
-    if (needed === 0) break
-    const take = Math.min(Number(lot.remaining), needed)
-    allocations.push({ lotId: Number(lot.id), amount: take })
-    needed -= take
-  }
-  if (needed > 0) throw new InsufficientCredits(amount - needed, amount)
+  const allocations = allocate(await liveLots(tx, customer, now), amount)
+  const taken = total(allocations)
+  if (taken < amount) throw new InsufficientCredits(taken, amount)
   return allocations
 }
 
@@ -82,7 +110,7 @@ export async function returnToLots(
             back.map((b) => sql`${b.lotId}::int8`),
             sql`, `,
           )})
-          and closed_at is null and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)`,
+          and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)`,
   )
   const liveIds = new Set(live.map((l) => Number(l.id)))
   const returned = back.filter((b) => liveIds.has(b.lotId))

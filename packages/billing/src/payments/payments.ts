@@ -1,7 +1,6 @@
 import {
   type Executor,
   entitlements,
-  grants,
   orders,
   payments,
   rows,
@@ -17,8 +16,8 @@ import {
   type TelegramProfile,
   upsertAndLockCustomer,
 } from '../ledger/customers.ts'
-import { appendEntry } from '../ledger/entries.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
+import { addLot } from '../ledger/grant.ts'
 import { accessEnd, grantEntitlement } from '../usage/entitlements.ts'
 import { ownsForLife } from './orders.ts'
 
@@ -325,7 +324,7 @@ async function fulfil(
       order.credits_expire_days === null
         ? null
         : new Date(paidAt.getTime() + order.credits_expire_days * DAY_MS)
-    await addPaidLot(tx, customer, {
+    await addLot(tx, customer, {
       amount: credits,
       source,
       reason: `${order.title} (${source === 'renewal' ? 'renewal' : 'payment'})`,
@@ -408,53 +407,6 @@ async function subscriptionPeriodEnd(
     paidAt.getTime() >= current.currentPeriodEnd.getTime() - period
   const from = renews ? current.currentPeriodEnd : paidAt
   return new Date(from.getTime() + period)
-}
-
-/**
- * A lot bought with Stars, as `grantCredits` makes one but inside the payment's transaction:
- * an outstanding debt is repaid from it first.
- */
-async function addPaidLot(
-  tx: Tx,
-  customer: LockedCustomer,
-  lot: {
-    amount: number
-    source: 'payment' | 'renewal'
-    reason: string
-    actor: string
-    paymentId: number
-    expiresAt: Date | null
-    now: Date
-    metadata: Record<string, unknown>
-  },
-) {
-  const repaid = Math.min(customer.debt, lot.amount)
-  const [row] = await tx
-    .insert(grants)
-    .values({
-      projectId: customer.projectId,
-      customerId: customer.id,
-      amount: lot.amount,
-      remaining: lot.amount - repaid,
-      source: lot.source,
-      reason: lot.reason,
-      expiresAt: lot.expiresAt,
-      paymentId: lot.paymentId,
-      closedAt: lot.amount === repaid ? lot.now : null,
-    })
-    .returning({ id: grants.id })
-  const expiry = lot.expiresAt && lot.amount > repaid ? lot.expiresAt : null
-  await appendEntry(tx, customer, {
-    kind: 'grant',
-    amount: lot.amount - repaid,
-    debtChange: -repaid,
-    grantId: row!.id,
-    reason: lot.reason,
-    actor: lot.actor,
-    metadata: { source: lot.source, ...(repaid ? { repaid } : {}), ...lot.metadata },
-    nextExpiryAt:
-      expiry && (!customer.nextExpiryAt || expiry < customer.nextExpiryAt) ? expiry : undefined,
-  })
 }
 
 /** The stored outcome of a payment, with the customer's balance now. */

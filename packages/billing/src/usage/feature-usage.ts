@@ -19,12 +19,13 @@ import {
 } from '../ledger/customers.ts'
 import { appendEntry } from '../ledger/entries.ts'
 import { emitLatched } from '../ledger/events.ts'
-import { parseAllocations, sweepExpired } from '../ledger/expiry.ts'
-import { idempotent } from '../ledger/idempotency.ts'
+import { sweepExpired } from '../ledger/expiry.ts'
+import { act } from '../ledger/idempotency.ts'
 import { debit, returnToLots, takeFromLots, total } from '../ledger/lots.ts'
 import { accessEnd } from './entitlements.ts'
 import { creditsFor, type Feature, type FeatureKind } from './features.ts'
 import {
+  activeHold,
   closeHold,
   DEFAULT_HOLD_TTL_SECONDS,
   type EntryFacts,
@@ -313,56 +314,55 @@ export async function consumeFeature(
   const { now: _now, profile: _profile, idempotencyKey, ...request } = input
   const refusal: Refusal = {}
   try {
-    return await db.transaction((tx) =>
-      idempotent(
-        tx,
-        { projectId: input.projectId, key: idempotencyKey, operation: 'consume_feature', request },
-        async () => {
-          const { customer, feature, plan } = await admit(tx, input, input.quantity, now, refusal)
-          const credits = creditsFor(feature, plan.paidQuantity)
-          let entry: Awaited<ReturnType<typeof appendEntry>> | null = null
-          if (credits > 0) {
-            if (customer.available < credits) throw insufficient(customer, credits, plan)
-            const allocations = await takeFromLots(tx, customer, credits, now)
-            entry = await appendEntry(tx, customer, {
-              kind: 'consume',
-              amount: -credits,
-              lots: debit(allocations),
-              reason: input.reason ?? `${feature.key} × ${input.quantity}`,
-              actor: input.actor,
-              idempotencyKey,
-              metadata: {
-                ...input.metadata,
-                feature: feature.key,
-                quantity: input.quantity,
-                freeQuantity: plan.freeQuantity,
-              },
-            })
-          }
-          const usageId = await recordUsage(tx, customer, {
-            featureKey: feature.key,
-            quantity: input.quantity,
-            freeQuantity: plan.freeQuantity,
-            credits,
-            ledgerEntryId: entry?.entryId ?? null,
-            holdId: null,
-            now,
+    return await act(
+      db,
+      { projectId: input.projectId, key: idempotencyKey, operation: 'consume_feature', request },
+      (tx) => upsertAndLockCustomer(tx, input.projectId, input.telegramUserId, input.profile),
+      async (tx, customer) => {
+        const { feature, plan } = await admit(tx, customer, input, input.quantity, now, refusal)
+        const credits = creditsFor(feature, plan.paidQuantity)
+        let entry: Awaited<ReturnType<typeof appendEntry>> | null = null
+        if (credits > 0) {
+          if (customer.available < credits) throw insufficient(customer, credits, plan)
+          const allocations = await takeFromLots(tx, customer, credits, now)
+          entry = await appendEntry(tx, customer, {
+            kind: 'consume',
+            amount: -credits,
+            lots: debit(allocations),
+            reason: input.reason ?? `${feature.key} × ${input.quantity}`,
+            actor: input.actor,
+            idempotencyKey,
+            metadata: {
+              ...input.metadata,
+              feature: feature.key,
+              quantity: input.quantity,
+              freeQuantity: plan.freeQuantity,
+            },
           })
-          const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
-          return {
-            usageId,
-            feature: feature.key,
-            quantity: input.quantity,
-            freeQuantity: plan.freeQuantity,
-            credits,
-            entryId: entry?.entryId ?? null,
-            available: customer.available,
-            held: customer.held,
-            debt: customer.debt,
-            ...after,
-          }
-        },
-      ),
+        }
+        const usageId = await recordUsage(tx, customer, {
+          featureKey: feature.key,
+          quantity: input.quantity,
+          freeQuantity: plan.freeQuantity,
+          credits,
+          ledgerEntryId: entry?.entryId ?? null,
+          holdId: null,
+          now,
+        })
+        const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
+        return {
+          usageId,
+          feature: feature.key,
+          quantity: input.quantity,
+          freeQuantity: plan.freeQuantity,
+          credits,
+          entryId: entry?.entryId ?? null,
+          available: customer.available,
+          held: customer.held,
+          debt: customer.debt,
+          ...after,
+        }
+      },
     )
   } catch (error) {
     throw await reportRefusal(db, error, refusal, input.feature)
@@ -382,17 +382,12 @@ interface Refusal {
  */
 async function admit(
   tx: Tx,
-  input: { projectId: string; telegramUserId: number; feature: string; profile?: TelegramProfile },
+  customer: LockedCustomer,
+  input: { projectId: string; telegramUserId: number; feature: string },
   quantity: number,
   now: Date,
   refusal: Refusal,
 ) {
-  const customer = await upsertAndLockCustomer(
-    tx,
-    input.projectId,
-    input.telegramUserId,
-    input.profile,
-  )
   if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
   const { timeZone, feature, quotas } = await loadContext(tx, {
     projectId: input.projectId,
@@ -575,73 +570,72 @@ export async function reserveFeature(
   const { now: _now, profile: _profile, idempotencyKey, ...request } = input
   const refusal: Refusal = {}
   try {
-    return await db.transaction((tx) =>
-      idempotent(
-        tx,
-        { projectId: input.projectId, key: idempotencyKey, operation: 'reserve_feature', request },
-        async () => {
-          const { customer, feature, plan } = await admit(tx, input, input.quantity, now, refusal)
-          const credits = creditsFor(feature, plan.paidQuantity)
-          const expiresAt = new Date(now.getTime() + ttl * 1000)
-          let holdId: string | null = null
-          if (credits > 0) {
-            if (customer.available < credits) throw insufficient(customer, credits, plan)
-            const allocations = await takeFromLots(tx, customer, credits, now)
-            const [hold] = await tx
-              .insert(holds)
-              .values({
-                projectId: input.projectId,
-                customerId: customer.id,
-                amount: credits,
-                allocations,
-                reason: input.reason ?? `${feature.key} × ${input.quantity} (estimate)`,
-                expiresAt,
-              })
-              .returning({ id: holds.id })
-            holdId = hold!.id
-            await appendEntry(tx, customer, {
-              kind: 'hold',
-              amount: -credits,
-              heldChange: credits,
-              lots: debit(allocations),
-              holdId,
+    return await act(
+      db,
+      { projectId: input.projectId, key: idempotencyKey, operation: 'reserve_feature', request },
+      (tx) => upsertAndLockCustomer(tx, input.projectId, input.telegramUserId, input.profile),
+      async (tx, customer) => {
+        const { feature, plan } = await admit(tx, customer, input, input.quantity, now, refusal)
+        const credits = creditsFor(feature, plan.paidQuantity)
+        const expiresAt = new Date(now.getTime() + ttl * 1000)
+        let holdId: string | null = null
+        if (credits > 0) {
+          if (customer.available < credits) throw insufficient(customer, credits, plan)
+          const allocations = await takeFromLots(tx, customer, credits, now)
+          const [hold] = await tx
+            .insert(holds)
+            .values({
+              projectId: input.projectId,
+              customerId: customer.id,
+              amount: credits,
+              allocations,
               reason: input.reason ?? `${feature.key} × ${input.quantity} (estimate)`,
-              actor: input.actor,
-              idempotencyKey,
-              metadata: {
-                ...input.metadata,
-                feature: feature.key,
-                quantity: input.quantity,
-                freeQuantity: plan.freeQuantity,
-              },
-              nextExpiryAt:
-                !customer.nextExpiryAt || expiresAt < customer.nextExpiryAt ? expiresAt : undefined,
+              expiresAt,
             })
-          }
-          const [reservation] = await rows<{ id: string }>(
-            tx,
-            sql`insert into usage_reservations (project_id, customer_id, feature_key, quantity,
+            .returning({ id: holds.id })
+          holdId = hold!.id
+          await appendEntry(tx, customer, {
+            kind: 'hold',
+            amount: -credits,
+            heldChange: credits,
+            lots: debit(allocations),
+            holdId,
+            reason: input.reason ?? `${feature.key} × ${input.quantity} (estimate)`,
+            actor: input.actor,
+            idempotencyKey,
+            metadata: {
+              ...input.metadata,
+              feature: feature.key,
+              quantity: input.quantity,
+              freeQuantity: plan.freeQuantity,
+            },
+            nextExpiryAt:
+              !customer.nextExpiryAt || expiresAt < customer.nextExpiryAt ? expiresAt : undefined,
+          })
+        }
+        const [reservation] = await rows<{ id: string }>(
+          tx,
+          sql`insert into usage_reservations (project_id, customer_id, feature_key, quantity,
                   free_quantity, hold_id, expires_at, created_at)
                 values (${input.projectId}, ${customer.id}::int8, ${feature.key}, ${input.quantity}::int8,
                   ${plan.freeQuantity}::int8, ${holdId}::uuid, ${expiresAt.toISOString()}::timestamptz,
                   ${now.toISOString()}::timestamptz)
                 returning id`,
-          )
-          const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
-          return {
-            reservationId: reservation!.id,
-            feature: feature.key,
-            quantity: input.quantity,
-            freeQuantity: plan.freeQuantity,
-            credits,
-            expiresAt: expiresAt.toISOString(),
-            available: customer.available,
-            held: customer.held,
-            debt: customer.debt,
-            ...after,
-          }
-        },
-      ),
+        )
+        const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
+        return {
+          reservationId: reservation!.id,
+          feature: feature.key,
+          quantity: input.quantity,
+          freeQuantity: plan.freeQuantity,
+          credits,
+          expiresAt: expiresAt.toISOString(),
+          available: customer.available,
+          held: customer.held,
+          debt: customer.debt,
+          ...after,
+        }
+      },
     )
   } catch (error) {
     throw await reportRefusal(db, error, refusal, input.feature)
@@ -690,88 +684,87 @@ export async function settleFeature(
   const now = input.now ?? new Date()
   assertQuantity(input.quantity, 'quantity', 0)
   const { now: _now, idempotencyKey, ...request } = input
-  return db.transaction((tx) =>
-    idempotent(
-      tx,
-      { projectId: input.projectId, key: idempotencyKey, operation: 'settle_feature', request },
-      async () => {
-        const { customer, reservation } = await lockReservation(tx, input, now)
-        const { timeZone, feature, quotas } = await loadContext(tx, {
+  return act(
+    db,
+    { projectId: input.projectId, key: idempotencyKey, operation: 'settle_feature', request },
+    (tx) => lockReservationOwner(tx, input),
+    async (tx, customer) => {
+      const reservation = await activeReservation(tx, customer, input.reservationId, now)
+      const { timeZone, feature, quotas } = await loadContext(tx, {
+        projectId: input.projectId,
+        featureKey: reservation.featureKey,
+        customer: { id: customer.id },
+        now,
+        includeArchived: true,
+      })
+      // Archived since the reservation is fine (the work is done); a feature is never deleted.
+      if (!feature) throw new NotFound('Feature', reservation.featureKey)
+      const plan = await evaluateQuotas(
+        tx,
+        {
           projectId: input.projectId,
           featureKey: reservation.featureKey,
-          customer: { id: customer.id },
+          customerId: customer.id,
+          timeZone,
           now,
-          includeArchived: true,
-        })
-        // Archived since the reservation is fine (the work is done); a feature is never deleted.
-        if (!feature) throw new NotFound('Feature', reservation.featureKey)
-        const plan = await evaluateQuotas(
-          tx,
-          {
-            projectId: input.projectId,
-            featureKey: reservation.featureKey,
-            customerId: customer.id,
-            timeZone,
-            now,
-            exceptReservation: input.reservationId,
-          },
-          quotas,
-          input.quantity,
-        )
-        const cost = creditsFor(feature, plan.paidQuantity)
-        const reason = input.reason ?? `${reservation.featureKey} × ${input.quantity}`
-        const metadata = {
-          ...input.metadata,
-          feature: reservation.featureKey,
-          quantity: input.quantity,
-          freeQuantity: plan.freeQuantity,
-          reservationId: input.reservationId,
-        }
-        const money = reservation.holdId
-          ? await settleCreditHold(tx, customer, reservation.holdId, cost, now, {
-              reason,
-              actor: input.actor,
-              idempotencyKey,
-              metadata,
-            })
-          : await chargeWithoutHold(tx, customer, cost, now, {
-              reason,
-              actor: input.actor,
-              idempotencyKey,
-              metadata,
-            })
-        await closeReservation(tx, input.projectId, input.reservationId, 'settled', now)
-        const usageId = await recordUsage(tx, customer, {
-          featureKey: reservation.featureKey,
-          quantity: input.quantity,
-          freeQuantity: plan.freeQuantity,
-          credits: money.charged,
-          ledgerEntryId: money.entryId,
-          holdId: reservation.holdId,
-          now,
-        })
-        const after = await noteExhaustion(
-          tx,
-          customer,
-          reservation.featureKey,
-          plan,
-          input.quantity,
-          false,
-        )
-        return {
-          reservationId: input.reservationId,
-          usageId,
-          feature: reservation.featureKey,
-          quantity: input.quantity,
-          freeQuantity: plan.freeQuantity,
-          ...money,
-          available: customer.available,
-          held: customer.held,
-          debt: customer.debt,
-          ...after,
-        }
-      },
-    ),
+          exceptReservation: input.reservationId,
+        },
+        quotas,
+        input.quantity,
+      )
+      const cost = creditsFor(feature, plan.paidQuantity)
+      const reason = input.reason ?? `${reservation.featureKey} × ${input.quantity}`
+      const metadata = {
+        ...input.metadata,
+        feature: reservation.featureKey,
+        quantity: input.quantity,
+        freeQuantity: plan.freeQuantity,
+        reservationId: input.reservationId,
+      }
+      const money = reservation.holdId
+        ? await settleCreditHold(tx, customer, reservation.holdId, cost, now, {
+            reason,
+            actor: input.actor,
+            idempotencyKey,
+            metadata,
+          })
+        : await chargeWithoutHold(tx, customer, cost, now, {
+            reason,
+            actor: input.actor,
+            idempotencyKey,
+            metadata,
+          })
+      await closeReservation(tx, input.projectId, input.reservationId, 'settled', now)
+      const usageId = await recordUsage(tx, customer, {
+        featureKey: reservation.featureKey,
+        quantity: input.quantity,
+        freeQuantity: plan.freeQuantity,
+        credits: money.charged,
+        ledgerEntryId: money.entryId,
+        holdId: reservation.holdId,
+        now,
+      })
+      const after = await noteExhaustion(
+        tx,
+        customer,
+        reservation.featureKey,
+        plan,
+        input.quantity,
+        false,
+      )
+      return {
+        reservationId: input.reservationId,
+        usageId,
+        feature: reservation.featureKey,
+        quantity: input.quantity,
+        freeQuantity: plan.freeQuantity,
+        ...money,
+        available: customer.available,
+        held: customer.held,
+        debt: customer.debt,
+        ...after,
+      }
+    },
   )
 }
 
@@ -795,85 +788,87 @@ export async function releaseFeature(
 ): Promise<ReleaseFeatureResult> {
   const now = input.now ?? new Date()
   const { now: _now, idempotencyKey, ...request } = input
-  return db.transaction((tx) =>
-    idempotent(
-      tx,
-      { projectId: input.projectId, key: idempotencyKey, operation: 'release_feature', request },
-      async () => {
-        const { customer, reservation } = await lockReservation(tx, input, now)
-        let returned = 0
-        let entryId: number | null = null
-        if (reservation.holdId) {
-          const hold = await activeHold(tx, customer, reservation.holdId)
-          const back = await returnToLots(tx, customer, hold.allocations, now)
-          await closeHold(tx, customer.projectId, reservation.holdId, 'released', 0, now)
-          returned = total(back.returned)
-          entryId = (
-            await appendEntry(tx, customer, {
-              kind: 'release',
-              amount: returned,
-              heldChange: -hold.amount,
-              lots: back.returned,
-              holdId: reservation.holdId,
-              reason: input.reason ?? hold.reason,
-              actor: input.actor,
-              idempotencyKey,
-              metadata: {
-                ...input.metadata,
-                reservationId: input.reservationId,
-                lostWithExpiredLots: back.expired,
-              },
-            })
-          ).entryId
-        }
-        await closeReservation(tx, input.projectId, input.reservationId, 'released', now)
-        return {
-          reservationId: input.reservationId,
-          returned,
-          entryId,
-          available: customer.available,
-          held: customer.held,
-          debt: customer.debt,
-        }
-      },
-    ),
+  return act(
+    db,
+    { projectId: input.projectId, key: idempotencyKey, operation: 'release_feature', request },
+    (tx) => lockReservationOwner(tx, input),
+    async (tx, customer) => {
+      const reservation = await activeReservation(tx, customer, input.reservationId, now)
+      let returned = 0
+      let entryId: number | null = null
+      if (reservation.holdId) {
+        const hold = await activeHold(tx, customer, reservation.holdId)
+        const back = await returnToLots(tx, customer, hold.allocations, now)
+        await closeHold(tx, customer.projectId, reservation.holdId, 'released', 0, now)
+        returned = total(back.returned)
+        entryId = (
+          await appendEntry(tx, customer, {
+            kind: 'release',
+            amount: returned,
+            heldChange: -hold.amount,
+            lots: back.returned,
+            holdId: reservation.holdId,
+            reason: input.reason ?? hold.reason,
+            actor: input.actor,
+            idempotencyKey,
+            metadata: {
+              ...input.metadata,
+              reservationId: input.reservationId,
+              lostWithExpiredLots: back.expired,
+            },
+          })
+        ).entryId
+      }
+      await closeReservation(tx, input.projectId, input.reservationId, 'released', now)
+      return {
+        reservationId: input.reservationId,
+        returned,
+        entryId,
+        available: customer.available,
+        held: customer.held,
+        debt: customer.debt,
+      }
+    },
   )
 }
 
-async function lockReservation(
+/** The lock step of settling or releasing a reservation: its customer. */
+async function lockReservationOwner(
   tx: Tx,
   input: { projectId: string; reservationId: string },
+): Promise<LockedCustomer> {
+  const [owner] = await rows<{ customer_id: string }>(
+    tx,
+    sql`select customer_id from usage_reservations
+        where project_id = ${input.projectId} and id = ${input.reservationId}::uuid`,
+  )
+  if (!owner) throw new NotFound('Reservation', input.reservationId)
+  return lockCustomerById(tx, input.projectId, Number(owner.customer_id))
+}
+
+/** The reservation as it is now, under its customer's lock (after the expiry sweep). */
+async function activeReservation(
+  tx: Tx,
+  customer: LockedCustomer,
+  reservationId: string,
   now: Date,
 ) {
-  const read = () =>
-    rows<{
-      customer_id: string
-      feature_key: string
-      quantity: string
-      hold_id: string | null
-      status: string
-      expires_at: string | Date
-    }>(
-      tx,
-      sql`select customer_id, feature_key, quantity, hold_id, status, expires_at from usage_reservations
-          where project_id = ${input.projectId} and id = ${input.reservationId}::uuid`,
-    )
-  const [owner] = await read()
-  if (!owner) throw new NotFound('Reservation', input.reservationId)
-  const customer = await lockCustomerById(tx, input.projectId, Number(owner.customer_id))
   await sweepExpired(tx, customer, now)
-  const [row] = await read()
+  const [row] = await rows<{
+    feature_key: string
+    quantity: string
+    hold_id: string | null
+    status: string
+    expires_at: string | Date
+  }>(
+    tx,
+    sql`select feature_key, quantity, hold_id, status, expires_at from usage_reservations
+        where project_id = ${customer.projectId} and id = ${reservationId}::uuid`,
+  )
   const status =
     row!.status === 'active' && new Date(row!.expires_at) <= now ? 'expired' : row!.status
-  if (status !== 'active') throw new HoldNotActive(input.reservationId, status)
-  return {
-    customer,
-    reservation: {
-      featureKey: row!.feature_key,
-      quantity: Number(row!.quantity),
-      holdId: row!.hold_id,
-    },
-  }
+  if (status !== 'active') throw new HoldNotActive(reservationId, status)
+  return { featureKey: row!.feature_key, quantity: Number(row!.quantity), holdId: row!.hold_id }
 }
 
 async function closeReservation(
@@ -889,25 +884,6 @@ async function closeReservation(
   )
 }
 
-async function activeHold(tx: Tx, customer: LockedCustomer, holdId: string) {
-  const [hold] = await rows<{
-    amount: string
-    allocations: unknown
-    status: string
-    reason: string
-  }>(
-    tx,
-    sql`select amount, allocations, status, reason from holds
-        where project_id = ${customer.projectId} and id = ${holdId}::uuid`,
-  )
-  if (hold?.status !== 'active') throw new HoldNotActive(holdId, hold?.status ?? 'missing')
-  return {
-    amount: Number(hold.amount),
-    allocations: parseAllocations(hold.allocations),
-    reason: hold.reason,
-  }
-}
-
 /** The money side of settling a reservation with a credit hold: the rules of `settle`. */
 async function settleCreditHold(
   tx: Tx,
@@ -918,14 +894,7 @@ async function settleCreditHold(
   facts: EntryFacts,
 ) {
   const hold = await activeHold(tx, customer, holdId)
-  const { after, ...settled } = await settleHeldCredits(
-    tx,
-    customer,
-    { id: holdId, ...hold },
-    cost,
-    now,
-    facts,
-  )
+  const { after, ...settled } = await settleHeldCredits(tx, customer, hold, cost, now, facts)
   return { ...settled, entryId: after.entryId }
 }
 

@@ -105,18 +105,6 @@ export async function setQuota(db: Executor, input: SetQuotaInput): Promise<Quot
   })
 }
 
-export async function removeQuota(
-  db: Executor,
-  input: { projectId: string; quotaId: string },
-): Promise<{ removed: true }> {
-  const removed = await db
-    .delete(quotas)
-    .where(and(eq(quotas.projectId, input.projectId), eq(quotas.id, input.quotaId)))
-    .returning({ id: quotas.id })
-  if (removed.length === 0) throw new NotFound('Quota', input.quotaId)
-  return { removed: true }
-}
-
 export async function listQuotas(
   db: Executor,
   input: { projectId: string; featureKey?: string | undefined; quotaId?: string | undefined },
