@@ -1,0 +1,130 @@
+/**
+ * Concurrent model-based stress across processes (issue 11, section 3).
+ *
+ * Several real server processes on one PostgreSQL database, driven over HTTP with the typed
+ * client by a seeded plan of mixed calls; every answer is checked against a model of what the
+ * acknowledged calls must have done, and afterwards the database against the model and itself.
+ *
+ * Knobs (defaults sized for CI, ~1–2 min on 2 cores):
+ *   STRESS_OPS=3000  STRESS_SEED=<random>  STRESS_PROCESSES=3  STRESS_CONCURRENCY=8×processes
+ *   STRESS_HOT=3  STRESS_CUSTOMERS=9 (cold ones)  STRESS_FOCUSED_OPS=1200  STRESS_BURST_KEYS=30
+ *   STRESS_PG_LOG=<path of PostgreSQL's log, found by itself on Debian>
+ * Soak: STRESS_OPS=100000 npx vitest run test/attack/stress.test.ts
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type Cluster,
+  envInt,
+  skipNotice,
+  sleep,
+  startCluster,
+  testDatabaseUrl,
+} from './processes.ts'
+import { STRESS_WEIGHTS, Workload, type WorkloadOptions } from './workload.ts'
+
+const processes = Math.max(1, envInt('STRESS_PROCESSES', 3))
+const ops = envInt('STRESS_OPS', 3000)
+const focusedOps = envInt('STRESS_FOCUSED_OPS', 1200)
+const burstKeys = envInt('STRESS_BURST_KEYS', 30)
+const seed = envInt('STRESS_SEED', Math.floor(Math.random() * 2 ** 31))
+const concurrency = Math.max(1, envInt('STRESS_CONCURRENCY', 8 * processes))
+const hotCustomers = envInt('STRESS_HOT', 3)
+const coldCustomers = envInt('STRESS_CUSTOMERS', 9)
+
+if (!testDatabaseUrl) console.warn(skipNotice('attack: stress suite'))
+
+describe.runIf(process.env.CI === 'true' && !testDatabaseUrl)('attack: stress under CI', () => {
+  it('has TEST_DATABASE_URL', () => {
+    expect.fail('CI=true but TEST_DATABASE_URL is not set: the attack suites would not run')
+  })
+})
+
+describe.skipIf(!testDatabaseUrl)(`attack: ${processes} server processes, one database`, () => {
+  let cluster: Cluster
+  beforeAll(async () => {
+    console.log(`attack stress: seed ${seed} (rerun with STRESS_SEED=${seed})`)
+    cluster = await startCluster({ processes })
+  }, 240_000)
+  afterAll(() => cluster?.close(), 60_000)
+
+  async function runWorkload(name: string, options: Omit<WorkloadOptions, 'processes'>) {
+    const started = Date.now()
+    const errorsBefore = cluster.serverErrors.length
+    const tenant = await cluster.tenant(name.replace(/\W+/g, '-'))
+    const w = new Workload(cluster, tenant, { processes, ...options })
+    await w.fundAll()
+    await w.run(
+      options.ops >= 20_000
+        ? (done) => {
+            const s = (Date.now() - started) / 1000
+            console.log(
+              `  ${name}: ${done}/${options.ops} ops, ${w.stats.calls} calls, ${(w.stats.calls / s).toFixed(0)} calls/s, ${w.failures.length} failures`,
+            )
+          }
+        : undefined,
+    )
+    // Short holds and reservations expire; the expiry job (every second, every process) sweeps.
+    await sleep(5000)
+    await w.verify()
+    const logs = w.checkLogs()
+    const seconds = (Date.now() - started) / 1000
+    const wire5xx = cluster.serverErrors.slice(errorsBefore)
+    for (const e of wire5xx.slice(0, 10))
+      w.fail('5xx on the wire', `${e.process} ${e.status} ${e.path}: ${e.body}`)
+    const overspend =
+      (w.failureCounts.get('PostgreSQL: constraint violated') ?? 0) +
+      (w.failureCounts.get('negative balance in an answer') ?? 0) +
+      (w.failureCounts.get('negative or available with debt') ?? 0)
+    console.log(
+      [
+        `${name} (seed ${options.seed}): ${processes} processes, ${options.ops} ops, ${w.stats.calls} calls in ${seconds.toFixed(1)} s`,
+        `  answers: ${w.stats.ok} ok, ${w.stats.refused} refused, ${w.stats.conflict} conflict, ${w.stats.server} 5xx, ${w.stats.transport} unanswered, ${w.stats.other} other`,
+        `  checked: ${w.acked.size} acknowledged keys, ${w.stats.replaysChecked} replays, ${w.stats.conflictsChecked} conflicts, ${w.stats.bursts} one-key bursts, ${w.stats.races} settle/release races, ${w.payments.length} payments`,
+        `  PostgreSQL log (${logs.pgLog ?? 'not readable: only the API answers were checked'}): ${logs.pgErrors} error lines, ${logs.deadlocks} deadlocks, ${logs.serialization} serialization failures`,
+        `  => ${processes} processes, ${options.ops} ops, ${overspend} overspend, ${w.stats.server + wire5xx.length ? w.stats.server : 0} 5xx, ${w.failures.length ? `${[...w.failureCounts.values()].reduce((a, b) => a + b, 0)} failures` : 'no failures'}`,
+      ].join('\n'),
+    )
+    if (w.failures.length) console.error(w.report())
+    expect(
+      Object.fromEntries(w.failureCounts),
+      `seed ${options.seed}: see the report above`,
+    ).toEqual({})
+  }
+
+  it('one hot customer whose demand exceeds the balance: consume, reserve, settle, release mixed', async () => {
+    await runWorkload('hot customer', {
+      seed: seed ^ 0x1,
+      ops: focusedOps,
+      concurrency,
+      hotCustomers: 1,
+      coldCustomers: 0,
+      weights: { consume: 30, reserve: 25, settle: 20, release: 10, grant: 8, race: 2 },
+    })
+  }, 600_000)
+
+  it('one idempotency key sent at once as consume ×5 and reserve ×1 across the processes', async () => {
+    await runWorkload('one key, six calls', {
+      seed: seed ^ 0x2,
+      ops: burstKeys,
+      concurrency: Math.min(concurrency, 5),
+      hotCustomers: 1,
+      coldCustomers: 2,
+      weights: { burst: 1 },
+    })
+  }, 300_000)
+
+  it(
+    'random mixed operations on hot and cold customers, every answer against the model',
+    async () => {
+      await runWorkload('mixed stress', {
+        seed,
+        ops,
+        concurrency,
+        hotCustomers,
+        coldCustomers,
+        weights: STRESS_WEIGHTS,
+      })
+    },
+    Math.max(600_000, ops * 30),
+  )
+})
