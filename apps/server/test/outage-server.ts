@@ -1,8 +1,8 @@
 // The server process of outage.test.ts: the real server on the test's own PostgreSQL cluster,
 // with the last-resort handler a production entry point installs. It tells the parent its URL
-// and a fresh API key over IPC (never on stdout), logs warnings and errors as JSON lines on
+// a fresh API key and the relay's webhook secret over IPC (never on stdout), logs warnings and errors as JSON lines on
 // stdout, and stops on SIGTERM.
-import { createApiKey, listProjects } from '@e-stars/billing'
+import { createApiKey, listProjects, setRelaySettings } from '@e-stars/billing'
 import pino from 'pino'
 import { parseEnv } from '../src/env.ts'
 import { installLastResort } from '../src/last-resort.ts'
@@ -24,7 +24,11 @@ const server = await startServer(
 const [project] = await listProjects(server.database.db)
 if (!project) throw new Error('no demo project on the first start')
 const { key } = await createApiKey(server.database.db, { projectId: project.id, name: 'outage' })
-process.send?.({ url: server.url, apiKey: key, projectId: project.id })
+const { webhookSecret } = await setRelaySettings(server.database.db, {
+  projectId: project.id,
+  relayTarget: null,
+})
+process.send?.({ url: server.url, apiKey: key, projectId: project.id, webhookSecret })
 process.once('SIGTERM', () => {
   server.close().then(
     () => process.exit(0),

@@ -156,6 +156,7 @@ interface ServerChild {
   url: string
   apiKey: string
   projectId: string
+  webhookSecret: string
   stdout: () => string
   stderr: () => string
 }
@@ -183,12 +184,13 @@ function startServerChild(databaseUrl: string): Promise<ServerChild> {
     const timer = setTimeout(() => reject(new Error(`server not up in 60 s:\n${err}`)), 60_000)
     child.once('message', (message) => {
       clearTimeout(timer)
-      const { url, apiKey, projectId } = message as Record<string, string>
+      const { url, apiKey, projectId, webhookSecret } = message as Record<string, string>
       resolve({
         child,
         url: url!,
         apiKey: apiKey!,
         projectId: projectId!,
+        webhookSecret: webhookSecret!,
         stdout: () => out,
         stderr: () => err,
       })
@@ -200,7 +202,7 @@ function startServerChild(databaseUrl: string): Promise<ServerChild> {
   })
 }
 
-type Op = 'consume' | 'reserve' | 'settle' | 'balance' | 'health'
+type Op = 'consume' | 'reserve' | 'settle' | 'balance' | 'health' | 'relay'
 interface Call {
   op: Op
   input: Record<string, unknown>
@@ -219,6 +221,7 @@ const PATHS: Record<Op, string> = {
   settle: '/trpc/usage.settle',
   balance: '/trpc/credits.balance',
   health: '/healthz',
+  relay: '/telegram/',
 }
 
 describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load', () => {
@@ -238,26 +241,39 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
     await cluster?.destroy()
   }, 60_000)
 
+  /** The URL and request of one call: a tRPC procedure, the health check or the relay. */
+  function request(op: Op, input: Record<string, unknown>): [string, RequestInit] {
+    const json = { 'content-type': 'application/json' }
+    const bot = { ...json, authorization: `Bearer ${server.apiKey}` }
+    if (op === 'health') return [`${server.url}/healthz`, {}]
+    if (op === 'balance')
+      return [
+        `${server.url}${PATHS[op]}?input=${encodeURIComponent(JSON.stringify(input))}`,
+        { headers: bot },
+      ]
+    if (op === 'relay')
+      return [
+        `${server.url}${PATHS[op]}${server.projectId}`,
+        {
+          method: 'POST',
+          headers: { ...json, 'x-telegram-bot-api-secret-token': server.webhookSecret },
+          body: JSON.stringify(input),
+        },
+      ]
+    return [
+      `${server.url}${PATHS[op]}`,
+      { method: 'POST', headers: bot, body: JSON.stringify(input) },
+    ]
+  }
+
   async function call(op: Op, input: Record<string, unknown>): Promise<Call> {
     const start = now()
-    const headers = { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }
-    const signal = AbortSignal.timeout(20_000)
     let status = 0
     let retryAfter: string | null = null
     let body: unknown = null
     try {
-      const response =
-        op === 'balance' || op === 'health'
-          ? await fetch(
-              `${server.url}${PATHS[op]}${op === 'balance' ? `?input=${encodeURIComponent(JSON.stringify(input))}` : ''}`,
-              { headers, signal },
-            )
-          : await fetch(`${server.url}${PATHS[op]}`, {
-              method: 'POST',
-              headers,
-              body: JSON.stringify(input),
-              signal,
-            })
+      const [url, init] = request(op, input)
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) })
       status = response.status
       retryAfter = response.headers.get('retry-after')
       const text = await response.text()
@@ -301,6 +317,7 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
 
       const calls: Call[] = []
       let stopping = false
+      let nextUpdateId = 1
       const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!
       async function worker() {
         let hold: { holdId: string; amount: number } | null = null
@@ -334,8 +351,19 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
             })
             const data = resultOf(c) as { holdId?: string } | undefined
             if (c.status === 200 && data?.holdId) hold = { holdId: data.holdId, amount }
-          } else if (r < 0.97) {
+          } else if (r < 0.87) {
             c = await call('balance', { telegramUserId })
+          } else if (r < 0.97) {
+            // A plain update: the relay stores it in its inbox before the 200.
+            c = await call('relay', {
+              update_id: nextUpdateId++,
+              message: {
+                message_id: 1,
+                date: 0,
+                chat: { id: telegramUserId, type: 'private' },
+                text: 'hi',
+              },
+            })
           } else {
             c = await call('health', {})
           }
@@ -409,7 +437,7 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
       expect(unavailable.length).toBeGreaterThan(0)
       for (const c of unavailable) {
         expect(c.retryAfter, `${c.op} 503 without Retry-After`).toMatch(/^\d+$/)
-        if (c.op !== 'health') expect(c.code).toBe('SERVICE_UNAVAILABLE')
+        if (c.op !== 'health' && c.op !== 'relay') expect(c.code).toBe('SERVICE_UNAVAILABLE')
       }
       for (const f of figures) {
         // PostgreSQL is down: nothing can succeed, every call answered 503.
@@ -421,7 +449,7 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
       // Nothing acknowledged lost: a replay with the same key answers the same; a refused call
       // retried with its key completes (once).
       const mutations = calls.filter(
-        (c) => c.op === 'consume' || c.op === 'reserve' || c.op === 'settle',
+        (c) => c.op === 'consume' || c.op === 'reserve' || c.op === 'settle' || c.op === 'relay',
       )
       const acknowledged = mutations.filter((c) => c.status === 200)
       const refused = mutations.filter((c) => c.status !== 200)
@@ -454,9 +482,10 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
         reserve: 'hold',
         settle: 'settle',
       }
-      const completed = [...acknowledged, ...refused]
+      const completed = [...acknowledged, ...refused].filter((c) => c.op !== 'relay')
+      const updates = [...acknowledged, ...refused].filter((c) => c.op === 'relay')
       const check = await openDatabase({ url: cluster.url, poolSize: 1 })
-      const ledger = { missing: -1, duplicated: -1, balanceDrift: -1 }
+      const ledger = { missing: -1, duplicated: -1, balanceDrift: -1, updatesMissing: -1 }
       try {
         const entries = await rows<{ key: string; kind: string; n: number }>(
           check.db,
@@ -493,6 +522,17 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
         )
         ledger.balanceDrift = drift.length
         expect(drift).toEqual([])
+        // Every update the relay took (200), or took when Telegram redelivered it, is stored once.
+        const stored = await rows<{ update_id: number; n: number }>(
+          check.db,
+          sql`select update_id, count(*)::int as n from relay_updates
+              where project_id = ${server.projectId} group by 1`,
+        )
+        const storedIds = new Map(stored.map((u) => [Number(u.update_id), u.n]))
+        ledger.updatesMissing = updates.filter(
+          (c) => storedIds.get(Number(c.input.update_id)) !== 1,
+        ).length
+        expect(ledger.updatesMissing).toBe(0)
       } finally {
         await check.close()
       }
@@ -505,6 +545,8 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
           ledgerEntriesMissing: ledger.missing,
           ledgerEntriesDuplicated: ledger.duplicated,
           customersWithBalanceDrift: ledger.balanceDrift,
+          relayUpdatesTaken: updates.length,
+          relayUpdatesMissing: ledger.updatesMissing,
         })}`,
       )
     },
