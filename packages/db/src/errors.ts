@@ -139,8 +139,10 @@ function redactMessage(message: string, code: string | undefined): string {
 
 function describeDatabaseError(link: unknown, chain: unknown[]): Record<string, unknown> {
   const code = text(field(link, 'code'))
+  const type = typeOf(link)
   const out: Record<string, unknown> = {
-    type: typeOf(link),
+    // PGlite's error class is minified (`O`): name it after what it is.
+    type: isServerError(link) && type.length < 3 ? 'DatabaseError' : type,
     message: redactMessage(text(field(link, 'message')) ?? String(link), code),
   }
   if (code !== undefined) out.code = code
@@ -172,9 +174,13 @@ function describeDatabaseError(link: unknown, chain: unknown[]): Record<string, 
   const port = field(link, 'port')
   if ((typeof port === 'number' || typeof port === 'string') && !isServerError(link))
     out.port = port
-  if (unreachable(link)) out.unavailable = true
   const wrappers = chain.slice(0, chain.indexOf(link)).map(typeOf)
   if (wrappers.length > 0) out.wrappedBy = wrappers
+  if (unreachable(link)) {
+    // One line per refused call while the database is down: the code says it all, no stack.
+    out.unavailable = true
+    return out
+  }
   // postgres.js's stack is its message plus the frames of the call site; no parameters.
   const stack = text(field(link, 'stack'))
   if (stack) out.stack = redactMessage(stack, code)
