@@ -1,15 +1,27 @@
 import { openDatabase } from '@e-stars/db'
-import { runAdminCommand, UsageError, usage, wantsJson } from './admin.ts'
+import {
+  AdminCommandError,
+  parseAdminCommand,
+  runAdminCommand,
+  UsageError,
+  usage,
+  wantsJson,
+} from './admin.ts'
 import { readControlFile } from './control-file.ts'
 import { ConfigError, parseEnv } from './env.ts'
+import { assertDataDirUsable, databaseUrlProblem } from './first-start.ts'
+import { describeError } from './logger.ts'
 
 async function main(argv: string[]) {
   if (argv.length === 0 || argv.includes('--help')) {
     console.log(usage)
     return
   }
+  // Bad arguments are refused before anything is opened.
+  const command = parseAdminCommand(argv)
   const env = parseEnv()
   const json = wantsJson(argv)
+  if (!env.DATABASE_URL) assertDataDirUsable(env.DATA_DIR, { sharedWithServer: true })
   const control = env.DATABASE_URL ? null : readControlFile(env.DATA_DIR)
   if (control) {
     // The server owns the embedded database: ask it to run the command.
@@ -19,13 +31,20 @@ async function main(argv: string[]) {
       body: JSON.stringify({ argv }),
     })
     const body = (await response.json()) as { json?: unknown; text?: string; error?: string }
-    if (!response.ok) throw new UsageError(body.error ?? `server answered ${response.status}`)
+    if (!response.ok)
+      throw new AdminCommandError(body.error ?? `server answered ${response.status}`)
     console.log(json ? JSON.stringify(body.json, null, 2) : body.text)
     return
   }
-  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolSize: 2 })
+  const database = await openDatabase({
+    url: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    poolSize: 2,
+  }).catch((error: unknown) => {
+    throw (env.DATABASE_URL && databaseUrlProblem(error, env.DATABASE_URL)) || error
+  })
   try {
-    const result = await runAdminCommand(database.db, argv)
+    const result = await runAdminCommand(database.db, argv, command)
     console.log(json ? JSON.stringify(result.json, null, 2) : result.text)
   } finally {
     await database.close()
@@ -33,9 +52,10 @@ async function main(argv: string[]) {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const known = error instanceof UsageError || error instanceof ConfigError
-  console.error(
-    known || (error instanceof Error && error.name !== 'Error') ? (error as Error).message : error,
-  )
+  // A usage error carries the usage text; everything else is one line, never SQL or parameters.
+  if (error instanceof UsageError) console.error(error.message)
+  else if (error instanceof AdminCommandError || error instanceof ConfigError)
+    console.error(error.message.replace(/\s*\n\s*/g, ' '))
+  else console.error(`The command failed: ${describeError(error)}`)
   process.exitCode = 1
 })

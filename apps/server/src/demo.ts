@@ -13,6 +13,7 @@ import type { Database } from '@e-stars/db'
 import { createSandbox, DEMO_BOT, miniAppHost, type Sandbox } from '@e-stars/sandbox'
 import type express from 'express'
 import type { Env } from './env.ts'
+import { DEMO_PROJECT_NAME } from './first-start.ts'
 import { loadSecretKey } from './secret-key.ts'
 
 /** The simulated users of the demo sandbox (the same as the sandbox CLI's). */
@@ -77,7 +78,7 @@ export async function startDemoSandbox(env: Env, logger: Logger): Promise<DemoSa
         }
         try {
           const projects = await listProjects(database.db)
-          const project = projects.find((p) => p.name === 'Demo bot') ?? projects[0]
+          const project = projects.find((p) => p.name === DEMO_PROJECT_NAME) ?? projects[0]
           if (!project) {
             res
               .status(409)

@@ -7,6 +7,8 @@ const schema = z.object({
     .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' })
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /** How long start-up waits for PostgreSQL to answer before it gives up on DATABASE_URL. */
+  DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EXPIRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
@@ -67,12 +69,15 @@ const schema = z.object({
 
 export type Env = z.infer<typeof schema>
 
-export class ConfigError extends Error {}
+/** A setting that stops start-up; the message is one line that names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
 
 /** Parsed once at start-up; nothing else reads `process.env`. */
 export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
   const result = schema.safeParse(source)
   if (result.success) return result.data
-  const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')
-  throw new ConfigError(`Invalid configuration:\n${problems}`)
+  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+  throw new ConfigError(`Invalid configuration: ${problems}`)
 }

@@ -1,13 +1,47 @@
-import pino from 'pino'
-import { DEMO_USERS, sandboxWanted, startDemoSandbox } from './demo.ts'
+import { createSecrets } from '@e-stars/billing'
+import { DEMO_USERS, type DemoSandbox, sandboxWanted, startDemoSandbox } from './demo.ts'
 import { ConfigError, parseEnv } from './env.ts'
-import { startServer } from './server.ts'
+import {
+  assertDataDirUsable,
+  demoDataWanted,
+  type FirstStart,
+  openFirstStart,
+} from './first-start.ts'
+import { installLastResort } from './last-resort.ts'
+import { createLogger, describeError } from './logger.ts'
+import { loadSecretKey } from './secret-key.ts'
+import { assertPortFree, listenProblem, type RunningServer, startServer } from './server.ts'
+
+/** Work to undo when start-up fails half-way (the process exits right after). */
+const undo: (() => Promise<unknown>)[] = []
 
 async function main() {
   const env = parseEnv()
-  const logger = pino({ level: env.LOG_LEVEL })
-  const demo = sandboxWanted(env) ? await startDemoSandbox(env, logger) : null
-  const server = await startServer(demo?.env ?? env, logger, demo ? { extend: demo.mount } : {})
+  const logger = createLogger({ level: env.LOG_LEVEL })
+  installLastResort(logger)
+  const withSandbox = sandboxWanted(env)
+  // What can refuse to start is checked before anything starts (the sandbox, the database).
+  await assertPortFree('PORT', env.HOST, env.PORT)
+  if (withSandbox) await assertPortFree('SANDBOX_PORT', env.HOST, env.SANDBOX_PORT)
+  if (!env.DATABASE_URL) assertDataDirUsable(env.DATA_DIR)
+  const secrets = createSecrets(loadSecretKey(env, logger))
+  const firstStart: FirstStart = await openFirstStart(env, {
+    secrets,
+    demoData: demoDataWanted(env, false),
+  })
+  undo.push(() => firstStart.database.close())
+  let demo: DemoSandbox | null = null
+  if (withSandbox) {
+    demo = await startDemoSandbox(env, logger).catch((error: unknown) => {
+      throw listenProblem(error, 'SANDBOX_PORT', env.HOST, env.SANDBOX_PORT) ?? error
+    })
+    undo.push(() => demo!.close())
+  }
+  const server: RunningServer = await startServer(demo?.env ?? env, logger, {
+    firstStart,
+    ...(demo ? { extend: demo.mount } : {}),
+  })
+  undo.length = 0
   if (server.demoProjectId) {
     process.stdout.write(
       `\nFirst start: created the project "Demo bot" (${server.demoProjectId}).\n` +
@@ -60,8 +94,14 @@ async function main() {
   process.once('SIGTERM', () => shutdown('SIGTERM'))
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(error.message)
-  else console.error(error)
+main().catch(async (error: unknown) => {
+  // One line for whoever started the process; never a stack, SQL or query parameters.
+  console.error(
+    error instanceof ConfigError
+      ? error.message.replace(/\s*\n\s*/g, ' ')
+      : `e-Stars could not start: ${describeError(error)}`,
+  )
+  const timeout = new Promise((resolve) => setTimeout(resolve, 3000).unref())
+  await Promise.race([Promise.allSettled(undo.reverse().map((step) => step())), timeout])
   process.exit(1)
 })

@@ -1,23 +1,19 @@
-import { randomBytes } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer } from 'node:net'
 import { ApiKeyCache, createPaymentServices, type Logger } from '@e-stars/api'
-import {
-  createOperator,
-  createProject,
-  createSecrets,
-  listProjects,
-  seedDemoCatalog,
-  seedDemoFeatures,
-  seedMiniAppFeatures,
-} from '@e-stars/billing'
-import { type Database, openDatabase } from '@e-stars/db'
+import { createSecrets } from '@e-stars/billing'
+import type { Database } from '@e-stars/db'
 import express from 'express'
-import { runAdminCommand, UsageError } from './admin.ts'
+import { AdminCommandError, runAdminCommand } from './admin.ts'
 import { createApp } from './app.ts'
 import { defaultConsoleDir, mountConsole } from './console.ts'
 import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
-import { seedDemoData } from './demo-data.ts'
-import type { Env } from './env.ts'
+import { ConfigError, type Env } from './env.ts'
+import {
+  assertDataDirUsable,
+  demoDataWanted,
+  type FirstStart,
+  openFirstStart,
+} from './first-start.ts'
 import { startJobs } from './jobs.ts'
 import { defaultMiniAppDir, mountMiniApp } from './miniapp.ts'
 import { startReconcileJob } from './reconcile-job.ts'
@@ -42,22 +38,28 @@ export async function startServer(
   env: Env,
   logger: Logger,
   options: {
+    /** A database the caller opened (a test's); the demo is seeded into it when it is empty. */
     database?: Database
+    /** What `openFirstStart` returned to `main`, which opens the database before the sandbox. */
+    firstStart?: FirstStart
     /** Extra routes, mounted first (the demo's `/demo/bootstrap`). */
     extend?: (app: express.Express, database: Database) => void
   } = {},
 ): Promise<RunningServer> {
-  const database =
-    options.database ??
-    (await openDatabase({
-      url: env.DATABASE_URL,
-      dataDir: env.DATA_DIR,
-      poolSize: env.DB_POOL_SIZE,
+  if (!options.database && !options.firstStart && !env.DATABASE_URL)
+    assertDataDirUsable(env.DATA_DIR)
+  const secrets = createSecrets(loadSecretKey(env, logger))
+  const { database, demoProjectId, demoOperator } =
+    options.firstStart ??
+    (await openFirstStart(env, {
+      database: options.database,
+      secrets,
+      demoData: demoDataWanted(env, Boolean(options.database)),
     }))
   const ownsDataDir = !options.database && database.kind === 'pglite'
   const payments = createPaymentServices({
     db: database.db,
-    secrets: createSecrets(loadSecretKey(env, logger)),
+    secrets,
     telegramApiRoot: env.TELEGRAM_API_ROOT,
   })
   const forwarder = startRelayForwarder(database.db, logger, {
@@ -65,12 +67,6 @@ export async function startServer(
     leaseMs: env.RELAY_LEASE_MS,
     services: payments,
   })
-  const demoProjectId = await ensureDemoProject(database)
-  const demoOperator = demoProjectId ? await createDemoOperator(database, demoProjectId) : null
-  const demoData =
-    env.DEMO_DATA === 'on' || (env.DEMO_DATA === 'auto' && !options.database && !env.DATABASE_URL)
-  if (demoProjectId && demoData)
-    await seedDemoData(database.db, { projectId: demoProjectId, secrets: payments.secrets })
   let consoleServed = false
   let miniAppServed = false
   let adminToken: string | null = null
@@ -107,19 +103,29 @@ export async function startServer(
           return
         }
         try {
-          res.json(await runAdminCommand(database.db, (req.body as { argv: string[] }).argv))
+          res.json(await runAdminCommand(database.db, (req.body as { argv?: unknown }).argv))
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error)
-          res.status(error instanceof UsageError ? 400 : 422).json({ error: message })
+          if (error instanceof AdminCommandError) {
+            res.status(error.status).json({ error: error.message })
+            return
+          }
+          logger.error({ err: error }, 'admin command failed')
+          res.status(500).json({ error: 'The command failed unexpectedly; see the server log' })
         }
       })
     },
   })
   const server = app.listen(env.PORT, env.HOST)
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve)
-    server.once('error', reject)
-  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve)
+      server.once('error', reject)
+    })
+  } catch (error) {
+    await forwarder.stop().catch(() => {})
+    if (!options.database && !options.firstStart) await database.close().catch(() => {})
+    throw listenProblem(error, 'PORT', env.HOST, env.PORT) ?? error
+  }
   const { port } = server.address() as AddressInfo
   const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`
   if (ownsDataDir) adminToken = writeControlFile(env.DATA_DIR, url).token
@@ -157,20 +163,34 @@ export async function startServer(
   }
 }
 
-/** On a first start with an empty database there is one project to play with. */
-async function ensureDemoProject(database: Database): Promise<string | null> {
-  if ((await listProjects(database.db)).length > 0) return null
-  const project = await createProject(database.db, { name: 'Demo bot' })
-  await seedDemoCatalog(database.db, project.id)
-  await seedMiniAppFeatures(database.db, project.id)
-  await seedDemoFeatures(database.db, project.id)
-  return project.id
+/** A port that cannot be listened on, as one line naming its setting. */
+export function listenProblem(
+  error: unknown,
+  setting: string,
+  host: string,
+  port: number,
+): ConfigError | null {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  if (code === 'EADDRINUSE')
+    return new ConfigError(
+      `${setting}: ${where} is already in use; stop the other process or choose another ${setting}`,
+    )
+  if (code === 'EACCES')
+    return new ConfigError(
+      `${setting}: not allowed to listen on ${where} (EACCES); choose a port above 1023`,
+    )
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new ConfigError(`HOST: ${host} is not an address of this machine (${code})`)
+  return null
 }
 
-/** The demo project's owner, so a newcomer can log into the console at once. */
-async function createDemoOperator(database: Database, projectId: string) {
-  const email = 'demo@e-stars.local'
-  const password = randomBytes(9).toString('base64url')
-  await createOperator(database.db, { email, name: 'Demo owner', password, projectId })
-  return { email, password }
+/** Fails fast, before anything starts, when a fixed port cannot be listened on. */
+export async function assertPortFree(setting: string, host: string, port: number): Promise<void> {
+  if (port === 0) return
+  const probe = createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error) => reject(listenProblem(error, setting, host, port) ?? error))
+    probe.listen(port, host, () => probe.close(() => resolve()))
+  })
 }
