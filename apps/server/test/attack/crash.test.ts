@@ -79,7 +79,8 @@ describe.skipIf(!testDatabaseUrl)('attack: SIGKILL a server process under load',
       await w.fundAll()
       const rng = prng(seed ^ 0xc4a5)
       const load = w.run()
-      const kills: Array<{ victim: number; inflight: number; downMs: number }> = []
+      const errorsBefore = cluster.serverErrors.length
+      const kills: Array<{ victim: number; inflight: number; downMs: number; at: number }> = []
       try {
         for (let round = 0; round < rounds; round++) {
           await sleep(Math.round(interval * (0.5 + rng.next())))
@@ -90,7 +91,7 @@ describe.skipIf(!testDatabaseUrl)('attack: SIGKILL a server process under load',
           w.down.add(victim)
           await cluster.servers[victim]!.start()
           w.down.delete(victim)
-          kills.push({ victim, inflight, downMs: Date.now() - down })
+          kills.push({ victim, inflight, downMs: Date.now() - down, at: down })
         }
         // Load on the restarted process too before stopping.
         await sleep(Math.round(interval / 2))
@@ -110,11 +111,22 @@ describe.skipIf(!testDatabaseUrl)('attack: SIGKILL a server process under load',
         (w.failureCounts.get('not exactly one entry per key') ?? 0) +
         (w.failureCounts.get('payment exactly once') ?? 0)
       const acknowledged = w.acked.size + w.payments.length
+      // Answers given by a process shortly before it was killed: their commits must still be there.
+      const beforeKill = w.records.filter(
+        (r) =>
+          r.answer.outcome === 'ok' &&
+          kills.some(
+            (k) => k.victim === r.answer.process && r.endedAt <= k.at && r.endedAt > k.at - 2000,
+          ),
+      ).length
+      for (const e of cluster.serverErrors.slice(errorsBefore).slice(0, 10))
+        w.fail('5xx on the wire', `${e.process} ${e.status} ${e.path}: ${e.body}`)
       console.log(
         [
           `crash (seed ${seed}): ${processes} processes, ${w.stats.calls} calls in ${((Date.now() - started) / 1000).toFixed(1)} s`,
           `  kills: ${kills.map((k) => `#${k.victim} (${k.inflight} in flight, back in ${k.downMs} ms)`).join(', ')}`,
           `  answers: ${w.stats.ok} ok, ${w.stats.refused} refused, ${w.stats.conflict} conflict, ${w.stats.server} 5xx, ${w.stats.transport} never answered, ${w.stats.other} other`,
+          `  ${beforeKill} calls were acknowledged by a process in the 2 s before it was killed`,
           `  ${retried.length} calls lost their answer to a kill and were sent again elsewhere (${w.stats.retried} retries): ${retriedOk} ok, ${retried.length - retriedOk} refused or conflict`,
           `  PostgreSQL log (${logs.pgLog ?? 'not readable'}): ${logs.pgErrors} error lines, ${logs.deadlocks} deadlocks`,
           `  => SIGKILL ×${kills.length}, ${acknowledged} acknowledged, ${lost} lost, ${twice} applied twice`,

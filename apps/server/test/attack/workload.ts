@@ -364,6 +364,8 @@ export class Workload {
     const count = (this.failureCounts.get(kind) ?? 0) + 1
     this.failureCounts.set(kind, count)
     if (count <= FAILURE_DETAILS_PER_KIND) this.failures.push({ kind, detail })
+    // The first of each kind at once: a long soak shows what it found while it runs.
+    if (count === 1) console.error(`attack: first "${kind}": ${detail.slice(0, 2000)}`)
   }
 
   /** A live process other than `avoid` (crash mode), or `preferred` when it is up. */
@@ -834,6 +836,11 @@ export class Workload {
   }
 
   async payment(op: PlanOp) {
+    // Hot customers stay hot: most packs go to a cold customer (a hot one's packs get refunded).
+    if (this.hot(op) && op.c < 0.8) {
+      const cold = [...this.customers.values()].filter((c) => !c.hot)
+      if (cold.length) op = { ...op, customer: cold[Math.floor(op.a * cold.length)]!.id }
+    }
     const productKey = op.a < 0.7 ? 'pack_s' : 'pack_m'
     const credits = productKey === 'pack_s' ? 500 : 1200
     const invoice = await this.send(
@@ -905,8 +912,10 @@ export class Workload {
   async refund(op: PlanOp) {
     const paid = this.payments.filter((p) => p.state === 'paid')
     if (paid.length === 0) return this.payment(op)
+    // Refunds go to the op's customer's payments first, else to a hot customer's (debt), else any.
     const own = paid.filter((p) => p.customer === op.customer)
-    const pool = own.length ? own : paid
+    const hot = paid.filter((p) => this.customers.get(p.customer)!.hot)
+    const pool = own.length ? own : hot.length ? hot : paid
     const payment = pool[Math.floor(op.a * pool.length)]!
     payment.state = 'refunding'
     const customer = this.customers.get(payment.customer)!
