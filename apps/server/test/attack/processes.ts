@@ -360,7 +360,7 @@ export interface LogMark {
 
 export interface ClusterOptions {
   processes: number
-  /** postgres.js connections per process (the shared cluster has max_connections = 100). */
+  /** postgres.js connections per process; default STRESS_POOL_SIZE or 6 (max_connections is often 100). */
   poolSize?: number
   /** Extra environment for the servers. */
   env?: Record<string, string>
@@ -413,7 +413,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'warn',
-      DB_POOL_SIZE: String(options.poolSize ?? 8),
+      DB_POOL_SIZE: String(options.poolSize ?? envInt('STRESS_POOL_SIZE', 6)),
       EXPIRY_INTERVAL_SECONDS: '1',
       RECONCILE_INTERVAL_SECONDS: '0',
       CONSOLE_DIR: join(serverDir, 'test/attack/.no-console'),

@@ -91,6 +91,66 @@ describe.skipIf(!testDatabaseUrl)(`attack: ${processes} server processes, one da
     ).toEqual({})
   }
 
+  it('a hold that comes back after a refund put its customer in debt repays the debt first', async () => {
+    // Found by the mixed stress (seed 149557673): available and debt both above zero.
+    const tenant = await cluster.tenant('debt-and-hold')
+    const [a, b, c] = [tenant.client(0), tenant.client(1 % processes), tenant.client(2 % processes)]
+    const user = 7_300_001
+    const key = (k: string) => `debt-${seed}-${k}`
+    const both: string[] = []
+    const look = <R extends { available: number; held: number; debt: number }>(
+      step: string,
+      r: R,
+    ) => {
+      if (r.available > 0 && r.debt > 0) both.push(`${step}: ${JSON.stringify(r)}`)
+      return r
+    }
+    look(
+      'grant',
+      await a.credits.grant.mutate({
+        telegramUserId: user,
+        amount: 100,
+        reason: 'promo',
+        idempotencyKey: key('g'),
+      }),
+    )
+    const invoice = await b.invoices.create.mutate({ telegramUserId: user, productKey: 'pack_s' })
+    const payment = {
+      currency: 'XTR',
+      total_amount: invoice.priceStars,
+      invoice_payload: invoice.payload,
+      telegram_payment_charge_id: `stxDEBT${seed}`,
+    }
+    const from = { id: user, first_name: 'Debtor' }
+    look('pay', await b.payments.record.mutate({ successfulPayment: payment, from }))
+    // The hold takes the oldest lot (the promo's 100, burn order); the consume spends the pack.
+    const hold = look(
+      'reserve',
+      await c.usage.reserve.mutate({
+        telegramUserId: user,
+        amount: 80,
+        reason: 'AI answer',
+        idempotencyKey: key('r'),
+      }),
+    )
+    look(
+      'consume',
+      await a.usage.consume.mutate({
+        telegramUserId: user,
+        amount: 500,
+        reason: 'video',
+        idempotencyKey: key('c'),
+      }),
+    )
+    // Refunded after 480 of its 500 were spent, while the promo's credits sit in the hold.
+    look('refund', await b.payments.recordRefund.mutate({ refundedPayment: payment, from }))
+    look('release', await c.usage.release.mutate({ holdId: hold.holdId, idempotencyKey: key('x') }))
+    const balance = look('balance', await a.credits.balance.query({ telegramUserId: user }))
+    // 100 + 500 − 500 spent − 500 refunded: whatever the order, the customer owes 400.
+    expect(balance.available + balance.held - balance.debt).toBe(-400)
+    expect(both, 'README: "Available and debt are never both above zero"').toEqual([])
+  })
+
   it('one hot customer whose demand exceeds the balance: consume, reserve, settle, release mixed', async () => {
     await runWorkload('hot customer', {
       seed: seed ^ 0x1,
