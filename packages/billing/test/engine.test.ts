@@ -403,3 +403,42 @@ describe('guards on holds', () => {
     })
   })
 })
+
+describe('credits returned to a lot bring its expiry back', () => {
+  const t = useDatabase()
+
+  it('a lot refilled by a release expires on time, and a later overage is a shortfall, not an error', async () => {
+    const p = await createProject(t.db)
+    const T = Date.now()
+    const at = (s: number) => new Date(T + s * 1000)
+    const base = { projectId: p, telegramUserId: 1, reason: 'r', actor: 't' }
+    await fund(t.db, p, 1, 1, { expiresAt: at(10), now: at(0) }) // B
+    await fund(t.db, p, 1, 10, { expiresAt: at(30), now: at(0) }) // A
+    await consume(t.db, { ...base, amount: 1, idempotencyKey: key(), now: at(0) }) // B → 0
+    const onA = await reserve(t.db, { ...base, amount: 10, idempotencyKey: key(), now: at(0) }) // A → 0
+    await fund(t.db, p, 1, 5, { now: at(15) }) // sweeps B; C has no expiry
+    const onC = await reserve(t.db, { ...base, amount: 1, idempotencyKey: key(), now: at(16) })
+    await release(t.db, {
+      projectId: p,
+      actor: 't',
+      holdId: onA.holdId,
+      idempotencyKey: key(),
+      now: at(20),
+    }) // A → 10
+    expect(await getBalance(t.db, { projectId: p, telegramUserId: 1, now: at(20) })).toMatchObject({
+      available: 14,
+    })
+    // A expired at 30 s: only C's 4 credits are live, so an overage of 11 cannot be paid.
+    const settled = await settle(t.db, {
+      projectId: p,
+      actor: 't',
+      holdId: onC.holdId,
+      amount: 12,
+      idempotencyKey: key(),
+      now: at(40),
+    })
+    expect(settled).toMatchObject({ reserved: 1, charged: 1, shortfall: 11, available: 4 })
+    expect(await countEntries(t.db, p, 'expire')).toBe(1)
+    expect(await ledgerMismatches(t.db)).toEqual([])
+  })
+})

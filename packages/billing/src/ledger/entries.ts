@@ -70,10 +70,20 @@ export async function appendEntry(
         returning g.id
       ),`
     : sql``
+  // Credits put back into a lot (a settle, release or hold expiry) bring that lot's expiry back
+  // into the customer's earliest expiry, so the sweep and the one-statement consume see it.
+  const refilled = lots.filter((l) => l.amount > 0)
   const nextExpiry =
-    draft.nextExpiryAt === undefined
-      ? sql`next_expiry_at`
-      : sql`${draft.nextExpiryAt ? draft.nextExpiryAt.toISOString() : null}::timestamptz`
+    draft.nextExpiryAt !== undefined
+      ? sql`${draft.nextExpiryAt ? draft.nextExpiryAt.toISOString() : null}::timestamptz`
+      : refilled.length
+        ? sql`least(next_expiry_at, (select min(expires_at) from grants
+            where project_id = ${customer.projectId} and customer_id = ${customer.id}
+              and id in (${sql.join(
+                refilled.map((l) => sql`${l.lotId}::int8`),
+                sql`, `,
+              )})))`
+        : sql`next_expiry_at`
   // Only a change of `available` can cross the project's low-balance threshold.
   const threshold =
     draft.amount === 0
@@ -84,6 +94,7 @@ export async function appendEntry(
     available_after: string
     held_after: string
     debt_after: string
+    next_expiry_at: string | Date | null
     threshold?: string | null
   }>(
     tx,
@@ -93,7 +104,7 @@ export async function appendEntry(
           held = held + ${heldChange}::int8, debt = debt + ${debtChange}::int8,
           next_expiry_at = ${nextExpiry}, last_active_at = now()
         where project_id = ${customer.projectId} and id = ${customer.id}
-        returning available, held, debt
+        returning available, held, debt, next_expiry_at
       )
       insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
         available_after, held_after, debt_after, lots, grant_id, hold_id, reason, actor, idempotency_key, metadata)
@@ -102,7 +113,8 @@ export async function appendEntry(
         ${draft.holdId ?? null}::uuid, ${draft.reason}, ${draft.actor}, ${draft.idempotencyKey ?? null},
         ${draft.metadata ? JSON.stringify(draft.metadata) : null}::jsonb
       from customer_after
-      returning id, available_after, held_after, debt_after ${threshold}`,
+      returning id, available_after, held_after, debt_after,
+        (select next_expiry_at from customer_after) as next_expiry_at ${threshold}`,
   )
   const after = {
     entryId: Number(row!.id),
@@ -113,7 +125,7 @@ export async function appendEntry(
   customer.available = after.available
   customer.held = after.held
   customer.debt = after.debt
-  if (draft.nextExpiryAt !== undefined) customer.nextExpiryAt = draft.nextExpiryAt
+  customer.nextExpiryAt = row!.next_expiry_at === null ? null : new Date(row!.next_expiry_at)
   if (Number(row!.threshold ?? 0) > 0) {
     await noteBalanceCrossing(tx, customer, {
       kind: draft.kind,

@@ -8,7 +8,9 @@ import { balanceOf } from '../ledger/grant.ts'
 import { act, requestOf } from '../ledger/idempotency.ts'
 import {
   type Allocation,
+  allocate,
   debit,
+  liveLots,
   returnToLots,
   splitAllocations,
   takeFromLots,
@@ -198,7 +200,10 @@ export async function settleHeldCredits(
   let extra: Allocation[] = []
   let shortfall = 0
   if (overage > 0) {
-    if (customer.available >= overage) extra = await takeFromLots(tx, customer, overage, now)
+    // All of the overage or none of it: a live lot may have expired unswept, so ask the lots.
+    const live =
+      customer.available >= overage ? allocate(await liveLots(tx, customer, now), overage) : []
+    if (total(live) === overage) extra = live
     else shortfall = overage
   }
   const charged = Math.min(cost, reserved) + total(extra)
