@@ -125,7 +125,7 @@ describe.skipIf(!testDatabaseUrl)('attack: SIGKILL a server process under load',
         [
           `crash (seed ${seed}): ${processes} processes, ${w.stats.calls} calls in ${((Date.now() - started) / 1000).toFixed(1)} s`,
           `  kills: ${kills.map((k) => `#${k.victim} (${k.inflight} in flight, back in ${k.downMs} ms)`).join(', ')}`,
-          `  answers: ${w.stats.ok} ok, ${w.stats.refused} refused, ${w.stats.conflict} conflict, ${w.stats.server} 5xx, ${w.stats.transport} never answered, ${w.stats.other} other`,
+          `  answers: ${w.stats.ok} ok, ${w.stats.refused} refused, ${w.stats.conflict} conflict (${w.stats.gaveUp} CONCURRENT_UPDATE), ${w.stats.server} 5xx, ${w.stats.transport} never answered, ${w.stats.other} other`,
           `  ${beforeKill} calls were acknowledged by a process in the 2 s before it was killed`,
           `  ${retried.length} calls lost their answer to a kill and were sent again elsewhere (${w.stats.retried} retries): ${retriedOk} ok, ${retried.length - retriedOk} refused or conflict`,
           `  PostgreSQL log (${logs.pgLog ?? 'not readable'}): ${logs.pgErrors} error lines, ${logs.deadlocks} deadlocks`,

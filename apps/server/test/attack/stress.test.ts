@@ -78,7 +78,7 @@ describe.skipIf(!testDatabaseUrl)(`attack: ${processes} server processes, one da
     console.log(
       [
         `${name} (seed ${options.seed}): ${processes} processes, ${options.ops} ops, ${w.stats.calls} calls in ${seconds.toFixed(1)} s`,
-        `  answers: ${w.stats.ok} ok, ${w.stats.refused} refused, ${w.stats.conflict} conflict, ${w.stats.server} 5xx, ${w.stats.transport} unanswered, ${w.stats.other} other`,
+        `  answers: ${w.stats.ok} ok, ${w.stats.refused} refused, ${w.stats.conflict} conflict (${w.stats.gaveUp} CONCURRENT_UPDATE), ${w.stats.server} 5xx, ${w.stats.transport} unanswered, ${w.stats.other} other`,
         `  checked: ${w.acked.size} acknowledged keys, ${w.stats.replaysChecked} replays, ${w.stats.conflictsChecked} conflicts, ${w.stats.bursts} one-key bursts, ${w.stats.races} settle/release races, ${w.payments.length} payments`,
         `  PostgreSQL log (${logs.pgLog ?? 'not readable: only the API answers were checked'}): ${logs.pgErrors} error lines, ${logs.deadlocks} deadlocks, ${logs.serialization} serialization failures`,
         `  => ${processes} processes, ${options.ops} ops, ${overspend} overspend, ${w.stats.server} 5xx, ${w.failures.length ? `${[...w.failureCounts.values()].reduce((a, b) => a + b, 0)} failures` : 'no failures'}`,

@@ -285,6 +285,8 @@ export class Workload {
     conflictsChecked: 0,
     bursts: 0,
     races: 0,
+    /** CONFLICT CONCURRENT_UPDATE answers (the engine's retries ran out). */
+    gaveUp: 0,
   }
   private seq = 0
   private cursor = 0
@@ -476,6 +478,12 @@ export class Workload {
   private expect(record: CallRecord, allowed: Array<Outcome | `${Outcome}:${string}`>) {
     const a = record.answer
     if (a.outcome === 'server' || a.outcome === 'transport') return false
+    // The engine gave up after its own retries of deadlocks / serialization failures: a typed,
+    // retryable CONFLICT that wrote nothing (checked with the other unacknowledged keys). Counted.
+    if (a.outcome === 'conflict' && a.billing === 'CONCURRENT_UPDATE') {
+      this.stats.gaveUp++
+      return false
+    }
     const ok =
       allowed.includes(a.outcome) ||
       allowed.includes(`${a.outcome}:${a.billing ?? a.code ?? ''}` as `${Outcome}:${string}`)
@@ -663,7 +671,7 @@ export class Workload {
           )
     const closed = this.mayBeClosed(hold, record.endedAt)
     if (!this.expect(record, closed ? ['ok', 'conflict:HOLD_NOT_ACTIVE'] : ['ok'])) {
-      if (record.answer.outcome === 'conflict') hold.state = 'closed'
+      if (record.answer.billing === 'HOLD_NOT_ACTIVE') hold.state = 'closed'
       else if (record.answer.outcome !== 'ok') hold.state = 'open'
       return
     }
@@ -826,7 +834,10 @@ export class Workload {
           )
     const closed = this.mayBeClosed(reservation, record.endedAt)
     if (!this.expect(record, closed ? ['ok', 'conflict'] : ['ok'])) {
-      reservation.state = record.answer.outcome === 'conflict' ? 'closed' : 'open'
+      reservation.state =
+        record.answer.outcome === 'conflict' && record.answer.billing !== 'CONCURRENT_UPDATE'
+          ? 'closed'
+          : 'open'
       return
     }
     reservation.state = 'closed'
