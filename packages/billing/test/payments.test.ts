@@ -14,6 +14,7 @@ import {
   recordPayment,
   recordRefund,
   refundPayment,
+  release,
   reserve,
   settle,
 } from '../src/index.ts'
@@ -432,6 +433,46 @@ describe('refund after partial spend', () => {
     expect(payment).toMatchObject({ refundShortfall: 450, refundPolicy: 'debt' })
     const next = await payAndDeliver(user, 'pack_s')
     expect(next.outcome).toMatchObject({ available: 150, debt: 0 })
+    expect(await ledgerMismatches(t.db)).toEqual([])
+  })
+
+  it('credits of another lot held when a refund leaves a debt repay it when the hold releases or settles', async () => {
+    const user = 2_000_025
+    s.sandbox.createUser({ id: user, firstName: 'Di' })
+    const pack = await payAndDeliver(user, 'pack_s') // 500
+    await fund(t.db, projectId, user, 100)
+    await spend(user, 490) // 490 from the pack, 10 left in it, 100 in the other lot
+    const base = { projectId, telegramUserId: user, reason: 'AI answer', actor: 'test' }
+    const first = await reserve(t.db, { ...base, amount: 60, idempotencyKey: key() }) // 10 pack + 50 other
+    const second = await reserve(t.db, { ...base, amount: 50, idempotencyKey: key() }) // 50 other
+    const refund = await refundPayment(t.db, {
+      projectId,
+      telegramPaymentChargeId: pack.chargeId,
+      by: 'operator:op-1',
+      reason: 'chargeback threat',
+      botApi: s.api,
+    })
+    expect(refund).toMatchObject({
+      spent: 490,
+      repaidFromOtherLots: 0,
+      debtAdded: 490,
+      available: 0,
+    })
+    const released = await release(t.db, {
+      projectId,
+      actor: 'test',
+      holdId: first.holdId,
+      idempotencyKey: key(),
+    })
+    expect(released).toMatchObject({ returned: 0, available: 0, debt: 440 })
+    const settled = await settle(t.db, {
+      projectId,
+      actor: 'test',
+      holdId: second.holdId,
+      amount: 20,
+      idempotencyKey: key(),
+    })
+    expect(settled).toMatchObject({ charged: 20, returned: 0, available: 0, debt: 410 })
     expect(await ledgerMismatches(t.db)).toEqual([])
   })
 

@@ -1,7 +1,7 @@
 import { type Db, rows } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import { NotFound } from '../errors.ts'
-import { parseAllocations } from './expiry.ts'
+import { parseAllocations } from './held.ts'
 
 export interface BalanceLot {
   id: number

@@ -2,7 +2,8 @@ import { type Db, rows, type Tx } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import { type LockedCustomer, lockCustomerById } from './customers.ts'
 import { appendEntry } from './entries.ts'
-import { type Allocation, returnToLots, total } from './lots.ts'
+import { parseAllocations, releaseHeldCredits } from './held.ts'
+import type { Allocation } from './lots.ts'
 
 /**
  * Writes the ledger entries for every hold and lot of this customer that expired by `now`:
@@ -26,29 +27,18 @@ export async function sweepExpired(tx: Tx, customer: LockedCustomer, now: Date):
         order by expires_at, id`,
   )
   for (const hold of holds) {
-    const { returned, expired } = await returnToLots(
+    await releaseHeldCredits(
       tx,
       customer,
-      parseAllocations(hold.allocations),
-      now,
-    )
-    await tx.execute(
-      sql`update holds set status = 'expired', closed_at = ${at}::timestamptz
-          where project_id = ${customer.projectId} and id = ${hold.id}`,
-    )
-    await appendEntry(tx, customer, {
-      kind: 'hold_expire',
-      amount: total(returned),
-      heldChange: -Number(hold.amount),
-      lots: returned,
-      holdId: hold.id,
-      reason: 'Hold expired unsettled',
-      actor: 'system',
-      metadata: {
-        expiredAt: new Date(hold.expires_at).toISOString(),
-        lostWithExpiredLots: expired,
+      { id: hold.id, amount: Number(hold.amount), allocations: parseAllocations(hold.allocations) },
+      { kind: 'hold_expire', now },
+      {
+        reason: 'Hold expired unsettled',
+        actor: 'system',
+        idempotencyKey: null,
+        metadata: { expiredAt: new Date(hold.expires_at).toISOString() },
       },
-    })
+    )
   }
   const lots = await rows<{ id: string; remaining: string; expires_at: string }>(
     tx,
@@ -85,15 +75,6 @@ export async function sweepExpired(tx: Tx, customer: LockedCustomer, now: Date):
         returning next_expiry_at as next`,
   )
   customer.nextExpiryAt = next?.next ? new Date(next.next) : null
-}
-
-/** jsonb arrives parsed from both drivers; guard against a string from older rows. */
-export function parseAllocations(value: unknown): Allocation[] {
-  const list = typeof value === 'string' ? (JSON.parse(value) as unknown) : value
-  return (list as Array<{ lotId: number | string; amount: number | string }>).map((a) => ({
-    lotId: Number(a.lotId),
-    amount: Number(a.amount),
-  }))
 }
 
 /**

@@ -93,15 +93,17 @@ export function splitAllocations(allocations: Allocation[], charged: number): Al
 
 /**
  * Returns credits to their lots. Credits whose lot expired meanwhile are not returned: they
- * expire with it, and the entry records how many.
+ * expire with it, and the entry records how many. An outstanding debt is repaid first from what
+ * comes back, as from a new lot (`addLot`): `repaid` of it never reaches a lot, and the entry
+ * says so with `debtChange: -repaid`, so available and debt are never both above zero.
  */
 export async function returnToLots(
   tx: Tx,
   customer: LockedCustomer,
   back: Allocation[],
   now: Date,
-): Promise<{ returned: LotChange[]; expired: number }> {
-  if (back.length === 0) return { returned: [], expired: 0 }
+): Promise<{ returned: LotChange[]; expired: number; repaid: number }> {
+  if (back.length === 0) return { returned: [], expired: 0, repaid: 0 }
   const live = await rows<{ id: string }>(
     tx,
     sql`select id from grants
@@ -110,12 +112,21 @@ export async function returnToLots(
             back.map((b) => sql`${b.lotId}::int8`),
             sql`, `,
           )})
-          and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)`,
+          and closed_at is null and (expires_at is null or expires_at > ${now.toISOString()}::timestamptz)`,
   )
   const liveIds = new Set(live.map((l) => Number(l.id)))
-  const returned = back.filter((b) => liveIds.has(b.lotId))
-  const expired = back.filter((b) => !liveIds.has(b.lotId)).reduce((s, b) => s + b.amount, 0)
-  return { returned, expired }
+  const alive = back.filter((b) => liveIds.has(b.lotId))
+  const expired = total(back) - total(alive)
+  const repaid = Math.min(customer.debt, total(alive))
+  // The debt takes the credits that would burn last (the end of the allocation).
+  let owed = repaid
+  const returned: LotChange[] = []
+  for (const a of [...alive].reverse()) {
+    const cut = Math.min(a.amount, owed)
+    owed -= cut
+    if (a.amount > cut) returned.unshift({ lotId: a.lotId, amount: a.amount - cut })
+  }
+  return { returned, expired, repaid }
 }
 
 export const total = (changes: Array<{ amount: number }>) =>

@@ -21,8 +21,9 @@ import {
   upsertAndLockCustomer,
 } from '../ledger/customers.ts'
 import { appendEntry, type LotChange } from '../ledger/entries.ts'
-import { parseAllocations, sweepExpired } from '../ledger/expiry.ts'
+import { sweepExpired } from '../ledger/expiry.ts'
 import { balanceOf } from '../ledger/grant.ts'
+import { parseAllocations } from '../ledger/held.ts'
 import { burnOrder } from '../ledger/lots.ts'
 import { revokeEntitlementsOfPayment } from '../usage/entitlements.ts'
 import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'

@@ -20,15 +20,14 @@ import {
 import { appendEntry } from '../ledger/entries.ts'
 import { emitLatched } from '../ledger/events.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
+import { type EntryFacts, releaseHeldCredits } from '../ledger/held.ts'
 import { act } from '../ledger/idempotency.ts'
-import { debit, returnToLots, takeFromLots, total } from '../ledger/lots.ts'
+import { debit, takeFromLots } from '../ledger/lots.ts'
 import { accessEnd } from './entitlements.ts'
 import { creditsFor, type Feature, type FeatureKind } from './features.ts'
 import {
   activeHold,
-  closeHold,
   DEFAULT_HOLD_TTL_SECONDS,
-  type EntryFacts,
   MAX_HOLD_TTL_SECONDS,
   settleHeldCredits,
 } from './holds.ts'
@@ -798,26 +797,20 @@ export async function releaseFeature(
       let entryId: number | null = null
       if (reservation.holdId) {
         const hold = await activeHold(tx, customer, reservation.holdId)
-        const back = await returnToLots(tx, customer, hold.allocations, now)
-        await closeHold(tx, customer.projectId, reservation.holdId, 'released', 0, now)
-        returned = total(back.returned)
-        entryId = (
-          await appendEntry(tx, customer, {
-            kind: 'release',
-            amount: returned,
-            heldChange: -hold.amount,
-            lots: back.returned,
-            holdId: reservation.holdId,
+        const released = await releaseHeldCredits(
+          tx,
+          customer,
+          hold,
+          { kind: 'release', now },
+          {
             reason: input.reason ?? hold.reason,
             actor: input.actor,
             idempotencyKey,
-            metadata: {
-              ...input.metadata,
-              reservationId: input.reservationId,
-              lostWithExpiredLots: back.expired,
-            },
-          })
-        ).entryId
+            metadata: { ...input.metadata, reservationId: input.reservationId },
+          },
+        )
+        returned = released.returned
+        entryId = released.after.entryId
       }
       await closeReservation(tx, input.projectId, input.reservationId, 'released', now)
       return {

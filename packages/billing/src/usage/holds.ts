@@ -3,8 +3,15 @@ import { sql } from 'drizzle-orm'
 import { CustomerBlocked, HoldNotActive, InvalidInput, NotFound } from '../errors.ts'
 import { type LockedCustomer, lockCustomer, lockCustomerById } from '../ledger/customers.ts'
 import { appendEntry } from '../ledger/entries.ts'
-import { parseAllocations, sweepExpired } from '../ledger/expiry.ts'
+import { sweepExpired } from '../ledger/expiry.ts'
 import { balanceOf } from '../ledger/grant.ts'
+import {
+  closeHold,
+  type EntryFacts,
+  type HeldCredits,
+  parseAllocations,
+  releaseHeldCredits,
+} from '../ledger/held.ts'
 import { act, requestOf } from '../ledger/idempotency.ts'
 import {
   type Allocation,
@@ -168,19 +175,6 @@ export async function settle(db: Db, input: SettleInput): Promise<SettleResult> 
   )
 }
 
-export interface HeldCredits {
-  id: string
-  amount: number
-  allocations: Allocation[]
-}
-
-export interface EntryFacts {
-  reason: string
-  actor: string
-  idempotencyKey: string
-  metadata: Record<string, unknown>
-}
-
 /**
  * The settle rule, in one place for credit holds and feature reservations: the actual cost up to
  * what was held is charged from the hold (in allocation order) and the rest goes back to its lots;
@@ -208,18 +202,26 @@ export async function settleHeldCredits(
   }
   const charged = Math.min(cost, reserved) + total(extra)
   const back = splitAllocations(hold.allocations, Math.min(cost, reserved))
-  const { returned, expired } = await returnToLots(tx, customer, back, now)
+  const { returned, expired, repaid } = await returnToLots(tx, customer, back, now)
   await closeHold(tx, customer.projectId, hold.id, 'settled', charged, now)
   const after = await appendEntry(tx, customer, {
     kind: 'settle',
     amount: total(returned) - total(extra),
     heldChange: -reserved,
+    debtChange: -repaid,
     lots: [...returned, ...debit(extra)],
     holdId: hold.id,
     reason: facts.reason,
     actor: facts.actor,
     idempotencyKey: facts.idempotencyKey,
-    metadata: { ...facts.metadata, actual: cost, charged, shortfall, lostWithExpiredLots: expired },
+    metadata: {
+      ...facts.metadata,
+      actual: cost,
+      charged,
+      shortfall,
+      lostWithExpiredLots: expired,
+      ...(repaid ? { repaid } : {}),
+    },
   })
   return { reserved, charged, returned: total(returned), shortfall, after }
 }
@@ -253,23 +255,22 @@ export async function release(db: Db, input: ReleaseInput): Promise<ReleaseResul
     async (tx, customer) => {
       await sweepExpired(tx, customer, now)
       const hold = await activeHold(tx, customer, input.holdId)
-      const { returned, expired } = await returnToLots(tx, customer, hold.allocations, now)
-      await closeHold(tx, input.projectId, input.holdId, 'released', 0, now)
-      const after = await appendEntry(tx, customer, {
-        kind: 'release',
-        amount: total(returned),
-        heldChange: -hold.amount,
-        lots: returned,
-        holdId: input.holdId,
-        reason: input.reason ?? hold.reason,
-        actor: input.actor,
-        idempotencyKey: input.idempotencyKey,
-        metadata: { ...input.metadata, lostWithExpiredLots: expired },
-      })
+      const { returned, after } = await releaseHeldCredits(
+        tx,
+        customer,
+        hold,
+        { kind: 'release', now },
+        {
+          reason: input.reason ?? hold.reason,
+          actor: input.actor,
+          idempotencyKey: input.idempotencyKey,
+          metadata: input.metadata ?? {},
+        },
+      )
       return {
         holdId: input.holdId,
         entryId: after.entryId,
-        returned: total(returned),
+        returned,
         ...balanceOf(after),
       }
     },
@@ -324,18 +325,4 @@ export async function activeHold(
     allocations: parseAllocations(hold.allocations),
     reason: hold.reason,
   }
-}
-
-export async function closeHold(
-  tx: Tx,
-  projectId: string,
-  holdId: string,
-  status: string,
-  charged: number,
-  now: Date,
-) {
-  await tx.execute(
-    sql`update holds set status = ${status}, settled_amount = ${charged}, closed_at = ${now.toISOString()}::timestamptz
-        where project_id = ${projectId} and id = ${holdId}`,
-  )
 }
