@@ -26,12 +26,14 @@ export const rowId = wholeNumber(1, Number.MAX_SAFE_INTEGER)
 /** Page sizes. */
 export const limit = (max: number, byDefault: number) => wholeNumber(1, max).default(byDefault)
 
-const MAX_BIGINT = 2n ** 63n - 1n
-/** A page cursor: the decimal id of the last row seen, within PostgreSQL's `bigint`. */
+/**
+ * A page cursor: the decimal id of the last row seen. Ids are safe integers (the engine reads a
+ * cursor as a number), so a larger cursor names no row and would round to another on the way in.
+ */
 export const cursor = z
   .string()
-  .regex(/^\d{1,19}$/, { message: 'a cursor from the previous page', abort: true })
-  .refine((s) => BigInt(s) <= MAX_BIGINT, 'a cursor from the previous page')
+  .regex(/^\d{1,16}$/, { message: 'a cursor from the previous page', abort: true })
+  .refine((s) => Number(s) <= Number.MAX_SAFE_INTEGER, 'a cursor from the previous page')
   .nullish()
 
 /** An instant with its offset, e.g. `2026-01-31T12:00:00Z`, between 1970 and 9999. */
