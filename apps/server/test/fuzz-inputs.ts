@@ -406,6 +406,16 @@ export function withValueAt(value: unknown, path: string[], replacement: unknown
   return root
 }
 
+/** The value at `path`, or undefined. */
+export function valueAt(value: unknown, path: string[]): unknown {
+  let node = value
+  for (const key of path) {
+    if (!node || typeof node !== 'object' || node instanceof RawJson) return undefined
+    node = (node as Record<string, unknown>)[key]
+  }
+  return node
+}
+
 /** Replaces the whole input: arrays where objects go, scalars, nesting, prototype keys. */
 export function wrongShape(valid: unknown, rng: Rng): unknown {
   return rng.pick<() => unknown>([

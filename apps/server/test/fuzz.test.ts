@@ -5,6 +5,10 @@
  * every table logs each row written; a 4xx must leave that log as it found it).
  *
  *   FUZZ_INPUTS=100000 FUZZ_SEED=123 TEST_DATABASE_URL=postgres://… npx vitest run test/fuzz.test.ts
+ *
+ * FUZZ_INPUTS: how many calls (default sized for CI); FUZZ_SEED: replay a run (printed on every
+ * run); FUZZ_DEBUG=1: print every refusal. Calls run one at a time, so each write in the log
+ * belongs to the call that made it.
  */
 import { appRouter } from '@e-stars/api'
 import {
@@ -34,15 +38,17 @@ import {
   Pools,
   type Procedure,
   proceduresOf,
-  RawJson,
   Rng,
   toJson,
+  valueAt,
   withValueAt,
   wrongShape,
 } from './fuzz-inputs.ts'
 
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 1200)
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
+/** FUZZ_DEBUG=1 prints every refusal: to see why a procedure never gets past validation. */
+const DEBUG = Boolean(process.env.FUZZ_DEBUG)
 const ALICE = 2_000_001
 const BOB = 2_000_002
 const CAROL = 2_000_003
@@ -201,14 +207,23 @@ interface Answer {
   text: string
 }
 
+/** HTTP-level oddities: another method, another content type, a body or query not built from an input. */
+interface Oddity {
+  method?: string
+  contentType?: string
+  rawBody?: string | Uint8Array
+  rawQuery?: string
+}
+
 async function send(
   procedures: Procedure[],
   inputs: unknown[],
   headers: Record<string, string>,
-  options: { batch: boolean; method?: 'GET' | 'POST'; rawBody?: string | Uint8Array },
+  options: { batch: boolean; odd?: Oddity | undefined },
 ): Promise<Answer> {
+  const odd = options.odd ?? {}
   const paths = procedures.map((p) => p.path).join(',')
-  const method = options.method ?? (procedures.every((p) => p.type === 'query') ? 'GET' : 'POST')
+  const method = odd.method ?? (procedures.every((p) => p.type === 'query') ? 'GET' : 'POST')
   const payload = options.batch
     ? toJson(Object.fromEntries(inputs.map((input, i) => [String(i), input])))
     : inputs[0] === undefined
@@ -217,11 +232,15 @@ async function send(
   const params = new URLSearchParams()
   if (options.batch) params.set('batch', '1')
   if (method === 'GET' && payload !== undefined) params.set('input', payload)
-  const query = params.size ? `?${params}` : ''
+  const query = odd.rawQuery !== undefined ? `?${odd.rawQuery}` : params.size ? `?${params}` : ''
+  const withBody = method !== 'GET' && method !== 'HEAD'
   const response = await fetch(`${server.url}/trpc/${paths}${query}`, {
     method,
-    headers: { ...(method === 'POST' ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(method === 'POST' ? { body: options.rawBody ?? payload } : {}),
+    headers: {
+      ...(withBody ? { 'content-type': odd.contentType ?? 'application/json' } : {}),
+      ...headers,
+    },
+    ...(withBody ? { body: odd.rawBody ?? payload ?? '' } : {}),
   })
   const text = await response.text()
   let statuses = [response.status]
@@ -250,6 +269,7 @@ const ID_FIELDS: Record<string, string> = {
   'reconcile.runs': 'runId',
   'operator.reconciliation.runs': 'runId',
   'entitlements.list': 'entitlementId',
+  'operator.customers.grantEntitlement': 'entitlementId',
   'operator.apiKeys.create': 'keyId',
 }
 const HARVESTED = [
@@ -345,6 +365,17 @@ const hints: Hints = (field, rng) => {
       )
     case 'botToken':
       return rng.chance(0.5) ? botToken : noHint
+    // A console period: the last weeks (the overview refuses more than 400 days).
+    case 'from':
+      return rng.chance(0.7)
+        ? new Date(Date.now() - rng.int(1, 90) * 86_400_000).toISOString()
+        : noHint
+    case 'to':
+      return rng.chance(0.7)
+        ? new Date(Date.now() + rng.int(0, 3) * 86_400_000).toISOString()
+        : noHint
+    case 'relayTarget':
+      return rng.chance(0.8) ? `https://bot.example.test/hook/${rng.int(1, 9)}` : null
     case 'timeZone':
       return rng.pick(['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata'])
     default:
@@ -382,14 +413,15 @@ function hostileInput(procedure: Procedure, rng: Rng): FuzzInput {
   const paths = fieldPaths(procedure.schema)
   if (paths.length === 0 || rng.chance(0.15))
     return { input: wrongShape(input, rng), forbidden: null }
-  let forbidden: string | null = null
+  const replaced: string[][] = []
   for (let n = rng.chance(0.2) ? 2 : 1; n > 0; n--) {
     const field = rng.pick(paths)
-    const value = hostileFor(field.schema, rng)
-    input = withValueAt(input, field.path, value)
-    if (forbiddenText(value)) forbidden = field.path.join('.')
+    input = withValueAt(input, field.path, hostileFor(field.schema, rng))
+    replaced.push(field.path)
   }
-  return { input, forbidden }
+  // What the fields hold in the end (a second replacement may have overwritten the first).
+  const forbidden = replaced.find((path) => forbiddenText(valueAt(input, path)))
+  return { input, forbidden: forbidden?.join('.') ?? null }
 }
 
 const RAW_BODIES: (string | Uint8Array)[] = [
@@ -405,6 +437,40 @@ const RAW_BODIES: (string | Uint8Array)[] = [
   new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc0, 0x80, 0x22, 0x7d]),
   new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]),
 ]
+
+const RAW_QUERIES = [
+  'input=not-json',
+  'input=%00',
+  'input=%7B',
+  'input=%22%5Cud800%22',
+  'batch=1&input=%7B%220%22%3A1%7D',
+  'batch=1&input=%5B1%5D',
+  'batch=2',
+  'batch=1',
+  'input=1&input=2',
+  `input=${encodeURIComponent(`${'['.repeat(3000)}${']'.repeat(3000)}`)}`,
+]
+
+const CONTENT_TYPES = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=fuzz',
+  'application/octet-stream',
+  'application/json; charset=latin1',
+  'application/json; charset=utf-16',
+]
+
+function oddity(first: Procedure, batch: boolean, rng: Rng): Oddity {
+  const roll = rng.next()
+  if (roll < 0.25) return { method: rng.pick(['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']) }
+  if (roll < 0.4) return { method: first.type === 'query' ? 'POST' : 'GET' }
+  if (first.type === 'query' && !batch) return { rawQuery: rng.pick(RAW_QUERIES) }
+  if (roll < 0.7) return { contentType: rng.pick(CONTENT_TYPES) }
+  return {
+    rawBody: rng.pick(RAW_BODIES),
+    ...(rng.chance(0.3) ? { contentType: rng.pick(CONTENT_TYPES) } : {}),
+  }
+}
 
 interface Failure {
   kind: '5xx' | 'no answer' | 'write on refusal' | 'accepted forbidden text'
@@ -465,23 +531,17 @@ async function fuzz(seed: number, inputs: number) {
     const auth = authOf(first.path)
     const mangled = rng.chance(0.03)
     const headers = headersFor(auth, rng, mangled)
-    const rawBody =
-      !batch && first.type === 'mutation' && rng.chance(0.02) ? rng.pick(RAW_BODIES) : undefined
-    const method = rng.chance(0.01) ? rng.pick(['GET', 'POST'] as const) : undefined
-
+    const odd = rng.chance(0.04) ? oddity(first, batch, rng) : undefined
     const paths = chosen.map((p) => p.path)
     // A batch over the limit is refused whole, before any of its calls is read: one input.
     const counted = chosen.length > 100 ? 1 : chosen.length
-    const shown =
-      rawBody !== undefined
-        ? describeInput(new RawJson(String(rawBody)))
-        : describeInput(batch ? callInputs : callInputs[0])
+    const shown = `${odd ? `${toJson({ ...odd, rawBody: odd.rawBody && String(odd.rawBody) })} ` : ''}${describeInput(batch ? callInputs : callInputs[0])}`
     const logged = serverErrors.length
     const before = await lastWrite()
     let answer: Answer
     const sent = performance.now()
     try {
-      answer = await send(chosen, callInputs, headers, { batch, method, rawBody })
+      answer = await send(chosen, callInputs, headers, { batch, odd })
     } catch (error) {
       failures.push({
         kind: 'no answer',
@@ -504,10 +564,9 @@ async function fuzz(seed: number, inputs: number) {
         entry.ok++
     }
     if (answer.status >= 500 || answer.statuses.some((s) => s >= 500)) {
-      const causes = serverErrors.slice(logged).map((e) => {
-        const err = e.obj.err as { message?: string; stack?: string; code?: string } | undefined
-        return `${e.msg} ${String(e.obj.path ?? '')}: ${err?.code ?? ''} ${err?.stack ?? err?.message ?? ''}`
-      })
+      const causes = serverErrors
+        .slice(logged)
+        .map((e) => `${e.msg}: ${JSON.stringify(e.obj, null, 1)?.slice(0, 2000)}`)
       failures.push({
         kind: '5xx',
         paths,
@@ -516,7 +575,7 @@ async function fuzz(seed: number, inputs: number) {
         detail: `${answer.text.slice(0, 300)}\n${causes.join('\n').slice(0, 3000)}`,
       })
     }
-    if (rawBody === undefined && !mangled && (!batch || chosen.length <= 100))
+    if (!odd && !mangled && (!batch || chosen.length <= 100))
       for (const [i, g] of generated.entries()) {
         const status = batch ? answer.statuses[i] : answer.status
         if (g.forbidden && status !== undefined && status < 300)
@@ -528,6 +587,10 @@ async function fuzz(seed: number, inputs: number) {
             detail: `field ${g.forbidden} holds a control character or a lone surrogate`,
           })
       }
+    if (DEBUG && !batch && answer.status >= 400)
+      console.log(
+        `refused ${first.path} ${answer.status} ${shown.slice(0, 300)}\n  ${answer.text.slice(0, 300)}`,
+      )
     const refused = answer.statuses.every((s) => s >= 400 && s < 500)
     if (refused) tally.refused++
     else tally.ok++
@@ -621,6 +684,30 @@ beforeAll(async () => {
       },
       { authorization: `Bearer ${apiKey}` },
     )
+  // A feature the Mini App user may consume itself (me.consume), defined through the console.
+  const defined = await post(
+    'operator.features.define',
+    {
+      projectId,
+      key: 'wallpaper',
+      name: 'Wallpaper',
+      kind: 'metered',
+      credits: 1,
+      clientConsumable: true,
+    },
+    {
+      cookie: `estars_session=${encodeURIComponent(operatorSession.token)}`,
+      'x-csrf-token': operatorSession.csrf,
+    },
+  )
+  if (defined.status !== 200)
+    throw new Error(`feature setup failed: ${JSON.stringify(defined.body)}`)
+  for (const path of ['products.list', 'features.list']) {
+    const response = await fetch(`${server.url}/trpc/${path}`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    })
+    harvest(path, await response.json())
+  }
   await installWriteLog(database.db)
 }, 120_000)
 
