@@ -7,8 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTestDatabase } from '@e-stars/db/testing'
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdminCommandError, parseAdminCommand, runAdminCommand, UsageError } from '../src/admin.ts'
+import { parseEnv } from '../src/env.ts'
+import { startServer } from '../src/server.ts'
+import { captureLogs } from './log-capture.ts'
 import { runCli } from './spawn-server.ts'
 
 const SQL = /Failed query|params:|select |insert into|PostgresError|DrizzleQueryError/i
@@ -37,17 +41,6 @@ describe('pnpm cli refuses bad arguments before the database', () => {
     )
     expect(code).toBe(1)
     expect(stderr.trim()).toMatch(/^--time-zone must be an IANA time zone/)
-  })
-
-  it('a well-formed id of no project: one line from the engine, exit 1, no SQL', async () => {
-    const projectId = randomUUID()
-    const { code, stderr } = await runCli(['key', 'create', '--project', projectId], {
-      DATA_DIR: dataDir,
-    })
-    expect(code).toBe(1)
-    expect(stderr.trim().split('\n')).toHaveLength(1)
-    expect(stderr).toContain(`Project ${projectId} not found`)
-    expect(stderr).not.toMatch(SQL)
   })
 })
 
@@ -110,4 +103,39 @@ describe('the admin commands check every argument', () => {
       await database.close()
     }
   })
+})
+
+describe('pnpm cli through the server that owns the embedded database', () => {
+  it('a refusal is one line; an unexpected error is one generic line, logged without parameters', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'estars-cli-server-'))
+    const capture = captureLogs()
+    const server = await startServer(
+      parseEnv({ PORT: '0', DATA_DIR: dataDir, DEMO_DATA: 'off', RECONCILE_INTERVAL_SECONDS: '0' }),
+      capture.logger,
+    )
+    try {
+      const unknown = randomUUID()
+      const refused = await runCli(['key', 'create', '--project', unknown], { DATA_DIR: dataDir })
+      expect(refused.code).toBe(1)
+      expect(refused.stderr.trim()).toBe(`Project ${unknown} not found`)
+      // A constraint the engine does not expect: the insert of a second key named the same.
+      await server.database.db.execute(
+        sql.raw('create unique index cli_one_key_per_name on api_keys (project_id, name)'),
+      )
+      const argv = ['key', 'create', '--project', server.demoProjectId!, '--name', 'twice']
+      expect((await runCli(argv, { DATA_DIR: dataDir })).code).toBe(0)
+      const failed = await runCli(argv, { DATA_DIR: dataDir })
+      expect(failed.code).toBe(1)
+      expect(failed.stderr.trim()).toBe('The command failed unexpectedly; see the server log')
+      const logged = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(logged.find((l) => l.msg === 'admin command failed')?.err).toMatchObject({
+        code: '23505',
+        constraint: 'cli_one_key_per_name',
+      })
+      expect(capture.leaks({})).toEqual([])
+    } finally {
+      await server.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 180_000)
 })

@@ -27,7 +27,7 @@ import {
 } from './spawn-server.ts'
 
 const baseUrl = process.env.TEST_DATABASE_URL
-const rounds = Number(process.env.FIRST_START_ROUNDS ?? 6)
+const rounds = Number(process.env.FIRST_START_ROUNDS ?? 4)
 const PROCESSES = 3
 
 if (!baseUrl) {
