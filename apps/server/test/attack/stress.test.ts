@@ -8,6 +8,7 @@
  * Knobs (defaults sized for CI, ~1–2 min on 2 cores):
  *   STRESS_OPS=3000  STRESS_SEED=<random>  STRESS_PROCESSES=3  STRESS_CONCURRENCY=8×processes
  *   STRESS_HOT=3  STRESS_CUSTOMERS=9 (cold ones)  STRESS_FOCUSED_OPS=1200  STRESS_BURST_KEYS=30
+ *   STRESS_FOCUSED_WEIGHTS=consume:30,reserve:25,settle:20,release:10,grant:8,race:2  STRESS_POOL_SIZE=6
  *   STRESS_PG_LOG=<path of PostgreSQL's log, found by itself on Debian>
  * Soak: STRESS_OPS=100000 npx vitest run test/attack/stress.test.ts
  */
@@ -20,7 +21,7 @@ import {
   startCluster,
   testDatabaseUrl,
 } from './processes.ts'
-import { STRESS_WEIGHTS, Workload, type WorkloadOptions } from './workload.ts'
+import { type OpKind, STRESS_WEIGHTS, Workload, type WorkloadOptions } from './workload.ts'
 
 const processes = Math.max(1, envInt('STRESS_PROCESSES', 3))
 const ops = envInt('STRESS_OPS', 3000)
@@ -29,6 +30,15 @@ const burstKeys = envInt('STRESS_BURST_KEYS', 30)
 const seed = envInt('STRESS_SEED', Math.floor(Math.random() * 2 ** 31))
 const concurrency = Math.max(1, envInt('STRESS_CONCURRENCY', 8 * processes))
 const hotCustomers = envInt('STRESS_HOT', 3)
+/** The hot-customer test's mix; STRESS_FOCUSED_WEIGHTS="consume:30,grant:8" narrows a failure down. */
+const focusedWeights: Partial<Record<OpKind, number>> = process.env.STRESS_FOCUSED_WEIGHTS
+  ? Object.fromEntries(
+      process.env.STRESS_FOCUSED_WEIGHTS.split(',').map((pair) => {
+        const [kind, weight] = pair.split(':')
+        return [kind!.trim(), Number(weight ?? 1)]
+      }),
+    )
+  : { consume: 30, reserve: 25, settle: 20, release: 10, grant: 8, race: 2 }
 const coldCustomers = envInt('STRESS_CUSTOMERS', 9)
 
 if (!testDatabaseUrl) console.warn(skipNotice('attack: stress suite'))
@@ -158,7 +168,7 @@ describe.skipIf(!testDatabaseUrl)(`attack: ${processes} server processes, one da
       concurrency,
       hotCustomers: 1,
       coldCustomers: 0,
-      weights: { consume: 30, reserve: 25, settle: 20, release: 10, grant: 8, race: 2 },
+      weights: focusedWeights,
     })
   }, 600_000)
 
