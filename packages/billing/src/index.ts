@@ -66,11 +66,11 @@ export {
   type OperatorRole,
   verifyPassword,
 } from './identity/operators.ts'
+export { checkProjectId, checkProjectRules, isTimeZone } from './identity/project-rules.ts'
 export {
   createProjectApiKey,
   getProjectSettings,
   getRelayStatus,
-  isTimeZone,
   type ProjectSettings,
   revokeProjectApiKey,
   type UpdateProjectSettingsInput,

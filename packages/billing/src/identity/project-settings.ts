@@ -1,7 +1,8 @@
 import { type Executor, projects, rows } from '@e-stars/db'
 import { eq, sql } from 'drizzle-orm'
-import { InvalidInput, NotFound } from '../errors.ts'
+import { NotFound } from '../errors.ts'
 import { recordAudit } from './audit.ts'
+import { checkProjectRules } from './project-rules.ts'
 import { createApiKey, revokeApiKey } from './projects.ts'
 
 /** Creates an API key from the console; the audit row names it but never holds the key. */
@@ -90,29 +91,12 @@ export interface UpdateProjectSettingsInput {
   lowBalanceThreshold?: number | undefined
 }
 
-export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: name })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Name, time zone, refund policy and low-balance threshold; audited with before and after. */
 export async function updateProjectSettings(
   db: Executor,
   input: UpdateProjectSettingsInput,
 ): Promise<ProjectSettings> {
-  if (input.timeZone !== undefined && !isTimeZone(input.timeZone))
-    throw new InvalidInput('timeZone', `unknown time zone "${input.timeZone}"`)
-  if (input.name !== undefined && input.name.trim() === '')
-    throw new InvalidInput('name', 'must not be empty')
-  if (
-    input.lowBalanceThreshold !== undefined &&
-    (!Number.isSafeInteger(input.lowBalanceThreshold) || input.lowBalanceThreshold < 0)
-  )
-    throw new InvalidInput('lowBalanceThreshold', 'must be a whole number ≥ 0')
+  checkProjectRules(input)
   return db.transaction(async (tx) => {
     const before = await getProjectSettings(tx, input.projectId)
     const patch = {

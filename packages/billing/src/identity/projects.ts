@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { apiKeys, type Executor, projects } from '@e-stars/db'
 import { and, asc, eq, isNull } from 'drizzle-orm'
 import { NotFound } from '../errors.ts'
+import { checkName, checkProjectId, checkProjectRules, checkUuid } from './project-rules.ts'
 
 export interface CreateProjectInput {
   name: string
@@ -9,9 +10,10 @@ export interface CreateProjectInput {
 }
 
 export async function createProject(db: Executor, input: CreateProjectInput) {
+  checkProjectRules(input)
   const [project] = await db
     .insert(projects)
-    .values({ name: input.name, timeZone: input.timeZone ?? 'UTC' })
+    .values({ name: input.name.trim(), timeZone: input.timeZone ?? 'UTC' })
     .returning({ id: projects.id, name: projects.name, timeZone: projects.timeZone })
   return project!
 }
@@ -30,6 +32,8 @@ export const hashApiKey = (key: string) => createHash('sha256').update(key).dige
 
 /** Creates an API key. The plain key is in the result and nowhere else, ever. */
 export async function createApiKey(db: Executor, input: { projectId: string; name: string }) {
+  checkProjectId(input.projectId)
+  checkName('name', input.name, 100)
   const [project] = await db
     .select({ id: projects.id })
     .from(projects)
@@ -54,6 +58,7 @@ export async function createApiKey(db: Executor, input: { projectId: string; nam
 }
 
 export async function listApiKeys(db: Executor, projectId: string) {
+  checkProjectId(projectId)
   const keys = await db
     .select({
       id: apiKeys.id,
@@ -73,6 +78,8 @@ export async function listApiKeys(db: Executor, projectId: string) {
 }
 
 export async function revokeApiKey(db: Executor, input: { projectId: string; keyId: string }) {
+  checkProjectId(input.projectId)
+  checkUuid(input.keyId, 'keyId')
   const [row] = await db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
