@@ -45,7 +45,7 @@ import {
   wrongShape,
 } from './fuzz-inputs.ts'
 
-const INPUTS = Number(process.env.FUZZ_INPUTS ?? 1200)
+const INPUTS = Number(process.env.FUZZ_INPUTS ?? 1000)
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
 /** FUZZ_DEBUG=1 prints every refusal: to see why a procedure never gets past validation. */
 const DEBUG = Boolean(process.env.FUZZ_DEBUG)
@@ -335,6 +335,8 @@ const hints: Hints = (field, rng) => {
     case 'productKey':
       return pooled('productKey')
     case 'key':
+      // A new key now and then, so products and features get created, not only found taken.
+      if (rng.chance(0.3)) return `fz_${rng.int(1, 10_000)}`
       return rng.chance(0.5) ? pooled('productKey') : pooled('feature')
     case 'feature':
     case 'featureKey':
