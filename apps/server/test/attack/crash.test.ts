@@ -8,7 +8,7 @@
  * acknowledged was lost, nothing retried was applied twice), payments credited once, and the
  * database agrees with the model and with itself.
  *
- * Knobs: CRASH_ROUNDS=4  CRASH_INTERVAL_MS=2500 (load between kills, ±50 %)  STRESS_SEED
+ * Knobs: CRASH_ROUNDS=5  CRASH_INTERVAL_MS=2500 (load between kills, ±50 %)  STRESS_SEED
  *        STRESS_PROCESSES=3  STRESS_CONCURRENCY=8×processes  STRESS_PG_LOG
  * Soak: CRASH_ROUNDS=30 npx vitest run test/attack/crash.test.ts
  */
@@ -25,7 +25,7 @@ import {
 import { type OpKind, Workload } from './workload.ts'
 
 const processes = Math.max(2, envInt('STRESS_PROCESSES', 3))
-const rounds = envInt('CRASH_ROUNDS', 4)
+const rounds = envInt('CRASH_ROUNDS', 5)
 const interval = envInt('CRASH_INTERVAL_MS', 2500)
 const seed = envInt('STRESS_SEED', Math.floor(Math.random() * 2 ** 31))
 const concurrency = Math.max(1, envInt('STRESS_CONCURRENCY', 8 * processes))

@@ -6,8 +6,8 @@
  * acknowledged calls must have done, and afterwards the database against the model and itself.
  *
  * Knobs (defaults sized for CI, ~1–2 min on 2 cores):
- *   STRESS_OPS=3000  STRESS_SEED=<random>  STRESS_PROCESSES=3  STRESS_CONCURRENCY=8×processes
- *   STRESS_HOT=3  STRESS_CUSTOMERS=9 (cold ones)  STRESS_FOCUSED_OPS=1200  STRESS_BURST_KEYS=30
+ *   STRESS_OPS=6000  STRESS_SEED=<random>  STRESS_PROCESSES=3  STRESS_CONCURRENCY=8×processes
+ *   STRESS_HOT=3  STRESS_CUSTOMERS=9 (cold ones)  STRESS_FOCUSED_OPS=2000  STRESS_BURST_KEYS=30
  *   STRESS_FOCUSED_WEIGHTS=consume:30,reserve:25,settle:20,release:10,grant:8,race:2  STRESS_POOL_SIZE=6
  *   STRESS_PG_LOG=<path of PostgreSQL's log, found by itself on Debian>
  * Soak: STRESS_OPS=100000 npx vitest run test/attack/stress.test.ts
@@ -24,8 +24,8 @@ import {
 import { type OpKind, STRESS_WEIGHTS, Workload, type WorkloadOptions } from './workload.ts'
 
 const processes = Math.max(1, envInt('STRESS_PROCESSES', 3))
-const ops = envInt('STRESS_OPS', 3000)
-const focusedOps = envInt('STRESS_FOCUSED_OPS', 1200)
+const ops = envInt('STRESS_OPS', 6000)
+const focusedOps = envInt('STRESS_FOCUSED_OPS', 2000)
 const burstKeys = envInt('STRESS_BURST_KEYS', 30)
 const seed = envInt('STRESS_SEED', Math.floor(Math.random() * 2 ** 31))
 const concurrency = Math.max(1, envInt('STRESS_CONCURRENCY', 8 * processes))
