@@ -101,9 +101,13 @@ let snapshot: Promise<Uint8Array> | undefined
  * reader sees the whole file or none. Every later test file loads it instead of running initdb
  * and the migrations.
  */
-export function pgliteSnapshot(cacheDir = snapshotCacheDir()): Promise<Uint8Array> {
-  if (cacheDir !== snapshotCacheDir()) return loadOrBuildSnapshot(cacheDir)
-  snapshot ??= loadOrBuildSnapshot(cacheDir).catch((error) => {
+export function pgliteSnapshot(
+  cacheDir = snapshotCacheDir(),
+  build: () => Promise<Uint8Array> = buildSnapshot,
+): Promise<Uint8Array> {
+  if (cacheDir !== snapshotCacheDir() || build !== buildSnapshot)
+    return loadOrBuildSnapshot(cacheDir, build)
+  snapshot ??= loadOrBuildSnapshot(cacheDir, build).catch((error) => {
     snapshot = undefined
     throw error
   })
@@ -115,7 +119,10 @@ export function snapshotFileName(): string {
   return `migrated-${migrationsDigest().slice(0, 16)}-pglite-${pgliteVersion()}.tar.gz`
 }
 
-async function loadOrBuildSnapshot(cacheDir: string): Promise<Uint8Array> {
+async function loadOrBuildSnapshot(
+  cacheDir: string,
+  build: () => Promise<Uint8Array>,
+): Promise<Uint8Array> {
   const name = snapshotFileName()
   const file = join(cacheDir, name)
   const lock = `${file}.lock`
@@ -129,7 +136,7 @@ async function loadOrBuildSnapshot(cacheDir: string): Promise<Uint8Array> {
   try {
     const cached = readIfExists(file) // built by the previous holder between our read and our lock
     if (cached) return cached
-    const built = await buildSnapshot()
+    const built = await build()
     const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`
     writeFileSync(partial, built)
     renameSync(partial, file)

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -76,13 +77,26 @@ describe.skipIf(onPostgres)('the migrated PGlite snapshot behind createTestDatab
     // A lock whose holder is gone (a crashed worker) must not block the build.
     const noSuchPid = 2 ** 22 + 12_345 // above the largest pid Linux hands out
     writeFileSync(join(dir, `${file}.lock`), String(noSuchPid))
+    // The real build (initdb + migrations) is the first test's; here only the locking counts.
+    let builds = 0
+    const build = async () => {
+      builds++
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return new Uint8Array(randomBytes(1024))
+    }
 
-    const built = await Promise.all([pgliteSnapshot(dir), pgliteSnapshot(dir), pgliteSnapshot(dir)])
-    expect(new Set(built.map((b) => Buffer.from(b).toString('base64'))).size).toBe(1)
+    const got = await Promise.all([1, 2, 3].map(() => pgliteSnapshot(dir, build)))
+    expect(builds).toBe(1)
+    expect(new Set(got.map((b) => Buffer.from(b).toString('hex'))).size).toBe(1)
     // One snapshot under its name, no lock and no partial file left behind.
     expect(readdirSync(dir)).toEqual([file])
+    // Later callers read the file and never build.
+    expect(Buffer.from(await pgliteSnapshot(dir, build)).equals(Buffer.from(got[0]!))).toBe(true)
+    expect(builds).toBe(1)
+  })
 
-    const reopened = await openPgliteFromSnapshot(await pgliteSnapshot(dir))
+  it('loads a snapshot into a database of its own, migrations already applied', async () => {
+    const reopened = await openPgliteFromSnapshot(await pgliteSnapshot())
     try {
       const [count] = await rows<{ n: number }>(
         reopened.db,
