@@ -127,8 +127,10 @@ interface CustomerModel {
   hot: boolean
   /** Σ effects on available + held − debt of every acknowledged call. */
   net: number
-  /** Last time a refund for this customer was sent (a refund may shrink or close its holds). */
+  /** Last time a refund for this customer was sent or answered (a refund may shrink or close its holds). */
   refundSentAt: number
+  /** Refunds of this customer's payments in flight now (one retried after a kill may land late). */
+  refundsInFlight: number
 }
 
 export interface Failure {
@@ -306,13 +308,20 @@ export class Workload {
     this.mark = cluster.logMark()
     this.inflight = Array.from({ length: options.processes }, () => 0)
     for (let h = 0; h < options.hotCustomers; h++)
-      this.customers.set(HOT_BASE + h, { id: HOT_BASE + h, hot: true, net: 0, refundSentAt: 0 })
+      this.customers.set(HOT_BASE + h, {
+        id: HOT_BASE + h,
+        hot: true,
+        net: 0,
+        refundSentAt: 0,
+        refundsInFlight: 0,
+      })
     for (let c = 0; c < options.coldCustomers; c++)
       this.customers.set(COLD_BASE + c, {
         id: COLD_BASE + c,
         hot: false,
         net: 0,
         refundSentAt: 0,
+        refundsInFlight: 0,
       })
     this.makePlan()
   }
@@ -641,8 +650,13 @@ export class Workload {
 
   /** A hold may be legitimately closed already: expired (its TTL passed) or voided by a refund. */
   private mayBeClosed(hold: HoldModel | ReservationModel, answeredAt: number) {
+    return answeredAt >= hold.expiresAt - 1500 || this.refundTouched(hold)
+  }
+
+  /** A refund of the hold's customer was sent after the hold was made, or is still in flight. */
+  private refundTouched(hold: { customer: number; createdAt: number }) {
     const customer = this.customers.get(hold.customer)!
-    return answeredAt >= hold.expiresAt - 1500 || customer.refundSentAt >= hold.createdAt
+    return customer.refundsInFlight > 0 || customer.refundSentAt >= hold.createdAt
   }
 
   private settleAmount(op: PlanOp, reserved: number) {
@@ -678,14 +692,18 @@ export class Workload {
     hold.state = 'closed'
     const result = record.answer.result!
     this.checkBalanceFacts(record, result)
-    const refunded = this.customers.get(customer)!.refundSentAt >= hold.createdAt
+    const refunded = this.refundTouched(hold)
     if (what === 'settle') {
       this.checkSettle(record, amount, hold.amount, refunded)
       this.acknowledge(record, -n(result.charged))
     } else {
-      const returned = n(result.returned)
-      if (refunded ? returned > hold.amount : returned !== hold.amount)
-        this.fail('release answer', `${describe(record)}; hold held ${hold.amount}`)
+      // Credits coming back repay a debt first; the answer must still account for all of them.
+      const back = n(result.returned) + n(result.repaid ?? 0)
+      if (refunded ? back > hold.amount : back !== hold.amount)
+        this.fail(
+          'release answer',
+          `${describe(record)}; the hold held ${hold.amount}: returned (+ repaid) must add up to it`,
+        )
       this.acknowledge(record, 0)
     }
   }
@@ -694,14 +712,17 @@ export class Workload {
     const r = record.answer.result!
     const reserved = n(r.reserved)
     const charged = n(r.charged)
-    const returned = n(r.returned)
+    // Credits coming back repay a debt first; the answer must still account for all of them.
+    const returned = n(r.returned) + n(r.repaid ?? 0)
     const shortfall = n(r.shortfall)
     const problems: string[] = []
     if (refunded ? reserved > held : reserved !== held)
       problems.push(`reserved ${reserved}, hold had ${held}`)
     if (cost <= reserved) {
       if (charged !== cost || returned !== reserved - cost || shortfall !== 0)
-        problems.push('actual ≤ held must charge the actual and return the rest')
+        problems.push(
+          'actual ≤ held must charge the actual and return (or repay debt with) the rest',
+        )
     } else {
       const full = charged === cost && shortfall === 0
       const capped = charged === reserved && shortfall === cost - reserved
@@ -732,7 +753,7 @@ export class Workload {
       ),
     ])
     hold.state = 'closed'
-    const refunded = this.customers.get(customer)!.refundSentAt >= hold.createdAt
+    const refunded = this.refundTouched(hold)
     const answers = [settled, released]
     for (const r of answers) this.expect(r, ['ok', 'conflict:HOLD_NOT_ACTIVE'])
     const winners = answers.filter((r) => r.answer.outcome === 'ok')
@@ -931,6 +952,7 @@ export class Workload {
     payment.state = 'refunding'
     const customer = this.customers.get(payment.customer)!
     customer.refundSentAt = Date.now()
+    customer.refundsInFlight++
     const input: Json = {
       refundedPayment: {
         currency: 'XTR',
@@ -952,6 +974,7 @@ export class Workload {
       ),
     )
     customer.refundSentAt = Date.now()
+    customer.refundsInFlight--
     const ok = answers.filter((r) => this.expect(r, ['ok']))
     if (ok.length === 0) {
       // Unknown whether it was applied: the database tells (and the failure is recorded).
