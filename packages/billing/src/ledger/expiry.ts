@@ -24,7 +24,7 @@ export async function sweepExpired(tx: Tx, customer: LockedCustomer, now: Date):
     sql`select id, amount, allocations, expires_at from holds
         where project_id = ${customer.projectId} and customer_id = ${customer.id}
           and status = 'active' and expires_at <= ${at}::timestamptz
-        order by expires_at, id`,
+        order by expires_at, created_at, id`,
   )
   for (const hold of holds) {
     await releaseHeldCredits(

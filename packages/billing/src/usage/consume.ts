@@ -7,7 +7,7 @@ import { sweepExpired } from '../ledger/expiry.ts'
 import { balanceOf } from '../ledger/grant.ts'
 import { act, claimKeySql, hashRequest, requestOf } from '../ledger/idempotency.ts'
 import { burnOrder, debit, takeFromLots } from '../ledger/lots.ts'
-import { retryingConflicts } from '../ledger/transaction.ts'
+import { transact } from '../ledger/transaction.ts'
 
 export interface Mutation {
   projectId: string
@@ -34,95 +34,108 @@ export interface ConsumeResult {
 /**
  * Spends credits now, from live lots in burn order. Never lets `available` go below zero.
  *
- * The hottest call, so the common case is one statement (`consumeAtOnce`): lock the customer,
- * lock its live lots, debit them, move the cached balance, append the ledger entry and store the
- * idempotent response — or change nothing at all. Whenever that statement cannot decide on its
- * own (a replayed or concurrent key, an expiry to sweep, a low-balance crossing to report, too
- * few credits, an unknown or blocked customer) it writes nothing and the call takes the general
- * transactional path, which owns every error and edge case.
+ * The hottest call, so the common case takes two statements in one transaction
+ * (`consumeAtOnce`); whenever it cannot decide on its own (a replayed or concurrent key, an expiry
+ * to sweep, a low-balance crossing to report, too few credits, an unknown or blocked customer) it
+ * writes nothing and the call takes the general path through `act`, which owns every error and
+ * edge case. Both follow the one lock order: customer, then key, then lots.
  */
 export async function consume(db: Db, input: ConsumeInput): Promise<ConsumeResult> {
   return (await consumeAtOnce(db, input)) ?? consumeInTransaction(db, input)
 }
 
+/** Thrown inside the fast path's transaction to roll back its claim and hand the call on. */
+const HAND_ON = Symbol('hand on to the general path')
+
 /**
- * One autocommitted statement. Locks are taken customer first (the lots' scan waits on the
- * customer's id), then its lots, the same order as every other path. Under READ COMMITTED a
- * `FOR UPDATE` row is re-read at its newest version once locked, so the lots and the balance it
- * works on are current even if it waited; a lot committed (or refilled from zero) while it
- * waited is not seen, and then the live lots it saw do not add up to the cached balance, so it
- * gives up to the general path rather than break the burn order. It never overspends.
+ * The set-based form of `allocate`, in two statements:
+ *
+ *  1. lock the customer and claim the key, only when this path can decide alone;
+ *  2. with a snapshot taken after that lock is held, so it sees every change committed before it
+ *     (every writer of a customer's lots holds the customer's lock), debit the live lots in burn
+ *     order, move the cached balance, append the entry and store the response.
+ *
+ * Its decisions are never read in the same statement as the lock they depend on: the first
+ * version of this path did that, and under releases and settles racing it the guard and the
+ * writes saw different row versions (an overspend attempt that only the CHECK constraints
+ * stopped). Returns null, having written nothing, when the general path must decide.
  */
 export async function consumeAtOnce(db: Db, input: ConsumeInput): Promise<ConsumeResult | null> {
   const now = (input.now ?? new Date()).toISOString()
-  const { idempotencyKey } = input
-  const hash = hashRequest('consume', requestOf(input))
   const n = input.amount
   const p = input.projectId
-  const [row] = await retryingConflicts(() =>
-    rows<{ response: ConsumeResult | string | null }>(
-      db,
-      sql`with cust as (
-          select c.id, c.available, c.held, c.debt, c.next_expiry_at, c.blocked_at, pr.low_balance_threshold as threshold
-          from customers c join projects pr on pr.id = c.project_id
-          where c.project_id = ${p} and c.telegram_user_id = ${input.telegramUserId}
-          for update of c
-        ),
-        lots as (
-          select id, remaining, expires_at, priority from grants
-          where project_id = ${p} and customer_id = (select id from cust) and remaining > 0
-            and (expires_at is null or expires_at > ${now}::timestamptz)
-          for update
-        ),
-        live as (select id, remaining, sum(remaining) over (order by ${burnOrder}) as upto from lots),
-        take as (
-          select id, least(remaining, ${n}::int8 - (upto - remaining)) as amount, upto
-          from live where upto - remaining < ${n}::int8
-        ),
-        go as (
-          select nextval('ledger_entries_id_seq') as entry_id, cust.*
-          from cust
-          where cust.blocked_at is null
-            and (cust.next_expiry_at is null or cust.next_expiry_at > ${now}::timestamptz)
-            and not (cust.threshold > 0 and cust.available >= cust.threshold and cust.available - ${n}::int8 < cust.threshold)
-            and (select coalesce(sum(amount), 0) from take) = ${n}::int8
-            and (select coalesce(sum(remaining), 0) from lots) = cust.available
-        ),
-        claim as (${claimKeySql(
-          { projectId: p, key: idempotencyKey, operation: 'consume' },
-          hash,
-          sql`jsonb_build_object('entryId', entry_id, 'consumed', ${n}::int8,
-              'available', available - ${n}::int8, 'held', held, 'debt', debt)`,
-          sql`from go`,
-        )}),
-        lot_changes as (
-          update grants g set remaining = g.remaining - take.amount from take
-          where exists (select 1 from claim) and g.project_id = ${p} and g.id = take.id
-          returning g.id
-        ),
-        customer_after as (
-          update customers c set available = c.available - ${n}::int8, last_active_at = now()
-          from go where exists (select 1 from claim) and c.project_id = ${p} and c.id = go.id
-          returning c.available, c.held, c.debt
-        ),
-        entry as (
-          insert into ledger_entries (id, project_id, customer_id, kind, amount, held_change, debt_change,
-            available_after, held_after, debt_after, lots, reason, actor, idempotency_key, metadata)
-          overriding system value
-          select go.entry_id, ${p}, go.id, 'consume', -${n}::int8, 0, 0,
-            customer_after.available, customer_after.held, customer_after.debt,
-            (select coalesce(jsonb_agg(jsonb_build_object('lotId', id, 'amount', -amount) order by upto), '[]'::jsonb) from take),
-            ${input.reason}, ${input.actor}, ${idempotencyKey},
-            ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb
-          from go, customer_after
-          returning id
-        )
-        select (select response from claim) as response, (select count(*) from entry) as written`,
-    ),
-  )
-  const response = row?.response
-  if (!response) return null
-  return (typeof response === 'string' ? JSON.parse(response) : response) as ConsumeResult
+  const scope = { projectId: p, key: input.idempotencyKey, operation: 'consume' }
+  const hash = hashRequest('consume', requestOf(input))
+  try {
+    return await transact(db, async (tx) => {
+      const [claim] = await rows<{ key: string }>(
+        tx,
+        sql`with cust as (
+              select c.id, c.available, c.next_expiry_at, c.blocked_at, pr.low_balance_threshold as threshold
+              from customers c join projects pr on pr.id = c.project_id
+              where c.project_id = ${p} and c.telegram_user_id = ${input.telegramUserId}
+              for update of c
+            )
+            ${claimKeySql(
+              scope,
+              hash,
+              sql`null`,
+              sql`from cust where cust.blocked_at is null and cust.available >= ${n}::int8
+                and (cust.next_expiry_at is null or cust.next_expiry_at > ${now}::timestamptz)
+                and not (cust.threshold > 0 and cust.available >= cust.threshold
+                         and cust.available - ${n}::int8 < cust.threshold)`,
+            )}`,
+      )
+      if (!claim) throw HAND_ON
+      const [done] = await rows<{ response: ConsumeResult | string | null }>(
+        tx,
+        sql`with live as (
+              select id, remaining, sum(remaining) over (order by ${burnOrder}) as upto from grants
+              where project_id = ${p}
+                and customer_id = (select id from customers where project_id = ${p} and telegram_user_id = ${input.telegramUserId})
+                and remaining > 0 and (expires_at is null or expires_at > ${now}::timestamptz)
+            ),
+            take as (
+              select id, least(remaining, ${n}::int8 - (upto - remaining)) as amount, upto
+              from live where upto - remaining < ${n}::int8
+            ),
+            enough as (select 1 where (select coalesce(sum(amount), 0) from take) = ${n}::int8),
+            lot_changes as (
+              update grants g set remaining = g.remaining - take.amount from take
+              where exists (select 1 from enough) and g.project_id = ${p} and g.id = take.id
+              returning g.id
+            ),
+            customer_after as (
+              update customers c set available = c.available - ${n}::int8, last_active_at = now()
+              where exists (select 1 from enough) and c.project_id = ${p} and c.telegram_user_id = ${input.telegramUserId}
+              returning c.id, c.available, c.held, c.debt
+            ),
+            entry as (
+              insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
+                available_after, held_after, debt_after, lots, reason, actor, idempotency_key, metadata)
+              select ${p}, customer_after.id, 'consume', -${n}::int8, 0, 0,
+                customer_after.available, customer_after.held, customer_after.debt,
+                (select coalesce(jsonb_agg(jsonb_build_object('lotId', id, 'amount', -amount) order by upto), '[]'::jsonb) from take),
+                ${input.reason}, ${input.actor}, ${input.idempotencyKey},
+                ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb
+              from customer_after
+              returning id, available_after, held_after, debt_after
+            )
+            update idempotency_keys set response = (
+              select jsonb_build_object('entryId', id, 'consumed', ${n}::int8,
+                'available', available_after, 'held', held_after, 'debt', debt_after) from entry)
+            where project_id = ${p} and key = ${input.idempotencyKey} and exists (select 1 from entry)
+            returning response`,
+      )
+      // The live lots held less than the cached balance said (an expiry not yet swept).
+      if (!done?.response) throw HAND_ON
+      const response = done.response
+      return (typeof response === 'string' ? JSON.parse(response) : response) as ConsumeResult
+    })
+  } catch (error) {
+    if (error === HAND_ON) return null
+    throw error
+  }
 }
 
 /** The general path, through the one act door: every error and edge case lives here. */
