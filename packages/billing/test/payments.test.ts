@@ -464,7 +464,7 @@ describe('refund after partial spend', () => {
       holdId: first.holdId,
       idempotencyKey: key(),
     })
-    expect(released).toMatchObject({ returned: 0, available: 0, debt: 440 })
+    expect(released).toMatchObject({ returned: 0, repaid: 50, available: 0, debt: 440 })
     const settled = await settle(t.db, {
       projectId,
       actor: 'test',
@@ -472,7 +472,7 @@ describe('refund after partial spend', () => {
       amount: 20,
       idempotencyKey: key(),
     })
-    expect(settled).toMatchObject({ charged: 20, returned: 0, available: 0, debt: 410 })
+    expect(settled).toMatchObject({ charged: 20, returned: 0, repaid: 30, available: 0, debt: 410 })
     expect(await ledgerMismatches(t.db)).toEqual([])
   })
 

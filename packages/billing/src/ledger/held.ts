@@ -43,7 +43,7 @@ export async function releaseHeldCredits(
   hold: HeldCredits,
   close: { kind: Extract<EntryKind, 'release' | 'hold_expire'>; now: Date },
   facts: EntryFacts,
-): Promise<{ returned: number; after: BalanceAfter }> {
+): Promise<{ returned: number; repaid: number; after: BalanceAfter }> {
   const { returned, expired, repaid } = await returnToLots(
     tx,
     customer,
@@ -64,7 +64,7 @@ export async function releaseHeldCredits(
     idempotencyKey: facts.idempotencyKey,
     metadata: { ...facts.metadata, lostWithExpiredLots: expired, ...(repaid ? { repaid } : {}) },
   })
-  return { returned: total(returned), after }
+  return { returned: total(returned), repaid, after }
 }
 
 /** jsonb arrives parsed from both drivers; guard against a string from older rows. */

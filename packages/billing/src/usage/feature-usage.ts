@@ -659,6 +659,8 @@ export interface SettleFeatureResult {
   /** Credits charged for the actual units. */
   charged: number
   returned: number
+  /** Credits that repaid an outstanding debt instead of going back to their lots. */
+  repaid: number
   /** Credits the actual cost exceeded the hold by and the balance could not pay. */
   shortfall: number
   entryId: number | null
@@ -774,6 +776,8 @@ export interface ReleaseFeatureInput extends FeatureMutation {
 export interface ReleaseFeatureResult {
   reservationId: string
   returned: number
+  /** Credits that repaid an outstanding debt instead of going back to their lots. */
+  repaid: number
   entryId: number | null
   available: number
   held: number
@@ -794,6 +798,7 @@ export async function releaseFeature(
     async (tx, customer) => {
       const reservation = await activeReservation(tx, customer, input.reservationId, now)
       let returned = 0
+      let repaid = 0
       let entryId: number | null = null
       if (reservation.holdId) {
         const hold = await activeHold(tx, customer, reservation.holdId)
@@ -810,12 +815,14 @@ export async function releaseFeature(
           },
         )
         returned = released.returned
+        repaid = released.repaid
         entryId = released.after.entryId
       }
       await closeReservation(tx, input.projectId, input.reservationId, 'released', now)
       return {
         reservationId: input.reservationId,
         returned,
+        repaid,
         entryId,
         available: customer.available,
         held: customer.held,
@@ -900,7 +907,7 @@ async function chargeWithoutHold(
   facts: EntryFacts,
 ) {
   if (cost === 0 || customer.available < cost) {
-    return { reserved: 0, charged: 0, returned: 0, shortfall: cost, entryId: null }
+    return { reserved: 0, charged: 0, returned: 0, repaid: 0, shortfall: cost, entryId: null }
   }
   const allocations = await takeFromLots(tx, customer, cost, now)
   const after = await appendEntry(tx, customer, {
@@ -912,5 +919,5 @@ async function chargeWithoutHold(
     idempotencyKey: facts.idempotencyKey,
     metadata: facts.metadata,
   })
-  return { reserved: 0, charged: cost, returned: 0, shortfall: 0, entryId: after.entryId }
+  return { reserved: 0, charged: cost, returned: 0, repaid: 0, shortfall: 0, entryId: after.entryId }
 }

@@ -119,6 +119,8 @@ export interface SettleResult {
   charged: number
   /** Credits that went back to their lots. */
   returned: number
+  /** Credits that came back from the hold and repaid an outstanding debt instead (debt is repaid first). */
+  repaid: number
   /** Part of the actual cost that could not be charged (only when actual > reserved and the overage was not available). */
   shortfall: number
   available: number
@@ -149,7 +151,7 @@ export async function settle(db: Db, input: SettleInput): Promise<SettleResult> 
     async (tx, customer) => {
       await sweepExpired(tx, customer, now)
       const hold = await activeHold(tx, customer, input.holdId)
-      const { reserved, charged, returned, shortfall, after } = await settleHeldCredits(
+      const { reserved, charged, returned, repaid, shortfall, after } = await settleHeldCredits(
         tx,
         customer,
         hold,
@@ -168,6 +170,7 @@ export async function settle(db: Db, input: SettleInput): Promise<SettleResult> 
         reserved,
         charged,
         returned,
+        repaid,
         shortfall,
         ...balanceOf(after),
       }
@@ -223,7 +226,7 @@ export async function settleHeldCredits(
       ...(repaid ? { repaid } : {}),
     },
   })
-  return { reserved, charged, returned: total(returned), shortfall, after }
+  return { reserved, charged, returned: total(returned), repaid, shortfall, after }
 }
 
 export interface ReleaseInput extends Omit<Mutation, 'reason'> {
@@ -235,6 +238,8 @@ export interface ReleaseResult {
   holdId: string
   entryId: number
   returned: number
+  /** Credits that repaid an outstanding debt instead of going back to their lots. */
+  repaid: number
   available: number
   held: number
   debt: number
@@ -255,7 +260,7 @@ export async function release(db: Db, input: ReleaseInput): Promise<ReleaseResul
     async (tx, customer) => {
       await sweepExpired(tx, customer, now)
       const hold = await activeHold(tx, customer, input.holdId)
-      const { returned, after } = await releaseHeldCredits(
+      const { returned, repaid, after } = await releaseHeldCredits(
         tx,
         customer,
         hold,
@@ -271,6 +276,7 @@ export async function release(db: Db, input: ReleaseInput): Promise<ReleaseResul
         holdId: input.holdId,
         entryId: after.entryId,
         returned,
+        repaid,
         ...balanceOf(after),
       }
     },
