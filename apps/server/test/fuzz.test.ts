@@ -2,7 +2,7 @@
  * Fuzz of every procedure, over real HTTP, from its own input schema plus hostile values (NUL and
  * control characters, lone surrogates, 1 MB strings, −0, 2^53, 2^63, 1e308, "NaN", wrong shapes,
  * deep nesting, oversized batches). Expect: no 5xx, and no write on any refusal (a trigger on
- * every table logs each row written; a 4xx must leave that log as it found it).
+ * every table logs each row written, before and after; a 4xx must leave every row as it found it).
  *
  *   FUZZ_INPUTS=100000 FUZZ_SEED=123 TEST_DATABASE_URL=postgres://… npx vitest run test/fuzz.test.ts
  *
@@ -110,11 +110,18 @@ async function post(path: string, input: unknown, headers: Record<string, string
 /** Every row written to any table, in order; the fuzz reads its tail around each call. */
 async function installWriteLog(db: Database['db']) {
   await db.execute(
-    sql.raw('create table fuzz_writes (id bigserial primary key, tbl text, op text)'),
+    sql.raw(
+      'create table fuzz_writes (id bigserial primary key, tbl text, op text, old_row text, new_row text)',
+    ),
   )
   await db.execute(
     sql.raw(`create function fuzz_log_write() returns trigger language plpgsql as $$
-      begin insert into fuzz_writes (tbl, op) values (TG_TABLE_NAME, TG_OP); return null; end $$`),
+      begin
+        insert into fuzz_writes (tbl, op, old_row, new_row) values (TG_TABLE_NAME, TG_OP,
+          case when TG_OP <> 'INSERT' then to_jsonb(OLD)::text end,
+          case when TG_OP <> 'DELETE' then to_jsonb(NEW)::text end);
+        return null;
+      end $$`),
   )
   const tables = (await db.execute(
     sql.raw(
@@ -138,15 +145,52 @@ async function query<T>(text: string): Promise<T[]> {
 
 const lastWrite = async () =>
   Number((await query<{ id: string | null }>('select max(id) as id from fuzz_writes'))[0]?.id ?? 0)
+interface Write {
+  tbl: string
+  op: 'INSERT' | 'UPDATE' | 'DELETE'
+  old_row: string | null
+  new_row: string | null
+}
+
 const writesAfter = (id: number) =>
-  query<{ tbl: string; op: string }>(`select tbl, op from fuzz_writes where id > ${id} order by id`)
+  query<Write>(`select tbl, op, old_row, new_row from fuzz_writes where id > ${id} order by id`)
+
+/**
+ * What `writes` changed in the end: rows inserted and deleted again, or updated and put back as
+ * they were (a refund request withdrawn when Telegram refuses), changed nothing.
+ */
+function netChanges(writes: Write[]): string[] {
+  // Each row as it stands after the writes so far → how it was before them (null: absent).
+  const now = new Map<string, { tbl: string; before: string | null }>()
+  const deleted: string[] = []
+  for (const w of writes) {
+    const was = (row: string | null) => {
+      const key = `${w.tbl}|${row}`
+      const entry = now.get(key)
+      now.delete(key)
+      return entry ? entry.before : row
+    }
+    if (w.op === 'INSERT') now.set(`${w.tbl}|${w.new_row}`, { tbl: w.tbl, before: null })
+    if (w.op === 'UPDATE') {
+      const before = was(w.old_row)
+      if (w.new_row !== before) now.set(`${w.tbl}|${w.new_row}`, { tbl: w.tbl, before })
+    }
+    if (w.op === 'DELETE' && was(w.old_row) !== null) deleted.push(`deleted from ${w.tbl}`)
+  }
+  return [
+    ...[...now.values()].map((e) =>
+      e.before === null ? `inserted into ${e.tbl}` : `updated ${e.tbl}`,
+    ),
+    ...deleted,
+  ]
+}
 
 /**
  * Writes a refusal makes by design: the console session slides on every authenticated call
  * (before the input is read); a failed or rate-limited login is counted (that is the limit); a
  * quota refusal emits its latched `quota.exhausted` event in a transaction of its own.
  */
-function writeAllowedOnRefusal(paths: string[], answer: Answer, w: { tbl: string; op: string }) {
+function writeAllowedOnRefusal(paths: string[], answer: Answer, w: Write) {
   if (w.tbl === 'operator_sessions' && w.op === 'UPDATE') return true
   if (w.tbl === 'login_attempts')
     return (
@@ -598,16 +642,16 @@ async function fuzz(seed: number, inputs: number) {
     else tally.ok++
     const after = await lastWrite()
     if (refused && after > before) {
-      const writes = (await writesAfter(before)).filter(
-        (w) => !writeAllowedOnRefusal(paths, answer, w),
+      const changes = netChanges(
+        (await writesAfter(before)).filter((w) => !writeAllowedOnRefusal(paths, answer, w)),
       )
-      if (writes.length)
+      if (changes.length)
         failures.push({
           kind: 'write on refusal',
           paths,
           statuses: answer.statuses,
           input: shown,
-          detail: writes.map((w) => `${w.op} ${w.tbl}`).join(', '),
+          detail: changes.join(', '),
         })
     }
     if (!refused) {
@@ -730,6 +774,7 @@ describe(`fuzz of every procedure (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
     expect(await lastWrite()).toBeGreaterThan(before)
     const tables = new Set((await writesAfter(before)).map((w) => w.tbl))
     expect(tables).toContain('ledger_entries')
+    expect(netChanges(await writesAfter(before))).toContain('inserted into ledger_entries')
     const mark = await lastWrite()
     const refused = await post(
       'credits.grant',
@@ -738,6 +783,22 @@ describe(`fuzz of every procedure (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
     )
     expect(refused.status).toBe(400)
     expect(await lastWrite()).toBe(mark)
+  })
+
+  it('counts a row put back as it was as no write, and anything else as one', () => {
+    const w = (op: Write['op'], old_row: string | null, new_row: string | null): Write => ({
+      tbl: 'payments',
+      op,
+      old_row,
+      new_row,
+    })
+    expect(
+      netChanges([w('UPDATE', '{"r":null}', '{"r":"x"}'), w('UPDATE', '{"r":"x"}', '{"r":null}')]),
+    ).toEqual([])
+    expect(netChanges([w('INSERT', null, '{"id":1}'), w('DELETE', '{"id":1}', null)])).toEqual([])
+    expect(netChanges([w('UPDATE', '{"r":null}', '{"r":"x"}')])).toEqual(['updated payments'])
+    expect(netChanges([w('DELETE', '{"id":2}', null)])).toEqual(['deleted from payments'])
+    expect(netChanges([w('INSERT', null, '{"id":3}')])).toEqual(['inserted into payments'])
   })
 
   it(
