@@ -256,6 +256,71 @@ describe('unlocks', () => {
 })
 
 describe('refunds', () => {
+  it.runIf(onPostgres)(
+    'no transaction is open while Telegram refunds: the customer and the payment are free to lock meanwhile',
+    async () => {
+      const user = 2_000_041
+      s.sandbox.createUser({ id: user, firstName: 'Ida' })
+      const pack = await payAndDeliver(user, 'pack_s')
+      const lockedDuringCall: string[] = []
+      const refund = await refundPayment(t.db, {
+        projectId,
+        telegramPaymentChargeId: pack.chargeId,
+        by: 'operator:op-1',
+        reason: 'customer asked',
+        botApi: {
+          async refundStarPayment(params) {
+            for (const table of ['customers', 'payments']) {
+              const where =
+                table === 'customers'
+                  ? sql`telegram_user_id = ${user}`
+                  : sql`telegram_payment_charge_id = ${pack.chargeId}`
+              try {
+                await t.db.execute(
+                  sql`select 1 from ${sql.identifier(table)} where project_id = ${projectId} and ${where} for update nowait`,
+                )
+              } catch {
+                lockedDuringCall.push(table)
+              }
+            }
+            return s.api.refundStarPayment(params)
+          },
+        },
+      })
+      expect(lockedDuringCall).toEqual([])
+      expect(refund).toMatchObject({
+        alreadyRefunded: false,
+        voided: 500,
+        refundedBy: 'operator:op-1',
+      })
+    },
+  )
+
+  it('Telegram refusing a refund leaves the payment as it was (no request left behind)', async () => {
+    const user = 2_000_042
+    s.sandbox.createUser({ id: user, firstName: 'Jan' })
+    const pack = await payAndDeliver(user, 'pack_s')
+    await expect(
+      refundPayment(t.db, {
+        projectId,
+        telegramPaymentChargeId: pack.chargeId,
+        by: 'operator:op-1',
+        reason: 'customer asked',
+        botApi: {
+          async refundStarPayment() {
+            throw Object.assign(new Error('Bad Request: CHARGE_NOT_FOUND'), {
+              name: 'TelegramError',
+              error_code: 400,
+              description: 'Bad Request: CHARGE_NOT_FOUND',
+            })
+          },
+        },
+      }),
+    ).rejects.toThrow()
+    const payment = await getPayment(t.db, { projectId, telegramPaymentChargeId: pack.chargeId })
+    expect(payment).toMatchObject({ status: 'paid', refundedBy: null, refundReason: null })
+  })
+
   it('operator refund → the lot is revoked, the entitlement ends, the sandbox shows the refund; again → no second revocation', async () => {
     const user = 2_000_010
     s.sandbox.createUser({ id: user, firstName: 'Fay' })

@@ -226,6 +226,19 @@ describe('reconciliation against the sandbox ledger', () => {
 })
 
 describe.skipIf(!onPostgres)('one run at a time on PostgreSQL', () => {
+  it('a run while another is still running (a live run row) is skipped; one whose process died is not', async () => {
+    const [running] = await rows<{ id: string }>(
+      t.db,
+      sql`insert into reconciliation_runs (project_id, trigger, started_at) values (${projectId}, 'test', now())
+          returning id`,
+    )
+    expect(await run()).toEqual({ status: 'skipped', reason: 'another run in progress' })
+    await t.db.execute(
+      sql`update reconciliation_runs set started_at = now() - interval '11 minutes' where id = ${running!.id}`,
+    )
+    expect((await run()).status).toBe('succeeded')
+  })
+
   it('a run while another holds the project lock is skipped', async () => {
     let release!: () => void
     const held = new Promise<void>((r) => {

@@ -16,6 +16,7 @@ import {
 import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import type { Secrets } from '../identity/secrets.ts'
+import { transact } from '../ledger/transaction.ts'
 import { recordPayment } from './payments.ts'
 import { recordRefund, telegramFailure } from './refunds.ts'
 
@@ -45,222 +46,324 @@ export type ReconcileResult =
     }
   | { status: 'skipped'; reason: 'another run in progress' }
 
-/** Per project, one run at a time across every replica (a transaction-scoped advisory lock). */
+/** Per project, one run at a time across every replica: taken while a run claims its row. */
 const RECONCILE_LOCK = 727_211_100
+/** A run still `running` after this long died with its process; a new one may start. */
+const RUN_LEASE_MS = 10 * 60_000
+
+type NewFinding = Omit<typeof reconciliationFindings.$inferInsert, 'projectId' | 'runId'>
+interface LocalPayment {
+  chargeId: string
+  status: string
+  amount: number
+  createdAt: Date
+}
 
 /**
  * Compares Telegram's ledger (getStarTransactions, every page) with the local payments and
  * repairs or flags each difference: a charge we lack is recorded (and credited when its payload
  * is one of our orders, else stored as unmatched); a refund we did not apply is applied; a local
- * payment Telegram lacks is flagged. The run and its findings are stored. A second run finds
- * nothing new. Telegram is read first; the comparison and repairs are one transaction.
+ * payment Telegram lacks is flagged. The run and its findings are stored; a second run finds
+ * nothing new. Telegram is read first, with no transaction open; each repair is its own short
+ * transaction through the same door as the bot's and the relay's (`recordPayment`,
+ * `recordRefund`), idempotent by charge id, so a run that dies half way is finished by the next.
  */
 export async function reconcile(db: Db, input: ReconcileInput): Promise<ReconcileResult> {
   const startedAt = input.now ?? new Date()
-  let ledger: StarTransaction[]
+  const ledger = await readTelegramLedger(db, input, startedAt)
+  const runId = await claimRun(db, input, startedAt)
+  if (runId === null) return { status: 'skipped', reason: 'another run in progress' }
   try {
-    ledger = []
-    for await (const tx of allStarTransactions(input.botApi)) ledger.push(tx)
+    const { local, flagged } = await readLocal(db, input.projectId)
+    const findings: NewFinding[] = []
+    const flagOnce = (kind: FindingKind, chargeId: string, details: Record<string, unknown>) => {
+      // A difference is flagged once, ever: resolving it is the operator's answer, not a reset.
+      if (flagged.has(`${kind}:${chargeId}`)) return
+      flagged.add(`${kind}:${chargeId}`)
+      findings.push({ kind, telegramPaymentChargeId: chargeId, action: 'flagged', details })
+    }
+    const { charges, refunds } = splitLedger(ledger)
+    await recordMissingCharges(db, input, startedAt, { charges, local, findings, flagOnce })
+    await applyMissingRefunds(db, input, startedAt, { refunds, local, findings })
+    await flagUnknownAtTelegram(db, input.projectId, startedAt, {
+      charges,
+      refunds,
+      local,
+      flagOnce,
+    })
+    return await finishRun(db, input.projectId, runId, {
+      transactionsSeen: ledger.length,
+      charges: charges.size,
+      refunds: refunds.size,
+      findings,
+    })
+  } catch (error) {
+    await db
+      .update(reconciliationRuns)
+      .set({
+        status: 'failed',
+        error: (error instanceof Error ? error.message : String(error)).slice(0, 1000),
+        finishedAt: new Date(),
+      })
+      .where(
+        and(eq(reconciliationRuns.projectId, input.projectId), eq(reconciliationRuns.id, runId)),
+      )
+    throw error
+  }
+}
+
+async function readTelegramLedger(db: Db, input: ReconcileInput, startedAt: Date) {
+  try {
+    const ledger: StarTransaction[] = []
+    for await (const row of allStarTransactions(input.botApi)) ledger.push(row)
     // Oldest first whatever end Telegram starts at: a subscription's missing charges are then
     // recorded in the order they were paid, so each extends the right period.
-    ledger.sort((a, b) => a.date - b.date || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return ledger.sort((a, b) => a.date - b.date || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   } catch (error) {
     const failure = telegramFailure('getStarTransactions', error)
     await recordFailedRun(db, input, startedAt, failure.message)
     throw failure
   }
-  try {
-    return await db.transaction(async (tx) => {
-      const [lock] = await rows<{ locked: boolean }>(
-        tx,
-        sql`select pg_try_advisory_xact_lock(${RECONCILE_LOCK}, hashtext(${input.projectId})) as locked`,
-      )
-      if (!lock?.locked) return { status: 'skipped', reason: 'another run in progress' } as const
-      const [run] = await tx
-        .insert(reconciliationRuns)
-        .values({ projectId: input.projectId, trigger: input.trigger, startedAt })
-        .returning({ id: reconciliationRuns.id })
-      const runId = run!.id
-      const findings: Array<
-        Omit<typeof reconciliationFindings.$inferInsert, 'projectId' | 'runId'>
-      > = []
+}
 
-      const local = new Map(
-        (
-          await tx
-            .select({
-              chargeId: payments.telegramPaymentChargeId,
-              status: payments.status,
-              amount: payments.amountStars,
-              createdAt: payments.createdAt,
-            })
-            .from(payments)
-            .where(eq(payments.projectId, input.projectId))
-        ).map((p) => [p.chargeId, p]),
-      )
-      // A difference is flagged once, ever: resolving it is the operator's answer, not a reset.
-      const flagged = new Set(
-        (
-          await tx
-            .select({
-              kind: reconciliationFindings.kind,
-              chargeId: reconciliationFindings.telegramPaymentChargeId,
-            })
-            .from(reconciliationFindings)
-            .where(eq(reconciliationFindings.projectId, input.projectId))
-        ).map((f) => `${f.kind}:${f.chargeId}`),
-      )
-      const flagOnce = (kind: FindingKind, chargeId: string, details: Record<string, unknown>) => {
-        if (flagged.has(`${kind}:${chargeId}`)) return
-        flagged.add(`${kind}:${chargeId}`)
-        findings.push({ kind, telegramPaymentChargeId: chargeId, action: 'flagged', details })
-      }
-
-      const charges = new Map<string, StarTransaction>()
-      const refunds = new Map<string, StarTransaction>()
-      for (const row of ledger) {
-        const kind = starTransactionKind(row)
-        if (kind === 'charge') charges.set(row.id, row)
-        else if (kind === 'refund') refunds.set(row.id, row)
-      }
-
-      for (const [chargeId, row] of charges) {
-        const partner = row.source
-        if (!isUserPartner(partner)) continue
-        const known = local.get(chargeId)
-        if (known) {
-          if (known.amount !== row.amount)
-            flagOnce('amount_mismatch', chargeId, { local: known.amount, telegram: row.amount })
-          continue
-        }
-        const outcome = await recordPayment(tx, {
-          projectId: input.projectId,
-          secrets: input.secrets,
-          via: 'reconciliation',
-          paidAt: new Date(row.date * 1000),
-          now: startedAt,
-          from: partner.user,
-          payment: {
-            currency: 'XTR',
-            total_amount: row.amount,
-            invoice_payload: partner.invoice_payload ?? '',
-            telegram_payment_charge_id: chargeId,
-            ...(partner.subscription_period ? { is_recurring: true } : {}),
-          },
-        })
-        local.set(chargeId, {
-          chargeId,
-          status: outcome.status,
-          amount: row.amount,
-          createdAt: startedAt,
-        })
-        findings.push({
-          kind: 'missing_payment',
-          telegramPaymentChargeId: chargeId,
-          action: outcome.status === 'paid' ? 'recorded' : 'flagged',
-          details: {
-            amount: row.amount,
-            telegramUserId: partner.user.id,
-            status: outcome.status,
-            flag: outcome.flag,
-            credits: outcome.credits,
-            productKey: outcome.productKey,
-          },
-        })
-      }
-
-      for (const [chargeId, row] of refunds) {
-        if (local.get(chargeId)?.status === 'refunded') continue
-        const partner = row.receiver
-        if (!isUserPartner(partner)) continue
-        const outcome = await recordRefund(tx, {
-          projectId: input.projectId,
-          via: 'reconciliation',
-          now: startedAt,
-          from: partner.user,
-          refund: {
-            currency: 'XTR',
-            total_amount: row.amount,
-            invoice_payload: partner.invoice_payload ?? '',
-            telegram_payment_charge_id: chargeId,
-          },
-        })
-        findings.push({
-          kind: 'missing_refund',
-          telegramPaymentChargeId: chargeId,
-          action: 'applied',
-          details: {
-            amount: row.amount,
-            telegramUserId: partner.user.id,
-            voided: outcome.voided,
-            spent: outcome.spent,
-            debtAdded: outcome.debtAdded,
-            absorbed: outcome.absorbed,
-            entitlementsRevoked: outcome.entitlementsRevoked,
-          },
-        })
-      }
-
-      for (const [chargeId, payment] of local) {
-        // Recorded after Telegram's ledger was read: not yet comparable.
-        if (payment.createdAt >= startedAt) continue
-        if (!charges.has(chargeId)) {
-          flagOnce('unknown_at_telegram', chargeId, {
-            amount: payment.amount,
-            status: payment.status,
-          })
-          await tx
-            .update(payments)
-            .set({ flag: 'missing_at_telegram' })
-            .where(
-              and(
-                eq(payments.projectId, input.projectId),
-                eq(payments.telegramPaymentChargeId, chargeId),
-                isNull(payments.flag),
-              ),
-            )
-        } else if (payment.status === 'refunded' && !refunds.has(chargeId)) {
-          flagOnce('refund_unknown_at_telegram', chargeId, { amount: payment.amount })
-        }
-      }
-
-      const stored = findings.length
-        ? await tx
-            .insert(reconciliationFindings)
-            .values(findings.map((f) => ({ ...f, projectId: input.projectId, runId })))
-            .returning(findingColumns)
-        : []
-      const summary: Record<string, number> = { charges: charges.size, refunds: refunds.size }
-      for (const f of findings)
-        summary[`${f.kind}.${f.action}`] = (summary[`${f.kind}.${f.action}`] ?? 0) + 1
-      await tx
-        .update(reconciliationRuns)
-        .set({
-          status: 'succeeded',
-          transactionsSeen: ledger.length,
-          summary,
-          finishedAt: new Date(),
-        })
-        .where(
-          and(eq(reconciliationRuns.projectId, input.projectId), eq(reconciliationRuns.id, runId)),
-        )
-      return {
-        status: 'succeeded',
-        runId,
-        transactionsSeen: ledger.length,
-        summary,
-        findings: stored.map(toFinding),
-      } as const
-    })
-  } catch (error) {
-    await recordFailedRun(
-      db,
-      input,
-      startedAt,
-      error instanceof Error ? error.message : String(error),
+/** The run's row, claimed under the project's lock; null while another live run holds it. */
+function claimRun(db: Db, input: ReconcileInput, startedAt: Date): Promise<string | null> {
+  return transact(db, async (tx) => {
+    const [lock] = await rows<{ locked: boolean }>(
+      tx,
+      sql`select pg_try_advisory_xact_lock(${RECONCILE_LOCK}, hashtext(${input.projectId})) as locked`,
     )
-    throw error
+    if (!lock?.locked) return null
+    const [running] = await rows<{ id: string }>(
+      tx,
+      sql`select id from reconciliation_runs
+          where project_id = ${input.projectId} and status = 'running'
+            and started_at > ${new Date(startedAt.getTime() - RUN_LEASE_MS).toISOString()}::timestamptz
+          limit 1`,
+    )
+    if (running) return null
+    const [run] = await tx
+      .insert(reconciliationRuns)
+      .values({ projectId: input.projectId, trigger: input.trigger, startedAt })
+      .returning({ id: reconciliationRuns.id })
+    return run!.id
+  })
+}
+
+async function readLocal(db: Db, projectId: string) {
+  const local = new Map<string, LocalPayment>(
+    (
+      await db
+        .select({
+          chargeId: payments.telegramPaymentChargeId,
+          status: payments.status,
+          amount: payments.amountStars,
+          createdAt: payments.createdAt,
+        })
+        .from(payments)
+        .where(eq(payments.projectId, projectId))
+    ).map((p) => [p.chargeId, p]),
+  )
+  const flagged = new Set(
+    (
+      await db
+        .select({
+          kind: reconciliationFindings.kind,
+          chargeId: reconciliationFindings.telegramPaymentChargeId,
+        })
+        .from(reconciliationFindings)
+        .where(eq(reconciliationFindings.projectId, projectId))
+    ).map((f) => `${f.kind}:${f.chargeId}`),
+  )
+  return { local, flagged }
+}
+
+function splitLedger(ledger: StarTransaction[]) {
+  const charges = new Map<string, StarTransaction>()
+  const refunds = new Map<string, StarTransaction>()
+  for (const row of ledger) {
+    const kind = starTransactionKind(row)
+    if (kind === 'charge') charges.set(row.id, row)
+    else if (kind === 'refund') refunds.set(row.id, row)
   }
+  return { charges, refunds }
+}
+
+/** A charge at Telegram with no local payment: recorded as any delivery would be. */
+async function recordMissingCharges(
+  db: Db,
+  input: ReconcileInput,
+  startedAt: Date,
+  run: {
+    charges: Map<string, StarTransaction>
+    local: Map<string, LocalPayment>
+    findings: NewFinding[]
+    flagOnce: (kind: FindingKind, chargeId: string, details: Record<string, unknown>) => void
+  },
+) {
+  for (const [chargeId, row] of run.charges) {
+    const partner = row.source
+    if (!isUserPartner(partner)) continue
+    const known = run.local.get(chargeId)
+    if (known) {
+      if (known.amount !== row.amount)
+        run.flagOnce('amount_mismatch', chargeId, { local: known.amount, telegram: row.amount })
+      continue
+    }
+    const outcome = await recordPayment(db, {
+      projectId: input.projectId,
+      secrets: input.secrets,
+      via: 'reconciliation',
+      paidAt: new Date(row.date * 1000),
+      now: startedAt,
+      from: partner.user,
+      payment: {
+        currency: 'XTR',
+        total_amount: row.amount,
+        invoice_payload: partner.invoice_payload ?? '',
+        telegram_payment_charge_id: chargeId,
+        ...(partner.subscription_period ? { is_recurring: true } : {}),
+      },
+    })
+    run.local.set(chargeId, {
+      chargeId,
+      status: outcome.status,
+      amount: row.amount,
+      createdAt: startedAt,
+    })
+    // Delivered by the bot or the relay while this run read Telegram: nothing was missing.
+    if (outcome.duplicate) continue
+    run.findings.push({
+      kind: 'missing_payment',
+      telegramPaymentChargeId: chargeId,
+      action: outcome.status === 'paid' ? 'recorded' : 'flagged',
+      details: {
+        amount: row.amount,
+        telegramUserId: partner.user.id,
+        status: outcome.status,
+        flag: outcome.flag,
+        credits: outcome.credits,
+        productKey: outcome.productKey,
+      },
+    })
+  }
+}
+
+/** A refund at Telegram not applied here: revoked as a `refunded_payment` update would. */
+async function applyMissingRefunds(
+  db: Db,
+  input: ReconcileInput,
+  startedAt: Date,
+  run: {
+    refunds: Map<string, StarTransaction>
+    local: Map<string, LocalPayment>
+    findings: NewFinding[]
+  },
+) {
+  for (const [chargeId, row] of run.refunds) {
+    if (run.local.get(chargeId)?.status === 'refunded') continue
+    const partner = row.receiver
+    if (!isUserPartner(partner)) continue
+    const outcome = await recordRefund(db, {
+      projectId: input.projectId,
+      via: 'reconciliation',
+      now: startedAt,
+      from: partner.user,
+      refund: {
+        currency: 'XTR',
+        total_amount: row.amount,
+        invoice_payload: partner.invoice_payload ?? '',
+        telegram_payment_charge_id: chargeId,
+      },
+    })
+    if (outcome.alreadyRefunded) continue
+    run.findings.push({
+      kind: 'missing_refund',
+      telegramPaymentChargeId: chargeId,
+      action: 'applied',
+      details: {
+        amount: row.amount,
+        telegramUserId: partner.user.id,
+        voided: outcome.voided,
+        spent: outcome.spent,
+        debtAdded: outcome.debtAdded,
+        absorbed: outcome.absorbed,
+        entitlementsRevoked: outcome.entitlementsRevoked,
+      },
+    })
+  }
+}
+
+/** Local payments Telegram does not know, and local refunds it does not show. */
+async function flagUnknownAtTelegram(
+  db: Db,
+  projectId: string,
+  startedAt: Date,
+  run: {
+    charges: Map<string, StarTransaction>
+    refunds: Map<string, StarTransaction>
+    local: Map<string, LocalPayment>
+    flagOnce: (kind: FindingKind, chargeId: string, details: Record<string, unknown>) => void
+  },
+) {
+  for (const [chargeId, payment] of run.local) {
+    // Recorded after Telegram's ledger was read: not yet comparable.
+    if (payment.createdAt >= startedAt) continue
+    if (!run.charges.has(chargeId)) {
+      run.flagOnce('unknown_at_telegram', chargeId, {
+        amount: payment.amount,
+        status: payment.status,
+      })
+      await db
+        .update(payments)
+        .set({ flag: 'missing_at_telegram' })
+        .where(
+          and(
+            eq(payments.projectId, projectId),
+            eq(payments.telegramPaymentChargeId, chargeId),
+            isNull(payments.flag),
+          ),
+        )
+    } else if (payment.status === 'refunded' && !run.refunds.has(chargeId)) {
+      run.flagOnce('refund_unknown_at_telegram', chargeId, { amount: payment.amount })
+    }
+  }
+}
+
+/** Findings and the run's summary, in one transaction. */
+function finishRun(
+  db: Db,
+  projectId: string,
+  runId: string,
+  run: { transactionsSeen: number; charges: number; refunds: number; findings: NewFinding[] },
+) {
+  return transact(db, async (tx) => {
+    const stored = run.findings.length
+      ? await tx
+          .insert(reconciliationFindings)
+          .values(run.findings.map((f) => ({ ...f, projectId, runId })))
+          .returning(findingColumns)
+      : []
+    const summary: Record<string, number> = { charges: run.charges, refunds: run.refunds }
+    for (const f of run.findings)
+      summary[`${f.kind}.${f.action}`] = (summary[`${f.kind}.${f.action}`] ?? 0) + 1
+    await tx
+      .update(reconciliationRuns)
+      .set({
+        status: 'succeeded',
+        transactionsSeen: run.transactionsSeen,
+        summary,
+        finishedAt: new Date(),
+      })
+      .where(and(eq(reconciliationRuns.projectId, projectId), eq(reconciliationRuns.id, runId)))
+    return {
+      status: 'succeeded',
+      runId,
+      transactionsSeen: run.transactionsSeen,
+      summary,
+      findings: stored.map(toFinding),
+    } as const
+  })
 }
 
 async function recordFailedRun(db: Db, input: ReconcileInput, startedAt: Date, error: string) {

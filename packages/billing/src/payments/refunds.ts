@@ -1,4 +1,5 @@
 import {
+  type Db,
   type Executor,
   grants,
   payments,
@@ -13,7 +14,7 @@ import {
   isTelegramError,
   isTransient,
 } from '@e-stars/telegram'
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound, TelegramCallFailed } from '../errors.ts'
 import {
   type LockedCustomer,
@@ -25,6 +26,7 @@ import { sweepExpired } from '../ledger/expiry.ts'
 import { balanceOf } from '../ledger/grant.ts'
 import { parseAllocations } from '../ledger/held.ts'
 import { burnOrder } from '../ledger/lots.ts'
+import { transact } from '../ledger/transaction.ts'
 import { revokeEntitlementsOfPayment } from '../usage/entitlements.ts'
 import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'
 
@@ -83,25 +85,29 @@ export interface RefundActor {
  */
 export async function revokePayment(
   tx: Tx,
-  input: {
-    projectId: string
-    telegramPaymentChargeId: string
-    now: Date
-    /** Runs once the customer and the payment are locked and the payment is not refunded yet. */
-    beforeRevoke?: (payment: PaymentForRefund) => Promise<void>
-  } & RefundActor,
+  input: { projectId: string; telegramPaymentChargeId: string; now: Date } & RefundActor,
 ): Promise<RefundOutcome> {
-  const find = () =>
-    rows<PaymentForRefund>(
-      tx,
-      sql`select id, customer_id, telegram_user_id, telegram_payment_charge_id, status, subscription_id,
-            subscription_expires_at, refunded_at, refunded_by, refund_reason, refund_policy
-          from payments where project_id = ${input.projectId}
-            and telegram_payment_charge_id = ${input.telegramPaymentChargeId}`,
-    )
-  const [found] = await find()
+  const { customer, payment } = await lockPaymentForRefund(tx, input)
+  if (payment.status === 'refunded') return replayRefund(tx, customer, payment)
+  // A refund an operator asked for and Telegram made is theirs, whoever reports it first.
+  const actor: RefundActor =
+    payment.refunded_at === null && payment.refunded_by
+      ? { by: payment.refunded_by, reason: payment.refund_reason ?? input.reason }
+      : { by: input.by, reason: input.reason }
+  return revokeLocked(tx, customer, payment, { ...input, ...actor })
+}
+
+/** The lock step of a refund, in the one order: the payment's customer, then the payment. */
+async function lockPaymentForRefund(
+  tx: Tx,
+  input: { projectId: string; telegramPaymentChargeId: string },
+) {
+  const [found] = await rows<{ id: string; customer_id: string }>(
+    tx,
+    sql`select id, customer_id from payments
+        where project_id = ${input.projectId} and telegram_payment_charge_id = ${input.telegramPaymentChargeId}`,
+  )
   if (!found) throw new NotFound('Payment', input.telegramPaymentChargeId)
-  // Lock order everywhere: customer first, then the payment.
   const customer = await lockCustomerById(tx, input.projectId, Number(found.customer_id))
   const [payment] = await rows<PaymentForRefund>(
     tx,
@@ -109,10 +115,18 @@ export async function revokePayment(
           subscription_expires_at, refunded_at, refunded_by, refund_reason, refund_policy
         from payments where project_id = ${input.projectId} and id = ${found.id} for update`,
   )
-  if (payment!.status === 'refunded') return replayRefund(tx, customer, payment!)
-  await input.beforeRevoke?.(payment!)
+  return { customer, payment: payment! }
+}
+
+/** Voids what the locked, not yet refunded payment bought and settles the spent part by policy. */
+async function revokeLocked(
+  tx: Tx,
+  customer: LockedCustomer,
+  payment: PaymentForRefund,
+  input: { projectId: string; now: Date } & RefundActor,
+): Promise<RefundOutcome> {
   await sweepExpired(tx, customer, input.now)
-  const paymentId = Number(payment!.id)
+  const paymentId = Number(payment.id)
   const [project] = await tx
     .select({ refundPolicy: projects.refundPolicy })
     .from(projects)
@@ -196,7 +210,7 @@ export async function revokePayment(
         actor: input.by,
         metadata: {
           paymentId,
-          telegramPaymentChargeId: payment!.telegram_payment_charge_id,
+          telegramPaymentChargeId: payment.telegram_payment_charge_id,
           policy,
           voided,
           heldVoided,
@@ -226,7 +240,7 @@ export async function revokePayment(
       refundPolicy: policy,
     })
     .where(and(eq(payments.projectId, input.projectId), eq(payments.id, paymentId)))
-  if (payment!.subscription_id && payment!.subscription_expires_at) {
+  if (payment.subscription_id && payment.subscription_expires_at) {
     // Refunding the period in force ends the subscription's access with it.
     await tx
       .update(subscriptions)
@@ -234,15 +248,15 @@ export async function revokePayment(
       .where(
         and(
           eq(subscriptions.projectId, input.projectId),
-          eq(subscriptions.id, payment!.subscription_id),
-          sql`${subscriptions.currentPeriodEnd} <= ${new Date(payment!.subscription_expires_at).toISOString()}::timestamptz`,
+          eq(subscriptions.id, payment.subscription_id),
+          sql`${subscriptions.currentPeriodEnd} <= ${new Date(payment.subscription_expires_at).toISOString()}::timestamptz`,
         ),
       )
   }
   return {
     paymentId,
-    telegramPaymentChargeId: payment!.telegram_payment_charge_id,
-    telegramUserId: Number(payment!.telegram_user_id),
+    telegramPaymentChargeId: payment.telegram_payment_charge_id,
+    telegramUserId: Number(payment.telegram_user_id),
     alreadyRefunded: false,
     policy,
     voided,
@@ -301,45 +315,75 @@ export interface RefundPaymentInput extends RefundActor {
   /** With `editUserStarSubscription`, refunding a subscription's current period also stops renewal. */
   botApi: Pick<BotApi, 'refundStarPayment'> & Partial<Pick<BotApi, 'editUserStarSubscription'>>
   now?: Date | undefined
+  /** Runs inside the revocation's transaction (the console's audit row). */
+  onRevoked?: ((tx: Tx, outcome: RefundOutcome) => Promise<void>) | undefined
 }
 
 /**
- * An operator's refund: `refundStarPayment` through the project's bot, then the revocation.
- * Telegram answering CHARGE_ALREADY_REFUNDED counts as done (the revocation still happens, once).
- * A payment refunded before is not sent to Telegram again.
+ * An operator's refund, in three steps so that no transaction is open while Telegram answers:
+ *
+ *  1. record the request on the locked payment (who and why), or answer a refund already made;
+ *  2. `refundStarPayment` through the project's bot (CHARGE_ALREADY_REFUNDED counts as done);
+ *     a refusal withdraws the request and changes nothing;
+ *  3. revoke, once: the `refunded_payment` update Telegram sends back may get there first, and
+ *     finds the request, so the refund is the operator's either way.
+ *
+ * A crash between 2 and 3 leaves the request on the payment; the update or reconciliation
+ * revokes it with the operator's name and reason.
  */
-export async function refundPayment(
-  db: Executor,
-  input: RefundPaymentInput,
-): Promise<RefundOutcome> {
+export async function refundPayment(db: Db, input: RefundPaymentInput): Promise<RefundOutcome> {
   if (!input.reason.trim()) throw new InvalidInput('reason', 'say why the payment is refunded')
   const now = input.now ?? new Date()
-  // Telegram is called while this transaction holds the customer and payment locks: the
-  // refunded_payment update it sends back waits for them, then finds this refund with its
-  // operator and reason. A failed call rolls everything back; a crash after it is found by
-  // reconciliation (Telegram's ledger has the refund row).
-  return db.transaction((tx) =>
-    revokePayment(tx, {
-      ...input,
-      now,
-      async beforeRevoke(locked) {
-        try {
-          await input.botApi.refundStarPayment({
-            user_id: Number(locked.telegram_user_id),
-            telegram_payment_charge_id: input.telegramPaymentChargeId,
-          })
-        } catch (error) {
-          if (!isChargeAlreadyRefunded(error)) throw telegramFailure('refundStarPayment', error)
-        }
-        if (locked.subscription_id && locked.subscription_expires_at)
-          await stopRenewal(tx, input, {
-            subscriptionId: locked.subscription_id,
-            periodEnd: new Date(locked.subscription_expires_at),
-            telegramUserId: Number(locked.telegram_user_id),
-          })
-      },
-    }),
-  )
+  const request = await transact(db, async (tx) => {
+    const { customer, payment } = await lockPaymentForRefund(tx, input)
+    if (payment.status === 'refunded')
+      return { done: await replayRefund(tx, customer, payment), payment }
+    await tx
+      .update(payments)
+      .set({ refundedBy: input.by, refundReason: input.reason })
+      .where(and(eq(payments.projectId, input.projectId), eq(payments.id, Number(payment.id))))
+    return { done: null, payment }
+  })
+  if (request.done) return request.done
+  const { payment } = request
+  try {
+    await input.botApi.refundStarPayment({
+      user_id: Number(payment.telegram_user_id),
+      telegram_payment_charge_id: input.telegramPaymentChargeId,
+    })
+  } catch (error) {
+    if (!isChargeAlreadyRefunded(error)) {
+      await withdrawRefundRequest(db, input.projectId, Number(payment.id))
+      throw telegramFailure('refundStarPayment', error)
+    }
+  }
+  const outcome = await transact(db, async (tx) => {
+    const revoked = await revokePayment(tx, { ...input, now })
+    await input.onRevoked?.(tx, revoked)
+    return revoked
+  })
+  if (payment.subscription_id && payment.subscription_expires_at)
+    await stopRenewal(db, input, {
+      subscriptionId: payment.subscription_id,
+      periodEnd: new Date(payment.subscription_expires_at),
+      telegramUserId: Number(payment.telegram_user_id),
+    })
+  // This call made the refund at Telegram, even when the update revoked it a moment earlier.
+  return { ...outcome, alreadyRefunded: false }
+}
+
+/** Telegram refused: the payment is as it was (a refund made meanwhile by another door stays). */
+async function withdrawRefundRequest(db: Db, projectId: string, paymentId: number) {
+  await db
+    .update(payments)
+    .set({ refundedBy: null, refundReason: null })
+    .where(
+      and(
+        eq(payments.projectId, projectId),
+        eq(payments.id, paymentId),
+        sql`${payments.status} <> 'refunded'`,
+      ),
+    )
 }
 
 /**
@@ -359,7 +403,9 @@ async function stopRenewal(
       and(
         eq(subscriptions.projectId, input.projectId),
         eq(subscriptions.id, payment.subscriptionId),
-        eq(subscriptions.status, 'active'),
+        // 'refunded': this refund ended the period in force a moment ago, renewal still runs.
+        inArray(subscriptions.status, ['active', 'refunded']),
+        isNull(subscriptions.canceledAt),
         sql`${subscriptions.currentPeriodEnd} <= ${payment.periodEnd.toISOString()}::timestamptz`,
       ),
     )
@@ -372,7 +418,10 @@ async function stopRenewal(
     })
     await db
       .update(subscriptions)
-      .set({ status: 'canceled', canceledAt: input.now ?? new Date() })
+      .set({
+        status: sql`case when ${subscriptions.status} = 'active' then 'canceled' else ${subscriptions.status} end`,
+        canceledAt: input.now ?? new Date(),
+      })
       .where(
         and(
           eq(subscriptions.projectId, input.projectId),
@@ -406,7 +455,7 @@ export interface RefundedPaymentInput {
  * later it replays that row and grants nothing.
  */
 export async function recordRefund(
-  db: Executor,
+  db: Db,
   input: {
     projectId: string
     refund: RefundedPaymentInput
@@ -427,7 +476,7 @@ export async function recordRefund(
       : 'refunded by Telegram (refunded_payment)')
   const chargeId = input.refund.telegram_payment_charge_id
   if (!chargeId) throw new InvalidInput('telegram_payment_charge_id', 'must not be empty')
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const customer = await upsertAndLockCustomer(
       tx,
       input.projectId,

@@ -919,5 +919,12 @@ async function chargeWithoutHold(
     idempotencyKey: facts.idempotencyKey,
     metadata: facts.metadata,
   })
-  return { reserved: 0, charged: cost, returned: 0, repaid: 0, shortfall: 0, entryId: after.entryId }
+  return {
+    reserved: 0,
+    charged: cost,
+    returned: 0,
+    repaid: 0,
+    shortfall: 0,
+    entryId: after.entryId,
+  }
 }

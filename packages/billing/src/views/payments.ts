@@ -1,4 +1,4 @@
-import { type Executor, rows } from '@e-stars/db'
+import { type Db, type Executor, rows } from '@e-stars/db'
 import type { BotApi } from '@e-stars/telegram'
 import { type SQL, sql } from 'drizzle-orm'
 import { recordAudit } from '../identity/audit.ts'
@@ -143,7 +143,7 @@ export async function exportPaymentsCsv(db: Executor, input: SearchPaymentsInput
  * audit row. Telegram refusing leaves nothing written; its answer comes back as the error.
  */
 export async function refundPaymentAsOperator(
-  db: Executor,
+  db: Db,
   input: {
     projectId: string
     telegramPaymentChargeId: string
@@ -152,15 +152,14 @@ export async function refundPaymentAsOperator(
     botApi: Pick<BotApi, 'refundStarPayment'>
   },
 ) {
-  return db.transaction(async (tx) => {
-    const outcome = await refundPayment(tx, {
-      projectId: input.projectId,
-      telegramPaymentChargeId: input.telegramPaymentChargeId,
-      reason: input.reason,
-      by: input.actor,
-      botApi: input.botApi,
-    })
-    if (!outcome.alreadyRefunded) {
+  return refundPayment(db, {
+    projectId: input.projectId,
+    telegramPaymentChargeId: input.telegramPaymentChargeId,
+    reason: input.reason,
+    by: input.actor,
+    botApi: input.botApi,
+    // In the revocation's own transaction: the audit row and the refund land together.
+    async onRevoked(tx, outcome) {
       await recordAudit(tx, {
         projectId: input.projectId,
         actor: input.actor,
@@ -177,7 +176,6 @@ export async function refundPaymentAsOperator(
           entitlementsRevoked: outcome.entitlementsRevoked,
         },
       })
-    }
-    return outcome
+    },
   })
 }
