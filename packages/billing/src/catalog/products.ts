@@ -1,6 +1,7 @@
 import { type Executor, products } from '@e-stars/db'
 import { and, asc, eq, isNull } from 'drizzle-orm'
 import { InvalidInput, NotFound, ProductKeyTaken } from '../errors.ts'
+import { transact } from '../ledger/transaction.ts'
 
 export type ProductKind = 'pack' | 'unlock' | 'subscription'
 
@@ -137,7 +138,7 @@ export async function updateProduct(
   db: Executor,
   input: { projectId: string; key: string; patch: ProductPatch; now?: Date },
 ): Promise<Product> {
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const current = await getProduct(tx, input.projectId, input.key)
     const patch = Object.fromEntries(
       Object.entries(input.patch).filter(([, v]) => v !== undefined),

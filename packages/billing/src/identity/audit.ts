@@ -1,5 +1,6 @@
 import { auditLog, type Executor } from '@e-stars/db'
 import { and, desc, eq, like, lt } from 'drizzle-orm'
+import { transact } from '../ledger/transaction.ts'
 
 export interface AuditRecord {
   projectId: string
@@ -79,7 +80,7 @@ export async function audited<R>(
   act: (tx: Executor) => Promise<R>,
   record: Omit<AuditRecord, 'after'> & { after?: (result: NoInfer<R>) => unknown },
 ): Promise<R> {
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const result = await act(tx)
     await recordAudit(tx, {
       ...record,

@@ -4,6 +4,7 @@ import { parse, validate } from '@tma.js/init-data-node'
 import { and, eq, lte, sql } from 'drizzle-orm'
 import { CustomerBlocked, CustomerSessionInvalid, InitDataRejected } from '../errors.ts'
 import { upsertAndLockCustomer } from '../ledger/customers.ts'
+import { transact } from '../ledger/transaction.ts'
 import { projectBotToken } from './project-telegram.ts'
 import type { Secrets } from './secrets.ts'
 
@@ -146,7 +147,7 @@ export async function createCustomerSession(
   const { user } = verified
   const token = `${CUSTOMER_TOKEN_PREFIX}${input.projectId}.${randomBytes(32).toString('base64url')}`
   const expiresAt = new Date(now.getTime() + policy.tokenTtlSeconds * 1000)
-  await db.transaction(async (tx) => {
+  await transact(db, async (tx) => {
     const customer = await upsertAndLockCustomer(tx, input.projectId, user.id, {
       firstName: user.firstName,
       lastName: user.lastName,

@@ -9,6 +9,7 @@ import {
 } from '@e-stars/db'
 import { and, asc, eq, gt, lt, sql } from 'drizzle-orm'
 import { InvalidCredentials, TooManyLoginAttempts } from '../errors.ts'
+import { transact } from '../ledger/transaction.ts'
 import { hashPassword, type OperatorRole, verifyPassword } from './operators.ts'
 
 export interface SessionPolicy {
@@ -105,7 +106,7 @@ export async function login(db: Executor, input: LoginInput): Promise<LoginResul
   const token = randomBytes(32).toString('base64url')
   const csrfToken = randomBytes(24).toString('base64url')
   const expiresAt = new Date(now.getTime() + policy.idleMs)
-  await db.transaction(async (tx) => {
+  await transact(db, async (tx) => {
     await tx.delete(loginAttempts).where(eq(loginAttempts.email, email))
     await tx.insert(operatorSessions).values({
       tokenHash: hashSessionToken(token),

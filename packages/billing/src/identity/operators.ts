@@ -3,6 +3,7 @@ import { promisify } from 'node:util'
 import { type Executor, operators, projectMembers, projects } from '@e-stars/db'
 import { eq } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
+import { transact } from '../ledger/transaction.ts'
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -39,7 +40,7 @@ export async function createOperator(db: Executor, input: CreateOperatorInput) {
   const email = input.email.trim().toLowerCase()
   if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new InvalidInput('email', 'must be an email address')
   if (input.password.length < 8) throw new InvalidInput('password', 'must be at least 8 characters')
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const [existing] = await tx
       .select({ id: operators.id })
       .from(operators)

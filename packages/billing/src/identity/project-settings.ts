@@ -1,6 +1,7 @@
 import { type Executor, projects, rows } from '@e-stars/db'
 import { eq, sql } from 'drizzle-orm'
 import { NotFound } from '../errors.ts'
+import { transact } from '../ledger/transaction.ts'
 import { recordAudit } from './audit.ts'
 import { checkProjectRules } from './project-rules.ts'
 import { createApiKey, revokeApiKey } from './projects.ts'
@@ -10,7 +11,7 @@ export async function createProjectApiKey(
   db: Executor,
   input: { projectId: string; name: string; actor: string },
 ) {
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const key = await createApiKey(tx, { projectId: input.projectId, name: input.name })
     await recordAudit(tx, {
       projectId: input.projectId,
@@ -27,7 +28,7 @@ export async function revokeProjectApiKey(
   db: Executor,
   input: { projectId: string; keyId: string; actor: string },
 ) {
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const result = await revokeApiKey(tx, { projectId: input.projectId, keyId: input.keyId })
     await recordAudit(tx, {
       projectId: input.projectId,
@@ -97,7 +98,7 @@ export async function updateProjectSettings(
   input: UpdateProjectSettingsInput,
 ): Promise<ProjectSettings> {
   checkProjectRules(input)
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const before = await getProjectSettings(tx, input.projectId)
     const patch = {
       ...(input.name !== undefined ? { name: input.name.trim() } : {}),

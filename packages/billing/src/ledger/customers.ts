@@ -1,6 +1,7 @@
 import { customers, type Executor, rows, type Tx } from '@e-stars/db'
 import { and, eq, sql } from 'drizzle-orm'
 import { CustomerBlocked, NotFound } from '../errors.ts'
+import { transact } from './transaction.ts'
 
 export interface TelegramProfile {
   username?: string | null | undefined
@@ -110,7 +111,7 @@ export interface UpsertCustomerInput extends TelegramProfile {
 }
 
 export async function upsertCustomer(db: Executor, input: UpsertCustomerInput) {
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     await upsertAndLockCustomer(tx, input.projectId, input.telegramUserId, input)
     return getCustomer(tx, input.projectId, input.telegramUserId)
   })

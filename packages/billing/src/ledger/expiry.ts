@@ -4,6 +4,7 @@ import { type LockedCustomer, lockCustomerById } from './customers.ts'
 import { appendEntry } from './entries.ts'
 import { parseAllocations, releaseHeldCredits } from './held.ts'
 import type { Allocation } from './lots.ts'
+import { transact } from './transaction.ts'
 
 /**
  * Writes the ledger entries for every hold and lot of this customer that expired by `now`:
@@ -95,7 +96,7 @@ export async function expireDue(
   let swept = 0
   for (const row of due) {
     // One short transaction per customer; another replica already on it is skipped, not waited for.
-    swept += await db.transaction(async (tx) => {
+    swept += await transact(db, async (tx) => {
       const [locked] = await rows<{ id: string }>(
         tx,
         sql`select id from customers where project_id = ${row.project_id} and id = ${row.id}

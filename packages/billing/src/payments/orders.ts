@@ -9,6 +9,7 @@ import { getProduct } from '../catalog/products.ts'
 import { CustomerBlocked, InvalidInput, ProductUnavailable } from '../errors.ts'
 import type { Secrets } from '../identity/secrets.ts'
 import { type TelegramProfile, upsertAndLockCustomer } from '../ledger/customers.ts'
+import { transact } from '../ledger/transaction.ts'
 
 export const DEFAULT_ORDER_TTL_SECONDS = 24 * 60 * 60
 
@@ -50,7 +51,7 @@ export async function createInvoice(db: Executor, input: CreateInvoiceInput): Pr
   const ttl = input.ttlSeconds ?? DEFAULT_ORDER_TTL_SECONDS
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 30 * 86_400)
     throw new InvalidInput('ttlSeconds', 'must be 60 s – 30 days')
-  const order = await db.transaction(async (tx) => {
+  const order = await transact(db, async (tx) => {
     const product = await getProduct(tx, input.projectId, input.productKey)
     if (product.archivedAt) throw new ProductUnavailable(product.key, 'archived')
     const customer = await upsertAndLockCustomer(

@@ -18,6 +18,7 @@ import {
 } from '../ledger/customers.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
 import { addLot } from '../ledger/grant.ts'
+import { transact } from '../ledger/transaction.ts'
 import { accessEnd, grantEntitlement } from '../usage/entitlements.ts'
 import { ownsForLife } from './orders.ts'
 
@@ -130,7 +131,7 @@ export async function recordPayment(
     throw new InvalidInput('total_amount', 'must be a positive whole number')
   const now = input.now ?? new Date()
   const paidAt = input.paidAt ?? now
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const customer = await upsertAndLockCustomer(
       tx,
       input.projectId,

@@ -3,6 +3,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import { type Customer, getCustomer, upsertAndLockCustomer } from '../ledger/customers.ts'
 import { customerIdOf } from '../ledger/lookup.ts'
+import { transact } from '../ledger/transaction.ts'
 import { accessEnd, grantEntitlement, listEntitlements } from './entitlements.ts'
 import { findFeature } from './features.ts'
 import { assertTimeZone } from './windows.ts'
@@ -75,7 +76,7 @@ export async function grantEntitlementByOperator(db: Db, input: GrantEntitlement
   if (input.until !== undefined && input.until <= now) {
     throw new InvalidInput('until', 'must be in the future')
   }
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const feature = await findFeature(tx, input.projectId, input.featureKey)
     if (!feature) throw new NotFound('Feature', input.featureKey)
     if (feature.kind !== 'gated') {

@@ -23,6 +23,7 @@ import { sweepExpired } from '../ledger/expiry.ts'
 import { type EntryFacts, releaseHeldCredits } from '../ledger/held.ts'
 import { act } from '../ledger/idempotency.ts'
 import { debit, takeFromLots } from '../ledger/lots.ts'
+import { transact } from '../ledger/transaction.ts'
 import { accessEnd } from './entitlements.ts'
 import { creditsFor, type Feature, type FeatureKind } from './features.ts'
 import {
@@ -429,7 +430,7 @@ async function reportRefusal(db: Db, error: unknown, refusal: Refusal, featureKe
   const { customer, state } = refusal
   if (error instanceof QuotaExceeded && customer && state) {
     try {
-      await db.transaction((tx) => emitExhausted(tx, customer, featureKey, state))
+      await transact(db, (tx) => emitExhausted(tx, customer, featureKey, state))
     } catch {
       // The refusal stands even if its notification could not be written.
     }

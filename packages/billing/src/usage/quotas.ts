@@ -2,6 +2,7 @@ import { type Executor, quotas, rows } from '@e-stars/db'
 import { and, eq, isNull, type SQL, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import { customerIdOf } from '../ledger/lookup.ts'
+import { transact } from '../ledger/transaction.ts'
 import {
   type QuotaPeriod,
   type QuotaWindow,
@@ -56,7 +57,7 @@ export async function setQuota(db: Executor, input: SetQuotaInput): Promise<Quot
   }
   const window = input.window ?? 'calendar'
   const free = input.free ?? false
-  return db.transaction(async (tx) => {
+  return transact(db, async (tx) => {
     const [feature] = await rows<{ key: string }>(
       tx,
       sql`select key from features where project_id = ${input.projectId} and key = ${input.featureKey}`,
