@@ -204,9 +204,7 @@ export {
   accessEnd,
   type EntitlementSource,
   type GrantEntitlementInput,
-  grantEntitlement,
   listEntitlements,
-  revokeEntitlementsOfPayment,
 } from './usage/entitlements.ts'
 export {
   type AccessAnswer,

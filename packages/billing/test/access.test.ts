@@ -14,7 +14,6 @@ import {
   defineFeature,
   getBalance,
   grantCredits,
-  grantEntitlement,
   grantEntitlementByOperator,
   HoldNotActive,
   InsufficientCredits,
@@ -30,13 +29,13 @@ import {
   reserve,
   reserveFeature,
   revokeEntitlement,
-  revokeEntitlementsOfPayment,
   seedDemoFeatures,
   setQuota,
   settleFeature,
   unblockCustomer,
   upsertCustomer,
 } from '../src/index.ts'
+import { grantEntitlement, revokeEntitlementsOfPayment } from '../src/usage/entitlements.ts'
 import { createProject, fund, key, ledgerMismatches, useDatabase } from './fixtures.ts'
 
 const t = useDatabase()
