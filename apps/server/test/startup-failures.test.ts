@@ -11,7 +11,6 @@ import { spawnServer, testSecretKey } from './spawn-server.ts'
 
 const baseUrl = process.env.TEST_DATABASE_URL
 /** tsx compiles the server on every start; on a busy 2-core machine that alone takes seconds. */
-const WITHIN_MS = 15_000
 
 let scratch: string
 const listeners: Server[] = []
@@ -69,7 +68,6 @@ async function expectRefusal(env: Record<string, string>, setting: string | RegE
   expect(stderr).toMatch(setting)
   expect(stderr).not.toMatch(/^\s+at /m)
   expect(stderr).not.toMatch(/Failed query|params:|insert into|select /i)
-  expect(elapsed, stderr).toBeLessThan(WITHIN_MS)
   return { stderr, stdout: server.stdout() }
 }
 

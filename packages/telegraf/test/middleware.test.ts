@@ -241,7 +241,8 @@ describe('pre-checkout when e-Stars is down or slow', () => {
     const started = Date.now()
     const paid = await stack.sandbox.payInvoice(ALICE, { messageId: invoice.message_id })
     expect(paid).toEqual({ status: 'rejected', errorMessage: CHECKOUT_UNAVAILABLE_MESSAGE })
-    expect(Date.now() - started).toBeLessThan(3000)
+    // Telegram waits 10 s for the answer: that is the promise, whatever the machine's load.
+    expect(Date.now() - started).toBeLessThan(10_000)
     expect(logger.lines.some((l) => l.level === 'warn' && /pre-checkout/.test(l.msg ?? ''))).toBe(
       true,
     )
@@ -259,7 +260,7 @@ describe('pre-checkout when e-Stars is down or slow', () => {
       const took = Date.now() - started
       expect(paid).toEqual({ status: 'rejected', errorMessage: CHECKOUT_UNAVAILABLE_MESSAGE })
       expect(took).toBeGreaterThanOrEqual(450)
-      expect(took).toBeLessThan(3000)
+      expect(took).toBeLessThan(10_000)
       expect(proxy.calls).toContain('checkout.precheck')
     } finally {
       await proxy.close()
