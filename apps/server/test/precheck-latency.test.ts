@@ -35,8 +35,11 @@ afterAll(() => server?.close())
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 
-// A measurement, not a timed assertion: Telegram allows 10 s; the figure goes into the report.
-it('measures checkout.precheck over HTTP (p50/p99)', async () => {
+// Figures, not a timed assertion (performance claims come from `pnpm bench`); sized for a busy CI
+// machine. PRECHECK_SAMPLES raises the sample for a closer look.
+const SAMPLES = Number(process.env.PRECHECK_SAMPLES ?? 200)
+
+it('checkout.precheck answers every query over HTTP and in the engine; p50/p99 printed', async () => {
   const client = createEStarsClient({ url: server.url, apiKey })
   const invoices = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
@@ -52,7 +55,7 @@ it('measures checkout.precheck over HTTP (p50/p99)', async () => {
   })
   for (let i = 0; i < 50; i++) await client.checkout.precheck.mutate(query(i))
   const samples: number[] = []
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < SAMPLES; i++) {
     const started = performance.now()
     const verdict = await client.checkout.precheck.mutate(query(i))
     samples.push(performance.now() - started)
@@ -69,10 +72,11 @@ it('measures checkout.precheck over HTTP (p50/p99)', async () => {
   console.log(`checkout.precheck over HTTP: ${JSON.stringify(figures)}`)
   // The same decision without HTTP, tRPC and the key lookup: what the engine itself costs.
   const engine: number[] = []
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < SAMPLES; i++) {
     const started = performance.now()
-    await precheck(database.db, { projectId, query: query(i), secrets })
+    const verdict = await precheck(database.db, { projectId, query: query(i), secrets })
     engine.push(performance.now() - started)
+    expect(verdict.ok).toBe(true)
   }
   engine.sort((a, b) => a - b)
   console.log(
