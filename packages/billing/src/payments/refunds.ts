@@ -25,7 +25,7 @@ import { appendEntry, type LotChange } from '../ledger/entries.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
 import { balanceOf } from '../ledger/grant.ts'
 import { parseAllocations } from '../ledger/held.ts'
-import { burnOrder } from '../ledger/lots.ts'
+import { allocate, debit, liveLots, total } from '../ledger/lots.ts'
 import { transact } from '../ledger/transaction.ts'
 import { revokeEntitlementsOfPayment } from '../usage/entitlements.ts'
 import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'
@@ -127,97 +127,38 @@ async function revokeLocked(
 ): Promise<RefundOutcome> {
   await sweepExpired(tx, customer, input.now)
   const paymentId = Number(payment.id)
-  const [project] = await tx
-    .select({ refundPolicy: projects.refundPolicy })
-    .from(projects)
-    .where(eq(projects.id, input.projectId))
-  const policy = project!.refundPolicy as RefundPolicy
-
-  const lots = await rows<{ id: string; amount: string; remaining: string; expired: string }>(
-    tx,
-    sql`select g.id, g.amount, g.remaining,
-          coalesce((select -sum(e.amount) from ledger_entries e where e.project_id = g.project_id
-            and e.customer_id = g.customer_id and e.kind = 'expire' and e.grant_id = g.id), 0) as expired
-        from grants g where g.project_id = ${input.projectId} and g.customer_id = ${customer.id}
-          and g.payment_id = ${paymentId} order by g.id`,
-  )
-  // Credits of these lots sitting in open holds are not spent yet: they are voided with the rest.
-  const heldByLot = await voidHeldCredits(
-    tx,
-    customer,
-    new Set(lots.map((l) => Number(l.id))),
-    input.now,
-  )
-  const heldVoided = [...heldByLot.values()].reduce((sum, n) => sum + n, 0)
-  const changes: LotChange[] = []
-  let voided = 0
-  let spent = 0
-  for (const lot of lots) {
-    const remaining = Number(lot.remaining)
-    voided += remaining
-    spent +=
-      Number(lot.amount) - remaining - Number(lot.expired) - (heldByLot.get(Number(lot.id)) ?? 0)
-    if (remaining > 0) changes.push({ lotId: Number(lot.id), amount: -remaining })
+  const policy = await refundPolicyOf(tx, input.projectId)
+  const bought = await voidBoughtCredits(tx, customer, paymentId, input.now)
+  const takenBack =
+    policy === 'debt' && bought.spent > 0
+      ? await takeSpentBack(tx, customer, paymentId, bought.spent, input.now)
+      : { changes: [], repaidFromOtherLots: 0, debtAdded: 0 }
+  const absorbed = policy === 'absorb' ? bought.spent : 0
+  const facts = {
+    voided: bought.voided,
+    heldVoided: bought.heldVoided,
+    spent: bought.spent,
+    repaidFromOtherLots: takenBack.repaidFromOtherLots,
+    debtAdded: takenBack.debtAdded,
+    absorbed,
   }
-  let repaidFromOtherLots = 0
-  let debtAdded = 0
-  if (policy === 'debt' && spent > 0) {
-    // Take the spent credits back from other live lots now, so available and debt are never both > 0.
-    let needed = spent
-    const others = await rows<{ id: string; remaining: string }>(
-      tx,
-      sql`select id, remaining from grants
-          where project_id = ${input.projectId} and customer_id = ${customer.id} and remaining > 0
-            and (payment_id is distinct from ${paymentId})
-            and (expires_at is null or expires_at > ${input.now.toISOString()}::timestamptz)
-          order by ${burnOrder}`,
-    )
-    for (const other of others) {
-      if (needed === 0) break
-      const take = Math.min(Number(other.remaining), needed)
-      changes.push({ lotId: Number(other.id), amount: -take })
-      needed -= take
-      repaidFromOtherLots += take
-    }
-    debtAdded = needed
-  }
-  const absorbed = policy === 'absorb' ? spent : 0
-  if (lots.length > 0)
-    await tx
-      .update(grants)
-      .set({ closedAt: input.now })
-      .where(
-        and(
-          eq(grants.projectId, input.projectId),
-          inArray(
-            grants.id,
-            lots.map((l) => Number(l.id)),
-          ),
-          sql`${grants.closedAt} is null`,
-        ),
-      )
   let after = balanceOf(customer)
-  if (voided + repaidFromOtherLots + debtAdded + heldVoided > 0) {
+  if (facts.voided + facts.repaidFromOtherLots + facts.debtAdded + facts.heldVoided > 0) {
     after = balanceOf(
       await appendEntry(tx, customer, {
         kind: 'revoke',
-        amount: -(voided + repaidFromOtherLots),
-        heldChange: -heldVoided,
-        debtChange: debtAdded,
-        lots: changes,
-        grantId: lots.length === 1 ? Number(lots[0]!.id) : null,
+        amount: -(facts.voided + facts.repaidFromOtherLots),
+        heldChange: -facts.heldVoided,
+        debtChange: facts.debtAdded,
+        lots: [...bought.changes, ...takenBack.changes],
+        grantId: bought.lotIds.length === 1 ? bought.lotIds[0]! : null,
         reason: `Refund: ${input.reason}`,
         actor: input.by,
         metadata: {
           paymentId,
           telegramPaymentChargeId: payment.telegram_payment_charge_id,
           policy,
-          voided,
-          heldVoided,
-          spent,
-          repaidFromOtherLots,
-          debtAdded,
-          absorbed,
+          ...facts,
         },
       }),
     )
@@ -229,6 +170,98 @@ async function revokeLocked(
     by: input.by,
     now: input.now,
   })
+  await markRefunded(tx, payment, { ...input, spent: bought.spent, policy })
+  return {
+    paymentId,
+    telegramPaymentChargeId: payment.telegram_payment_charge_id,
+    telegramUserId: Number(payment.telegram_user_id),
+    alreadyRefunded: false,
+    policy,
+    ...facts,
+    entitlementsRevoked,
+    refundedBy: input.by,
+    refundReason: input.reason,
+    refundedAt: input.now.toISOString(),
+    ...after,
+  }
+}
+
+async function refundPolicyOf(tx: Tx, projectId: string): Promise<RefundPolicy> {
+  const [project] = await tx
+    .select({ refundPolicy: projects.refundPolicy })
+    .from(projects)
+    .where(eq(projects.id, projectId))
+  return project!.refundPolicy as RefundPolicy
+}
+
+/**
+ * The payment's lots are closed: their unspent credits are voided, credits of theirs sitting in
+ * open holds are voided with them (not spent yet), and the rest is what was spent.
+ */
+async function voidBoughtCredits(tx: Tx, customer: LockedCustomer, paymentId: number, now: Date) {
+  const lots = await rows<{ id: string; amount: string; remaining: string; expired: string }>(
+    tx,
+    sql`select g.id, g.amount, g.remaining,
+          coalesce((select -sum(e.amount) from ledger_entries e where e.project_id = g.project_id
+            and e.customer_id = g.customer_id and e.kind = 'expire' and e.grant_id = g.id), 0) as expired
+        from grants g where g.project_id = ${customer.projectId} and g.customer_id = ${customer.id}
+          and g.payment_id = ${paymentId} order by g.id`,
+  )
+  const lotIds = lots.map((l) => Number(l.id))
+  const heldByLot = await voidHeldCredits(tx, customer, new Set(lotIds), now)
+  const changes: LotChange[] = []
+  let voided = 0
+  let spent = 0
+  for (const lot of lots) {
+    const remaining = Number(lot.remaining)
+    voided += remaining
+    spent +=
+      Number(lot.amount) - remaining - Number(lot.expired) - (heldByLot.get(Number(lot.id)) ?? 0)
+    if (remaining > 0) changes.push({ lotId: Number(lot.id), amount: -remaining })
+  }
+  if (lotIds.length > 0)
+    await tx
+      .update(grants)
+      .set({ closedAt: now })
+      .where(
+        and(
+          eq(grants.projectId, customer.projectId),
+          inArray(grants.id, lotIds),
+          sql`${grants.closedAt} is null`,
+        ),
+      )
+  const heldVoided = [...heldByLot.values()].reduce((sum, n) => sum + n, 0)
+  return { lotIds, changes, voided, spent, heldVoided }
+}
+
+/**
+ * `debt` policy: the spent credits are taken back from the customer's other live lots now, in
+ * burn order (the one allocation), so available and debt are never both above zero; what they
+ * cannot cover is owed.
+ */
+async function takeSpentBack(
+  tx: Tx,
+  customer: LockedCustomer,
+  paymentId: number,
+  spent: number,
+  now: Date,
+) {
+  const others = await liveLots(
+    tx,
+    customer,
+    now,
+    sql`and (payment_id is distinct from ${paymentId})`,
+  )
+  const taken = allocate(others, spent)
+  const repaidFromOtherLots = total(taken)
+  return { changes: debit(taken), repaidFromOtherLots, debtAdded: spent - repaidFromOtherLots }
+}
+
+async function markRefunded(
+  tx: Tx,
+  payment: PaymentForRefund,
+  input: { projectId: string; now: Date; spent: number; policy: RefundPolicy } & RefundActor,
+) {
   await tx
     .update(payments)
     .set({
@@ -236,10 +269,10 @@ async function revokeLocked(
       refundedAt: input.now,
       refundedBy: input.by,
       refundReason: input.reason,
-      refundShortfall: spent,
-      refundPolicy: policy,
+      refundShortfall: input.spent,
+      refundPolicy: input.policy,
     })
-    .where(and(eq(payments.projectId, input.projectId), eq(payments.id, paymentId)))
+    .where(and(eq(payments.projectId, input.projectId), eq(payments.id, Number(payment.id))))
   if (payment.subscription_id && payment.subscription_expires_at) {
     // Refunding the period in force ends the subscription's access with it.
     await tx
@@ -252,23 +285,6 @@ async function revokeLocked(
           sql`${subscriptions.currentPeriodEnd} <= ${new Date(payment.subscription_expires_at).toISOString()}::timestamptz`,
         ),
       )
-  }
-  return {
-    paymentId,
-    telegramPaymentChargeId: payment.telegram_payment_charge_id,
-    telegramUserId: Number(payment.telegram_user_id),
-    alreadyRefunded: false,
-    policy,
-    voided,
-    spent,
-    repaidFromOtherLots,
-    debtAdded,
-    absorbed,
-    entitlementsRevoked,
-    refundedBy: input.by,
-    refundReason: input.reason,
-    refundedAt: input.now.toISOString(),
-    ...after,
   }
 }
 
