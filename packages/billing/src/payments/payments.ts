@@ -206,119 +206,143 @@ async function matchOrder(
 }
 
 /** Grants what the order bought. The customer is locked; the payment row exists. */
-async function fulfil(
-  tx: Tx,
-  ctx: {
-    input: RecordPaymentInput
-    customer: LockedCustomer
-    order: OrderRow
-    paymentId: number
-    paidAt: Date
-    now: Date
-  },
-) {
+type Fulfilment = {
+  input: RecordPaymentInput
+  customer: LockedCustomer
+  order: OrderRow
+  paymentId: number
+  paidAt: Date
+  now: Date
+}
+
+/** What a matched payment buys, in the payment's transaction: period, access, credits, order paid. */
+async function fulfil(tx: Tx, ctx: Fulfilment) {
   const { input, customer, order, paymentId, paidAt, now } = ctx
   const projectId = input.projectId
-  const setPayment = (values: Partial<typeof payments.$inferInsert>) =>
-    tx
-      .update(payments)
-      .set(values)
-      .where(and(eq(payments.projectId, projectId), eq(payments.id, paymentId)))
-  const actor = `telegram:${input.via}`
-  let source: 'payment' | 'renewal' = 'payment'
-  let subscriptionId: string | null = null
-
   if (order.kind === 'unlock' && order.duration_days === null && order.feature_key) {
     // Policy: a second lifetime unlock is recorded and flagged for refund; it grants nothing.
     if (await ownsForLife(tx, projectId, customer.id, order.feature_key, now)) {
-      await setPayment({ flag: 'duplicate_lifetime_unlock' })
+      await setPayment(tx, ctx, { flag: 'duplicate_lifetime_unlock' })
       await markOrderPaid(tx, projectId, order.id, paidAt)
       return
     }
   }
-
+  let source: 'payment' | 'renewal' = 'payment'
   if (order.kind === 'subscription') {
-    const expiresAt = await subscriptionPeriodEnd(tx, input, order, paidAt, customer.id)
-    const found = await subscriptionOfOrder(tx, projectId, order.id, customer.id)
-    if (found) {
-      subscriptionId = found.id
-      source = 'renewal'
-      const [repeat] = await tx
-        .select({ id: payments.id })
-        .from(payments)
-        .where(
-          and(
-            eq(payments.projectId, projectId),
-            eq(payments.subscriptionId, found.id),
-            eq(payments.subscriptionExpiresAt, expiresAt),
-          ),
-        )
-      // The same period delivered under a second charge id: stored, flagged, granted once. It is
-      // not linked to the subscription, so refunding it cannot end the period the other one paid.
-      if (repeat) {
-        await setPayment({ flag: 'duplicate_renewal' })
-        return
-      }
-      await setPayment({ subscriptionId, subscriptionExpiresAt: expiresAt })
-      await tx
-        .update(subscriptions)
-        .set({
-          currentPeriodEnd: sql`greatest(${subscriptions.currentPeriodEnd}, ${expiresAt.toISOString()}::timestamptz)`,
-          // A renewal Telegram charged means the subscription runs again, whatever ended it before.
-          status: sql`case when ${subscriptions.status} in ('ended', 'refunded') then 'active' else ${subscriptions.status} end`,
-        })
-        .where(and(eq(subscriptions.projectId, projectId), eq(subscriptions.id, found.id)))
-    } else {
-      const [created] = await tx
-        .insert(subscriptions)
-        .values({
-          projectId,
-          customerId: customer.id,
-          productId: await productIdOfOrder(tx, projectId, order.id),
-          productKey: order.product_key,
-          firstChargeId: input.payment.telegram_payment_charge_id,
-          currentPeriodEnd: expiresAt,
-          createdAt: paidAt,
-        })
-        .returning({ id: subscriptions.id })
-      subscriptionId = created!.id
-      await setPayment({ subscriptionId, subscriptionExpiresAt: expiresAt })
+    const period = await extendSubscription(tx, ctx)
+    if (period === 'duplicate') return
+    source = period.source
+  }
+  if (order.kind === 'unlock' && order.feature_key) await grantUnlock(tx, ctx, order.feature_key)
+  await addBoughtCredits(tx, ctx, source)
+  await markOrderPaid(tx, projectId, order.id, paidAt)
+}
+
+function setPayment(tx: Tx, ctx: Fulfilment, values: Partial<typeof payments.$inferInsert>) {
+  return tx
+    .update(payments)
+    .set(values)
+    .where(and(eq(payments.projectId, ctx.input.projectId), eq(payments.id, ctx.paymentId)))
+}
+
+/** A subscription charge: a new subscription, or the next period of the payer's own. */
+async function extendSubscription(
+  tx: Tx,
+  ctx: Fulfilment,
+): Promise<'duplicate' | { source: 'payment' | 'renewal'; subscriptionId: string }> {
+  const { input, customer, order, paymentId, paidAt } = ctx
+  const projectId = input.projectId
+  let source: 'payment' | 'renewal' = 'payment'
+  let subscriptionId: string
+  const expiresAt = await subscriptionPeriodEnd(tx, input, order, paidAt, customer.id)
+  const found = await subscriptionOfOrder(tx, projectId, order.id, customer.id)
+  if (found) {
+    subscriptionId = found.id
+    source = 'renewal'
+    const [repeat] = await tx
+      .select({ id: payments.id })
+      .from(payments)
+      .where(
+        and(
+          eq(payments.projectId, projectId),
+          eq(payments.subscriptionId, found.id),
+          eq(payments.subscriptionExpiresAt, expiresAt),
+        ),
+      )
+    // The same period delivered under a second charge id: stored, flagged, granted once. It is
+    // not linked to the subscription, so refunding it cannot end the period the other one paid.
+    if (repeat) {
+      await setPayment(tx, ctx, { flag: 'duplicate_renewal' })
+      return 'duplicate'
     }
-    if (order.feature_key)
-      await grantEntitlement(tx, {
+    await setPayment(tx, ctx, { subscriptionId, subscriptionExpiresAt: expiresAt })
+    await tx
+      .update(subscriptions)
+      .set({
+        currentPeriodEnd: sql`greatest(${subscriptions.currentPeriodEnd}, ${expiresAt.toISOString()}::timestamptz)`,
+        // A renewal Telegram charged means the subscription runs again, whatever ended it before.
+        status: sql`case when ${subscriptions.status} in ('ended', 'refunded') then 'active' else ${subscriptions.status} end`,
+      })
+      .where(and(eq(subscriptions.projectId, projectId), eq(subscriptions.id, found.id)))
+  } else {
+    const [created] = await tx
+      .insert(subscriptions)
+      .values({
         projectId,
         customerId: customer.id,
-        featureKey: order.feature_key,
-        source: 'subscription',
-        startsAt: paidAt,
-        endsAt: expiresAt,
-        paymentId,
-        orderId: order.id,
-        subscriptionId,
+        productId: await productIdOfOrder(tx, projectId, order.id),
+        productKey: order.product_key,
+        firstChargeId: input.payment.telegram_payment_charge_id,
+        currentPeriodEnd: expiresAt,
+        createdAt: paidAt,
       })
+      .returning({ id: subscriptions.id })
+    subscriptionId = created!.id
+    await setPayment(tx, ctx, { subscriptionId, subscriptionExpiresAt: expiresAt })
   }
-
-  if (order.kind === 'unlock' && order.feature_key) {
-    let endsAt: Date | null = null
-    let startsAt = paidAt
-    if (order.duration_days !== null) {
-      // Stacks: 30 days bought while 10 remain end 40 days from now.
-      const until = await accessEnd(tx, projectId, customer.id, order.feature_key, now)
-      if (until instanceof Date && until > startsAt) startsAt = until
-      endsAt = new Date(startsAt.getTime() + order.duration_days * DAY_MS)
-    }
+  if (order.feature_key)
     await grantEntitlement(tx, {
       projectId,
       customerId: customer.id,
       featureKey: order.feature_key,
-      source: 'unlock',
-      startsAt,
-      endsAt,
+      source: 'subscription',
+      startsAt: paidAt,
+      endsAt: expiresAt,
       paymentId,
       orderId: order.id,
+      subscriptionId,
     })
-  }
+  return { source, subscriptionId }
+}
 
+/** An unlock: access for its days (stacked after what is left) or for life. */
+async function grantUnlock(tx: Tx, ctx: Fulfilment, featureKey: string) {
+  const { input, customer, order, paymentId, paidAt, now } = ctx
+  const projectId = input.projectId
+  let endsAt: Date | null = null
+  let startsAt = paidAt
+  if (order.duration_days !== null) {
+    // Stacks: 30 days bought while 10 remain end 40 days from now.
+    const until = await accessEnd(tx, projectId, customer.id, featureKey, now)
+    if (until instanceof Date && until > startsAt) startsAt = until
+    endsAt = new Date(startsAt.getTime() + order.duration_days * DAY_MS)
+  }
+  await grantEntitlement(tx, {
+    projectId,
+    customerId: customer.id,
+    featureKey: featureKey,
+    source: 'unlock',
+    startsAt,
+    endsAt,
+    paymentId,
+    orderId: order.id,
+  })
+}
+
+/** The credits a pack or a subscription period brings, as one lot linked to the payment. */
+async function addBoughtCredits(tx: Tx, ctx: Fulfilment, source: 'payment' | 'renewal') {
+  const { input, customer, order, paymentId, paidAt, now } = ctx
+  const actor = `telegram:${input.via}`
   const credits = Number(order.credits)
   if (credits > 0) {
     const expiresAt =
@@ -341,7 +365,6 @@ async function fulfil(
       },
     })
   }
-  await markOrderPaid(tx, projectId, order.id, paidAt)
 }
 
 async function markOrderPaid(tx: Tx, projectId: string, orderId: string, paidAt: Date) {
