@@ -6,7 +6,15 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createEStarsClient, type EStarsClient } from '@e-stars/api/client'
@@ -68,8 +76,58 @@ async function withConnection<T>(url: string, run: (db: ReturnType<typeof drizzl
   }
 }
 
+/**
+ * Names carry the creating process's pid: a run killed before its cleanup (a CI timeout) leaves a
+ * database whose pid is gone, and the next run on this host drops it (never one still in use).
+ */
+const DATABASE_PREFIX = 'estars_attack_'
+
+async function dropAbandoned(baseUrl: string) {
+  const leftovers = (await withConnection(baseUrl, (db) =>
+    db.execute(sql`select datname from pg_database where datname like ${`${DATABASE_PREFIX}p%`}`),
+  )) as unknown as Array<{ datname: string }>
+  for (const { datname } of leftovers) {
+    const pid = Number(/^estars_attack_p(\d+)_[0-9a-f]+$/.exec(datname)?.[1])
+    if (!pid || pidAlive(pid)) continue
+    // Its run is gone; servers it left behind (the runner was SIGKILLed) go with it.
+    for (const orphan of serversOn(datname)) process.kill(orphan, 'SIGKILL')
+    await withConnection(baseUrl, (db) =>
+      db.execute(sql.raw(`drop database if exists ${datname} with (force)`)),
+    ).catch(() => {})
+  }
+}
+
+/** Server processes of this harness (`src/main.ts`) whose DATABASE_URL names `database` (Linux /proc). */
+function serversOn(database: string): number[] {
+  if (!existsSync('/proc')) return []
+  const found: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+      if (!cmdline.includes('src/main.ts')) continue
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0')
+      if (environ.some((v) => v.startsWith('DATABASE_URL=') && v.endsWith(`/${database}`)))
+        found.push(Number(entry))
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 async function createEmptyDatabase(baseUrl: string) {
-  const name = `estars_attack_${randomBytes(5).toString('hex')}`
+  await dropAbandoned(baseUrl).catch(() => {})
+  const name = `${DATABASE_PREFIX}p${process.pid}_${randomBytes(4).toString('hex')}`
   await withConnection(baseUrl, (db) => db.execute(sql.raw(`create database ${name}`)))
   const target = new URL(baseUrl)
   target.pathname = `/${name}`
@@ -171,6 +229,10 @@ function readable(path: string): boolean {
 
 const children = new Set<ChildProcess>()
 let exitHook = false
+/** Clusters not closed yet: a runner told to stop (SIGTERM, SIGINT, its parent gone) closes them. */
+const openClusters = new Set<() => Promise<void>>()
+let signalHooks = false
+
 function track(child: ChildProcess) {
   children.add(child)
   child.once('exit', () => children.delete(child))
@@ -180,6 +242,24 @@ function track(child: ChildProcess) {
       for (const c of children) c.kill('SIGKILL')
     })
   }
+}
+
+function hookSignals() {
+  if (signalHooks) return
+  signalHooks = true
+  const stop = (why: string) => {
+    if (openClusters.size === 0) return
+    console.warn(`attack harness: ${why}, stopping the servers and dropping the databases`)
+    // The runner told this process to stop: once the servers and databases are gone, stop for
+    // good (vitest workers intercept process.exit).
+    const end = () => process.kill(process.pid, 'SIGKILL')
+    setTimeout(end, 15_000).unref()
+    void Promise.allSettled([...openClusters].map((close) => close())).then(end)
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+  // A vitest fork whose parent died loses its IPC channel.
+  process.once('disconnect', () => stop('runner gone'))
 }
 
 export interface ServerLogs {
@@ -392,11 +472,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const servers: ServerProcess[] = []
   const serverErrors: ServerError[] = []
   const close = async () => {
+    openClusters.delete(close)
     await Promise.all(servers.map((s) => s.stop().catch(() => s.kill())))
     await handle?.close().catch(() => {})
     await sandbox?.close().catch(() => {})
     await database.drop().catch((error: unknown) => console.warn('could not drop', error))
   }
+  openClusters.add(close)
+  hookSignals()
   try {
     // Telegram for the servers: a loopback sandbox, so nothing can ever reach the network.
     sandbox = await createSandbox({ bots: [], host: '127.0.0.1' })
