@@ -259,6 +259,9 @@ interface Oddity {
   rawQuery?: string
 }
 
+/** Node's default `maxHeaderSize`: a longer request line is refused before any route sees it. */
+const MAX_HEADER_BYTES = 16 * 1024
+
 async function send(
   procedures: Procedure[],
   inputs: unknown[],
@@ -278,14 +281,28 @@ async function send(
   if (method === 'GET' && payload !== undefined) params.set('input', payload)
   const query = odd.rawQuery !== undefined ? `?${odd.rawQuery}` : params.size ? `?${params}` : ''
   const withBody = method !== 'GET' && method !== 'HEAD'
-  const response = await fetch(`${server.url}/trpc/${paths}${query}`, {
-    method,
-    headers: {
-      ...(withBody ? { 'content-type': odd.contentType ?? 'application/json' } : {}),
-      ...headers,
-    },
-    ...(withBody ? { body: odd.rawBody ?? payload ?? '' } : {}),
-  })
+  const url = `${server.url}/trpc/${paths}${query}`
+  let response: Response
+  try {
+    response = await fetch(url, {
+      method,
+      headers: {
+        ...(withBody ? { 'content-type': odd.contentType ?? 'application/json' } : {}),
+        ...headers,
+      },
+      ...(withBody ? { body: odd.rawBody ?? payload ?? '' } : {}),
+    })
+  } catch (error) {
+    // A request line past Node's header limit (16 KiB) is answered 431 and the socket closed
+    // while the client is still writing megabytes of URL: the client sees the reset, not the 431.
+    // That is the refusal of an oversized request, not a missing answer.
+    if (
+      url.length > MAX_HEADER_BYTES &&
+      /ECONNRESET|EPIPE|other side closed|SocketError/.test(String((error as Error).cause ?? error))
+    )
+      return { status: 431, statuses: procedures.map(() => 431), text: '' }
+    throw error
+  }
   const text = await response.text()
   let statuses = [response.status]
   try {
