@@ -20,7 +20,7 @@ if (!onPostgres)
   )
 
 describe.skipIf(!onPostgres)('features and quotas under concurrency on PostgreSQL', () => {
-  const t = useDatabase({ poolSize: 40 })
+  const t = useDatabase({ poolSize: 16 })
 
   async function outcomes<T>(calls: Array<() => Promise<T>>) {
     const results = await Promise.allSettled(calls.map((call) => call()))

@@ -17,7 +17,7 @@ if (!onPostgres)
 
 // PGlite serializes everything on one connection, so these only mean something on PostgreSQL.
 describe.skipIf(!onPostgres)('under concurrency on PostgreSQL', () => {
-  const t = useDatabase({ poolSize: 40 })
+  const t = useDatabase({ poolSize: 16 })
 
   async function settled<T>(calls: Array<() => Promise<T>>) {
     const results = await Promise.allSettled(calls.map((call) => call()))

@@ -39,7 +39,7 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
   }
   const target = new URL(url)
   target.pathname = `/${name}`
-  const database = await openDatabase({ url: target.toString(), poolSize: options.poolSize ?? 20 })
+  const database = await openDatabase({ url: target.toString(), poolSize: options.poolSize ?? 5 })
   return {
     ...database,
     async close() {
