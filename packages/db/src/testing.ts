@@ -214,7 +214,10 @@ async function buildSnapshot(): Promise<Uint8Array> {
 
 /** An in-memory PGlite loaded from a snapshot: what `openDatabase({ dataDir: 'memory://' })` gives, migrated. */
 export async function openPgliteFromSnapshot(tarball: Uint8Array): Promise<Database> {
-  const client = await PGlite.create('memory://', { loadDataDir: new Blob([tarball]) })
+  const client = await PGlite.create('memory://', {
+    // Node's Buffers are ArrayBuffer-backed; the DOM lib of the packages that typecheck this wants it said.
+    loadDataDir: new Blob([tarball as Uint8Array<ArrayBuffer>]),
+  })
   const db = drizzlePglite(client, drizzleOptions)
   // Applies nothing when the snapshot is current (one read of the migrations table); a snapshot
   // that somehow lags the migrations is brought up to date rather than trusted.

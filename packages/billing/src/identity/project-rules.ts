@@ -9,6 +9,7 @@ export interface ProjectRules {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 // C0 and C1 control characters: never meaningful in a name.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 export const MAX_PROJECT_NAME = 100
 

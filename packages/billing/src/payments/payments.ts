@@ -217,7 +217,7 @@ type Fulfilment = {
 
 /** What a matched payment buys, in the payment's transaction: period, access, credits, order paid. */
 async function fulfil(tx: Tx, ctx: Fulfilment) {
-  const { input, customer, order, paymentId, paidAt, now } = ctx
+  const { input, customer, order, paidAt, now } = ctx
   const projectId = input.projectId
   if (order.kind === 'unlock' && order.duration_days === null && order.feature_key) {
     // Policy: a second lifetime unlock is recorded and flagged for refund; it grants nothing.
