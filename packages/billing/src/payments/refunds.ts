@@ -384,9 +384,9 @@ export async function refundPayment(db: Db, input: RefundPaymentInput): Promise<
       periodEnd: new Date(payment.subscription_expires_at),
       telegramUserId: Number(payment.telegram_user_id),
     })
-  // When the refunded_payment update revoked first, it reports the revocation (with this
-  // operator's name and reason) and this answer says alreadyRefunded, as for any second door.
-  return outcome
+  // This call made the refund at Telegram, even when its refunded_payment update revoked it a
+  // moment earlier (with this operator's name and reason): the ledger has one revocation either way.
+  return { ...outcome, alreadyRefunded: false }
 }
 
 /** Telegram refused: the payment is as it was (a refund made meanwhile by another door stays). */
