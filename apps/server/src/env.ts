@@ -60,6 +60,25 @@ const schema = z.object({
    * sandbox off (SANDBOX=auto). The server never uses it; project bot tokens live in the database.
    */
   TELEGRAM_BOT_TOKEN: z.string().optional(),
+  /**
+   * Which proxies in front of the server are trusted for the client's address and protocol
+   * (`X-Forwarded-For`, `X-Forwarded-Proto`): `off` (the default: the socket's peer is the
+   * client), a hop count (`1`: one load balancer), or a comma-separated list of proxy addresses
+   * or subnets. Every per-IP limit, the cookie's Secure flag and every loopback check follow it.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .default('off')
+    .refine((value) => /^(off|\d{1,2}|[0-9a-fA-F.:/,\s]+|loopback)$/.test(value), {
+      error: 'must be off, a hop count, or a comma-separated list of proxy addresses',
+    }),
+  /**
+   * Server-side requests (the relay's forwards, webhooks) to loopback, private, link-local or
+   * other non-public addresses. `auto`: allowed only in demo mode (the local sandbox); refused
+   * otherwise, so one tenant cannot reach the server's own network.
+   */
+  ALLOW_PRIVATE_TARGETS: z.enum(['auto', 'on', 'off']).default('auto'),
   /** A sandbox Bot API emulator's base URL: enables the console's Sandbox page. */
   SANDBOX_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })
