@@ -3,6 +3,7 @@ import {
   bigint,
   check,
   index,
+  integer,
   jsonb,
   pgTable,
   primaryKey,
@@ -130,3 +131,13 @@ export const loginAttempts = pgTable(
     index('login_attempts_ip').on(t.ip, t.at),
   ],
 )
+
+/**
+ * Counters of rate-limiter-flexible's `RateLimiterDrizzle` (sign-in and login limits), shared by
+ * every replica. A key names the limit and what it counts (`miniapp-signin:ip:203.0.113.7`).
+ */
+export const rateLimits = pgTable('rate_limits', {
+  key: text().primaryKey(),
+  points: integer().notNull().default(0),
+  expire: timestamp({ withTimezone: true }),
+})
