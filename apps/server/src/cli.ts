@@ -9,7 +9,7 @@ import {
 } from './admin.ts'
 import { readControlFile } from './control-file.ts'
 import { ConfigError, parseEnv } from './env.ts'
-import { assertDataDirUsable, databaseUrlProblem } from './first-start.ts'
+import { assertDataDirUsable, databaseUrlProblem, restrictNewFiles } from './first-start.ts'
 import { describeError } from './logger.ts'
 
 async function main(argv: string[]) {
@@ -21,6 +21,7 @@ async function main(argv: string[]) {
   const command = parseAdminCommand(argv)
   const env = parseEnv()
   const json = wantsJson(argv)
+  restrictNewFiles()
   if (!env.DATABASE_URL) assertDataDirUsable(env.DATA_DIR, { sharedWithServer: true })
   const control = env.DATABASE_URL ? null : readControlFile(env.DATA_DIR)
   if (control) {

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+} from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import {
   createOperator,
   createProject,
@@ -51,7 +60,10 @@ export async function openFirstStart(
   if (!env.DATABASE_URL) {
     assertDataDirUsable(env.DATA_DIR)
     const database = await openDatabase({ dataDir: env.DATA_DIR })
-    return { database, ...(await seedOrClose(database, options)) }
+    const seeded = await seedOrClose(database, options)
+    // PGlite sets each new file's mode itself (0666, past the umask): take group and others off.
+    tightenDataDir(env.DATA_DIR)
+    return { database, ...seeded }
   }
   const url = env.DATABASE_URL
   return withFirstStartLock(url, env.DATABASE_CONNECT_TIMEOUT_SECONDS, async () => {
@@ -195,13 +207,27 @@ export function databaseUrlProblem(error: unknown, url: string): ConfigError | n
   return null
 }
 
+/** Permission bits for group and others: none of them may touch the embedded database. */
+const GROUP_AND_OTHERS = 0o077
+const WRITABLE_BY_GROUP_OR_OTHERS = 0o022
+
 /**
- * The embedded database's directory exists (or is created) and is writable. Created one level
- * at a time: Node's recursive mkdir loops forever under /proc.
+ * Files this process creates get no group or other bits (PGlite writes its files with 0666 and
+ * its directories with 0777, trusting the umask). Called at start-up by the server and the CLI.
+ */
+export function restrictNewFiles(): void {
+  process.umask(GROUP_AND_OTHERS)
+}
+
+/**
+ * The embedded database's directory exists (or is created, 0700) and is writable by this user
+ * alone: another local user who could write the files could edit operators, sessions and the
+ * ledger directly. Created one level at a time: Node's recursive mkdir loops forever under /proc.
+ * Files left readable by group or others (by an older version) are tightened.
  */
 export function assertDataDirUsable(
   dataDir: string,
-  options: { sharedWithServer?: boolean } = {},
+  options: { sharedWithServer?: boolean; uid?: number } = {},
 ): void {
   if (dataDir.startsWith('memory://')) return
   const target = resolve(dataDir)
@@ -221,7 +247,7 @@ export function assertDataDirUsable(
     )
   for (const dir of missing) {
     try {
-      mkdirSync(dir)
+      mkdirSync(dir, { mode: 0o700 })
     } catch (error) {
       throw problem(`cannot be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
     }
@@ -231,9 +257,47 @@ export function assertDataDirUsable(
   } catch (error) {
     throw problem(`is not writable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
   }
+  assertPrivate(dataDir, target, options.uid ?? process.getuid?.())
   const owner = options.sharedWithServer ? null : readControlFile(target)
   if (owner && owner.pid !== process.pid)
     throw problem(
       `is in use by another e-Stars server (pid ${owner.pid}); the embedded database is one process — use DATABASE_URL for several`,
     )
+}
+
+/** Refuses a directory another user owns or may write; tightens what group or others may read. */
+function assertPrivate(dataDir: string, target: string, uid: number | undefined) {
+  const stat = statSync(target)
+  if (uid !== undefined && stat.uid !== uid)
+    throw new ConfigError(
+      `DATA_DIR: ${dataDir} is owned by another user (uid ${stat.uid}); run the server as that user or give it a directory of its own`,
+    )
+  if (stat.mode & WRITABLE_BY_GROUP_OR_OTHERS)
+    throw new ConfigError(
+      `DATA_DIR: ${dataDir} is writable by other users (mode ${(stat.mode & 0o777).toString(8)}); run: chmod 700 ${dataDir}`,
+    )
+  // The directory itself is what keeps other users out; what an older version left open closes too.
+  tightenModes(target)
+}
+
+/** Takes group and other bits off everything in the embedded database's directory. */
+export function tightenDataDir(dataDir: string): void {
+  if (!dataDir.startsWith('memory://')) tightenModes(resolve(dataDir))
+}
+
+/** Clears group and other bits under the directory (symlinks are left alone, never followed). */
+function tightenModes(path: string) {
+  const stat = lstatSync(path)
+  if (stat.isSymbolicLink()) return
+  if (stat.mode & GROUP_AND_OTHERS) {
+    try {
+      chmodSync(path, stat.mode & 0o7700)
+    } catch (error) {
+      throw new ConfigError(
+        `DATA_DIR: cannot make ${path} private (${(error as NodeJS.ErrnoException).code ?? 'error'}); run: chmod -R go-rwx ${dirname(path)}`,
+      )
+    }
+  }
+  if (!stat.isDirectory()) return
+  for (const name of readdirSync(path)) tightenModes(join(path, name))
 }

@@ -6,6 +6,7 @@ import {
   demoDataWanted,
   type FirstStart,
   openFirstStart,
+  restrictNewFiles,
 } from './first-start.ts'
 import { installLastResort } from './last-resort.ts'
 import { createLogger, describeError } from './logger.ts'
@@ -16,6 +17,8 @@ import { assertPortFree, listenProblem, type RunningServer, startServer } from '
 const undo: (() => Promise<unknown>)[] = []
 
 async function main() {
+  // Before anything writes a file: the database, the secret key and the control file stay private.
+  restrictNewFiles()
   const env = parseEnv()
   const logger = createLogger({ level: env.LOG_LEVEL })
   installLastResort(logger)

@@ -30,7 +30,7 @@ export function loadSecretKey(env: Env, logger: Logger): Buffer {
       throw new ConfigError(`${path}: ${(error as Error).message}`)
     }
   }
-  mkdirSync(env.DATA_DIR, { recursive: true })
+  mkdirSync(env.DATA_DIR, { recursive: true, mode: 0o700 })
   writeFileSync(path, `${generateSecretKey()}\n`, { mode: 0o600, flag: 'wx' })
   logger.info(
     { path },
