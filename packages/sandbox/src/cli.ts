@@ -15,6 +15,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65_535) {
 }
 
 const sandbox = await createSandbox({
+  ...(process.env.SANDBOX_TOKEN ? { controlToken: process.env.SANDBOX_TOKEN } : {}),
   port,
   host: values.host,
   bots: [DEMO_BOT],
@@ -31,7 +32,7 @@ console.log(`e-Stars Telegram sandbox (fake Bot API, no real Stars)
     .users()
     .map((u) => `${u.id} ${u.first_name}`)
     .join(', ')}
-  control:   ${sandbox.url}/sandbox/state`)
+  control:   ${sandbox.url}/sandbox/state  (authorization: Bearer ${sandbox.controlToken})`)
 
 let stopping = false
 const stop = (signal: string) => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
+import { type ControlAccess, checkControlAccess } from './control-access.ts'
 import { SandboxError } from './errors.ts'
 import { readBody } from './params.ts'
 import { sendJson } from './respond.ts'
@@ -21,18 +22,19 @@ const route = <S extends z.ZodType>(r: Route<S>): Route<z.ZodType> =>
   r as unknown as Route<z.ZodType>
 
 /**
- * The control API over HTTP, one route per Sandbox method, so a browser page or a CLI can
- * drive the sandbox. Answers `{ ok: true, result }` or `{ ok: false, error: { code, message } }`.
+ * The control API over HTTP, one route per Sandbox method, so the console's proxy, a CLI or a
+ * test in another process can drive the sandbox with the run's token. Answers `{ ok: true, result }` or `{ ok: false, error: { code, message } }`.
  */
 export const controlRoutes: Route<z.ZodType>[] = [
   route({
     method: 'GET',
     path: '/sandbox/state',
-    input: z.object({}),
-    run: (s) => ({
+    /** Bot tokens only when asked for (`?botTokens=true`): a token is the bot's Bot API access. */
+    input: z.object({ botTokens: z.enum(['true', 'false']).optional() }),
+    run: (s, { botTokens }) => ({
       apiRoot: s.apiRoot,
       now: s.clock.now(),
-      bots: s.bots(),
+      bots: botTokens === 'true' ? s.bots() : s.bots().map(({ user }) => ({ user })),
       users: s.users(),
     }),
   }),
@@ -204,8 +206,10 @@ export async function handleControlRequest(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
+  access: ControlAccess,
 ): Promise<void> {
   try {
+    checkControlAccess(req, access)
     const fileId = /^\/sandbox\/files\/([^/]+)$/.exec(url.pathname)?.[1]
     if (req.method === 'GET' && fileId) {
       const file = sandbox.file(decodeURIComponent(fileId))

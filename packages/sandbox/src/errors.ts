@@ -16,10 +16,20 @@ export const badRequest = (text: string): BotApiError =>
 
 export const QUERY_TOO_OLD = 'query is too old and response timeout expired or query ID is invalid'
 
-export type SandboxErrorCode = 'BAD_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'TIMEOUT'
+export type SandboxErrorCode =
+  | 'BAD_INPUT'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'TIMEOUT'
+  | 'UNSUPPORTED_MEDIA_TYPE'
 
 const httpStatusOf: Record<SandboxErrorCode, number> = {
   BAD_INPUT: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
   CONFLICT: 409,
   TIMEOUT: 408,

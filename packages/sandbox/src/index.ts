@@ -1,5 +1,6 @@
 export { BOT_API_METHODS, type BotApiMethod } from './bot-api.ts'
 export { VirtualClock } from './clock.ts'
+export { controlHeaders } from './control-access.ts'
 export { controlRoutes } from './control-http.ts'
 export type { WebhookAttempt } from './delivery.ts'
 export { BotApiError, SandboxError, type SandboxErrorCode } from './errors.ts'
@@ -14,6 +15,7 @@ export {
 export {
   type BotInfo,
   type BotSelector,
+  type ControlCall,
   createSandbox,
   DEMO_BOT,
   type InvoiceLinkInfo,

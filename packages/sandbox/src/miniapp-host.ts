@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { sign } from '@tma.js/init-data-node'
+import { checkOrigin, isJson, ownOrigins } from './control-access.ts'
 import { SandboxError } from './errors.ts'
 import type { Sandbox, SandboxExtension } from './sandbox.ts'
 import type { User } from './types.ts'
@@ -114,6 +115,13 @@ export function miniAppHost(options: MiniAppHostOptions): SandboxExtension {
         } else if (req.method === 'GET' && route === '/invoice') {
           sendJson(res, 200, { ok: true, result: sandbox.invoiceOfLink(linkOf(url.searchParams)) })
         } else if (req.method === 'POST' && route === '/pay') {
+          // Only the host page itself pays: another site's page cannot post here.
+          checkOrigin(req, ownOrigins(sandbox.url))
+          if (!isJson(req.headers['content-type']))
+            throw new SandboxError(
+              'UNSUPPORTED_MEDIA_TYPE',
+              'content-type must be application/json',
+            )
           const body = (await readJson(req)) as { userId?: unknown; slug?: unknown }
           const userId = Number(body.userId)
           if (!Number.isSafeInteger(userId)) throw new SandboxError('BAD_INPUT', 'userId')
@@ -126,8 +134,10 @@ export function miniAppHost(options: MiniAppHostOptions): SandboxExtension {
         }
       } catch (error) {
         if (!(error instanceof SandboxError)) throw error
-        const status = { BAD_INPUT: 400, NOT_FOUND: 404, CONFLICT: 409, TIMEOUT: 408 }[error.code]
-        sendJson(res, status, { ok: false, error: { code: error.code, message: error.message } })
+        sendJson(res, error.httpStatus, {
+          ok: false,
+          error: { code: error.code, message: error.message },
+        })
       }
       return true
     },

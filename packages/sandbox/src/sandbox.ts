@@ -3,6 +3,12 @@ import type { AddressInfo } from 'node:net'
 import type { SandboxBot } from './bot.ts'
 import { callBotApi } from './bot-api.ts'
 import { VirtualClock } from './clock.ts'
+import {
+  type ControlAccess,
+  controlHeaders,
+  newControlToken,
+  ownOrigins,
+} from './control-access.ts'
 import { handleControlRequest } from './control-http.ts'
 import type { WebhookAttempt } from './delivery.ts'
 import { BotApiError, SandboxError } from './errors.ts'
@@ -46,6 +52,13 @@ export interface SandboxOptions {
   emitRefundedPaymentOnBotRefund?: boolean
   /** Virtual clock start (unix ms) and whether it stands still between `advance()` calls. */
   clock?: { startMs?: number; frozen?: boolean }
+  /**
+   * The token the HTTP control API (`/sandbox/…`) requires, as `authorization: Bearer <token>`;
+   * default: random for each run. The Bot API routes (`/bot<token>/…`) need only the bot's token.
+   */
+  controlToken?: string
+  /** Browser origins besides the sandbox's own that may call the control API (e.g. the console's). */
+  allowedOrigins?: string[]
   /** Extra HTTP handlers (e.g. a later Mini App host page), tried for paths outside /bot… and /sandbox/…. */
   extensions?: SandboxExtension[]
 }
@@ -58,6 +71,13 @@ export interface SandboxOptions {
 export interface SandboxExtension {
   readonly name: string
   handle(req: IncomingMessage, res: ServerResponse, sandbox: Sandbox): boolean | Promise<boolean>
+}
+
+export interface ControlCall {
+  /** Default: POST when there is a body, GET otherwise. */
+  method?: 'GET' | 'POST'
+  body?: unknown
+  headers?: Record<string, string>
 }
 
 export interface BotInfo {
@@ -109,17 +129,44 @@ export class Sandbox {
   /** Bot API root for clients: `new Telegraf(token, { telegram: { apiRoot } })`. */
   readonly apiRoot: string
   readonly clock: VirtualClock
+  /** This run's control-API token (what `authorization: Bearer …` must carry). */
+  readonly controlToken: string
   readonly #world: World
   readonly #server: Server
+  readonly #access: ControlAccess
   #closing: Promise<void> | undefined
 
   /** Use createSandbox(). */
-  constructor(world: World, server: Server, url: string) {
+  constructor(world: World, server: Server, url: string, access: ControlAccess) {
     this.#world = world
     this.#server = server
+    this.#access = access
     this.clock = world.clock
     this.url = url
     this.apiRoot = url
+    this.controlToken = access.token
+  }
+
+  /** The headers a control call over HTTP needs (the token). */
+  controlHeaders(): Record<string, string> {
+    return controlHeaders(this.controlToken)
+  }
+
+  /**
+   * Calls the HTTP control API as another process would, with this run's token:
+   * `sandbox.fetchControl('messages', { body: { userId, text: '/start' } })`.
+   */
+  fetchControl(path: string, call: ControlCall = {}): Promise<Response> {
+    const body = call.body === undefined ? {} : { body: JSON.stringify(call.body) }
+    return fetch(`${this.url}/sandbox/${path.replace(/^\/?(sandbox\/)?/, '')}`, {
+      method: call.method ?? (call.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...this.controlHeaders(),
+        ...call.headers,
+      },
+      ...body,
+    })
   }
 
   // ---- bots and users ---------------------------------------------------------------------
@@ -331,7 +378,7 @@ export class Sandbox {
       return
     }
     if (url.pathname === '/sandbox' || url.pathname.startsWith('/sandbox/')) {
-      await handleControlRequest(this, req, res, url)
+      await handleControlRequest(this, req, res, url, this.#access)
       return
     }
     for (const extension of extensions) {
@@ -431,6 +478,8 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       sendJson(res, 500, { ok: false, error_code: 500, description: 'Internal Server Error' })
     })
   })
+  if (options.controlToken !== undefined && options.controlToken.length < 16)
+    throw new Error('controlToken: at least 16 characters')
   const host = options.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -440,6 +489,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     })
   })
   const { port } = server.address() as AddressInfo
-  sandbox = new Sandbox(world, server, `http://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  sandbox = new Sandbox(world, server, url, {
+    token: options.controlToken ?? newControlToken(),
+    origins: ownOrigins(url, options.allowedOrigins),
+  })
   return sandbox
 }

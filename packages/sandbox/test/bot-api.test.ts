@@ -141,7 +141,7 @@ describe('Bot API surface', () => {
         file_size: png.length,
       },
     ])
-    const file = await fetch(`${sandbox.url}/sandbox/files/${message.photo?.[0]?.file_id}`)
+    const file = await sandbox.fetchControl(`files/${message.photo?.[0]?.file_id}`)
     expect(Buffer.from(await file.arrayBuffer()).equals(png)).toBe(true)
     const byId = await api('sendPhoto', { chat_id: ALICE, photo: message.photo?.[0]?.file_id })
     expect(byId.result).toMatchObject({ photo: [{ width: 3, height: 2 }] })

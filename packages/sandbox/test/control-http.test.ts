@@ -14,11 +14,7 @@ describe('control API over HTTP', () => {
   let shop: ShopBot
 
   async function control<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown) {
-    const res = await fetch(`${sandbox.url}/sandbox/${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
+    const res = await sandbox.fetchControl(path, { method, body })
     return { status: res.status, ...((await res.json()) as Omit<ControlReply<T>, 'status'>) }
   }
 
@@ -101,9 +97,74 @@ describe('control API over HTTP', () => {
       status: 404,
       error: { code: 'NOT_FOUND' },
     })
-    const state = await control<{ apiRoot: string; bots: { token: string }[] }>('GET', 'state')
+    const state = await control<{ apiRoot: string; bots: { token?: string }[] }>('GET', 'state')
     expect(state.result.apiRoot).toBe(sandbox.apiRoot)
-    expect(state.result.bots.map((b) => b.token)).toEqual(['1000001:sandbox'])
+    expect(state.result.bots).toEqual([{ user: expect.objectContaining({ is_bot: true }) }])
+    const withTokens = await control<{ bots: { token: string }[] }>('GET', 'state?botTokens=true')
+    expect(withTokens.result.bots.map((b) => b.token)).toEqual(['1000001:sandbox'])
+  })
+
+  describe('its doors', () => {
+    const post = (path: string, headers: Record<string, string>, body = '{"firstName":"Eve"}') =>
+      fetch(`${sandbox.url}/sandbox/${path}`, { method: 'POST', headers, body })
+    const json = { 'content-type': 'application/json' }
+
+    it('refuses a call without this run’s token, or with another one', async () => {
+      const users = sandbox.users().length
+      expect((await fetch(`${sandbox.url}/sandbox/state`)).status).toBe(401)
+      expect((await post('users', json)).status).toBe(401)
+      expect(
+        (await post('users', { ...json, authorization: `Bearer ${'x'.repeat(32)}` })).status,
+      ).toBe(401)
+      expect((await fetch(`${sandbox.url}/sandbox/files/anything`)).status).toBe(401)
+      expect(sandbox.users()).toHaveLength(users)
+    })
+
+    it('refuses a cross-origin simple request (text/plain) and a foreign Origin, even with the token', async () => {
+      const users = sandbox.users().length
+      const simple = await post('users', {
+        'content-type': 'text/plain',
+        ...sandbox.controlHeaders(),
+      })
+      expect(simple.status).toBe(415)
+      const foreign = await post('users', {
+        ...json,
+        ...sandbox.controlHeaders(),
+        origin: 'https://evil.example',
+      })
+      expect(foreign.status).toBe(403)
+      expect(await foreign.json()).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+      expect(sandbox.users()).toHaveLength(users)
+      const own = await post('users', { ...json, ...sandbox.controlHeaders(), origin: sandbox.url })
+      expect(own.status).toBe(200)
+    })
+
+    it('takes a token given at start, and a different sandbox has its own', async () => {
+      const other = await createSandbox({ controlToken: 'a-token-for-this-run-only' })
+      try {
+        expect(other.controlToken).toBe('a-token-for-this-run-only')
+        expect(other.controlToken).not.toBe(sandbox.controlToken)
+        const res = await fetch(`${other.url}/sandbox/state`, {
+          headers: { authorization: 'Bearer a-token-for-this-run-only' },
+        })
+        expect(res.status).toBe(200)
+        expect((await other.fetchControl('state')).status).toBe(200)
+        const wrong = await fetch(`${other.url}/sandbox/state`, {
+          headers: sandbox.controlHeaders(),
+        })
+        expect(wrong.status).toBe(401)
+      } finally {
+        await other.close()
+      }
+    })
+
+    it('keeps the Bot API routes as Telegram has them (the bot token is the credential)', async () => {
+      const me = await fetch(`${sandbox.apiRoot}/bot${sandbox.bot().token}/getMe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+      expect(await me.json()).toMatchObject({ ok: true, result: { is_bot: true } })
+    })
   })
 
   it('hands other paths to extensions, then answers 404', async () => {

@@ -109,4 +109,20 @@ describe('Mini App host page', () => {
     expect(bad.status).toBe(400)
     expect((await fetch(`${sandbox.url}/miniapps`)).status).toBe(404)
   })
+
+  it('pays only for its own page: another site’s form post or a text/plain post is refused', async () => {
+    const slug = 'any-slug'
+    const foreign = await fetch(`${sandbox.url}/miniapp/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+      body: JSON.stringify({ userId: 2_000_001, slug }),
+    })
+    expect(foreign.status).toBe(403)
+    const simple = await fetch(`${sandbox.url}/miniapp/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ userId: 2_000_001, slug }),
+    })
+    expect(simple.status).toBe(415)
+  })
 })
