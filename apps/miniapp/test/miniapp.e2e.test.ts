@@ -162,7 +162,7 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
     expect(body.error.data.code).toBe('UNAUTHORIZED')
     expect(body.error.data.billing).toEqual({
       code: 'INIT_DATA_REJECTED',
-      reason: 'bad_signature',
+      reason: 'refused',
       authDate: null,
       maxAgeSeconds: null,
     })

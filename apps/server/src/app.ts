@@ -8,6 +8,7 @@ import {
 import { createExpressMiddleware } from '@trpc/server/adapters/express'
 import { sql } from 'drizzle-orm'
 import express from 'express'
+import { createAttemptLimits } from './attempt-limits.ts'
 
 export interface AppOptions extends ApiDependencies {
   database: Database
@@ -29,6 +30,12 @@ export const MAX_BODY_BYTES = 1024 * 1024
 export const MAX_BATCH_SIZE = 100
 /** `/healthz` answers 503 rather than wait longer than this for the database. */
 const HEALTH_TIMEOUT_MS = 2000
+
+/** The seconds a TOO_MANY_REQUESTS answer asks the caller to wait (its cause knows them). */
+function retryAfterOf(error: { code: string; cause?: unknown }): number | null {
+  const seconds = (error.cause as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds
+  return error.code === 'TOO_MANY_REQUESTS' && typeof seconds === 'number' ? seconds : null
+}
 
 /** `Retry-After` on every answer that says "the database is unavailable". */
 export function setRetryAfter(res: express.Response) {
@@ -64,14 +71,19 @@ export function createApp(options: AppOptions) {
     '/trpc',
     createExpressMiddleware({
       router: appRouter,
-      createContext: createHttpContextFactory(options, { secureCookies: options.secureCookies }),
+      // Sign-in and login limits always hold over HTTP, counted where every replica sees them.
+      createContext: createHttpContextFactory(
+        { ...options, limits: options.limits ?? createAttemptLimits(options.db) },
+        { secureCookies: options.secureCookies },
+      ),
       maxBatchSize: MAX_BATCH_SIZE,
       maxBodySize: MAX_BODY_BYTES,
       responseMeta({ errors }) {
         // The procedures map an unreachable database to SERVICE_UNAVAILABLE (packages/api trpc.ts).
-        return errors.some((error) => error.code === 'SERVICE_UNAVAILABLE')
-          ? { headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } }
-          : {}
+        if (errors.some((error) => error.code === 'SERVICE_UNAVAILABLE'))
+          return { headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } }
+        const waits = errors.map(retryAfterOf).filter((wait) => wait !== null)
+        return waits.length > 0 ? { headers: { 'retry-after': String(Math.max(...waits)) } } : {}
       },
     }),
   )

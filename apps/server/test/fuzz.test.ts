@@ -54,8 +54,6 @@ const BOB = 2_000_002
 const CAROL = 2_000_003
 /** The Mini App user of me.*: no fuzzed input names it, so nothing blocks it mid-run. */
 const DORA = 2_000_004
-/** Where the harness's own sessions log in from: the fuzz's failed logins lock 127.0.0.1 out. */
-const HARNESS_IP = '198.51.100.200'
 
 interface ServerError {
   msg: string | undefined
@@ -85,7 +83,7 @@ let customerToken = ''
 
 async function operatorLogin() {
   const owner = server.demoOperator!
-  const session = await login(database.db, { ...owner, ip: HARNESS_IP })
+  const session = await login(database.db, owner)
   operatorSession.token = session.token
   operatorSession.csrf = session.csrfToken
 }
@@ -187,14 +185,16 @@ function netChanges(writes: Write[]): string[] {
 
 /**
  * Writes a refusal makes by design: the console session slides on every authenticated call
- * (before the input is read); a failed or rate-limited login is counted (that is the limit); a
+ * (before the input is read); a failed or rate-limited login or Mini App sign-in is counted in
+ * `rate_limits` (that is the limit); a
  * quota refusal emits its latched `quota.exhausted` event in a transaction of its own.
  */
 function writeAllowedOnRefusal(paths: string[], answer: Answer, w: Write) {
   if (w.tbl === 'operator_sessions' && w.op === 'UPDATE') return true
-  if (w.tbl === 'login_attempts')
+  if (w.tbl === 'rate_limits')
     return (
-      paths.includes('operator.auth.login') && answer.statuses.some((s) => s === 401 || s === 429)
+      (paths.includes('operator.auth.login') || paths.includes('miniApp.signIn')) &&
+      answer.statuses.some((s) => s === 401 || s === 429)
     )
   if (w.tbl === 'events' || w.tbl === 'event_latches')
     return answer.statuses.includes(412) && answer.text.includes('"code":"QUOTA_EXCEEDED"')

@@ -18,6 +18,15 @@ export type {
   InputErrors,
 } from './client-router.ts'
 export {
+  ATTEMPT_LIMITS,
+  type AttemptCounter,
+  type AttemptLimit,
+  type AttemptLimits,
+  addressKey,
+  type LimitName,
+  SignInsLimited,
+} from './limits.ts'
+export {
   actorOf,
   createPaymentServices,
   type PaymentServices,

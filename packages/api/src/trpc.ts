@@ -14,6 +14,7 @@ import { z } from 'zod'
 import { ApiKeyCache } from './api-key-cache.ts'
 import type { EStarsErrorShape } from './client-router.ts'
 import { toTRPCError } from './errors.ts'
+import type { AttemptLimits } from './limits.ts'
 import type { PaymentServices } from './payment-services.ts'
 
 /** The subset of pino's interface the API uses, so tests can pass a silent logger. */
@@ -31,6 +32,8 @@ export interface ApiDependencies {
   payments?: PaymentServices | undefined
   /** Mini App sign-in: how old init data may be, how long a customer token lives. */
   customerSessions?: CustomerSessionPolicy | undefined
+  /** Counters for Mini App sign-in and console login; absent (in-process callers): unlimited. */
+  limits?: AttemptLimits | undefined
 }
 
 /** Sets or clears the console's session cookie; the HTTP layer writes `Set-Cookie`. */
@@ -64,6 +67,7 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
     apiKey: input.apiKey ?? null,
     customerToken: input.customerToken ?? null,
     customerSessionPolicy: deps.customerSessions ?? DEFAULT_CUSTOMER_SESSION_POLICY,
+    limits: deps.limits ?? null,
     sessionToken: input.sessionToken ?? null,
     csrfToken: input.csrfToken ?? null,
     clientIp: input.clientIp ?? 'unknown',

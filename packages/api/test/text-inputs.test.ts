@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createOperator, grantCredits } from '@e-stars/billing'
-import { type Db, loginAttempts } from '@e-stars/db'
+import type { Db } from '@e-stars/db'
 import { TRPCError } from '@trpc/server'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -48,9 +48,6 @@ function operatorCaller(db: Db, session: { token: string | null; csrf: string | 
     ),
   )
 }
-
-const loginAttemptCount = async () =>
-  (await t.db.select({ id: loginAttempts.id }).from(loginAttempts)).length
 
 beforeAll(async () => {
   const shop = await botCaller(t.db, 'Text inputs')
@@ -125,13 +122,12 @@ describe('one text rule for every procedure', () => {
     })
   })
 
-  it('refuses a NUL in a login email before it reaches the rate limit', async () => {
-    const before = await loginAttemptCount()
+  // That it is refused before it is counted: apps/server/test/sign-in-limits.test.ts.
+  it('refuses a NUL in a login email', async () => {
     const anonymous = operatorCaller(t.db, { token: null, csrf: null })
     expect(
       await refusal(anonymous.operator.auth.login({ email: `a${NUL}@x.io`, password: 'pw' })),
     ).toEqual({ code: 'BAD_REQUEST', fields: ['email'] })
-    expect(await loginAttemptCount()).toBe(before)
   })
 
   it('refuses a NUL in an API key name, the customer search and the audit filter', async () => {

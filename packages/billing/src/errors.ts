@@ -181,6 +181,11 @@ export type InitDataRejection =
   | 'from_future'
   /** Valid, but carries no `user` (e.g. opened from an inline query in a group). */
   | 'no_user'
+  /**
+   * What the API tells an unauthenticated caller for every reason above and for a project that
+   * does not exist or has no bot token: one answer, so refusals reveal no project.
+   */
+  | 'refused'
 
 const REJECTION_MESSAGES: Record<InitDataRejection, string> = {
   missing: 'No Telegram init data: open the Mini App from Telegram',
@@ -189,6 +194,7 @@ const REJECTION_MESSAGES: Record<InitDataRejection, string> = {
   expired: 'The Telegram init data is too old: reopen the Mini App',
   from_future: 'The Telegram init data is dated in the future',
   no_user: 'The Telegram init data names no user',
+  refused: 'Sign-in refused',
 }
 
 /** Init data refused; `reason` says why (UNAUTHORIZED on the API). */

@@ -38,6 +38,8 @@ export {
   DEFAULT_CUSTOMER_SESSION_POLICY,
   endCustomerSession,
   type InitDataUser,
+  initDataText,
+  MAX_LIVE_SESSIONS_PER_CUSTOMER,
   purgeCustomerSessions,
   type VerifiedInitData,
   verifyInitData,

@@ -24,7 +24,6 @@ import {
   NotFound,
   revokeProjectApiKey,
   searchCustomers,
-  TooManyLoginAttempts,
   updateProjectSettings,
   upsertCustomer,
 } from '../src/index.ts'
@@ -44,7 +43,6 @@ describe('operator sessions', () => {
     const session = await login(t.db, {
       email: 'alice@example.com',
       password: 'correct horse',
-      ip: '10.0.0.1',
     })
     expect(session.token).toMatch(/^[\w-]{43}$/)
     expect(session.projects).toEqual([
@@ -63,69 +61,11 @@ describe('operator sessions', () => {
 
   it('refuses a wrong password and an unknown email alike', async () => {
     await expect(
-      login(t.db, { email: 'alice@example.com', password: 'wrong', ip: '10.0.0.2' }),
+      login(t.db, { email: 'alice@example.com', password: 'wrong' }),
     ).rejects.toBeInstanceOf(InvalidCredentials)
     await expect(
-      login(t.db, { email: 'nobody@example.com', password: 'correct horse', ip: '10.0.0.2' }),
+      login(t.db, { email: 'nobody@example.com', password: 'correct horse' }),
     ).rejects.toBeInstanceOf(InvalidCredentials)
-  })
-
-  it('rate-limits an email after 5 failures in 15 minutes, even with the right password', async () => {
-    await createOperator(t.db, { email: 'bob@example.com', password: 'bob password' })
-    const now = new Date('2030-01-01T10:00:00Z')
-    for (let i = 0; i < 5; i++) {
-      await expect(
-        login(t.db, { email: 'bob@example.com', password: 'nope', ip: `10.1.0.${i}`, now }),
-      ).rejects.toBeInstanceOf(InvalidCredentials)
-    }
-    const refused = await login(t.db, {
-      email: 'bob@example.com',
-      password: 'bob password',
-      ip: '10.1.1.1',
-      now: new Date(now.getTime() + 60_000),
-    }).catch((e: unknown) => e)
-    expect(refused).toBeInstanceOf(TooManyLoginAttempts)
-    expect((refused as TooManyLoginAttempts).retryAt).toBe('2030-01-01T10:15:00.000Z')
-    expect((refused as TooManyLoginAttempts).retryAfterSeconds).toBe(14 * 60)
-    // Once the failures leave the window the right password works again.
-    const later = await login(t.db, {
-      email: 'bob@example.com',
-      password: 'bob password',
-      ip: '10.1.1.1',
-      now: new Date(now.getTime() + 16 * 60_000),
-    })
-    expect(later.operator.email).toBe('bob@example.com')
-  })
-
-  it('rate-limits an address that tries many emails', async () => {
-    const now = new Date('2030-02-01T10:00:00Z')
-    for (let i = 0; i < 20; i++) {
-      await login(t.db, {
-        email: `x${i}@example.com`,
-        password: 'nope',
-        ip: '10.9.9.9',
-        now,
-      }).catch(() => {})
-    }
-    await expect(
-      login(t.db, { email: 'bob@example.com', password: 'bob password', ip: '10.9.9.9', now }),
-    ).rejects.toBeInstanceOf(TooManyLoginAttempts)
-  })
-
-  it('parallel guesses count against each other: they cannot all pass the check during the slow hash', async () => {
-    const now = new Date('2030-03-01T10:00:00Z')
-    const results = await Promise.allSettled(
-      Array.from({ length: 30 }, (_, i) =>
-        login(t.db, { email: 'carol@example.com', password: `guess ${i}`, ip: `10.7.0.${i}`, now }),
-      ),
-    )
-    const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : null))
-    const tried = reasons.filter((e) => e instanceof InvalidCredentials).length
-    const refused = reasons.filter((e) => e instanceof TooManyLoginAttempts).length
-    // 5 failures per email; a handful more may slip through while inserts commit, never all 30.
-    expect(tried).toBeGreaterThanOrEqual(5)
-    expect(tried).toBeLessThanOrEqual(8)
-    expect(tried + refused).toBe(30)
   })
 
   it('expires an idle session, slides an active one, and forgets it on logout', async () => {
@@ -133,7 +73,6 @@ describe('operator sessions', () => {
     const session = await login(t.db, {
       email: 'alice@example.com',
       password: 'correct horse',
-      ip: '10.0.0.3',
       now: start,
     })
     const policy = { idleMs: 60 * 60_000, absoluteMs: 3 * 60 * 60_000 }
@@ -151,7 +90,6 @@ describe('operator sessions', () => {
     const short = await login(t.db, {
       email: 'alice@example.com',
       password: 'correct horse',
-      ip: '10.0.0.3',
       now: start,
       policy,
     })
@@ -165,7 +103,6 @@ describe('operator sessions', () => {
     const fresh = await login(t.db, {
       email: 'alice@example.com',
       password: 'correct horse',
-      ip: '10.0.0.3',
     })
     await logout(t.db, fresh.token)
     expect(await authenticateSession(t.db, fresh.token)).toBeNull()

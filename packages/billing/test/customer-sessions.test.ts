@@ -27,6 +27,7 @@ import {
   grantCredits,
   grantEntitlementByOperator,
   InitDataRejected,
+  MAX_LIVE_SESSIONS_PER_CUSTOMER,
   NotFound,
   purgeCustomerSessions,
   seedDemoCatalog,
@@ -270,6 +271,93 @@ describe('customer sessions', () => {
   })
 })
 
+describe('replayed init data and the bound on live sessions', () => {
+  const handle = useDatabase()
+  const sessionCount = async (projectId: string) =>
+    Number(
+      (
+        await rows<{ n: string }>(
+          handle.db,
+          sql`select count(*) n from customer_sessions where project_id = ${projectId}`,
+        )
+      )[0]!.n,
+    )
+
+  it('the same init data again returns its live session: one row, one token, one expiry', async () => {
+    const projectId = await projectWithBot(handle.db)
+    const data = initData()
+    const first = await createCustomerSession(handle.db, {
+      projectId,
+      initData: data,
+      secrets,
+      now: T0,
+    })
+    for (let i = 1; i <= 20; i++) {
+      const again = await createCustomerSession(handle.db, {
+        projectId,
+        initData: data,
+        secrets,
+        now: new Date(T0.getTime() + i * 60_000),
+      })
+      expect(again).toEqual(first)
+    }
+    expect(await sessionCount(projectId)).toBe(1)
+    // Another opening of the Mini App (new init data) is another session.
+    const next = await createCustomerSession(handle.db, {
+      projectId,
+      initData: initData(ALICE, { authDate: new Date(T0.getTime() + 1000) }),
+      secrets,
+      now: T0,
+    })
+    expect(next.token).not.toBe(first.token)
+    expect(await sessionCount(projectId)).toBe(2)
+  })
+
+  it('the same init data in another project (same bot token) is another session', async () => {
+    const ours = await projectWithBot(handle.db)
+    const twin = await projectWithBot(handle.db)
+    const data = initData()
+    const a = await createCustomerSession(handle.db, {
+      projectId: ours,
+      initData: data,
+      secrets,
+      now: T0,
+    })
+    const b = await createCustomerSession(handle.db, {
+      projectId: twin,
+      initData: data,
+      secrets,
+      now: T0,
+    })
+    expect(a.token).not.toBe(b.token)
+    expect(await authenticateCustomerSession(handle.db, b.token, T0)).toMatchObject({
+      projectId: twin,
+    })
+  })
+
+  it(`a customer holds at most ${MAX_LIVE_SESSIONS_PER_CUSTOMER} live sessions: one more ends the oldest`, async () => {
+    const projectId = await projectWithBot(handle.db)
+    const opened = []
+    for (let i = 0; i < MAX_LIVE_SESSIONS_PER_CUSTOMER + 2; i++) {
+      const at = new Date(T0.getTime() + i * 1000)
+      opened.push(
+        await createCustomerSession(handle.db, {
+          projectId,
+          initData: initData(ALICE, { authDate: at }),
+          secrets,
+          now: at,
+        }),
+      )
+    }
+    expect(await sessionCount(projectId)).toBe(MAX_LIVE_SESSIONS_PER_CUSTOMER)
+    const auth = (token: string) =>
+      reasonOf(() => authenticateCustomerSession(handle.db, token, new Date(T0.getTime() + 60_000)))
+    expect(await auth(opened[0]!.token)).toBe('session:unknown')
+    expect(await auth(opened[1]!.token)).toBe('session:unknown')
+    for (const session of opened.slice(2)) expect(await auth(session.token)).toBe('accepted')
+  })
+})
+
 describe('what a signed-in customer reads and does', () => {
   const handle = useDatabase()
 
@@ -444,7 +532,7 @@ if (!onPostgres)
 describe.skipIf(!onPostgres)('concurrent sign-ins (PostgreSQL)', () => {
   const handle = useDatabase({ poolSize: 12 })
 
-  it('a new user signing in ten times at once becomes one customer with ten sessions', async () => {
+  it('a new user signing in ten times at once with one init data becomes one customer with one session', async () => {
     const projectId = await projectWithBot(handle.db)
     const data = initData(ALICE, { authDate: new Date() })
     const sessions = await Promise.all(
@@ -452,7 +540,15 @@ describe.skipIf(!onPostgres)('concurrent sign-ins (PostgreSQL)', () => {
         createCustomerSession(handle.db, { projectId, initData: data, secrets }),
       ),
     )
-    expect(new Set(sessions.map((s) => s.token)).size).toBe(10)
+    expect(new Set(sessions.map((s) => s.token)).size).toBe(1)
+    expect(
+      (
+        await rows<{ n: string }>(
+          handle.db,
+          sql`select count(*) n from customer_sessions where project_id = ${projectId}`,
+        )
+      )[0]!.n,
+    ).toBe('1')
     expect(await countCustomers(handle.db, projectId)).toBe(1)
     const who = await Promise.all(
       sessions.map((s) => authenticateCustomerSession(handle.db, s.token)),

@@ -1,4 +1,5 @@
 import {
+  BotTokenMissing,
   buyAsCustomer,
   checkAccess,
   consumeAsCustomer,
@@ -10,10 +11,13 @@ import {
   endCustomerSession,
   getBalance,
   getCustomer,
+  InitDataRejected,
+  NotFound,
 } from '@e-stars/billing'
 import { TRPCError } from '@trpc/server'
 import { z } from 'zod'
 import { idempotencyKey, limit, MAX_AMOUNT, wholeNumber } from '../inputs.ts'
+import { limitMiniAppSignIn } from '../limits.ts'
 import type { PaymentServices } from '../payment-services.ts'
 import { catalogKey, line, TEXT_LIMITS } from '../text.ts'
 import { customerProcedure, publicProcedure } from '../trpc.ts'
@@ -30,24 +34,62 @@ const paymentsOf = (ctx: { payments: PaymentServices | null }) => {
   return ctx.payments
 }
 
+/** What every refused sign-in answers, whatever the reason: the reason stays in the log. */
+export const SIGN_IN_REFUSED = 'Sign-in refused'
+
+/**
+ * A refusal that would tell an unauthenticated caller which projects exist, which have a bot
+ * token, or how their init data failed, becomes one answer; the detail is logged. Only
+ * `missing` (no init data at all) stays apart: it is decided before any project is looked up.
+ */
+function refusedAlike(
+  error: unknown,
+  log: { warn(obj: object, msg?: string): void },
+  projectId: string,
+): unknown {
+  const reason =
+    error instanceof InitDataRejected
+      ? error.reason
+      : error instanceof NotFound
+        ? 'no_project'
+        : error instanceof BotTokenMissing
+          ? 'no_bot_token'
+          : null
+  if (reason === null || reason === 'missing') return error
+  log.warn({ projectId, reason }, 'Mini App sign-in refused')
+  return new TRPCError({
+    code: 'UNAUTHORIZED',
+    message: SIGN_IN_REFUSED,
+    cause: new InitDataRejected('refused'),
+  })
+}
+
 /** The one public door of a Mini App: Telegram init data in, a customer token out. */
 export const miniAppRouter = {
   /**
    * Verifies `Telegram.WebApp.initData` against the bot token of project `projectId` and returns
-   * a short-lived token for that project and that user only. Refusals are UNAUTHORIZED with
-   * `error.data.billing = { code: 'INIT_DATA_REJECTED', reason }` (`missing`, `malformed`,
-   * `bad_signature`, `expired`, `from_future`, `no_user`).
+   * a short-lived token for that project and that user only (the same init data again: the same
+   * live session). Refusals are UNAUTHORIZED "Sign-in refused" with `error.data.billing =
+   * { code: 'INIT_DATA_REJECTED', reason: 'refused' }` — one answer for an unknown project, one
+   * without a bot token, a bad signature or an old init data — or `reason: 'missing'` when there
+   * is no init data. Refusals are limited per address and per project: TOO_MANY_REQUESTS with
+   * `Retry-After`.
    */
   signIn: publicProcedure
     .input(z.object({ projectId: z.uuid(), initData: line(TEXT_LIMITS.signedData) }))
-    .mutation(({ ctx, input }) =>
-      createCustomerSession(ctx.db, {
-        projectId: input.projectId,
-        initData: input.initData,
-        secrets: paymentsOf(ctx).secrets,
-        policy: ctx.customerSessionPolicy,
-      }),
-    ),
+    .mutation(({ ctx, input }) => {
+      const secrets = paymentsOf(ctx).secrets
+      return limitMiniAppSignIn(ctx.limits, { ip: ctx.clientIp, projectId: input.projectId }, () =>
+        createCustomerSession(ctx.db, {
+          projectId: input.projectId,
+          initData: input.initData,
+          secrets,
+          policy: ctx.customerSessionPolicy,
+        }).catch((error: unknown) => {
+          throw refusedAlike(error, ctx.logger, input.projectId)
+        }),
+      )
+    }),
 }
 
 /**

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { customerSessions, type Db, type Executor } from '@e-stars/db'
 import { parse, validate } from '@tma.js/init-data-node'
-import { and, eq, lte, sql } from 'drizzle-orm'
+import { and, desc, eq, lte, notInArray, sql } from 'drizzle-orm'
 import { CustomerBlocked, CustomerSessionInvalid, InitDataRejected } from '../errors.ts'
 import { upsertAndLockCustomer } from '../ledger/customers.ts'
 import { transact } from '../ledger/transaction.ts'
@@ -25,6 +25,9 @@ export const DEFAULT_CUSTOMER_SESSION_POLICY: CustomerSessionPolicy = {
   tokenTtlSeconds: 3_600,
 }
 
+/** Live sessions one customer may hold; signing in once more ends the oldest. */
+export const MAX_LIVE_SESSIONS_PER_CUSTOMER = 10
+
 /** Clock skew tolerated on `auth_date` in the future. */
 const FUTURE_SKEW_SECONDS = 60
 const MAX_INIT_DATA_CHARS = 8_192
@@ -44,6 +47,19 @@ export interface VerifiedInitData {
   authDate: Date
   queryId: string | null
   startParam: string | null
+  /** The init data's own `hash`: one per init data, so the same init data maps to one session. */
+  hash: string
+}
+
+/**
+ * The init data as sent, or InitDataRejected when there is none or far too much. Knows nothing of
+ * any project, so it can answer before the project is looked up without telling which exist.
+ */
+export function initDataText(initData: string): string {
+  const text = initData.trim().replace(/^[?#]/, '')
+  if (text === '') throw new InitDataRejected('missing')
+  if (text.length > MAX_INIT_DATA_CHARS) throw new InitDataRejected('malformed')
+  return text
 }
 
 /**
@@ -55,9 +71,7 @@ export function verifyInitData(
   botToken: string,
   options: { maxAgeSeconds: number; now?: Date | undefined },
 ): VerifiedInitData {
-  const text = initData.trim().replace(/^[?#]/, '')
-  if (text === '') throw new InitDataRejected('missing')
-  if (text.length > MAX_INIT_DATA_CHARS) throw new InitDataRejected('malformed')
+  const text = initDataText(initData)
   try {
     // Age is checked below with an injectable clock; 0 turns the library's own check off.
     validate(text, botToken, { expiresIn: 0 })
@@ -93,6 +107,7 @@ export function verifyInitData(
     authDate,
     queryId: parsed.query_id ?? null,
     startParam: parsed.start_param ?? null,
+    hash: parsed.hash,
   }
 }
 
@@ -103,6 +118,19 @@ const TOKEN =
 export const CUSTOMER_TOKEN_PREFIX = 'ecs.'
 
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
+
+/**
+ * The customer token for one init data: an HMAC of its `hash` under the bot token that signed it
+ * (the init data's own key, which only the server and the bot hold). The same init data always
+ * yields the same token, so a replay finds its session instead of adding one; a new init data
+ * (Telegram signs one per opening) yields a new token. 256 bits, unguessable without the key.
+ */
+function customerToken(projectId: string, botToken: string, verified: VerifiedInitData) {
+  const mac = createHmac('sha256', botToken)
+    .update(`e-stars customer session v1\n${projectId}\n${verified.hash}`)
+    .digest('base64url')
+  return `${CUSTOMER_TOKEN_PREFIX}${projectId}.${mac}`
+}
 
 export interface CreateCustomerSessionInput {
   projectId: string
@@ -129,9 +157,12 @@ export interface CustomerSession {
 
 /**
  * Signs a Mini App user in: verifies the init data against THIS project's bot token, then (and
- * only then) upserts the customer and stores a new session. The token is random (256 bits) and
- * stored as its SHA-256; it names the project, so every look-up is scoped by `project_id`.
- * Throws NotFound (project), BotTokenMissing, InitDataRejected or CustomerBlocked.
+ * only then) upserts the customer and stores a session. The token is derived from the init data
+ * (see `customerToken`) and stored as its SHA-256; it names the project, so every look-up is
+ * scoped by `project_id`. A replay of the same init data while its session lives returns that
+ * session; a customer holds at most MAX_LIVE_SESSIONS_PER_CUSTOMER, the oldest ending first.
+ * Throws InitDataRejected (`missing` before anything is looked up), NotFound (project),
+ * BotTokenMissing or CustomerBlocked.
  */
 export async function createCustomerSession(
   db: Db,
@@ -139,15 +170,17 @@ export async function createCustomerSession(
 ): Promise<CustomerSession> {
   const policy = input.policy ?? DEFAULT_CUSTOMER_SESSION_POLICY
   const now = input.now ?? new Date()
+  initDataText(input.initData)
   const botToken = await projectBotToken(db, input.secrets, input.projectId)
   const verified = verifyInitData(input.initData, botToken, {
     maxAgeSeconds: policy.initDataMaxAgeSeconds,
     now,
   })
   const { user } = verified
-  const token = `${CUSTOMER_TOKEN_PREFIX}${input.projectId}.${randomBytes(32).toString('base64url')}`
-  const expiresAt = new Date(now.getTime() + policy.tokenTtlSeconds * 1000)
-  await transact(db, async (tx) => {
+  const token = customerToken(input.projectId, botToken, verified)
+  const tokenHash = hashToken(token)
+  const expiresAt = await transact(db, async (tx) => {
+    // The customer's lock serializes its sign-ins: replays in parallel find one session.
     const customer = await upsertAndLockCustomer(tx, input.projectId, user.id, {
       firstName: user.firstName,
       lastName: user.lastName,
@@ -155,25 +188,29 @@ export async function createCustomerSession(
       languageCode: user.languageCode,
     })
     if (customer.blockedAt) throw new CustomerBlocked(user.id)
+    const mine = and(
+      eq(customerSessions.projectId, input.projectId),
+      eq(customerSessions.customerId, customer.id),
+    )
     // This customer's ended sessions go as new ones come: the table stays small without a job.
-    await tx
-      .delete(customerSessions)
-      .where(
-        and(
-          eq(customerSessions.projectId, input.projectId),
-          eq(customerSessions.customerId, customer.id),
-          lte(customerSessions.expiresAt, now),
-        ),
-      )
+    await tx.delete(customerSessions).where(and(mine, lte(customerSessions.expiresAt, now)))
+    const [live] = await tx
+      .select({ expiresAt: customerSessions.expiresAt })
+      .from(customerSessions)
+      .where(and(mine, eq(customerSessions.tokenHash, tokenHash)))
+    if (live) return live.expiresAt
+    const ends = new Date(now.getTime() + policy.tokenTtlSeconds * 1000)
     await tx.insert(customerSessions).values({
       projectId: input.projectId,
-      tokenHash: hashToken(token),
+      tokenHash,
       customerId: customer.id,
       telegramUserId: user.id,
       authDate: verified.authDate,
       createdAt: now,
-      expiresAt,
+      expiresAt: ends,
     })
+    await endOldestSessions(tx, mine)
+    return ends
   })
   return {
     token,
@@ -186,6 +223,17 @@ export async function createCustomerSession(
       languageCode: user.languageCode,
     },
   }
+}
+
+/** Keeps the customer's newest MAX_LIVE_SESSIONS_PER_CUSTOMER sessions and ends the rest. */
+async function endOldestSessions(tx: Executor, mine: ReturnType<typeof and>) {
+  const newest = tx
+    .select({ tokenHash: customerSessions.tokenHash })
+    .from(customerSessions)
+    .where(mine)
+    .orderBy(desc(customerSessions.createdAt), desc(customerSessions.expiresAt))
+    .limit(MAX_LIVE_SESSIONS_PER_CUSTOMER)
+  await tx.delete(customerSessions).where(and(mine, notInArray(customerSessions.tokenHash, newest)))
 }
 
 /** Who a customer token speaks for: one project, one customer. */

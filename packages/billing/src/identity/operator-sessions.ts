@@ -1,15 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import {
   type Executor,
-  loginAttempts,
   operatorSessions,
   operators,
   projectMembers,
   projects,
+  rateLimits,
 } from '@e-stars/db'
-import { and, asc, eq, gt, lt, sql } from 'drizzle-orm'
-import { InvalidCredentials, TooManyLoginAttempts } from '../errors.ts'
-import { transact } from '../ledger/transaction.ts'
+import { and, asc, eq, lt } from 'drizzle-orm'
+import { InvalidCredentials } from '../errors.ts'
 import { hashPassword, type OperatorRole, verifyPassword } from './operators.ts'
 
 export interface SessionPolicy {
@@ -17,18 +16,11 @@ export interface SessionPolicy {
   idleMs: number
   /** …and after this long whatever happens. */
   absoluteMs: number
-  /** Failed logins counted per email and per address within `windowMs`. */
-  maxFailuresPerEmail: number
-  maxFailuresPerIp: number
-  windowMs: number
 }
 
 export const DEFAULT_SESSION_POLICY: SessionPolicy = {
   idleMs: 8 * 60 * 60 * 1000,
   absoluteMs: 7 * 24 * 60 * 60 * 1000,
-  maxFailuresPerEmail: 5,
-  maxFailuresPerIp: 20,
-  windowMs: 15 * 60 * 1000,
 }
 
 /** The session cookie holds the token; only its SHA-256 is stored. */
@@ -59,7 +51,6 @@ export interface LoginResult {
 export interface LoginInput {
   email: string
   password: string
-  ip: string
   now?: Date | undefined
   policy?: Partial<SessionPolicy> | undefined
 }
@@ -68,28 +59,13 @@ export interface LoginInput {
 let decoyHash: Promise<string> | undefined
 
 /**
- * Checks the password and opens a session. Refuses with `TooManyLoginAttempts` once the email or
- * the address has failed too often in the window; every failure is stored (replicas share it).
+ * Checks the password and opens a session. How often one may try is the API's business (its
+ * attempt limits, counted across replicas): the engine only answers right or wrong.
  */
 export async function login(db: Executor, input: LoginInput): Promise<LoginResult> {
   const policy = { ...DEFAULT_SESSION_POLICY, ...input.policy }
   const now = input.now ?? new Date()
   const email = input.email.trim().toLowerCase()
-  const since = new Date(now.getTime() - policy.windowMs)
-  // The attempt is recorded before it is judged, so parallel guesses count against each other
-  // instead of all passing the check during the slow password hash. A success deletes it.
-  const [attempt] = await db
-    .insert(loginAttempts)
-    .values({ email, ip: input.ip, at: now })
-    .returning({ id: loginAttempts.id })
-  try {
-    await refuseWhenLimited(db, { email, ip: input.ip, since, policy, excludeId: attempt!.id })
-  } catch (error) {
-    // A refused attempt was never tried: it does not extend the lock.
-    await db.delete(loginAttempts).where(eq(loginAttempts.id, attempt!.id))
-    throw error
-  }
-
   const [operator] = await db
     .select({
       id: operators.id,
@@ -106,16 +82,13 @@ export async function login(db: Executor, input: LoginInput): Promise<LoginResul
   const token = randomBytes(32).toString('base64url')
   const csrfToken = randomBytes(24).toString('base64url')
   const expiresAt = new Date(now.getTime() + policy.idleMs)
-  await transact(db, async (tx) => {
-    await tx.delete(loginAttempts).where(eq(loginAttempts.email, email))
-    await tx.insert(operatorSessions).values({
-      tokenHash: hashSessionToken(token),
-      operatorId: operator.id,
-      csrfToken,
-      createdAt: now,
-      lastSeenAt: now,
-      expiresAt,
-    })
+  await db.insert(operatorSessions).values({
+    tokenHash: hashSessionToken(token),
+    operatorId: operator.id,
+    csrfToken,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt,
   })
   return {
     token,
@@ -124,47 +97,6 @@ export async function login(db: Executor, input: LoginInput): Promise<LoginResul
     operator: { id: operator.id, email: operator.email, name: operator.name },
     projects: await listOperatorProjects(db, operator.id),
   }
-}
-
-async function refuseWhenLimited(
-  db: Executor,
-  input: { email: string; ip: string; since: Date; policy: SessionPolicy; excludeId: number },
-) {
-  const [counts] = await db
-    .select({
-      byEmail: sql<number>`count(*) filter (where ${loginAttempts.email} = ${input.email})::int`,
-      byIp: sql<number>`count(*) filter (where ${loginAttempts.ip} = ${input.ip})::int`,
-      oldestEmail: sql<
-        string | null
-      >`min(${loginAttempts.at}) filter (where ${loginAttempts.email} = ${input.email})`,
-      oldestIp: sql<
-        string | null
-      >`min(${loginAttempts.at}) filter (where ${loginAttempts.ip} = ${input.ip})`,
-    })
-    .from(loginAttempts)
-    .where(
-      and(
-        gt(loginAttempts.at, input.since),
-        // Earlier attempts only: this one's own row is not yet a failure. Rows of parallel
-        // attempts still in flight do count, which is the point.
-        sql`${loginAttempts.id} < ${input.excludeId}`,
-        sql`(${loginAttempts.email} = ${input.email} or ${loginAttempts.ip} = ${input.ip})`,
-      ),
-    )
-  const limitedFrom = [
-    Number(counts?.byEmail ?? 0) >= input.policy.maxFailuresPerEmail ? counts?.oldestEmail : null,
-    Number(counts?.byIp ?? 0) >= input.policy.maxFailuresPerIp ? counts?.oldestIp : null,
-  ].filter((v): v is string => Boolean(v))
-  if (limitedFrom.length === 0) return
-  // The limit lifts when the oldest counted failure leaves the window.
-  const retryAt = new Date(
-    Math.max(...limitedFrom.map((at) => new Date(at).getTime())) + input.policy.windowMs,
-  )
-  const now = input.since.getTime() + input.policy.windowMs
-  throw new TooManyLoginAttempts(
-    retryAt.toISOString(),
-    Math.max(1, Math.ceil((retryAt.getTime() - now) / 1000)),
-  )
 }
 
 export interface AuthenticatedSession {
@@ -234,22 +166,18 @@ export async function logout(db: Executor, token: string): Promise<void> {
   await db.delete(operatorSessions).where(eq(operatorSessions.tokenHash, hashSessionToken(token)))
 }
 
-/** Expired sessions and failures older than the window; run by a job. */
-export async function purgeOperatorSessions(
-  db: Executor,
-  options: { now?: Date; policy?: Partial<SessionPolicy> } = {},
-) {
-  const policy = { ...DEFAULT_SESSION_POLICY, ...options.policy }
+/** Expired sessions and attempt counters whose window has closed; run by a job. */
+export async function purgeOperatorSessions(db: Executor, options: { now?: Date } = {}) {
   const now = options.now ?? new Date()
   const sessions = await db
     .delete(operatorSessions)
     .where(lt(operatorSessions.expiresAt, now))
     .returning({ tokenHash: operatorSessions.tokenHash })
-  const attempts = await db
-    .delete(loginAttempts)
-    .where(lt(loginAttempts.at, new Date(now.getTime() - policy.windowMs)))
-    .returning({ id: loginAttempts.id })
-  return { sessions: sessions.length, attempts: attempts.length }
+  const counters = await db
+    .delete(rateLimits)
+    .where(lt(rateLimits.expire, now))
+    .returning({ key: rateLimits.key })
+  return { sessions: sessions.length, rateLimits: counters.length }
 }
 
 export async function listOperatorProjects(

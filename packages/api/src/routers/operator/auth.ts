@@ -1,11 +1,19 @@
 import { authenticateSession, listOperatorProjects, login, logout } from '@e-stars/billing'
+import { limitConsoleLogin } from '../../limits.ts'
 import { operatorProcedure, publicProcedure } from '../../trpc.ts'
 import { loginInput } from './inputs.ts'
 
 export const authRouter = {
-  /** Checks the password, sets the httpOnly session cookie, returns the CSRF token to echo. */
+  /**
+   * Checks the password, sets the httpOnly session cookie, returns the CSRF token to echo.
+   * Failures are limited per email and per address (TOO_MANY_LOGIN_ATTEMPTS, `Retry-After`).
+   */
   login: publicProcedure.input(loginInput).mutation(async ({ ctx, input }) => {
-    const session = await login(ctx.db, { ...input, ip: ctx.clientIp })
+    const session = await limitConsoleLogin(
+      ctx.limits,
+      { email: input.email, ip: ctx.clientIp },
+      () => login(ctx.db, input),
+    )
     ctx.sessionCookie.set(session.token, new Date(session.expiresAt))
     ctx.logger.info({ operatorId: session.operator.id }, 'operator logged in')
     const { token: _token, ...visible } = session
