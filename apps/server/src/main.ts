@@ -1,4 +1,4 @@
-import { createSecrets } from '@e-stars/billing'
+import { createSecrets, listProjects } from '@e-stars/billing'
 import { DEMO_USERS, type DemoSandbox, sandboxWanted, startDemoSandbox } from './demo.ts'
 import { ConfigError, parseEnv } from './env.ts'
 import {
@@ -74,11 +74,15 @@ async function main() {
         `    curl -s '${control}/transcript?userId=${alice?.id}'\n` +
         `  (README: "Fork the reference bot" shows paying an invoice the same way)\n\n`,
     )
-    if (server.miniAppServed)
+    if (server.miniAppServed) {
+      // The link names the project: /miniapp/open tells nobody which projects exist.
+      const project = server.demoProjectId ?? (await listProjects(server.database.db))[0]?.id
+      const open = `${server.url}/miniapp/open?project=${project ?? ''}`
       process.stdout.write(
-        `The reference Mini App inside the sandbox Telegram: ${server.url}/miniapp/open\n` +
-          `  (as Bob in dark: ${server.url}/miniapp/open?user=${DEMO_USERS[1]?.id}&theme=dark)\n\n`,
+        `The reference Mini App inside the sandbox Telegram: ${open}\n` +
+          `  (as Bob in dark: ${open}&user=${DEMO_USERS[1]?.id}&theme=dark)\n\n`,
       )
+    }
   }
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down')

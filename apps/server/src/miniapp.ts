@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { listProjects } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 import express from 'express'
 
@@ -20,17 +19,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Serves the reference Mini App at `/miniapp/` (its API calls go to `/trpc` on this origin), and in
- * sandbox mode `/miniapp/open[?project=…&user=…&theme=dark]`, which opens it inside the sandbox's
- * Telegram host page (the first project when none is named). Mount before the console's fallback.
+ * sandbox mode `/miniapp/open?project=…[&user=…&theme=dark]`, which opens it inside the sandbox's
+ * Telegram host page (the start banner prints the link with the demo project; nothing here
+ * looks one up). Mount before the console's fallback.
  */
 export function mountMiniApp(app: express.Express, options: MiniAppOptions) {
   if (options.sandboxUrl) {
     const sandboxUrl = options.sandboxUrl
-    app.get('/miniapp/open', async (req, res) => {
+    app.get('/miniapp/open', (req, res) => {
       const target = new URL('/miniapp', sandboxUrl)
-      let project = typeof req.query.project === 'string' ? req.query.project : ''
-      if (!UUID.test(project)) project = (await listProjects(options.db))[0]?.id ?? ''
-      if (project) target.searchParams.set('project', project)
+      // Only the project the link names: whoever asks is not told which projects exist.
+      const project = typeof req.query.project === 'string' ? req.query.project : ''
+      if (UUID.test(project)) target.searchParams.set('project', project)
       for (const key of ['user', 'theme'] as const) {
         const value = req.query[key]
         if (typeof value === 'string' && /^[\w-]{1,32}$/.test(value))
