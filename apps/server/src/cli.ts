@@ -9,7 +9,12 @@ import {
 } from './admin.ts'
 import { readControlFile } from './control-file.ts'
 import { ConfigError, parseEnv } from './env.ts'
-import { assertDataDirUsable, databaseUrlProblem, restrictNewFiles } from './first-start.ts'
+import {
+  assertDataDirUsable,
+  databaseUrlProblem,
+  restrictNewFiles,
+  tightenDataDir,
+} from './first-start.ts'
 import { describeError } from './logger.ts'
 
 async function main(argv: string[]) {
@@ -49,6 +54,8 @@ async function main(argv: string[]) {
     console.log(json ? JSON.stringify(result.json, null, 2) : result.text)
   } finally {
     await database.close()
+    // PGlite sets the modes of the files it made (0666); the CLI leaves none open to others.
+    if (!env.DATABASE_URL) tightenDataDir(env.DATA_DIR)
   }
 }
 

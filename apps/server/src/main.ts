@@ -7,6 +7,7 @@ import {
   type FirstStart,
   openFirstStart,
   restrictNewFiles,
+  tightenDataDir,
 } from './first-start.ts'
 import { installLastResort } from './last-resort.ts'
 import { createLogger, describeError } from './logger.ts'
@@ -89,6 +90,8 @@ async function main() {
     server
       .close()
       .then(() => demo?.close())
+      // What PGlite created while running (0666) is closed to others before the process ends.
+      .then(() => (env.DATABASE_URL ? undefined : tightenDataDir(env.DATA_DIR)))
       .then(
         () => process.exit(0),
         (error: unknown) => {

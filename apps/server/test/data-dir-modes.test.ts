@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../src/env.ts'
 import { assertDataDirUsable } from '../src/first-start.ts'
-import { spawnServer } from './spawn-server.ts'
+import { runCli, spawnServer } from './spawn-server.ts'
 
 let scratch: string
 
@@ -65,6 +65,14 @@ describe('DATA_DIR file modes', () => {
     }
     expect(openToOthers(dataDir)).toEqual([])
     expect(statSync(join(scratch, 'fresh')).mode & 0o777).toBe(0o700)
+  }, 60_000)
+
+  it('the CLI on a fresh DATA_DIR (no server running) leaves nothing open to others either', async () => {
+    const dataDir = join(scratch, 'cli')
+    const { code, stderr } = await runCli(['project', 'create', 'Modes bot'], { DATA_DIR: dataDir })
+    expect(code, stderr).toBe(0)
+    expect(readdirSync(dataDir, { recursive: true }).length).toBeGreaterThan(100)
+    expect(openToOthers(dataDir)).toEqual([])
   }, 60_000)
 
   it('refuses to start on a world-writable DATA_DIR, in one line naming it and the fix', async () => {
