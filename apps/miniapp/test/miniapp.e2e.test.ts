@@ -145,7 +145,7 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
     await bob.close()
   })
 
-  it('refuses init data signed for another bot over HTTP, with the reason in error.data', async () => {
+  it('refuses init data signed for another bot over HTTP with the one sign-in refusal', async () => {
     const alice = world.sandbox.users().find((u) => u.id === ALICE)!
     const response = await fetch(`${world.server.url}/trpc/miniApp.signIn`, {
       method: 'POST',
