@@ -179,6 +179,19 @@ describe('Mini App sign-in limits', () => {
     )
   }, 60_000)
 
+  it('a project id in upper case signs in to the same project, with a token that works', async () => {
+    const answer = await signIn({
+      projectId: projectId.toUpperCase(),
+      initData: signInitData({ id: 2_000_003, first_name: 'Carol', is_bot: false }, BOT_TOKEN),
+    })
+    expect(answer.status).toBe(200)
+    const { token } = (answer.body as { result: { data: { token: string } } }).result.data
+    const me = await fetch(`${server.url}/trpc/me.session`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(me.status).toBe(200)
+  })
+
   it('200 replays of one valid init data make one session and are never limited', async () => {
     const initData = signInitData({ id: 2_000_002, first_name: 'Bob', is_bot: false }, BOT_TOKEN)
     const before = await sessionsOfProject(projectId)
@@ -200,9 +213,11 @@ describe('Mini App sign-in limits', () => {
     const perProject = ATTEMPT_LIMITS.miniAppSignInPerProject.points
     const forged = signInitData(ALICE, OTHER_BOT_TOKEN)
     const codes: string[] = []
+    // The same project in upper case, as a uuid may be written, is the same project.
+    const spellings = [projectId, projectId.toUpperCase()]
     for (let i = 0; i < perProject + 5; i++) {
       const from = `198.51.100.${i % 250}`
-      const input = { projectId, initData: i % 2 ? forged : '' }
+      const input = { projectId: spellings[i % 2]!, initData: i % 3 ? forged : '' }
       codes.push(
         await callerFrom(from)
           .miniApp.signIn(input)

@@ -76,7 +76,13 @@ export const miniAppRouter = {
    * `Retry-After`.
    */
   signIn: publicProcedure
-    .input(z.object({ projectId: z.uuid(), initData: line(TEXT_LIMITS.signedData) }))
+    .input(
+      z.object({
+        // One spelling per project: the limit's key and the token name it in lower case.
+        projectId: z.uuid().transform((id) => id.toLowerCase()),
+        initData: line(TEXT_LIMITS.signedData),
+      }),
+    )
     .mutation(({ ctx, input }) => {
       const secrets = paymentsOf(ctx).secrets
       return limitMiniAppSignIn(ctx.limits, { ip: ctx.clientIp, projectId: input.projectId }, () =>
