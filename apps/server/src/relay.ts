@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Logger, PaymentServices } from '@e-stars/api'
 import {
   type ClaimedUpdate,
@@ -16,6 +16,7 @@ import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { MalformedPaymentUpdateError, parsePaymentUpdate } from '@e-stars/telegram'
 import express from 'express'
 import { setRetryAfter } from './app.ts'
+import type { Outbound } from './outbound.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -41,6 +42,11 @@ export interface RelayOptions {
  */
 const MAX_UPDATE_BYTES = '1mb'
 
+/** Answers in the Bot API's own error shape, the one a webhook's caller (Telegram) speaks. */
+function telegramError(res: express.Response, status: number, description: string) {
+  res.status(status).json({ ok: false, error_code: status, description })
+}
+
 /**
  * Not stored: answer non-2xx so Telegram redelivers (recording is idempotent). While the database
  * is unreachable that is a 503 with `Retry-After`.
@@ -48,10 +54,32 @@ const MAX_UPDATE_BYTES = '1mb'
 function notStored(res: express.Response, error: unknown) {
   if (isDatabaseUnavailable(error)) {
     setRetryAfter(res)
-    res.status(503).json({ error: 'Database unavailable, retry' })
+    telegramError(res, 503, 'Service Unavailable: database unavailable, retry')
   } else {
-    res.status(500).json({ error: 'Not stored, retry' })
+    telegramError(res, 500, 'Internal Server Error: not stored, retry')
   }
+}
+
+/**
+ * A missing project, a project without a relay and a wrong secret answer alike, so the relay
+ * tells a stranger nothing about which projects exist; the log says which it was.
+ */
+function refuse(res: express.Response) {
+  telegramError(res, 403, 'Forbidden')
+}
+
+/** Compared against when there is no secret to compare with, so every refusal costs the same. */
+const NO_SECRET = randomBytes(32).toString('base64url')
+
+/** The body parser's own errors (bad JSON, too large), in Telegram's shape: never a stack. */
+const unreadableUpdate: express.ErrorRequestHandler = (error: unknown, _req, res, next) => {
+  const type = (error as { type?: unknown } | null)?.type
+  if (res.headersSent || typeof type !== 'string' || !type.startsWith('entity.')) {
+    next(error)
+    return
+  }
+  if (type === 'entity.too.large') telegramError(res, 413, 'Request Entity Too Large')
+  else telegramError(res, 400, 'Bad Request: the body is not a JSON update')
 }
 
 /**
@@ -73,13 +101,20 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
         notStored(res, error)
         return
       }
-      if (!project?.webhookSecret) {
-        res.status(404).json({ error: 'No relay configured for this project' })
-        return
-      }
-      if (!secretMatches(project.webhookSecret, req.get('x-telegram-bot-api-secret-token'))) {
-        logger.warn({ projectId, ip: req.ip }, 'relay: wrong webhook secret')
-        res.status(403).json({ error: 'Forbidden' })
+      const presented = req.get('x-telegram-bot-api-secret-token')
+      const matches = secretMatches(project?.webhookSecret ?? NO_SECRET, presented)
+      if (!project?.webhookSecret || !matches) {
+        const reason = !project
+          ? 'no such project'
+          : !project.webhookSecret
+            ? 'no relay configured'
+            : presented === undefined
+              ? 'no webhook secret'
+              : 'wrong webhook secret'
+        logger.warn({ projectId, ip: req.ip, reason }, 'relay: refused')
+        // The body is never read: a stranger's bytes do not reach the JSON parser.
+        res.set('connection', 'close')
+        refuse(res)
         return
       }
       res.locals.project = project
@@ -94,7 +129,7 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
         update === null ||
         !Number.isSafeInteger(update.update_id)
       ) {
-        res.status(400).json({ error: 'Not a Telegram update' })
+        telegramError(res, 400, 'Bad Request: not a Telegram update')
         return
       }
       const projectId = project.id
@@ -174,6 +209,7 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
       options.onStored?.()
     },
   )
+  app.use('/telegram', unreadableUpdate)
 }
 
 export interface ForwarderOptions {
@@ -182,8 +218,12 @@ export interface ForwarderOptions {
   leaseMs: number
   timeoutMs?: number
   services: PaymentServices
-  fetch?: typeof fetch
+  /** The outbound guard every forward goes through (public targets only, no redirects). */
+  outbound: Outbound
 }
+
+/** A bot's webhook reply is one Bot API call; anything longer is not read (nor executed). */
+const MAX_REPLY_BYTES = 64 * 1024
 
 const MAX_AGE_MS = 24 * 60 * 60 * 1000
 
@@ -193,7 +233,6 @@ const MAX_AGE_MS = 24 * 60 * 60 * 1000
  * (Telegraf's webhookReply) is executed through the project's bot, as Telegram would.
  */
 export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOptions) {
-  const fetcher = options.fetch ?? fetch
   const inFlight = new AbortController()
   let running: Promise<void> | null = null
   let again = false
@@ -205,34 +244,28 @@ export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOp
       await markRelayFailed(db, { ...key, error: 'no relay target', nextAttemptAt: null })
       return true
     }
-    let error: string
-    try {
-      const response = await fetcher(update.relayTarget, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(update.webhookSecret
-            ? { 'x-telegram-bot-api-secret-token': update.webhookSecret }
-            : {}),
-        },
-        body: JSON.stringify(update.payload),
-        signal: AbortSignal.any([
-          inFlight.signal,
-          AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        ]),
-      })
-      const body = await response.text()
-      if (response.ok) {
-        await markRelayForwarded(db, key)
-        await executeWebhookReply(update.projectId, body)
-        return true
-      }
-      error = `HTTP ${response.status}`
-    } catch (failure) {
-      // Stopping mid-forward is a crash as far as the update knows: its lease runs out, then retry.
-      if (inFlight.signal.aborted) throw failure
-      error = failure instanceof Error ? failure.message : String(failure)
+    // Stopping mid-forward rejects: a crash as far as the update knows (its lease runs out, then retry).
+    const sent = await options.outbound.post(update.relayTarget, {
+      headers: {
+        'content-type': 'application/json',
+        ...(update.webhookSecret
+          ? { 'x-telegram-bot-api-secret-token': update.webhookSecret }
+          : {}),
+      },
+      body: JSON.stringify(update.payload),
+      timeoutMs: options.timeoutMs ?? 10_000,
+      maxResponseBytes: MAX_REPLY_BYTES,
+      signal: inFlight.signal,
+      log: { ...key, attempts: update.attempts },
+    })
+    if (sent.delivered) {
+      await markRelayForwarded(db, key)
+      if (sent.body !== null) await executeWebhookReply(update.projectId, sent.body)
+      else logger.warn(key, 'relay: webhook reply longer than 64 KiB, not executed')
+      return true
     }
+    // Only the guard's coarse words reach the owner; the detail is in the guard's log line.
+    const error = sent.error
     const tooOld = Date.now() - update.receivedAt.getTime() > MAX_AGE_MS
     const delay = Math.min(1000 * 2 ** Math.max(0, update.attempts - 1), 60_000)
     await markRelayFailed(db, {
@@ -240,10 +273,7 @@ export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOp
       error,
       nextAttemptAt: tooOld ? null : new Date(Date.now() + delay),
     })
-    logger.warn(
-      { ...key, attempts: update.attempts, err: error, gaveUp: tooOld },
-      'relay: forward failed',
-    )
+    if (tooOld) logger.warn({ ...key, attempts: update.attempts, err: error }, 'relay: gave up')
     return false
   }
 

@@ -16,6 +16,7 @@ import {
 } from './first-start.ts'
 import { startJobs } from './jobs.ts'
 import { defaultMiniAppDir, mountMiniApp } from './miniapp.ts'
+import { createOutbound, ownPortsOf, privateTargetsAllowed, targetRefusal } from './outbound.ts'
 import { startReconcileJob } from './reconcile-job.ts'
 import { mountRelay, startRelayForwarder } from './relay.ts'
 import { loadSecretKey } from './secret-key.ts'
@@ -62,10 +63,19 @@ export async function startServer(
     secrets,
     telegramApiRoot: env.TELEGRAM_API_ROOT,
   })
+  // One guard for every request to a tenant's URL; this server's own ports are known once it listens.
+  let listeningPort: number | null = null
+  const allowPrivate = privateTargetsAllowed(env)
+  const outbound = createOutbound({
+    allowPrivate,
+    ownPorts: () => ownPortsOf(env, listeningPort),
+    logger,
+  })
   const forwarder = startRelayForwarder(database.db, logger, {
     intervalMs: env.RELAY_FORWARD_INTERVAL_MS,
     leaseMs: env.RELAY_LEASE_MS,
     services: payments,
+    outbound,
   })
   let consoleServed = false
   let miniAppServed = false
@@ -81,6 +91,7 @@ export async function startServer(
       tokenTtlSeconds: env.MINIAPP_SESSION_TTL_SECONDS,
     },
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
+    targetRule: (url) => targetRefusal(url, { allowPrivate }),
     extend(app) {
       options.extend?.(app, database)
       mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
@@ -127,6 +138,7 @@ export async function startServer(
     throw listenProblem(error, 'PORT', env.HOST, env.PORT) ?? error
   }
   const { port } = server.address() as AddressInfo
+  listeningPort = port
   const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`
   if (ownsDataDir) adminToken = writeControlFile(env.DATA_DIR, url).token
   const jobs = startJobs(database.db, logger, {

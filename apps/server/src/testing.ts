@@ -80,6 +80,8 @@ export async function startStack(options: { sandbox?: SandboxOptions } = {}): Pr
       TELEGRAM_API_ROOT: sandbox.apiRoot,
       RECONCILE_INTERVAL_SECONDS: '0',
       LOG_LEVEL: 'silent',
+      // The bots under test listen on loopback; the server's own port stays refused.
+      ALLOW_PRIVATE_TARGETS: 'on',
     }),
     serverLogger,
     { database },

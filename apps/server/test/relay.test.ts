@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net'
 import { createEStarsClient } from '@e-stars/api/client'
 import {
   createApiKey,
+  createProject,
   createSecrets,
   getPayment,
+  getRelayStatus,
   getRelayUpdate,
   listProjects,
   setBotToken,
@@ -16,14 +18,18 @@ import { createTestDatabase } from '@e-stars/db/testing'
 import { createSandbox, type Sandbox } from '@e-stars/sandbox'
 import { createBotApi } from '@e-stars/telegram'
 import { sql } from 'drizzle-orm'
+import type express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseEnv } from '../src/env.ts'
+import { targetRefusal } from '../src/outbound.ts'
 import { type RunningServer, startServer } from '../src/server.ts'
 
 const silent = { info() {}, warn() {}, error() {} }
 const SECRET_KEY = randomBytes(32).toString('base64')
 const secrets = createSecrets(SECRET_KEY)
 const ALICE = 2_000_001
+/** The rule the server passes the engine with ALLOW_PRIVATE_TARGETS=on (the hooks are on loopback). */
+const loopbackAllowed = (url: URL) => targetRefusal(url, { allowPrivate: true })
 
 /** The bot's own webhook behind the relay: records what it receives; can be told to hang. */
 function botWebhook() {
@@ -97,8 +103,25 @@ const envFor = (extra: Record<string, string> = {}) =>
     RECONCILE_INTERVAL_SECONDS: '0',
     RELAY_FORWARD_INTERVAL_MS: '50',
     RELAY_LEASE_MS: '300',
+    // The bot's webhook below listens on loopback.
+    ALLOW_PRIVATE_TARGETS: 'on',
     ...extra,
   })
+
+/**
+ * Stands in for the demo's loopback-only `/demo/bootstrap` (and counts who reached it, and with
+ * which headers): what a forward must never reach, whatever the relay target answers.
+ */
+const bootstrapCalls: Array<{ method: string; secret: unknown }> = []
+function mountBootstrapSpy(app: express.Express) {
+  app.all('/demo/bootstrap', (req, res) => {
+    bootstrapCalls.push({
+      method: req.method,
+      secret: req.headers['x-telegram-bot-api-secret-token'],
+    })
+    res.json({ apiKey: 'not-a-real-key' })
+  })
+}
 
 beforeAll(async () => {
   database = await createTestDatabase()
@@ -108,7 +131,10 @@ beforeAll(async () => {
     webhookRetryMaxDelayMs: 200,
   })
   // Server A must not close the shared database: the crash test starts a second server on it.
-  server = await startServer(envFor(), silent, { database: { ...database, close: async () => {} } })
+  server = await startServer(envFor(), silent, {
+    database: { ...database, close: async () => {} },
+    extend: mountBootstrapSpy,
+  })
   const [project] = await listProjects(database.db)
   projectId = project!.id
   apiKey = (await createApiKey(database.db, { projectId, name: 'bot' })).key
@@ -116,6 +142,7 @@ beforeAll(async () => {
   const settings = await setRelaySettings(database.db, {
     projectId,
     relayTarget: await hook.start(),
+    targetRule: loopbackAllowed,
   })
   webhookSecret = settings.webhookSecret
   await pointTelegramAtServer()
@@ -133,6 +160,7 @@ const pointTelegramAtServer = () =>
 async function startAgain(extra: Record<string, string> = {}) {
   server = await startServer(envFor(extra), silent, {
     database: { ...database, close: async () => {} },
+    extend: mountBootstrapSpy,
   })
   await pointTelegramAtServer()
 }
@@ -231,12 +259,6 @@ describe('the webhook relay (POST /telegram/<project>)', () => {
     await expect(
       getPayment(database.db, { projectId, telegramPaymentChargeId: 'stx-forged' }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND' })
-
-    const unknown = await fetch(`${server.url}/telegram/00000000-0000-4000-8000-000000000000`, {
-      method: 'POST',
-      headers: { 'x-telegram-bot-api-secret-token': webhookSecret },
-    })
-    expect(unknown.status).toBe(404)
   })
 
   it('the same payment delivered many times — relay duplicates, the API and reconciliation — is one payment, one grant', async () => {
@@ -388,5 +410,179 @@ describe('the webhook relay (POST /telegram/<project>)', () => {
       5000,
     )
     expect(refunded).toMatchObject({ refundedBy: 'reconciliation' })
+  })
+})
+
+/** One POST to the relay, answered as text (what a caller sees, byte for byte). */
+async function postRelay(path: string, body: string, secret?: string) {
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(secret === undefined ? {} : { 'x-telegram-bot-api-secret-token': secret }),
+    },
+    body,
+  })
+  return {
+    status: response.status,
+    type: response.headers.get('content-type'),
+    text: await response.text(),
+  }
+}
+
+/** What an error body must never carry: a stack frame, an absolute path, an HTML page. */
+function expectNoInternals(text: string) {
+  expect(text).not.toMatch(/\bat \S+ \(|node_modules|\/work\/|\/home\/|\/tmp\/|<html|<pre|Error:/i)
+}
+
+const REFUSAL = { ok: false, error_code: 403, description: 'Forbidden' }
+
+describe('the relay refuses every unauthenticated caller alike', () => {
+  const update = JSON.stringify({ update_id: 66_000_001, message: { text: 'hi' } })
+
+  it('a missing project, a project without a relay, a malformed id and a wrong or missing secret get one identical refusal', async () => {
+    const noRelay = await createProject(database.db, { name: 'no relay yet' })
+    const answers = [
+      await postRelay('/telegram/00000000-0000-4000-8000-000000000000', update, webhookSecret),
+      await postRelay(`/telegram/${noRelay.id}`, update, webhookSecret),
+      await postRelay(`/telegram/${noRelay.id}`, update),
+      await postRelay('/telegram/not-a-project', update, webhookSecret),
+      await postRelay(`/telegram/${projectId}`, update, 'wrong-secret-000000'),
+      await postRelay(`/telegram/${projectId}`, update),
+    ]
+    for (const answer of answers) expect(answer).toEqual(answers[0])
+    expect(answers[0]!.status).toBe(403)
+    expect(JSON.parse(answers[0]!.text)).toEqual(REFUSAL)
+    expect(await getRelayUpdate(database.db, projectId, 66_000_001)).toBeNull()
+  })
+
+  it('a wrong secret never reaches the JSON parser: malformed and oversized bodies get the same refusal', async () => {
+    const malformed = '{"update_id": 1,'
+    const oversized = JSON.stringify({ update_id: 1, text: 'x'.repeat(2 * 1024 * 1024) })
+    for (const body of [malformed, oversized]) {
+      for (const answer of [
+        await postRelay(`/telegram/${projectId}`, body, 'wrong-secret-000000'),
+        await postRelay(`/telegram/${projectId}`, body),
+        await postRelay('/telegram/00000000-0000-4000-8000-000000000000', body, webhookSecret),
+      ]) {
+        expect(answer.status).toBe(403)
+        expect(JSON.parse(answer.text)).toEqual(REFUSAL)
+      }
+    }
+  })
+
+  it('bad, oversized or non-update JSON after authentication answers Telegram-style JSON, never a stack or a path', async () => {
+    const path = `/telegram/${projectId}`
+    const malformed = await postRelay(path, '{"update_id": 1,', webhookSecret)
+    const oversized = await postRelay(
+      path,
+      JSON.stringify({ update_id: 1, text: 'x'.repeat(2 * 1024 * 1024) }),
+      webhookSecret,
+    )
+    const notAnUpdate = await postRelay(path, '["update_id"]', webhookSecret)
+    expect([malformed.status, oversized.status, notAnUpdate.status]).toEqual([400, 413, 400])
+    for (const answer of [malformed, oversized, notAnUpdate]) {
+      expect(answer.type).toMatch(/^application\/json/)
+      expectNoInternals(answer.text)
+      const body = JSON.parse(answer.text) as Record<string, unknown>
+      expect(body).toMatchObject({ ok: false, error_code: answer.status })
+      expect(body.description).toMatch(
+        answer.status === 413 ? /^Request Entity Too Large/ : /^Bad Request/,
+      )
+    }
+  })
+})
+
+/** A relay target that answers every request the same way and counts them. */
+async function fixedAnswer(status: number, headers: Record<string, string> = {}) {
+  const requests: Array<{ method: string | undefined; url: string | undefined }> = []
+  const listener = createServer((req, res) => {
+    requests.push({ method: req.method, url: req.url })
+    req.resume()
+    req.on('end', () => res.writeHead(status, headers).end('{"method":"sendMessage"}'))
+  })
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r))
+  return {
+    requests,
+    url: `http://127.0.0.1:${(listener.address() as AddressInfo).port}/hook`,
+    close: () =>
+      new Promise<void>((r) => {
+        listener.closeAllConnections()
+        listener.close(() => r())
+      }),
+  }
+}
+
+/** Another tenant: its own project, its own relay target and secret, one update posted. */
+async function tenantForwardsTo(relayTarget: string) {
+  const tenant = await createProject(database.db, { name: 'another tenant' })
+  const { webhookSecret: secret } = await setRelaySettings(database.db, {
+    projectId: tenant.id,
+    relayTarget,
+    targetRule: loopbackAllowed,
+  })
+  const posted = await postRelay(
+    `/telegram/${tenant.id}`,
+    JSON.stringify({ update_id: 55_000_001, message: { text: 'hi' } }),
+    secret,
+  )
+  expect(posted.status).toBe(200)
+  return waitUntil(async () => {
+    const status = await getRelayStatus(database.db, tenant.id)
+    return status.lastError ? status : undefined
+  }, 'the forward to fail')
+}
+
+describe('the forwarder reaches only what a tenant may reach (blind SSRF)', () => {
+  it.each([303, 307])(
+    'the attack from the issue: a target answering %i to /demo/bootstrap is not followed, and the secret goes nowhere else',
+    async (status) => {
+      bootstrapCalls.length = 0
+      const redirector = await fixedAnswer(status, { location: `${server.url}/demo/bootstrap` })
+      try {
+        const relay = await tenantForwardsTo(redirector.url)
+        expect(relay.lastError).toBe('the target answered a redirect')
+        expect(redirector.requests.length).toBeGreaterThanOrEqual(1)
+        expect(redirector.requests.every((r) => r.url === '/hook')).toBe(true)
+        // Long enough for a followed redirect to have landed.
+        await new Promise((r) => setTimeout(r, 200))
+        expect(bootstrapCalls).toEqual([])
+      } finally {
+        await redirector.close()
+      }
+    },
+  )
+
+  it('even with private targets allowed, a forward never reaches this server itself', async () => {
+    bootstrapCalls.length = 0
+    const port = new URL(server.url).port
+    for (const target of [
+      `http://127.0.0.1:${port}/demo/bootstrap`,
+      `http://localhost:${port}/demo/bootstrap`,
+      `http://[::ffff:127.0.0.1]:${port}/admin/command`,
+      `http://2130706433:${port}/demo/bootstrap`,
+    ]) {
+      const relay = await tenantForwardsTo(target)
+      expect(relay.lastError, target).toBe('the target is this e-Stars server')
+    }
+    expect(bootstrapCalls).toEqual([])
+  })
+
+  it('the owner reads coarse words in lastError, never a status or a socket error that maps a network', async () => {
+    const closed = await fixedAnswer(200)
+    await closed.close()
+    const notFound = await fixedAnswer(404)
+    const teapot = await fixedAnswer(418)
+    const broken = await fixedAnswer(502)
+    try {
+      expect((await tenantForwardsTo(closed.url)).lastError).toBe(
+        'the target refused or could not be reached',
+      )
+      expect((await tenantForwardsTo(notFound.url)).lastError).toBe('the target answered HTTP 4xx')
+      expect((await tenantForwardsTo(teapot.url)).lastError).toBe('the target answered HTTP 4xx')
+      expect((await tenantForwardsTo(broken.url)).lastError).toBe('the target answered HTTP 5xx')
+    } finally {
+      await Promise.all([notFound.close(), teapot.close(), broken.close()])
+    }
   })
 })

@@ -7,6 +7,7 @@ import {
   csrfMatches,
   DEFAULT_CUSTOMER_SESSION_POLICY,
   membershipOf,
+  type TargetRule,
 } from '@e-stars/billing'
 import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { initTRPC, TRPCError } from '@trpc/server'
@@ -34,6 +35,8 @@ export interface ApiDependencies {
   customerSessions?: CustomerSessionPolicy | undefined
   /** Counters for Mini App sign-in and console login; absent (in-process callers): unlimited. */
   limits?: AttemptLimits | undefined
+  /** Which relay targets an owner may store: the server's outbound rule (ALLOW_PRIVATE_TARGETS). */
+  targetRule?: TargetRule | undefined
 }
 
 /** Sets or clears the console's session cookie; the HTTP layer writes `Set-Cookie`. */
@@ -68,6 +71,7 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
     customerToken: input.customerToken ?? null,
     customerSessionPolicy: deps.customerSessions ?? DEFAULT_CUSTOMER_SESSION_POLICY,
     limits: deps.limits ?? null,
+    targetRule: deps.targetRule,
     sessionToken: input.sessionToken ?? null,
     csrfToken: input.csrfToken ?? null,
     clientIp: input.clientIp ?? 'unknown',

@@ -85,6 +85,7 @@ export {
   relayProject,
   setBotToken,
   setRelaySettings,
+  type TargetRule,
 } from './identity/project-telegram.ts'
 export {
   authenticateApiKey,

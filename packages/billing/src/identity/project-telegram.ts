@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { type Executor, projects } from '@e-stars/db'
 import { eq, isNotNull } from 'drizzle-orm'
 import { BotTokenMissing, InvalidInput, NotFound } from '../errors.ts'
@@ -30,24 +31,46 @@ export async function setBotToken(
 }
 
 /**
+ * Why a target URL may not be stored, or null. The server passes its outbound guard's rule (one
+ * address rule for storing and for sending, with `ALLOW_PRIVATE_TARGETS`): the engine has no
+ * network code and reads no settings.
+ */
+export type TargetRule = (url: URL) => string | null
+
+/** Without the server's rule, no literal address is trusted: a target must name a host. */
+const NO_LITERAL_ADDRESSES: TargetRule = (url) =>
+  isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) ? 'must name a host, not an IP address' : null
+
+/** A relay target: an http(s) URL the rule accepts (names are judged again when it is used). */
+function checkRelayTarget(target: string, rule: TargetRule) {
+  let url: URL
+  try {
+    url = new URL(target)
+  } catch {
+    throw new InvalidInput('relayTarget', 'must be an http(s) URL')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new InvalidInput('relayTarget', 'must be an http(s) URL')
+  const refusal = rule(url)
+  if (refusal) throw new InvalidInput('relayTarget', refusal)
+}
+
+/**
  * Where the webhook relay forwards updates (the bot's own webhook URL; null: store only) and the
  * secret Telegram must send in `X-Telegram-Bot-Api-Secret-Token`. A new secret is generated when
  * none is given; it is returned so the operator (or `setWebhook`) can use it.
  */
 export async function setRelaySettings(
   db: Executor,
-  input: { projectId: string; relayTarget: string | null; webhookSecret?: string | undefined },
+  input: {
+    projectId: string
+    relayTarget: string | null
+    webhookSecret?: string | undefined
+    targetRule?: TargetRule | undefined
+  },
 ) {
-  if (input.relayTarget !== null) {
-    let url: URL
-    try {
-      url = new URL(input.relayTarget)
-    } catch {
-      throw new InvalidInput('relayTarget', 'must be an http(s) URL')
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      throw new InvalidInput('relayTarget', 'must be an http(s) URL')
-  }
+  if (input.relayTarget !== null)
+    checkRelayTarget(input.relayTarget, input.targetRule ?? NO_LITERAL_ADDRESSES)
   if (input.webhookSecret !== undefined && !WEBHOOK_SECRET.test(input.webhookSecret))
     throw new InvalidInput('webhookSecret', 'must be 16–256 of A-Z a-z 0-9 _ -')
   const webhookSecret = input.webhookSecret ?? randomBytes(32).toString('base64url')

@@ -139,7 +139,9 @@ export const botTokenInput = z.object({
 })
 
 export const relayInput = z.object({
-  relayTarget: line(TEXT_LIMITS.url).pipe(z.url()).nullable(),
+  relayTarget: line(TEXT_LIMITS.url)
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))
+    .nullable(),
 })
 
 export const entitlementGrantInput = z.object({

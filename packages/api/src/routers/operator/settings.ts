@@ -50,7 +50,12 @@ export const settingsRouter = {
   setRelay: ownerProcedure.input(relayInput).mutation(({ ctx, input }) =>
     audited(
       ctx.db,
-      (tx) => setRelaySettings(tx, { projectId: ctx.project.id, relayTarget: input.relayTarget }),
+      (tx) =>
+        setRelaySettings(tx, {
+          projectId: ctx.project.id,
+          relayTarget: input.relayTarget,
+          targetRule: ctx.targetRule,
+        }),
       {
         projectId: ctx.project.id,
         actor: ctx.actor,
