@@ -34,17 +34,36 @@ export async function waitForServer(url: string, timeoutMs = 120_000): Promise<v
 
 /**
  * The demo's zero configuration: a server in sandbox mode hands the bot the sandbox's API root,
- * the demo bot token and a fresh API key of the demo project (loopback only).
+ * the demo bot token and the demo project's API key (loopback only), to a bot that presents the
+ * demo token of the run that started them both. A server that does not know this token (another
+ * e-Stars on the same port) refuses, and the bot stops instead of joining it. Asking again hands
+ * out the same key: a second bot or a restart never breaks one that is running.
  */
-export async function demoBootstrap(url: string): Promise<DemoBootstrap> {
+export async function demoBootstrap(
+  url: string,
+  demoToken: string | undefined,
+): Promise<DemoBootstrap> {
+  if (!demoToken)
+    throw new ConfigError(
+      'No TELEGRAM_BOT_TOKEN and no ESTARS_DEMO_TOKEN is set.\n' +
+        'Start the demo with `pnpm start` (it gives the server and the bot the same ESTARS_DEMO_TOKEN), ' +
+        'or set TELEGRAM_BOT_TOKEN and ESTARS_API_KEY (real Telegram).',
+    )
   await waitForServer(url)
   const response = await fetch(new URL('/demo/bootstrap', url), {
-    headers: { accept: 'application/json' },
+    method: 'POST',
+    headers: { accept: 'application/json', authorization: `Bearer ${demoToken}` },
   })
   if (response.status === 404)
     throw new ConfigError(
       `No TELEGRAM_BOT_TOKEN is set and the e-Stars server at ${url} is not in sandbox mode.\n` +
         'Either set TELEGRAM_BOT_TOKEN and ESTARS_API_KEY (real Telegram), or run the server with SANDBOX=on.',
+    )
+  if (response.status === 403)
+    throw new ConfigError(
+      `The e-Stars server at ${url} was not started with this bot (it refused the demo token). ` +
+        'Is another e-Stars server on that port? Set ESTARS_URL to the server this bot belongs to, ' +
+        'or start both together with `pnpm start`.',
     )
   if (!response.ok)
     throw new ConfigError(`The demo bootstrap at ${url} failed: HTTP ${response.status}`)

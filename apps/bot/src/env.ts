@@ -13,6 +13,11 @@ const schema = z
     TELEGRAM_API_ROOT: optional(z.url({ protocol: /^https?$/ })),
     /** The e-Stars server. */
     ESTARS_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000'),
+    /**
+     * The demo (no TELEGRAM_BOT_TOKEN): the token the server started with it holds, which
+     * `POST /demo/bootstrap` requires. `pnpm start` / `pnpm dev` give both the same fresh one.
+     */
+    ESTARS_DEMO_TOKEN: optional(z.string().min(16)),
     /** A project API key (`pnpm cli key create …`); required with TELEGRAM_BOT_TOKEN. */
     ESTARS_API_KEY: optional(z.string().min(10)),
     BOT_MODE: z.enum(['polling', 'webhook']).default('polling'),

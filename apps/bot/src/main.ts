@@ -10,7 +10,9 @@ import { startNudges } from './nudges.ts'
 async function main() {
   const env = parseEnv()
   const logger = pino({ level: env.LOG_LEVEL })
-  const demo = env.TELEGRAM_BOT_TOKEN ? null : await demoBootstrap(env.ESTARS_URL)
+  const demo = env.TELEGRAM_BOT_TOKEN
+    ? null
+    : await demoBootstrap(env.ESTARS_URL, env.ESTARS_DEMO_TOKEN)
   const token = env.TELEGRAM_BOT_TOKEN ?? demo?.botToken ?? ''
   const apiKey = env.ESTARS_API_KEY ?? demo?.apiKey ?? ''
   const apiRoot = demo?.apiRoot ?? env.TELEGRAM_API_ROOT
@@ -71,9 +73,8 @@ async function main() {
     const user = demo.users[0]
     process.stdout.write(
       `\nReference bot @${me?.username} is running against the sandbox (${demo.apiRoot}), model: ${model.name}.\n` +
-        `Say /start as ${user?.firstName}:\n` +
-        `  curl -s ${demo.sandboxUrl}/sandbox/messages -H 'content-type: application/json' -d '{"userId":${user?.id},"text":"/start"}'\n` +
-        `  curl -s '${demo.sandboxUrl}/sandbox/transcript?userId=${user?.id}'\n\n`,
+        `Say /start as ${user?.firstName} in the console's Sandbox page, or with the curl lines the server printed\n` +
+        `(the sandbox's control API takes its per-run token: ${demo.sandboxUrl}/sandbox/…).\n\n`,
     )
   }
 

@@ -67,6 +67,7 @@ export async function startWorld(): Promise<World> {
       SECRET_KEY: secretKey,
       TELEGRAM_API_ROOT: sandbox.apiRoot,
       SANDBOX_URL: sandbox.url,
+      SANDBOX_TOKEN: sandbox.controlToken,
       CONSOLE_DIR: consoleDist,
       RECONCILE_INTERVAL_SECONDS: '0',
       DATA_DIR: mkdtempSync(join(tmpdir(), 'estars-e2e-')),

@@ -79,6 +79,25 @@ const schema = z.object({
    * otherwise, so one tenant cannot reach the server's own network.
    */
   ALLOW_PRIVATE_TARGETS: z.enum(['auto', 'on', 'off']).default('auto'),
+  /**
+   * The control token of the sandbox at SANDBOX_URL (the console's proxy sends it). In demo mode
+   * the token the server's own sandbox takes; unset: a random one for each run.
+   */
+  SANDBOX_TOKEN: z
+    .string()
+    .min(16, 'at least 16 characters')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /**
+   * Demo mode: the token `POST /demo/bootstrap` requires, given to the server and the reference
+   * bot by whoever starts both (`pnpm start` / `pnpm dev` make a fresh one each run). Unset: the
+   * bootstrap refuses everyone.
+   */
+  ESTARS_DEMO_TOKEN: z
+    .string()
+    .min(16, 'at least 16 characters')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   /** A sandbox Bot API emulator's base URL: enables the console's Sandbox page. */
   SANDBOX_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })

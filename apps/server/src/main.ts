@@ -66,13 +66,15 @@ async function main() {
   if (demo) {
     const [alice] = DEMO_USERS
     const control = `${demo.sandbox.url}/sandbox`
+    // The sandbox's control token is printed once, like the console login: curl needs it.
+    const auth = `-H 'authorization: Bearer ${demo.sandbox.controlToken}'`
     process.stdout.write(
       `\nDemo mode: a Telegram sandbox runs at ${demo.sandbox.url} (no real Telegram, no real Stars);\n` +
         `the reference bot (apps/bot) connects to it by itself. Talk to the bot as ${alice?.firstName} (${alice?.id}):\n` +
         (server.consoleServed ? `  in the console: ${server.url}/sandbox\n` : '') +
-        `  or with curl:\n` +
-        `    curl -s ${control}/messages -H 'content-type: application/json' -d '{"userId":${alice?.id},"text":"/start"}'\n` +
-        `    curl -s '${control}/transcript?userId=${alice?.id}'\n` +
+        `  or with curl (the sandbox's control token for this run is in the header):\n` +
+        `    curl -s ${control}/messages ${auth} -H 'content-type: application/json' -d '{"userId":${alice?.id},"text":"/start"}'\n` +
+        `    curl -s '${control}/transcript?userId=${alice?.id}' ${auth}\n` +
         `  (README: "Fork the reference bot" shows paying an invoice the same way)\n\n`,
     )
     if (server.miniAppServed) {

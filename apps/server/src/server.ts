@@ -104,6 +104,7 @@ export async function startServer(
         db: database.db,
         dir: env.CONSOLE_DIR ?? defaultConsoleDir,
         sandboxUrl: env.SANDBOX_URL,
+        sandboxToken: env.SANDBOX_TOKEN,
       }).served
       app.post('/admin/command', express.json({ limit: '16kb' }), async (req, res) => {
         const loopback = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(

@@ -1,3 +1,4 @@
+import { createOperator, createProject } from '@e-stars/billing'
 import { createTestDatabase } from '@e-stars/db/testing'
 import { createSandbox, type Sandbox } from '@e-stars/sandbox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -5,25 +6,33 @@ import { parseEnv } from '../src/env.ts'
 import { type RunningServer, startServer } from '../src/server.ts'
 
 const silent = { info() {}, warn() {}, error() {} }
+const VIEWER = { email: 'viewer@e-stars.test', password: 'viewer password' }
+const OTHER_OWNER = { email: 'other-owner@e-stars.test', password: 'other owner password' }
 let sandbox: Sandbox
 let server: RunningServer
 
 beforeAll(async () => {
   sandbox = await createSandbox({ users: [{ id: 2_000_001, firstName: 'Alice' }] })
-  server = await startServer(parseEnv({ PORT: '0', SANDBOX_URL: sandbox.url }), silent, {
-    database: await createTestDatabase(),
-  })
+  const database = await createTestDatabase()
+  server = await startServer(
+    parseEnv({ PORT: '0', SANDBOX_URL: sandbox.url, SANDBOX_TOKEN: sandbox.controlToken }),
+    silent,
+    { database },
+  )
+  await createOperator(database.db, { ...VIEWER, projectId: server.demoProjectId!, role: 'viewer' })
+  const other = await createProject(database.db, { name: 'Another bot' })
+  await createOperator(database.db, { ...OTHER_OWNER, projectId: other.id, role: 'owner' })
 })
 afterAll(async () => {
   await server?.close()
   await sandbox?.close()
 })
 
-async function login() {
+async function login(who: { email: string; password: string } = server.demoOperator!) {
   const response = await fetch(`${server.url}/trpc/operator.auth.login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(server.demoOperator),
+    body: JSON.stringify(who),
   })
   const body = (await response.json()) as { result: { data: { csrfToken: string } } }
   return {
@@ -32,27 +41,67 @@ async function login() {
   }
 }
 
+const post = (path: string, headers: Record<string, string>, body: string) =>
+  fetch(`${server.url}/console-api/sandbox/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  })
+
 describe('the console sandbox proxy', () => {
-  it('is announced and answers operators only', async () => {
+  it('is announced and answers owners of the demo project, without bot tokens', async () => {
     expect(await (await fetch(`${server.url}/console-api/config`)).json()).toEqual({
       sandbox: true,
     })
     expect((await fetch(`${server.url}/console-api/sandbox/state`)).status).toBe(401)
     const { cookie } = await login()
-    const state = await fetch(`${server.url}/console-api/sandbox/state`, { headers: { cookie } })
-    expect(state.status).toBe(200)
-    const body = (await state.json()) as { result: { users: Array<{ id: number }> } }
-    expect(body.result.users.map((u) => u.id)).toEqual([2_000_001])
+    for (const query of ['', '?botTokens=true']) {
+      const state = await fetch(`${server.url}/console-api/sandbox/state${query}`, {
+        headers: { cookie },
+      })
+      expect(state.status).toBe(200)
+      const text = await state.text()
+      expect(text).not.toContain(sandbox.bot().token)
+      const body = JSON.parse(text) as {
+        result: { users: Array<{ id: number }>; bots: Array<Record<string, unknown>> }
+      }
+      expect(body.result.users.map((u) => u.id)).toEqual([2_000_001])
+      expect(body.result.bots).toEqual([{ user: expect.objectContaining({ is_bot: true }) }])
+    }
+  })
+
+  it('refuses a viewer of the demo project and the owner of another project', async () => {
+    for (const who of [VIEWER, OTHER_OWNER]) {
+      const { cookie, csrf } = await login(who)
+      const state = await fetch(`${server.url}/console-api/sandbox/state`, { headers: { cookie } })
+      expect(state.status).toBe(403)
+      const sent = await post(
+        'messages',
+        { cookie, 'x-csrf-token': csrf },
+        JSON.stringify({ userId: 2_000_001, text: 'not mine to say' }),
+      )
+      expect(sent.status).toBe(403)
+      expect(await sent.json()).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } })
+    }
+    expect(sandbox.transcript(2_000_001).map((m) => m.text)).not.toContain('not mine to say')
+  })
+
+  it('authenticates before it reads the body: bad JSON gets a 401 without a session, a JSON 400 with one', async () => {
+    const anonymous = await post('messages', {}, '{"userId":')
+    expect(anonymous.status).toBe(401)
+    expect(await anonymous.json()).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } })
+    const { cookie, csrf } = await login()
+    const bad = await post('messages', { cookie, 'x-csrf-token': csrf }, '{"userId":')
+    expect(bad.status).toBe(400)
+    const text = await bad.text()
+    expect(JSON.parse(text)).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } })
+    expect(text).not.toMatch(/SyntaxError|\/work\/|node_modules|at /)
   })
 
   it('requires the CSRF token to act as a user, then relays the act and its errors', async () => {
     const { cookie, csrf } = await login()
     const send = (headers: Record<string, string>, body: unknown) =>
-      fetch(`${server.url}/console-api/sandbox/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', cookie, ...headers },
-        body: JSON.stringify(body),
-      })
+      post('messages', { cookie, ...headers }, JSON.stringify(body))
     expect((await send({}, { userId: 2_000_001, text: '/start' })).status).toBe(403)
     const sent = await send({ 'x-csrf-token': csrf }, { userId: 2_000_001, text: '/start' })
     expect(sent.status).toBe(200)
@@ -60,5 +109,12 @@ describe('the console sandbox proxy', () => {
     const unknown = await send({ 'x-csrf-token': csrf }, { userId: 404, text: 'hi' })
     expect(unknown.status).toBe(404)
     expect(await unknown.json()).toMatchObject({ ok: false })
+  })
+
+  it('holds the sandbox’s control token itself: the sandbox refuses the same call without it', async () => {
+    expect((await fetch(`${sandbox.url}/sandbox/state`)).status).toBe(401)
+    const { cookie } = await login()
+    const proxied = await fetch(`${server.url}/console-api/sandbox/state`, { headers: { cookie } })
+    expect(await proxied.text()).not.toContain(sandbox.controlToken)
   })
 })
