@@ -7,7 +7,7 @@ import {
   type RetryPolicy,
 } from '@e-stars/telegraf'
 import { Telegraf } from 'telegraf'
-import { Catalog } from './catalog.ts'
+import { ChatQueue } from './chat-queue.ts'
 import { type BotContext, DEFAULT_FEATURES, type FeatureKeys } from './context.ts'
 import { askFeature } from './features/ask.ts'
 import { balanceFeature } from './features/balance.ts'
@@ -15,12 +15,14 @@ import { buyFeature } from './features/buy.ts'
 import { helpFeature } from './features/help.ts'
 import { imagineFeature } from './features/imagine.ts'
 import { plansFeature } from './features/plans.ts'
+import { privateOnlyFeature } from './features/private-only.ts'
 import { startFeature } from './features/start.ts'
 import { supportFeature } from './features/support.ts'
 import { unhandledFeature } from './features/unhandled.ts'
 import { usageFeature } from './features/usage.ts'
 import type { ChatModel } from './model/types.ts'
-import { formatCount, until } from './wording.ts'
+import { Catalog } from './on-sale.ts'
+import { fitText, TELEGRAM_LIMITS, WORDS } from './wording.ts'
 
 export interface CreateBotOptions {
   /** From @BotFather, or the sandbox's demo token. */
@@ -41,6 +43,8 @@ export interface ReferenceBot {
   /** Limits already explained to a user (see refusals.ts); nudges skip them. */
   told: Set<string>
   features: FeatureKeys
+  /** Per-chat order, every chat at once; `queue.idle()` drains it on shutdown. */
+  queue: ChatQueue
 }
 
 const messages: Partial<EStarsMessages> = {
@@ -48,32 +52,53 @@ const messages: Partial<EStarsMessages> = {
     const base = DEFAULT_MESSAGES.paymentReceived(p)
     if (base === null || p.status !== 'paid' || p.flag) return base
     const parts = [
-      p.credits > 0 ? `+${formatCount(p.credits)} credits` : null,
-      p.entitlement ? `Pro ${until(p.entitlement.endsAt)}` : null,
-    ].filter(Boolean)
-    return `Payment received, thank you! ${parts.join(', ')}.\nBalance: ${formatCount(p.available)} credits. Ask away!`
+      p.credits > 0 ? WORDS.payments.credits(p.credits) : null,
+      p.entitlement ? WORDS.payments.pro(p.entitlement.endsAt) : null,
+    ].filter((part) => part !== null)
+    return WORDS.payments.received(parts, p.available)
   },
 }
 
+/** Any text the bot sends stays inside Telegram's limits (4,096 characters; captions 1,024). */
+function keepInsideTelegramLimits(ctx: BotContext) {
+  const reply = ctx.reply.bind(ctx)
+  ctx.reply = ((text: string, extra?: object) => reply(fitText(text), extra)) as typeof ctx.reply
+  const replyWithPhoto = ctx.replyWithPhoto.bind(ctx)
+  ctx.replyWithPhoto = ((photo: never, extra?: { caption?: string }) =>
+    replyWithPhoto(
+      photo,
+      extra?.caption === undefined
+        ? extra
+        : { ...extra, caption: fitText(extra.caption, TELEGRAM_LIMITS.caption) },
+    )) as typeof ctx.replyWithPhoto
+}
+
 /**
- * The reference AI bot: e-Stars middleware first, then one composer per feature, the
- * unhandled-update feature last, and an error handler that logs with the update id and tells
- * the user. `main.ts` decides polling or webhook; tests launch it against the sandbox.
+ * The reference AI bot: e-Stars middleware first (payments are recorded before the update is
+ * acknowledged, pre-checkout answered at once), then private chats only, then the per-chat
+ * queue, one composer per feature, the unhandled-update feature last, and an error handler that
+ * logs with the update id and tells the user. `main.ts` decides polling or webhook; tests launch
+ * it against the sandbox.
  */
 export function createBot(options: CreateBotOptions): ReferenceBot {
   const bot = new Telegraf<BotContext>(options.token, {
-    telegram: options.apiRoot ? { apiRoot: options.apiRoot } : {},
+    // Replies are API calls, never the webhook's response: the response is sent before the work.
+    telegram: { webhookReply: false, ...(options.apiRoot ? { apiRoot: options.apiRoot } : {}) },
   })
   const catalog = new Catalog(options.client)
   const features = { ...DEFAULT_FEATURES, ...options.features }
   const told = new Set<string>()
+  const invoicesSent = new Map<number, number>()
+  const queue = new ChatQueue()
   bot.use((ctx, next) => {
     ctx.model = options.model
     ctx.catalog = catalog
     ctx.features = features
     ctx.logger = options.logger
     ctx.told = told
+    ctx.invoicesSent = invoicesSent
     if (told.size > 50_000) told.clear()
+    keepInsideTelegramLimits(ctx)
     return next()
   })
   bot.use(
@@ -86,6 +111,29 @@ export function createBot(options: CreateBotOptions): ReferenceBot {
       ...(options.recordRetry ? { recordRetry: options.recordRetry } : {}),
     }),
   )
+  bot.use(privateOnlyFeature)
+  const handleError = async (error: unknown, ctx: BotContext) => {
+    options.logger.error(
+      {
+        updateId: ctx.update.update_id,
+        telegramUserId: ctx.from?.id,
+        err: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+      },
+      'handling an update failed',
+    )
+    try {
+      if (ctx.callbackQuery) await ctx.answerCbQuery(WORDS.errors.callback)
+      else if (ctx.chat) await ctx.reply(WORDS.errors.apology)
+    } catch {
+      // Telegram unreachable too: the log line above is all we can do.
+    }
+  }
+  // The update is acknowledged now; its chat's queue runs the features (errors: handleError).
+  bot.use((ctx, next) => {
+    const chat = ctx.chat?.id ?? ctx.from?.id
+    if (chat === undefined) return next()
+    void queue.run(String(chat), next).catch((error: unknown) => handleError(error, ctx))
+  })
   bot.use(
     startFeature,
     helpFeature,
@@ -98,22 +146,6 @@ export function createBot(options: CreateBotOptions): ReferenceBot {
     askFeature,
     unhandledFeature,
   )
-  bot.catch(async (error, ctx) => {
-    options.logger.error(
-      {
-        updateId: ctx.update.update_id,
-        telegramUserId: ctx.from?.id,
-        err: error instanceof Error ? { name: error.name, message: error.message } : String(error),
-      },
-      'handling an update failed',
-    )
-    try {
-      if (ctx.callbackQuery) await ctx.answerCbQuery('Something went wrong; please try again.')
-      else if (ctx.chat)
-        await ctx.reply('Sorry, something went wrong on my side. Please try again in a minute.')
-    } catch {
-      // Telegram unreachable too: the log line above is all we can do.
-    }
-  })
-  return { bot, catalog, told, features }
+  bot.catch(handleError)
+  return { bot, catalog, told, features, queue }
 }

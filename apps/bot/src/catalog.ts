@@ -1,40 +1,70 @@
-import type { EStarsClient, RouterOutputs } from '@e-stars/api/client'
+import type { RouterInputs } from '@e-stars/api/client'
 
-export type Product = RouterOutputs['products']['list'][number]
+/** One product as the bot sells it: the terms `products.apply` writes to the project. */
+export type CatalogProduct = RouterInputs['products']['apply']['products'][number]
 
-/** The project's products on sale, fetched at most once a minute. */
-export class Catalog {
-  #cached: { at: number; products: Product[] } | null = null
-
-  constructor(
-    private readonly client: EStarsClient,
-    private readonly ttlMs = 60_000,
-  ) {}
-
-  async products(): Promise<Product[]> {
-    if (this.#cached && Date.now() - this.#cached.at < this.ttlMs) return this.#cached.products
-    const products = await this.client.products.list.query()
-    this.#cached = { at: Date.now(), products }
-    return products
-  }
-
-  async find(key: string): Promise<Product | undefined> {
-    return (await this.products()).find((p) => p.key === key)
-  }
-
-  /** The cheapest pack that covers `credits`, else the largest pack; null when none is on sale. */
-  async packFor(credits: number): Promise<Product | null> {
-    const packs = (await this.products())
-      .filter((p) => p.kind === 'pack')
-      .sort((a, b) => a.priceStars - b.priceStars)
-    return packs.find((p) => p.credits >= credits) ?? packs.at(-1) ?? null
-  }
-}
-
-/** "Pack S — 500 credits · 50 ⭐", "Pro for life · 500 ⭐", "Plus — 200 ⭐ a month". */
-export function productButtonText(p: Product): string {
-  const price = `${p.priceStars} ⭐${p.kind === 'subscription' ? ' a month' : ''}`
-  return p.kind === 'pack'
-    ? `${p.title} — ${p.credits} credits · ${price}`
-    : `${p.title} · ${price}`
-}
+/**
+ * What this bot sells, in one file: fork the bot, change a price or a pack here, and the next
+ * start applies it to the project (`applyCatalog`). A product an operator changed in the console
+ * since keeps the console's terms, and the start-up log says so. The tests read these too.
+ * Titles ≤ 32 characters and descriptions ≤ 255 (Telegram shows them on the invoice).
+ */
+export const CATALOG: CatalogProduct[] = [
+  {
+    key: 'pack_s',
+    kind: 'pack',
+    title: 'Pack S',
+    description: '500 credits for AI answers',
+    priceStars: 50,
+    credits: 500,
+    sortOrder: 1,
+  },
+  {
+    key: 'pack_m',
+    kind: 'pack',
+    title: 'Pack M',
+    description: '1200 credits for AI answers',
+    priceStars: 100,
+    credits: 1200,
+    sortOrder: 2,
+  },
+  {
+    key: 'pack_l',
+    kind: 'pack',
+    title: 'Pack L',
+    description: '3500 credits for AI answers',
+    priceStars: 250,
+    credits: 3500,
+    sortOrder: 3,
+  },
+  {
+    key: 'pro_30d',
+    kind: 'unlock',
+    title: 'Pro for 30 days',
+    description: 'Pro features for 30 days',
+    priceStars: 150,
+    featureKey: 'pro',
+    durationDays: 30,
+    sortOrder: 4,
+  },
+  {
+    key: 'pro_lifetime',
+    kind: 'unlock',
+    title: 'Pro for life',
+    description: 'Pro features, forever',
+    priceStars: 500,
+    featureKey: 'pro',
+    durationDays: null,
+    sortOrder: 5,
+  },
+  {
+    key: 'plus',
+    kind: 'subscription',
+    title: 'Plus',
+    description: 'Pro features and 1500 credits every month',
+    priceStars: 200,
+    credits: 1500,
+    featureKey: 'pro',
+    sortOrder: 6,
+  },
+]

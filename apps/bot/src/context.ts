@@ -1,6 +1,6 @@
 import type { EStarsContext, Logger } from '@e-stars/telegraf'
-import type { Catalog } from './catalog.ts'
 import type { ChatModel } from './model/types.ts'
+import type { Catalog } from './on-sale.ts'
 
 /** The e-Stars feature keys the bot meters; the demo catalogue's by default. */
 export interface FeatureKeys {
@@ -22,4 +22,6 @@ export interface BotContext extends EStarsContext {
   logger: Logger
   /** Refusals already explained to a user, so an event about the same limit is not sent again. */
   told: Set<string>
+  /** When each user last got an invoice from a refusal: one invoice per burst of refusals. */
+  invoicesSent: Map<number, number>
 }

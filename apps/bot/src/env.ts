@@ -36,6 +36,8 @@ const schema = z
     OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
     /** The cap of one answer in tokens (what is reserved on top of the prompt). */
     MODEL_MAX_TOKENS: z.coerce.number().int().min(16).max(32_000).optional(),
+    /** How long one answer may take, a retry after a 429 included (then the hold is released). */
+    MODEL_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(25_000),
     /** How long to wait for e-Stars before refusing a checkout (Telegram allows 10 s). */
     PRECHECK_TIMEOUT_MS: z.coerce.number().int().min(500).max(8000).default(4000),
     /** How often low-balance and limit events are polled. */

@@ -1,5 +1,6 @@
 import { createEStarsClient } from '@e-stars/api/client'
 import pino from 'pino'
+import { applyCatalog } from './apply-catalog.ts'
 import { createBot } from './bot.ts'
 import { demoBootstrap } from './demo.ts'
 import { ConfigError, parseEnv } from './env.ts'
@@ -22,6 +23,7 @@ async function main() {
         baseUrl: env.OPENAI_BASE_URL,
         apiKey: env.OPENAI_API_KEY,
         model: env.OPENAI_MODEL,
+        timeoutMs: env.MODEL_TIMEOUT_MS,
         ...(env.MODEL_MAX_TOKENS ? { maxTokens: env.MODEL_MAX_TOKENS } : {}),
       })
     : createOfflineModel(env.MODEL_MAX_TOKENS ? { maxTokens: env.MODEL_MAX_TOKENS } : {})
@@ -30,6 +32,8 @@ async function main() {
       `e-Stars at ${env.ESTARS_URL} refused the API key (${(error as Error).message}); check ESTARS_API_KEY`,
     )
   })
+
+  await applyCatalog(client, logger)
 
   const reference = createBot({
     token,
@@ -83,8 +87,9 @@ async function main() {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'stopping the bot')
-    // Stop taking updates first; the one in hand finishes; then the event poller.
+    // Stop taking updates first; the answers in the chat queues finish; then the event poller.
     bot.stop(signal)
+    await reference.queue.idle()
     await nudges.stop()
     process.exit(0)
   }

@@ -2,9 +2,9 @@ import type { EStarsClient } from '@e-stars/api/client'
 import { type BillingEvent, type EventWatcher, type Logger, watchEvents } from '@e-stars/telegraf'
 import { Markup } from 'telegraf'
 import type { ReferenceBot } from './bot.ts'
-import { productButtonText } from './catalog.ts'
+import { productButtonText } from './on-sale.ts'
 import { toldKey } from './refusals.ts'
-import { formatCount, periodWord, whenResets } from './wording.ts'
+import { fitText, WORDS } from './wording.ts'
 
 /**
  * Low-balance and limit nudges from `events.poll`. The engine writes one event per crossing
@@ -32,7 +32,7 @@ async function nudge(reference: ReferenceBot, event: BillingEvent, logger: Logge
     const packs = (await reference.catalog.products()).filter((x) => x.kind === 'pack')
     await telegram.sendMessage(
       userId,
-      `Heads up: you have ${formatCount(Number(p.available))} credits left. Top up with one tap:`,
+      WORDS.nudges.lowBalance(Number(p.available)),
       Markup.inlineKeyboard(
         packs.map((x) => [Markup.button.callback(productButtonText(x), `buy:${x.key}`)]),
       ),
@@ -40,15 +40,22 @@ async function nudge(reference: ReferenceBot, event: BillingEvent, logger: Logge
   } else if (event.type === 'free_allowance.exhausted') {
     await telegram.sendMessage(
       userId,
-      `That was the last of your free answers ${periodWord(String(p.period))}. From now on answers use credits (/balance); the free ones come back ${whenResets((p.resetsAt as string | null) ?? null)}.`,
+      WORDS.nudges.freeExhausted(String(p.period), (p.resetsAt as string | null) ?? null),
     )
   } else if (event.type === 'quota.exhausted') {
     const feature = String(p.feature)
     if (reference.told.delete(toldKey(userId, feature, p.resetsAt))) return
-    const what = feature === reference.features.image ? 'images' : feature
+    const what = feature === reference.features.image ? WORDS.refusals.images : feature
     await telegram.sendMessage(
       userId,
-      `That was your last of ${formatCount(Number(p.limit))} ${what} ${periodWord(String(p.period))}; more ${whenResets((p.resetsAt as string | null) ?? null)}. /plans raises the limit.`,
+      fitText(
+        WORDS.nudges.quotaExhausted(
+          Number(p.limit),
+          what,
+          String(p.period),
+          (p.resetsAt as string | null) ?? null,
+        ),
+      ),
     )
   }
   logger.info({ eventId: event.id, type: event.type, telegramUserId: userId }, 'nudge sent')

@@ -1,12 +1,24 @@
 import { billingErrorOf } from '@e-stars/api/client'
 import { Markup } from 'telegraf'
-import { productButtonText } from './catalog.ts'
 import type { BotContext } from './context.ts'
-import { formatCount, periodWord, plural, whenResets } from './wording.ts'
+import { productButtonText } from './on-sale.ts'
+import { WORDS } from './wording.ts'
 
 /** Key of a limit in `ctx.told`: the user heard about this window of this feature. */
 export const toldKey = (userId: number, feature: string, resetsAt: unknown) =>
   `${userId}:${feature}:${String(resetsAt)}`
+
+/** Refusals this close together are one burst: the first gets the invoice, the rest point at it. */
+export const REFUSAL_BURST_MS = 60_000
+
+/** True when this refusal starts a burst (no invoice sent to the user within the window). */
+function startsBurst(ctx: BotContext, userId: number, now = Date.now()): boolean {
+  const last = ctx.invoicesSent.get(userId)
+  if (last !== undefined && now - last < REFUSAL_BURST_MS) return false
+  if (ctx.invoicesSent.size > 50_000) ctx.invoicesSent.clear()
+  ctx.invoicesSent.set(userId, now)
+  return true
+}
 
 /**
  * Explains an e-Stars refusal to the user in plain words with the next step (a one-tap invoice
@@ -20,14 +32,14 @@ export async function explainRefusal(ctx: BotContext, error: unknown, what: stri
       const required = Number(facts.required)
       const available = Number(facts.available)
       const freeBack =
-        typeof facts.freeAllowanceResetsAt === 'string'
-          ? `\nYour free prompts come back ${whenResets(facts.freeAllowanceResetsAt)}.`
-          : ''
-      await ctx.reply(
-        `Not enough credits for ${what}: it needs up to ${plural(required, 'credit', 'credits')} and you have ${formatCount(available)}.${freeBack}\nTop up with one tap:`,
-      )
+        typeof facts.freeAllowanceResetsAt === 'string' ? facts.freeAllowanceResetsAt : null
       const pack = await ctx.catalog.packFor(required - available)
-      if (pack) await ctx.billing.sendInvoice(pack.key)
+      const invoice = pack !== null && (!ctx.from || startsBurst(ctx, ctx.from.id))
+      await ctx.reply(
+        WORDS.refusals.notEnough(what, required, available, freeBack) +
+          (pack === null ? '' : invoice ? WORDS.refusals.topUp : WORDS.refusals.topUpAbove),
+      )
+      if (pack && invoice) await ctx.billing.sendInvoice(pack.key)
       return true
     }
     case 'QUOTA_EXCEEDED': {
@@ -35,9 +47,12 @@ export async function explainRefusal(ctx: BotContext, error: unknown, what: stri
       if (ctx.from) ctx.told.add(toldKey(ctx.from.id, feature, facts.resetsAt))
       const upgrade = (await ctx.catalog.products()).find((p) => p.kind === 'subscription')
       await ctx.reply(
-        `You have used all ${formatCount(Number(facts.limit))} ${what} allowed ${periodWord(String(facts.period))}. ` +
-          `The limit resets ${whenResets((facts.resetsAt as string | null) ?? null)}.` +
-          (upgrade ? `\n${upgrade.title} raises it: ${upgrade.description}.` : ''),
+        WORDS.refusals.quota(
+          what,
+          Number(facts.limit),
+          String(facts.period),
+          (facts.resetsAt as string | null) ?? null,
+        ) + (upgrade ? WORDS.refusals.upgrade(upgrade.title, upgrade.description) : ''),
         upgrade
           ? Markup.inlineKeyboard([
               Markup.button.callback(productButtonText(upgrade), `buy:${upgrade.key}`),
@@ -47,10 +62,10 @@ export async function explainRefusal(ctx: BotContext, error: unknown, what: stri
       return true
     }
     case 'NO_ENTITLEMENT':
-      await ctx.reply(`That needs ${String(facts.feature)}. See /plans to unlock it.`)
+      await ctx.reply(WORDS.refusals.noEntitlement(String(facts.feature)))
       return true
     case 'CUSTOMER_BLOCKED':
-      await ctx.reply('Your account cannot use paid features right now. Write to /paysupport.')
+      await ctx.reply(WORDS.refusals.blocked)
       return true
     default:
       return false

@@ -1,3 +1,9 @@
+/**
+ * Every word the bot says, in one file: fork the bot, change a sentence here, and the features
+ * and the tests (which read these) follow. The formatters below are shared with the e-Stars
+ * console's way of writing numbers and dates.
+ */
+
 /** 12000 → "12 000": grouped by spaces, the way the e-Stars console and ledger lines write it. */
 export function formatCount(n: number): string {
   const sign = n < 0 ? '−' : ''
@@ -41,3 +47,170 @@ export function until(iso: string | null): string {
 
 export const periodWord = (period: string) =>
   period === 'day' ? 'today' : period === 'week' ? 'this week' : 'this month'
+
+/** Telegram's limits: a message's text, and a photo's caption. */
+export const TELEGRAM_LIMITS = { message: 4096, caption: 1024 } as const
+
+/**
+ * `text` cut to `limit` characters (code points, as Telegram counts them closely enough): at the
+ * last line break or space in the final fifth when there is one, ending in "…".
+ */
+export function fitText(text: string, limit: number = TELEGRAM_LIMITS.message): string {
+  const chars = [...text]
+  if (chars.length <= limit) return text
+  const head = chars.slice(0, limit - 1).join('')
+  const cut = Math.max(head.lastIndexOf('\n'), head.lastIndexOf(' '))
+  return `${cut > head.length * 0.8 ? head.slice(0, cut) : head}…`
+}
+
+// ---- the words -----------------------------------------------------------------------------
+
+interface Allowance {
+  limit: number
+  remaining: number
+  period: string
+  resetsAt: string | null
+}
+
+export const WORDS = {
+  start: {
+    welcome: (name: string) =>
+      `Welcome, ${name}! I am an AI assistant that runs on credits, paid with Telegram Stars.`,
+    askFree: (free: Allowance) =>
+      `• Just send me a message to ask anything. ${formatCount(free.limit)} tokens of answers are free ${free.period === 'day' ? 'every day' : `every ${free.period}`}; ${formatCount(free.remaining)} left${free.remaining < free.limit ? `, back ${whenResets(free.resetsAt)}` : ''}.`,
+    askMetered: '• Just send me a message to ask anything; answers are metered by tokens.',
+    imagine: (credits: number, perDay: number | null) =>
+      `• /imagine <what> draws a picture (${formatCount(credits)} credits${perDay !== null ? `, up to ${perDay} a day` : ''}).`,
+    buy: '• /buy tops up credits, /plans shows Pro and the monthly plan.',
+    more: '• /balance, /usage and /help any time.',
+    balance: (available: number) => `Your balance: ${formatCount(available)} credits.`,
+  },
+  help: [
+    'Send any message and I answer it (metered by tokens; some are free every day).',
+    '',
+    '/imagine <what> — draw a picture',
+    '/buy — top up credits with Telegram Stars',
+    '/plans — Pro and the monthly plan',
+    '/balance — credits, limits and what you have unlocked',
+    '/usage — your latest activity',
+    '/paysupport — help with a payment or a refund',
+  ].join('\n'),
+  buy: {
+    menu: 'Choose a credit pack or a plan. You pay with Telegram Stars; credits arrive at once.',
+    nothingOnSale: 'Nothing is on sale right now.',
+    sending: 'Sending the invoice…',
+    unknown: (key: string) => `There is no "${key}" for sale. /buy shows what there is.`,
+    /** "Pack S — 500 credits · 50 ⭐", "Pro for life · 500 ⭐", "Plus · 200 ⭐ a month". */
+    button: (p: { kind: string; title: string; credits: number; priceStars: number }) => {
+      const price = `${p.priceStars} ⭐${p.kind === 'subscription' ? ' a month' : ''}`
+      return p.kind === 'pack'
+        ? `${p.title} — ${p.credits} credits · ${price}`
+        : `${p.title} · ${price}`
+    },
+  },
+  plans: {
+    none: 'There are no plans right now; /buy has credit packs.',
+    line: (p: { kind: string; title: string; priceStars: number; description: string }) =>
+      `• ${p.title} — ${p.priceStars} ⭐${p.kind === 'subscription' ? ' a month, renews by itself, cancel any time' : ''}: ${p.description}.`,
+    list: (lines: string[]) => `Plans:\n${lines.join('\n')}\n\nCredit packs are on /buy.`,
+  },
+  balance: {
+    available: (n: number) => `Balance: ${formatCount(n)} credits.`,
+    held: (n: number) => `Held for answers in progress: ${formatCount(n)} credits.`,
+    debt: (n: number) =>
+      `Owed from a refund: ${formatCount(n)} credits (taken from your next top-up).`,
+    access: (name: string, untilIso: string | null) => `${name}: ${until(untilIso)}.`,
+    free: (free: Allowance) =>
+      `Free answers: ${formatCount(free.remaining)} of ${formatCount(free.limit)} tokens left ${periodWord(free.period)}, back ${whenResets(free.resetsAt)}.`,
+    images: (quota: Allowance) =>
+      `Images: ${quota.remaining} of ${quota.limit} left ${periodWord(quota.period)}, resets ${whenResets(quota.resetsAt)}.`,
+    footer: 'Top up: /buy · History: /usage',
+  },
+  usage: {
+    nothing: 'Nothing yet. Send me a question, or /buy credits.',
+    title: 'Your latest activity (newest first):',
+    /** Who an operator is to an end user. */
+    operator: 'support',
+  },
+  imagine: {
+    what: 'Tell me what to draw, e.g. /imagine a red fox in the snow',
+    caption: (
+      prompt: string,
+      credits: number,
+      quota: { remaining: number; limit: number; period: string } | null,
+    ) =>
+      `“${[...prompt].slice(0, 200).join('')}” — ${formatCount(credits)} credits${quota ? ` · ${quota.remaining} of ${quota.limit} left ${periodWord(quota.period)}` : ''}`,
+  },
+  ask: {
+    tooLong: (max: number) => `That is a long one: please keep a question under ${max} characters.`,
+    empty: 'Send me a question in words, and I will answer it.',
+    modelDown:
+      'The AI model is not answering right now. Nothing was charged; please try again in a minute.',
+    modelBusy: (seconds: number) =>
+      `The AI model is busy right now. Nothing was charged; please try again in ${seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`}.`,
+    /** The answer's last line before the settle is known. */
+    tokens: (tokens: number) => `— ${formatCount(tokens)} tokens`,
+    /**
+     * What the answer cost, after the settle: "free", "12 credits", "12 credits (part free)";
+     * an overage the balance could not pay is said, not hidden.
+     */
+    cost: (s: { charged: number; freeQuantity: number; shortfall: number }) => {
+      const paid =
+        s.charged > 0
+          ? `${plural(s.charged, 'credit', 'credits')}${s.freeQuantity > 0 ? ' (part free)' : ''}`
+          : s.shortfall > 0
+            ? s.freeQuantity > 0
+              ? 'part free'
+              : 'nothing charged'
+            : 'free'
+      return s.shortfall > 0
+        ? `${paid}; ${plural(s.shortfall, 'credit', 'credits')} unpaid (more than your balance)`
+        : paid
+    },
+  },
+  refusals: {
+    notEnough: (what: string, required: number, available: number, freeBackIso: string | null) =>
+      `Not enough credits for ${what}: it needs up to ${plural(required, 'credit', 'credits')} and you have ${formatCount(available)}.${freeBackIso ? `\nYour free prompts come back ${whenResets(freeBackIso)}.` : ''}`,
+    topUp: '\nTop up with one tap:',
+    /** The same burst of refusals already got an invoice: point at it instead of a second one. */
+    topUpAbove: '\nTop up with the invoice above.',
+    quota: (what: string, limit: number, period: string, resetsAt: string | null) =>
+      `You have used all ${formatCount(limit)} ${what} allowed ${periodWord(period)}. The limit resets ${whenResets(resetsAt)}.`,
+    upgrade: (title: string, description: string) => `\n${title} raises it: ${description}.`,
+    noEntitlement: (feature: string) => `That needs ${feature}. See /plans to unlock it.`,
+    blocked: 'Your account cannot use paid features right now. Write to /paysupport.',
+    answers: 'this answer',
+    images: 'images',
+  },
+  nudges: {
+    lowBalance: (available: number) =>
+      `Heads up: you have ${formatCount(available)} credits left. Top up with one tap:`,
+    freeExhausted: (period: string, resetsAt: string | null) =>
+      `That was the last of your free answers ${periodWord(period)}. From now on answers use credits (/balance); the free ones come back ${whenResets(resetsAt)}.`,
+    quotaExhausted: (limit: number, what: string, period: string, resetsAt: string | null) =>
+      `That was your last of ${formatCount(limit)} ${what} ${periodWord(period)}; more ${whenResets(resetsAt)}. /plans raises the limit.`,
+  },
+  payments: {
+    received: (parts: string[], available: number) =>
+      `Payment received, thank you! ${parts.join(', ')}.\nBalance: ${formatCount(available)} credits. Ask away!`,
+    credits: (n: number) => `+${formatCount(n)} credits`,
+    pro: (endsAt: string | null) => `Pro ${until(endsAt)}`,
+    supportIntro:
+      'Payment support: reply here with what went wrong (which purchase, when) and we answer within ' +
+      '24 hours. Credits you bought and did not use can be refunded; ask and we will do it.',
+  },
+  groups: {
+    privateOnly: 'I answer in private chats only, so your questions and your balance stay yours.',
+    button: 'Talk to me in private',
+    callback: 'Open a private chat with me: my answers and your balance stay there.',
+  },
+  unhandled: {
+    staleButton: 'This button is no longer active.',
+    unknownCommand: 'I do not know that command. /help lists what I can do.',
+    textOnly: 'I understand text messages and commands. /help lists what I can do.',
+  },
+  errors: {
+    callback: 'Something went wrong; please try again.',
+    apology: 'Sorry, something went wrong on my side. Please try again in a minute.',
+  },
+} as const

@@ -19,6 +19,7 @@ afterEach(() => {
 
 const brokenModel: ChatModel = {
   name: 'broken',
+  maxTokens: 100,
   estimate: () => 200,
   complete: () => Promise.reject(new Error('upstream 503')),
 }

@@ -5,22 +5,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodePng } from '../src/image/png.ts'
 import { renderImage } from '../src/image/render.ts'
 import { createOfflineModel } from '../src/model/offline.ts'
-import { createOpenAiModel, ModelError } from '../src/model/openai.ts'
-import { countTokens, tokenize } from '../src/model/tokenizer.ts'
+import { createOpenAiModel, ModelError, retryAfterSeconds } from '../src/model/openai.ts'
+import { countTokens, tokenizerFor, truncateToTokens } from '../src/model/tokenizer.ts'
 import { SYSTEM_PROMPT } from '../src/model/types.ts'
 
 describe('the tokenizer', () => {
-  it('splits words with their leading space, long words by 4 characters, marks one by one', () => {
-    expect(tokenize('Hello, world!')).toEqual(['Hell', 'o', ',', ' wor', 'ld', '!'])
-    // A run of spaces before a word is one token of its own.
-    expect(tokenize('a b  c')).toEqual(['a', ' b', '  ', 'c'])
-    expect(countTokens('')).toBe(0)
-    expect(countTokens('🙂🙂')).toBe(2)
+  // Token ids as OpenAI's tiktoken gives them for the same strings (o200k_base, cl100k_base).
+  it('counts English as o200k and cl100k do, by model family', () => {
+    expect(tokenizerFor('gpt-4o-mini').encode('Hello, world!')).toEqual([13225, 11, 2375, 0])
+    expect(tokenizerFor('gpt-4').encode('Hello, world!')).toEqual([9906, 11, 1917, 0])
+    expect(countTokens('Hello, world! How are you doing today?', 'gpt-4o')).toBe(10)
   })
 
-  it('loses nothing: the tokens join back to the text', () => {
-    const text = 'Pay 50 ⭐ for 500 credits — über-fast, naïve façade.\n\tNew line'
-    expect(tokenize(text).join('')).toBe(text)
+  it('counts Chinese by its real tokens, not by words (the old regex made it one token)', () => {
+    const text = '你好，世界！今天天气很好。'
+    expect(countTokens(text, 'gpt-4.1')).toBe(9)
+    expect(countTokens(text, 'gpt-3.5-turbo')).toBe(16)
+  })
+
+  it('counts code', () => {
+    const code = 'function add(a, b) {\n  return a + b\n}'
+    expect(countTokens(code, 'gpt-5')).toBe(14)
+    expect(countTokens(code, 'gpt-4-turbo')).toBe(14)
+    expect(tokenizerFor('gpt-4-turbo').encoding).toBe('cl100k_base')
+    expect(tokenizerFor('openai/gpt-4o').encoding).toBe('o200k_base')
+    expect(tokenizerFor('llama-3.1-8b').encoding).toBe('o200k_base')
+    expect(countTokens('')).toBe(0)
+  })
+
+  it('cuts text to a token budget on a character boundary', () => {
+    const text = '你好，世界！今天天气很好。 Plenty more words after this.'
+    for (const max of [0, 1, 3, 7, 12]) {
+      const cut = truncateToTokens(text, max)
+      expect(text.startsWith(cut)).toBe(true)
+      expect(countTokens(cut)).toBeLessThanOrEqual(max)
+    }
+    expect(truncateToTokens('short', 10)).toBe('short')
   })
 })
 
@@ -48,7 +68,12 @@ describe('the offline model', () => {
 
 describe('an OpenAI-compatible model', () => {
   let url = ''
-  let reply: { status: number; body: unknown } = { status: 200, body: {} }
+  let reply: { status: number; body: unknown; headers?: Record<string, string> } = {
+    status: 200,
+    body: {},
+  }
+  /** Answers taken before `reply`, one per request (a 429 then the answer). */
+  const queued: Array<typeof reply> = []
   const seen: Array<{ auth: string | undefined; body: Record<string, unknown> }> = []
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = []
@@ -57,9 +82,10 @@ describe('an OpenAI-compatible model', () => {
       auth: req.headers.authorization,
       body: JSON.parse(Buffer.concat(chunks).toString()),
     })
+    const answer = queued.shift() ?? reply
     res
-      .writeHead(reply.status, { 'content-type': 'application/json' })
-      .end(JSON.stringify(reply.body))
+      .writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
+      .end(JSON.stringify(answer.body))
   })
   beforeAll(async () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
@@ -102,11 +128,69 @@ describe('an OpenAI-compatible model', () => {
     expect(model.estimate('Hello?')).toBeGreaterThan(50)
   })
 
-  it('counts with the local tokenizer when the server reports no usage', async () => {
+  it('counts with the local tokenizer when the server reports no usage, and says so', async () => {
     reply = { status: 200, body: { choices: [{ message: { content: 'Fine, thanks.' } }] } }
     const answer = await createOpenAiModel({ baseUrl: url, model: 'tiny' }).complete('How are you?')
     expect(answer.usage.completionTokens).toBe(countTokens('Fine, thanks.'))
+    expect(answer.estimated).toBe(true)
     expect(seen.at(-1)?.auth).toBeUndefined()
+  })
+
+  it('passes a lower answer cap when the call asks for one (what the hold can pay)', async () => {
+    reply = { status: 200, body: { choices: [{ message: { content: 'ok' } }] } }
+    const model = createOpenAiModel({ baseUrl: url, model: 'tiny', maxTokens: 300 })
+    await model.complete('x', { maxTokens: 40 })
+    expect(seen.at(-1)?.body.max_tokens).toBe(40)
+    await model.complete('x', { maxTokens: 9000 })
+    expect(seen.at(-1)?.body.max_tokens).toBe(300)
+  })
+
+  it('a 429 whose Retry-After fits the timeout is retried once, after waiting that long', async () => {
+    const waits: number[] = []
+    queued.push({ status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '2' } })
+    reply = { status: 200, body: { choices: [{ message: { content: 'after the wait' } }] } }
+    const before = seen.length
+    const model = createOpenAiModel({
+      baseUrl: url,
+      model: 'tiny',
+      timeoutMs: 10_000,
+      sleep: async (ms) => {
+        waits.push(ms)
+      },
+    })
+    expect((await model.complete('x')).text).toBe('after the wait')
+    expect(waits).toEqual([2000])
+    expect(seen.length - before).toBe(2)
+  })
+
+  it('a 429 whose Retry-After does not fit the timeout says when to try again, without waiting', async () => {
+    queued.push({ status: 429, body: {}, headers: { 'retry-after': '120' } })
+    const model = createOpenAiModel({
+      baseUrl: url,
+      model: 'tiny',
+      timeoutMs: 5000,
+      sleep: () => Promise.reject(new Error('must not wait')),
+    })
+    const error = await model.complete('x').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ModelError)
+    expect(error).toMatchObject({ status: 429, retryAfterSeconds: 120 })
+    expect(retryAfterSeconds(new Date(Date.now() + 30_000).toUTCString())).toBeGreaterThan(28)
+    expect(retryAfterSeconds('soon')).toBeNull()
+  })
+
+  it('gives up after the configured timeout', async () => {
+    const hanging = createOpenAiModel({
+      baseUrl: url,
+      model: 'tiny',
+      timeoutMs: 200,
+      fetch: (_input, init) =>
+        new Promise((_resolve, reject) =>
+          init?.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+        ),
+    })
+    const started = Date.now()
+    await expect(hanging.complete('x')).rejects.toThrow(/did not answer/)
+    expect(Date.now() - started).toBeLessThan(2000)
   })
 
   it('throws ModelError on an HTTP error, a malformed body or no answer', async () => {

@@ -1,5 +1,6 @@
 import type { Message, Sandbox } from '@e-stars/sandbox'
 import { memoryLogger, type Stack } from '@e-stars/server/testing'
+import { applyCatalog } from '../src/apply-catalog.ts'
 import { createBot } from '../src/bot.ts'
 import type { ChatModel } from '../src/model/types.ts'
 
@@ -13,9 +14,10 @@ export {
   startStack,
 } from '@e-stars/server/testing'
 
-/** The reference bot polling the stack's sandbox. */
+/** The reference bot polling the stack's sandbox, its catalog applied first as `main.ts` does. */
 export async function launchBot(stack: Stack, model: ChatModel) {
   const logger = memoryLogger()
+  await applyCatalog(stack.client, logger)
   const reference = createBot({
     token: stack.sandbox.bot().token,
     apiRoot: stack.sandbox.apiRoot,

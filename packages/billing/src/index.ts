@@ -1,6 +1,7 @@
 // Features, entitlements, quotas, access answers, usage by feature, events.
 
 // Payments: catalog, invoices, checkout, payments, refunds, subscriptions, reconciliation, relay.
+export { type ApplyOutcome, type ApplyProductResult, applyProduct } from './catalog/apply.ts'
 export {
   archiveProduct,
   type CreateProductInput,

@@ -1,69 +1,204 @@
-import { billingErrorOf } from '@e-stars/api/client'
+import { billingErrorOf, type RouterOutputs } from '@e-stars/api/client'
 import { Composer } from 'telegraf'
 import { message } from 'telegraf/filters'
 import type { BotContext } from '../context.ts'
+import { ModelError } from '../model/openai.ts'
 import type { Completion } from '../model/types.ts'
 import { explainRefusal } from '../refusals.ts'
-import { formatCount, plural } from '../wording.ts'
+import { keepTyping } from '../typing.ts'
+import { fitText, TELEGRAM_LIMITS, WORDS } from '../wording.ts'
 
 export const MAX_PROMPT_CHARS = 4000
-/** Telegram's limit for one message is 4096 characters; the footer needs a little room. */
-const MAX_ANSWER_CHARS = 3900
+/** The smallest answer worth reserving for when the balance cannot pay the model's full cap. */
+export const MIN_ANSWER_TOKENS = 32
+/** Settle retries after a delivered answer, same key each time (a replay, never a second charge). */
+export const SETTLE_RETRY_DELAYS_MS = [250, 1000, 3000]
+
+type Reservation = RouterOutputs['usage']['reserveFeature']
+type Settlement = RouterOutputs['usage']['settleFeature']
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Idempotency keys of this update's answer: a redelivered update reserves and settles once. */
+const keysOf = (ctx: BotContext) => {
+  const base = `tg:${ctx.botInfo?.id ?? 'bot'}:${ctx.update.update_id}:ask`
+  return { reserve: `${base}:reserve`, settle: `${base}:settle`, release: `${base}:release` }
+}
 
 /**
  * Any text that is not a command: an AI answer metered by tokens. The estimate (prompt + the
- * answer's cap) is reserved first, the model runs, and the actual tokens are settled; if the
- * model fails the reservation is released and nothing is charged.
+ * answer's cap) is reserved first — or, when the balance cannot pay the whole cap, what it can
+ * pay, with the model's `max_tokens` lowered to match, so an answer cannot cost more than its
+ * hold. The answer is delivered, then settled at the tokens the model reports: a send that fails
+ * releases the hold (nothing charged), a settle that fails is retried with the same key.
  */
 export const askFeature = new Composer<BotContext>()
 
 askFeature.on(message('text'), async (ctx, next) => {
   const prompt = ctx.message.text.trim()
   if (prompt.startsWith('/')) return next()
-  if ([...prompt].length > MAX_PROMPT_CHARS)
-    return ctx.reply(
-      `That is a long one: please keep a question under ${MAX_PROMPT_CHARS} characters.`,
-    )
-  let modelFailed = false
+  if (prompt === '') return ctx.reply(WORDS.ask.empty)
+  if ([...prompt].length > MAX_PROMPT_CHARS) return ctx.reply(WORDS.ask.tooLong(MAX_PROMPT_CHARS))
+  const keys = keysOf(ctx)
+  let held: { reservation: Reservation; answerCap: number }
   try {
-    const { result, settlement } = await ctx.billing.meter<Completion>(
-      ctx.features.tokens,
-      ctx.model.estimate(prompt),
-      async () => {
-        try {
-          const completion = await ctx.model.complete(prompt)
-          return {
-            result: completion,
-            quantity: completion.usage.totalTokens,
-            metadata: { tokens: completion.usage.totalTokens, model: completion.model },
-          }
-        } catch (error) {
-          modelFailed = true
-          throw error
-        }
-      },
-      { reason: 'AI answer' },
-    )
-    const tokens = result.usage.totalTokens
-    const cost =
-      settlement === null
-        ? ''
-        : settlement.charged === 0
-          ? ' · free'
-          : ` · ${plural(settlement.charged, 'credit', 'credits')}${settlement.freeQuantity > 0 ? ' (part free)' : ''}`
-    const text = [...result.text].slice(0, MAX_ANSWER_CHARS).join('') || '…'
-    await ctx.reply(`${text}\n\n— ${formatCount(tokens)} tokens${cost}`)
+    held = await reserveAnswer(ctx, prompt, keys.reserve)
   } catch (error) {
-    if (modelFailed) {
-      ctx.logger.warn(
-        { updateId: ctx.update.update_id, telegramUserId: ctx.from.id, err: String(error) },
-        'the model failed; the reservation was released',
-      )
-      return ctx.reply(
-        'The AI model is not answering right now. Nothing was charged; please try again in a minute.',
-      )
-    }
-    if (billingErrorOf(error) && (await explainRefusal(ctx, error, 'this answer'))) return
+    if (billingErrorOf(error) && (await explainRefusal(ctx, error, WORDS.refusals.answers))) return
     throw error
   }
+  const { reservation, answerCap } = held
+  const release = (why: string) =>
+    ctx.billing.client.usage.releaseFeature
+      .mutate({
+        reservationId: reservation.reservationId,
+        idempotencyKey: keys.release,
+        reason: why,
+      })
+      .catch((error: unknown) =>
+        ctx.logger.warn(
+          { ...who(ctx), reservationId: reservation.reservationId, err: String(error) },
+          'releasing a reservation failed; it expires by itself',
+        ),
+      )
+
+  const stopTyping = keepTyping(() => ctx.sendChatAction('typing'))
+  let completion: Completion
+  try {
+    completion = await ctx.model.complete(prompt, { maxTokens: answerCap })
+  } catch (error) {
+    stopTyping()
+    await release('the model failed')
+    ctx.logger.warn(
+      { ...who(ctx), err: String(error) },
+      'the model failed; the reservation was released',
+    )
+    const wait = error instanceof ModelError ? error.retryAfterSeconds : null
+    return ctx.reply(wait !== null ? WORDS.ask.modelBusy(wait) : WORDS.ask.modelDown)
+  }
+  stopTyping()
+
+  const tokens = completion.usage.totalTokens
+  const footer = `\n\n${WORDS.ask.tokens(tokens)}`
+  // Room for the cost the settle adds to the footer (" · 1 234 credits (part free); …").
+  const body = fitText(completion.text, TELEGRAM_LIMITS.message - [...footer].length - 120) || '…'
+  let sent: { message_id: number }
+  try {
+    sent = await ctx.reply(`${body}${footer}`)
+  } catch (error) {
+    await release('the answer could not be delivered')
+    ctx.logger.warn(
+      { ...who(ctx), err: String(error) },
+      'sending the answer failed; the reservation was released, nothing charged',
+    )
+    return
+  }
+
+  if (completion.estimated)
+    ctx.logger.warn(
+      { ...who(ctx), model: completion.model, tokens },
+      'the model reported no usage; billed by the local token count (marked estimated)',
+    )
+  const settlement = await settleDelivered(ctx, reservation, completion, keys.settle)
+  if (!settlement) return
+  if (settlement.shortfall > 0)
+    ctx.logger.warn(
+      { ...who(ctx), shortfall: settlement.shortfall, tokens },
+      'the answer cost more than the balance could pay; the unpaid part was not charged',
+    )
+  await ctx.telegram
+    .editMessageText(
+      ctx.chat.id,
+      sent.message_id,
+      undefined,
+      `${body}${footer} · ${WORDS.ask.cost(settlement)}`,
+    )
+    .catch((error: unknown) =>
+      ctx.logger.warn({ ...who(ctx), err: String(error) }, 'adding the cost to the answer failed'),
+    )
 })
+
+const who = (ctx: BotContext) => ({
+  updateId: ctx.update.update_id,
+  telegramUserId: ctx.from?.id,
+})
+
+/**
+ * Reserves the model's estimate; when the balance cannot pay it all, reserves what the free
+ * allowance and the balance can pay instead, if that leaves room for a useful answer.
+ */
+async function reserveAnswer(ctx: BotContext, prompt: string, idempotencyKey: string) {
+  const telegramUserId = await ctx.billing.ready()
+  const estimate = ctx.model.estimate(prompt)
+  const promptPart = estimate - ctx.model.maxTokens
+  const reserve = (quantity: number) =>
+    ctx.billing.client.usage.reserveFeature.mutate({
+      telegramUserId,
+      feature: ctx.features.tokens,
+      quantity,
+      idempotencyKey,
+      reason: 'AI answer',
+    })
+  try {
+    return { reservation: await reserve(estimate), answerCap: ctx.model.maxTokens }
+  } catch (error) {
+    if (billingErrorOf(error)?.code !== 'INSUFFICIENT_CREDITS') throw error
+    const affordable = await affordableTokens(ctx)
+    if (affordable - promptPart < MIN_ANSWER_TOKENS) throw error
+    return { reservation: await reserve(affordable), answerCap: affordable - promptPart }
+  }
+}
+
+/** Tokens the free allowance left and the balance can pay for now, at the feature's price. */
+async function affordableTokens(ctx: BotContext): Promise<number> {
+  const [access, features] = await Promise.all([
+    ctx.billing.check(ctx.features.tokens, 1),
+    ctx.billing.client.features.list.query(),
+  ])
+  const feature = features.find((f) => f.key === ctx.features.tokens)
+  if (!feature || feature.credits <= 0) return 0
+  const free = access.freeAllowance?.remaining ?? 0
+  return free + Math.floor((access.available * feature.perUnits) / feature.credits)
+}
+
+/** Settles a delivered answer, retrying with the same key: a lost settle is not a free answer. */
+async function settleDelivered(
+  ctx: BotContext,
+  reservation: Reservation,
+  completion: Completion,
+  idempotencyKey: string,
+): Promise<Settlement | null> {
+  const input = {
+    reservationId: reservation.reservationId,
+    quantity: completion.usage.totalTokens,
+    idempotencyKey,
+    reason: completion.estimated ? 'AI answer (estimated)' : 'AI answer',
+    metadata: {
+      tokens: completion.usage.totalTokens,
+      model: completion.model,
+      ...(completion.estimated ? { estimated: true } : {}),
+    },
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ctx.billing.client.usage.settleFeature.mutate(input)
+    } catch (error) {
+      const delay = SETTLE_RETRY_DELAYS_MS[attempt]
+      // A refusal is an answer, not a blip: retrying the same request cannot change it.
+      if (delay === undefined || billingErrorOf(error)) {
+        ctx.logger.error(
+          {
+            ...who(ctx),
+            reservationId: reservation.reservationId,
+            quantity: input.quantity,
+            attempts: attempt + 1,
+            err: String(error),
+          },
+          'settling a delivered answer failed; the hold stays until it expires',
+        )
+        return null
+      }
+      await sleep(delay)
+    }
+  }
+}

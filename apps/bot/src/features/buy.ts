@@ -1,7 +1,8 @@
 import { Composer, Markup } from 'telegraf'
-import { productButtonText } from '../catalog.ts'
 import type { BotContext } from '../context.ts'
+import { productButtonText } from '../on-sale.ts'
 import { explainRefusal } from '../refusals.ts'
+import { WORDS } from '../wording.ts'
 
 /** /buy: packs and plans as buttons; a button (or `/buy <key>`) sends the invoice. */
 export const buyFeature = new Composer<BotContext>()
@@ -10,9 +11,9 @@ buyFeature.command('buy', async (ctx) => {
   const key = ctx.payload.trim()
   if (key) return sendInvoiceFor(ctx, key)
   const products = await ctx.catalog.products()
-  if (products.length === 0) return ctx.reply('Nothing is on sale right now.')
+  if (products.length === 0) return ctx.reply(WORDS.buy.nothingOnSale)
   await ctx.reply(
-    'Choose a credit pack or a plan. You pay with Telegram Stars; credits arrive at once.',
+    WORDS.buy.menu,
     Markup.inlineKeyboard(
       products.map((p) => [Markup.button.callback(productButtonText(p), `buy:${p.key}`)]),
     ),
@@ -20,13 +21,13 @@ buyFeature.command('buy', async (ctx) => {
 })
 
 buyFeature.action(/^buy:(.+)$/, async (ctx) => {
-  await ctx.answerCbQuery('Sending the invoice…')
+  await ctx.answerCbQuery(WORDS.buy.sending)
   await sendInvoiceFor(ctx, ctx.match[1] ?? '')
 })
 
 async function sendInvoiceFor(ctx: BotContext, key: string) {
   const product = await ctx.catalog.find(key)
-  if (!product) return ctx.reply(`There is no "${key}" for sale. /buy shows what there is.`)
+  if (!product) return ctx.reply(WORDS.buy.unknown(key))
   try {
     await ctx.billing.sendInvoice(product.key)
   } catch (error) {

@@ -1,6 +1,6 @@
 import { Composer } from 'telegraf'
 import type { BotContext } from '../context.ts'
-import { formatCount, whenResets } from '../wording.ts'
+import { WORDS } from '../wording.ts'
 
 /** /start: who the bot is, what is free, what costs credits, and the balance. */
 export const startFeature = new Composer<BotContext>()
@@ -12,17 +12,16 @@ startFeature.start(async (ctx) => {
     ctx.billing.check(ctx.features.image, 1),
   ])
   const free = tokens.freeAllowance
+  const words = WORDS.start
   const lines = [
-    `Welcome, ${ctx.from.first_name}! I am an AI assistant that runs on credits, paid with Telegram Stars.`,
+    words.welcome(ctx.from.first_name),
     '',
-    free
-      ? `• Just send me a message to ask anything. ${formatCount(free.limit)} tokens of answers are free ${free.period === 'day' ? 'every day' : `every ${free.period}`}; ${formatCount(free.remaining)} left${free.remaining < free.limit ? `, back ${whenResets(free.resetsAt)}` : ''}.`
-      : '• Just send me a message to ask anything; answers are metered by tokens.',
-    `• /imagine <what> draws a picture (${formatCount(image.costCredits)} credits${image.quota ? `, up to ${image.quota.limit} a day` : ''}).`,
-    '• /buy tops up credits, /plans shows Pro and the monthly plan.',
-    '• /balance, /usage and /help any time.',
+    free ? words.askFree(free) : words.askMetered,
+    words.imagine(image.costCredits, image.quota ? image.quota.limit : null),
+    words.buy,
+    words.more,
     '',
-    `Your balance: ${formatCount(balance.available)} credits.`,
+    words.balance(balance.available),
   ]
   await ctx.reply(lines.join('\n'))
 })

@@ -1,4 +1,4 @@
-import { countTokens, tokenize } from './tokenizer.ts'
+import { countTokens, truncateToTokens } from './tokenizer.ts'
 import { type ChatModel, type Completion, SYSTEM_PROMPT } from './types.ts'
 
 const SENTENCES = [
@@ -33,15 +33,17 @@ export interface OfflineModelOptions {
 
 /**
  * The default model: no network, deterministic, and honest about tokens (it counts its prompt
- * and its answer with the same tokenizer). Answers are canned advice chosen by the prompt's hash,
- * clearly labelled, so the metering can be seen working without an API key.
+ * and its answer with the o200k encoding the OpenAI-compatible model estimates with). Answers
+ * are canned advice chosen by the prompt's hash, clearly labelled, so the metering can be seen working without an API key.
  */
 export function createOfflineModel(options: OfflineModelOptions = {}): ChatModel {
   const maxTokens = options.maxTokens ?? 120
   return {
     name: 'offline',
+    maxTokens,
     estimate: (prompt) => countTokens(`${SYSTEM_PROMPT}\n${prompt}`) + maxTokens,
-    async complete(prompt): Promise<Completion> {
+    async complete(prompt, callOptions = {}): Promise<Completion> {
+      const cap = Math.min(maxTokens, callOptions.maxTokens ?? maxTokens)
       const h = hash(prompt.trim().toLowerCase())
       const count = 2 + (h % 3)
       const picked = Array.from(
@@ -51,7 +53,7 @@ export function createOfflineModel(options: OfflineModelOptions = {}): ChatModel
       const topic =
         [...prompt.trim()].slice(0, 60).join('') + ([...prompt.trim()].length > 60 ? '…' : '')
       const full = `(offline model) About “${topic}”: ${picked.join(' ')}`
-      const text = tokenize(full).slice(0, maxTokens).join('')
+      const text = truncateToTokens(full, cap)
       const promptTokens = countTokens(`${SYSTEM_PROMPT}\n${prompt}`)
       const completionTokens = countTokens(text)
       return {

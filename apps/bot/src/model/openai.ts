@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { countTokens } from './tokenizer.ts'
+import { tokenizerFor } from './tokenizer.ts'
 import { type ChatModel, type Completion, SYSTEM_PROMPT } from './types.ts'
 
 export interface OpenAiModelOptions {
@@ -9,9 +9,13 @@ export interface OpenAiModelOptions {
   model: string
   /** The answer's cap (`max_tokens`). Default 400. */
   maxTokens?: number
+  /** The whole call, a retry after a 429 included. Default 25 s (MODEL_TIMEOUT_MS). */
   timeoutMs?: number
   fetch?: typeof fetch
+  sleep?: (ms: number) => Promise<void>
 }
+
+export const DEFAULT_MODEL_TIMEOUT_MS = 25_000
 
 const ChatCompletion = z.object({
   model: z.string().optional(),
@@ -30,50 +34,94 @@ export class ModelError extends Error {
   constructor(
     message: string,
     readonly status: number | null,
+    /** A 429 whose Retry-After did not fit the timeout: when the user may try again. */
+    readonly retryAfterSeconds: number | null = null,
   ) {
     super(message)
   }
 }
 
+/** Retry-After as seconds (a number, or an HTTP date); null when absent or unreadable. */
+export function retryAfterSeconds(header: string | null, now = Date.now()): number | null {
+  if (header === null || header.trim() === '') return null
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds))
+  const at = Date.parse(header)
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000))
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
 /**
  * Any OpenAI-compatible chat-completions endpoint, over fetch. The settled amount is the
  * `usage` the server reports; a server that reports none is counted with the local tokenizer
- * (an approximation, said so in the log by the caller).
+ * and the completion says so (`estimated`). A 429 is retried once when its Retry-After fits the
+ * timeout; otherwise the error carries when to try again.
  */
 export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
   const maxTokens = options.maxTokens ?? 400
+  const timeoutMs = options.timeoutMs ?? DEFAULT_MODEL_TIMEOUT_MS
   const url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`
   const doFetch = options.fetch ?? fetch
+  const sleep = options.sleep ?? defaultSleep
+  const tokenizer = tokenizerFor(options.model)
+  const promptTokens = (prompt: string) => tokenizer.count(`${SYSTEM_PROMPT}\n${prompt}`)
+
+  async function post(prompt: string, cap: number, signal: AbortSignal): Promise<Response> {
+    try {
+      return await doFetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+        },
+        body: JSON.stringify({
+          model: options.model,
+          max_tokens: cap,
+          messages: [
+            { role: 'system', content: SYSTEM_PROMPT },
+            { role: 'user', content: prompt },
+          ],
+        }),
+        signal,
+      })
+    } catch (error) {
+      throw new ModelError(
+        `The model at ${options.baseUrl} did not answer: ${(error as Error).message}`,
+        null,
+      )
+    }
+  }
+
   return {
     name: options.model,
-    // The vendor's tokenizer differs from ours; a 25% margin keeps the reservation above it.
-    estimate: (prompt) => Math.ceil(countTokens(`${SYSTEM_PROMPT}\n${prompt}`) * 1.25) + maxTokens,
+    maxTokens,
+    // The vendor's tokenizer may differ from ours; a 25% margin keeps the reservation above it.
+    estimate: (prompt) => Math.ceil(promptTokens(prompt) * 1.25) + maxTokens,
     async complete(prompt, callOptions = {}): Promise<Completion> {
-      const signals = [AbortSignal.timeout(options.timeoutMs ?? 60_000)]
+      const deadline = Date.now() + timeoutMs
+      const signals = [AbortSignal.timeout(timeoutMs)]
       if (callOptions.signal) signals.push(callOptions.signal)
-      let response: Response
-      try {
-        response = await doFetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-          },
-          body: JSON.stringify({
-            model: options.model,
-            max_tokens: maxTokens,
-            messages: [
-              { role: 'system', content: SYSTEM_PROMPT },
-              { role: 'user', content: prompt },
-            ],
-          }),
-          signal: AbortSignal.any(signals),
-        })
-      } catch (error) {
-        throw new ModelError(
-          `The model at ${options.baseUrl} did not answer: ${(error as Error).message}`,
-          null,
-        )
+      const signal = AbortSignal.any(signals)
+      const cap = Math.min(maxTokens, callOptions.maxTokens ?? maxTokens)
+      let response = await post(prompt, cap, signal)
+      if (response.status === 429) {
+        const wait = retryAfterSeconds(response.headers.get('retry-after'))
+        // One retry, and only when it can still finish inside the timeout (a second of room).
+        if (wait === null || Date.now() + wait * 1000 + 1000 > deadline)
+          throw new ModelError(
+            `The model at ${options.baseUrl} is rate-limited (HTTP 429)`,
+            429,
+            wait ?? 60,
+          )
+        await sleep(wait * 1000)
+        response = await post(prompt, cap, signal)
+        if (response.status === 429)
+          throw new ModelError(
+            `The model at ${options.baseUrl} is still rate-limited (HTTP 429)`,
+            429,
+            retryAfterSeconds(response.headers.get('retry-after')) ?? 60,
+          )
       }
       if (!response.ok) {
         throw new ModelError(
@@ -89,18 +137,29 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
         )
       }
       const text = parsed.data.choices[0]?.message.content ?? ''
-      const usage = parsed.data.usage
-        ? {
-            promptTokens: parsed.data.usage.prompt_tokens,
-            completionTokens: parsed.data.usage.completion_tokens,
-            totalTokens: parsed.data.usage.total_tokens,
-          }
-        : (() => {
-            const promptTokens = countTokens(`${SYSTEM_PROMPT}\n${prompt}`)
-            const completionTokens = countTokens(text)
-            return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }
-          })()
-      return { text, usage, model: parsed.data.model ?? options.model }
+      const model = parsed.data.model ?? options.model
+      const reported = parsed.data.usage
+      if (reported)
+        return {
+          text,
+          model,
+          usage: {
+            promptTokens: reported.prompt_tokens,
+            completionTokens: reported.completion_tokens,
+            totalTokens: reported.total_tokens,
+          },
+        }
+      const counted = { prompt: promptTokens(prompt), completion: tokenizer.count(text) }
+      return {
+        text,
+        model,
+        estimated: true,
+        usage: {
+          promptTokens: counted.prompt,
+          completionTokens: counted.completion,
+          totalTokens: counted.prompt + counted.completion,
+        },
+      }
     },
   }
 }

@@ -1,23 +1,56 @@
-/**
- * A small deterministic tokenizer in the spirit of BPE pre-tokenization: a word with its leading
- * space is one token up to 4 characters and one more per further 4 (the ~4 characters per token
- * of English text); each punctuation mark or symbol is its own token, and so is each emoji.
- * It is not any vendor's tokenizer; it counts what the offline model produces honestly and the
- * same way every time, which is what metering needs.
- */
-const PIECES = /\s?[\p{L}\p{M}\p{N}_]+|\s?[^\s\p{L}\p{M}\p{N}_]|\s+/gu
+import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base'
+import * as o200k from 'gpt-tokenizer/encoding/o200k_base'
 
-export function tokenize(text: string): string[] {
-  const tokens: string[] = []
-  for (const [piece] of text.matchAll(PIECES)) {
-    const chars = [...piece]
-    if (chars.length <= 4 || /^\s+$/.test(piece)) {
-      tokens.push(piece)
-      continue
-    }
-    for (let i = 0; i < chars.length; i += 4) tokens.push(chars.slice(i, i + 4).join(''))
-  }
-  return tokens
+/**
+ * Token counts with OpenAI's own byte-pair encodings (gpt-tokenizer ships their ranks in the
+ * package, so nothing downloads). Other vendors' tokenizers differ; the OpenAI-compatible model
+ * keeps a margin on its reservation for that.
+ */
+export interface Tokenizer {
+  readonly encoding: 'o200k_base' | 'cl100k_base'
+  encode(text: string): number[]
+  decode(tokens: number[]): string
+  count(text: string): number
 }
 
-export const countTokens = (text: string): number => tokenize(text).length
+const O200K: Tokenizer = {
+  encoding: 'o200k_base',
+  encode: (text) => o200k.encode(text),
+  decode: (tokens) => o200k.decode(tokens),
+  count: (text) => o200k.countTokens(text),
+}
+
+const CL100K: Tokenizer = {
+  encoding: 'cl100k_base',
+  encode: (text) => cl100k.encode(text),
+  decode: (tokens) => cl100k.decode(tokens),
+  count: (text) => cl100k.countTokens(text),
+}
+
+// gpt-4, gpt-3.5 and the older embeddings were trained on cl100k; gpt-4o and everything after on o200k.
+const CL100K_MODELS = /^(?:gpt-4(?:$|-)|gpt-3\.5|text-embedding-(?:ada|3))/i
+
+/** The encoding of a model family: cl100k for gpt-4 and gpt-3.5, o200k for gpt-4o, 4.1, 5, o-series and the rest. */
+export function tokenizerFor(model: string): Tokenizer {
+  const name = model.split('/').at(-1) ?? model
+  return CL100K_MODELS.test(name) ? CL100K : O200K
+}
+
+/** Tokens of `text` in `model`'s encoding (o200k when unsaid: the offline model's too). */
+export const countTokens = (text: string, model = 'offline'): number =>
+  text === '' ? 0 : tokenizerFor(model).count(text)
+
+/**
+ * The longest start of `text` that is at most `max` tokens, cut on a token boundary that does not
+ * split a character (a cut inside a multi-byte character would re-count differently).
+ */
+export function truncateToTokens(text: string, max: number, model = 'offline'): string {
+  const tokenizer = tokenizerFor(model)
+  const tokens = tokenizer.encode(text)
+  if (tokens.length <= max) return text
+  for (let n = max; n > 0; n--) {
+    const cut = tokenizer.decode(tokens.slice(0, n))
+    if (!cut.includes('\uFFFD') && tokenizer.count(cut) <= max) return cut
+  }
+  return ''
+}

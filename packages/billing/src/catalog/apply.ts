@@ -1,0 +1,111 @@
+import { auditLog, type Executor } from '@e-stars/db'
+import { and, desc, eq, like } from 'drizzle-orm'
+import { NotFound } from '../errors.ts'
+import { recordAudit } from '../identity/audit.ts'
+import { transact } from '../ledger/transaction.ts'
+import {
+  type CreateProductInput,
+  createProduct,
+  getProduct,
+  type Product,
+  updateProduct,
+} from './products.ts'
+
+export type ApplyOutcome = 'created' | 'updated' | 'unchanged' | 'kept'
+
+export interface ApplyProductResult {
+  key: string
+  /** `kept`: an operator changed the product in the console since; their version stays. */
+  outcome: ApplyOutcome
+  /** Who last changed it, when the console's version was kept (`operator:<email>`). */
+  editedBy: string | null
+  product: Product
+}
+
+const TERMS = [
+  'kind',
+  'title',
+  'description',
+  'priceStars',
+  'credits',
+  'creditsExpireDays',
+  'featureKey',
+  'durationDays',
+  'sortOrder',
+] as const
+
+/** The terms as stored: what `createProduct` would write for `wanted`. */
+function normalized(wanted: Omit<CreateProductInput, 'projectId'>) {
+  return {
+    kind: wanted.kind,
+    title: wanted.title.trim(),
+    description: wanted.description.trim(),
+    priceStars: wanted.priceStars,
+    credits: wanted.credits ?? 0,
+    creditsExpireDays: wanted.creditsExpireDays ?? null,
+    featureKey: wanted.featureKey ?? null,
+    durationDays: wanted.durationDays ?? null,
+    sortOrder: wanted.sortOrder ?? 0,
+  }
+}
+
+/** The last audited change of a product (create, update, archive, or a bot's apply). */
+async function lastChangeOf(tx: Executor, projectId: string, key: string) {
+  const [row] = await tx
+    .select({ actor: auditLog.actor, action: auditLog.action })
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.projectId, projectId),
+        eq(auditLog.target, `product:${key}`),
+        like(auditLog.action, 'product.%'),
+      ),
+    )
+    .orderBy(desc(auditLog.id))
+    .limit(1)
+  return row ?? null
+}
+
+/**
+ * A bot's own catalog file applied to its project on start, one product at a time, idempotently:
+ * a missing product is created, a changed one updated, an equal one left alone. A product an
+ * operator changed in the console (create, update or archive, by the audit log) since is kept
+ * as the operator left it, and the answer says so: the console's edit wins over the file.
+ */
+export async function applyProduct(
+  db: Executor,
+  input: { projectId: string; actor: string; product: Omit<CreateProductInput, 'projectId'> },
+): Promise<ApplyProductResult> {
+  const { projectId, actor, product } = input
+  const wanted = normalized(product)
+  return transact(db, async (tx) => {
+    // The bot's writes are audited too: the next apply tells them from an operator's.
+    const audit = (before: Product | null, after: Product) =>
+      recordAudit(tx, {
+        projectId,
+        actor,
+        action: 'product.apply',
+        target: `product:${product.key}`,
+        before,
+        after,
+      })
+    const current = await getProduct(tx, projectId, product.key).catch((error: unknown) => {
+      if (error instanceof NotFound) return null
+      throw error
+    })
+    if (!current) {
+      const created = await createProduct(tx, { ...product, projectId })
+      await audit(null, created)
+      return { key: product.key, outcome: 'created', editedBy: null, product: created }
+    }
+    if (TERMS.every((term) => current[term] === wanted[term]))
+      return { key: product.key, outcome: 'unchanged', editedBy: null, product: current }
+    const last = await lastChangeOf(tx, projectId, product.key)
+    if (last?.actor.startsWith('operator:') || current.kind !== wanted.kind)
+      return { key: product.key, outcome: 'kept', editedBy: last?.actor ?? null, product: current }
+    const { kind: _kind, ...patch } = wanted
+    const updated = await updateProduct(tx, { projectId, key: product.key, patch })
+    await audit(current, updated)
+    return { key: product.key, outcome: 'updated', editedBy: null, product: updated }
+  })
+}
