@@ -4,8 +4,9 @@
 // the server it was started with:
 // - ESTARS_DEMO_TOKEN, fresh for each run: the server's POST /demo/bootstrap answers only it, so
 //   the bot never joins another e-Stars server that happens to listen on the same port;
-// - ESTARS_URL from the server's own PORT and HOST (`PORT=31000 pnpm start`: the bot asks :31000).
-// Either one set by the caller is kept.
+// - ESTARS_URL from the server's own PORT and HOST (`PORT=31000 pnpm start`: the bot asks :31000),
+//   and ESTARS_SERVER_URL, where the console's and the Mini App's Vite dev servers forward to.
+// Any of them set by the caller is kept.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 
@@ -22,6 +23,8 @@ if (!env.ESTARS_URL) {
   const host = !env.HOST || ['0.0.0.0', '::'].includes(env.HOST) ? '127.0.0.1' : env.HOST
   env.ESTARS_URL = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
+
+env.ESTARS_SERVER_URL ||= env.ESTARS_URL
 
 const [command, ...args] = process.argv.slice(2)
 if (!command) {

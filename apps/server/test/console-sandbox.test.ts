@@ -111,6 +111,26 @@ describe('the console sandbox proxy', () => {
     expect(await unknown.json()).toMatchObject({ ok: false })
   })
 
+  it('passes a photo the bot sent through as bytes (the Sandbox page shows it)', async () => {
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])
+    const form = new FormData()
+    form.set('chat_id', '2000001')
+    form.set('photo', new Blob([bytes], { type: 'image/png' }), 'fox.png')
+    const sent = await fetch(`${sandbox.apiRoot}/bot${sandbox.bot().token}/sendPhoto`, {
+      method: 'POST',
+      body: form,
+    })
+    const { result } = (await sent.json()) as { result: { photo: Array<{ file_id: string }> } }
+    const { cookie } = await login()
+    const file = await fetch(
+      `${server.url}/console-api/sandbox/files/${encodeURIComponent(result.photo[0]!.file_id)}`,
+      { headers: { cookie } },
+    )
+    expect(file.status).toBe(200)
+    expect(file.headers.get('content-type')).toBe('image/png')
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes)
+  })
+
   it('holds the sandbox’s control token itself: the sandbox refuses the same call without it', async () => {
     expect((await fetch(`${sandbox.url}/sandbox/state`)).status).toBe(401)
     const { cookie } = await login()
