@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs'
+import { createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEStarsClient } from '@e-stars/api/client'
@@ -12,9 +13,11 @@ import {
   startServer,
 } from '@e-stars/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { applyCatalog } from '../src/apply-catalog.ts'
 import { createBot } from '../src/bot.ts'
-import { demoBootstrap } from '../src/demo.ts'
+import { type DemoBootstrap, demoBootstrap } from '../src/demo.ts'
 import { createOfflineModel } from '../src/model/offline.ts'
+import { PACKS, WORDS } from './catalog-words.ts'
 import { memoryLogger, userOf } from './stack.ts'
 
 const silent = { info() {}, warn() {}, error() {} }
@@ -59,6 +62,8 @@ describe('the zero-configuration demo', () => {
     })
     const client = createEStarsClient({ url: server.url, apiKey: config.apiKey })
     expect(await client.project.whoami.query()).toMatchObject({ projectId: config.projectId })
+    // As main.ts: the bot's catalog applied before it takes updates.
+    await applyCatalog(client, memoryLogger())
     const { bot } = createBot({
       token: config.botToken,
       apiRoot: config.apiRoot,
@@ -72,9 +77,10 @@ describe('the zero-configuration demo', () => {
     try {
       const user = userOf(demo.sandbox, 2_000_001)
       const welcome = await user.say('/start')
-      expect(welcome.text).toMatch(/^Welcome, Alice!/)
+      expect(welcome.text?.startsWith(WORDS.start.welcome('Alice'))).toBe(true)
       // The demo catalogue and its invoice, paid through the server's pre-checkout.
-      const invoice = await user.say('/buy pack_m', (m) => m.invoice !== undefined)
+      const pack = PACKS[1] ?? PACKS[0]
+      const invoice = await user.say(`/buy ${pack?.key}`, (m) => m.invoice !== undefined)
       expect(
         (await demo.sandbox.payInvoice(2_000_001, { messageId: invoice.message_id })).status,
       ).toBe('paid')
@@ -82,7 +88,7 @@ describe('the zero-configuration demo', () => {
         invoice.message_id,
         (m) => m.text?.startsWith('Payment') ?? false,
       )
-      expect(thanks.text).toContain('+1 200 credits')
+      expect(thanks.text).toContain(WORDS.payments.credits(pack?.credits ?? 0))
     } finally {
       bot.stop('test end')
     }
@@ -146,4 +152,79 @@ describe('the zero-configuration demo', () => {
       await plain.close()
     }
   })
+})
+
+async function freePort(): Promise<number> {
+  const probe = createNetServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+/**
+ * The first hour's complaint: a second bootstrap (a curl, a second bot, `pnpm dev` elsewhere)
+ * revoked the running bot's key, and it answered "Sorry, something went wrong" until restarted.
+ * Here on the embedded database in DATA_DIR, on fixed ports, as `pnpm start` runs it.
+ */
+describe('the demo survives a second /demo/bootstrap and a restart', () => {
+  let demo: DemoSandbox | undefined
+  let server: RunningServer | undefined
+  const stopDemo = async () => {
+    await server?.close()
+    await demo?.close()
+    server = undefined
+    demo = undefined
+  }
+  afterAll(stopDemo)
+
+  it('the running bot keeps answering, and after a restart the same key is handed out', async () => {
+    const env = parseEnv({
+      PORT: String(await freePort()),
+      SANDBOX_PORT: String(await freePort()),
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'estars-bot-restart-')),
+      DEMO_DATA: 'off',
+      RECONCILE_INTERVAL_SECONDS: '0',
+      ESTARS_DEMO_TOKEN: DEMO_TOKEN,
+    })
+    const startDemo = async () => {
+      demo = await startDemoSandbox(env, silent)
+      server = await startServer(demo.env, silent, { extend: demo.mount })
+      return { demo, server }
+    }
+    const launch = async (config: DemoBootstrap, url: string) => {
+      const { bot } = createBot({
+        token: config.botToken,
+        apiRoot: config.apiRoot,
+        client: createEStarsClient({ url, apiKey: config.apiKey }),
+        model: createOfflineModel(),
+        logger: memoryLogger(),
+      })
+      await new Promise<void>((resolve, reject) => {
+        bot.launch(() => resolve()).catch(reject)
+      })
+      return bot
+    }
+
+    let running = await startDemo()
+    const first = await demoBootstrap(running.server.url, DEMO_TOKEN)
+    let bot = await launch(first, running.server.url)
+    try {
+      // Someone else bootstraps while the bot runs: a curl, a second bot.
+      expect((await demoBootstrap(running.server.url, DEMO_TOKEN)).apiKey).toBe(first.apiKey)
+      const answer = await userOf(running.demo.sandbox, 2_000_001).say('/balance')
+      expect(answer.text).not.toMatch(/went wrong/i)
+      bot.stop('restart')
+      await stopDemo()
+
+      running = await startDemo()
+      const again = await demoBootstrap(running.server.url, DEMO_TOKEN)
+      expect(again.apiKey).toBe(first.apiKey)
+      bot = await launch(again, running.server.url)
+      const welcome = await userOf(running.demo.sandbox, 2_000_001).say('/start')
+      expect(welcome.text).toMatch(/^Welcome, Alice!/)
+    } finally {
+      bot.stop('test end')
+    }
+  }, 120_000)
 })
