@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto'
 import { createEStarsClient } from '@e-stars/api/client'
 import { listLedger } from '@e-stars/billing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { applyCatalog } from '../src/apply-catalog.ts'
 import { createBot } from '../src/bot.ts'
 import type { ChatModel } from '../src/model/types.ts'
+import { FIRST_PACK, WORDS } from './catalog-words.ts'
 import { ALICE, BOB, memoryLogger, type Stack, startStack, userOf } from './stack.ts'
 
 let stack: Stack
 let stop: (() => void) | null = null
 beforeAll(async () => {
   stack = await startStack()
+  await applyCatalog(stack.client, memoryLogger())
 })
 afterAll(() => stack?.close())
 afterEach(() => {
@@ -71,9 +74,7 @@ describe('the reference bot when things fail', () => {
     })
     const before = await balanceOf(ALICE)
     const reply = await userOf(stack.sandbox, ALICE).say('Why is the sky blue?')
-    expect(reply.text).toBe(
-      'The AI model is not answering right now. Nothing was charged; please try again in a minute.',
-    )
+    expect(reply.text).toBe(WORDS.ask.modelDown)
     expect(await balanceOf(ALICE)).toMatchObject({ available: before.available, held: 0 })
     const { entries } = await listLedger(stack.db, {
       projectId: stack.projectId,
@@ -94,7 +95,7 @@ describe('the reference bot when things fail', () => {
     const reply = await stack.sandbox.waitForMessage(BOB, undefined, 5000, {
       afterMessageId: sent.message_id,
     })
-    expect(reply.text).toBe('Sorry, something went wrong on my side. Please try again in a minute.')
+    expect(reply.text).toBe(WORDS.errors.apology)
     const logged = logger.lines.find((l) => l.msg === 'handling an update failed')
     expect(logged?.level).toBe('error')
     expect(logged?.obj).toMatchObject({ telegramUserId: BOB, updateId: expect.any(Number) })
@@ -103,7 +104,7 @@ describe('the reference bot when things fail', () => {
   it('e-Stars goes down between invoice and payment: the checkout is refused at once, not left spinning', async () => {
     const { state } = await launch(brokenModel)
     const user = userOf(stack.sandbox, BOB)
-    const invoice = await user.say('/buy pack_s', (m) => m.invoice !== undefined)
+    const invoice = await user.say(`/buy ${FIRST_PACK.key}`, (m) => m.invoice !== undefined)
     state.down = true
     const started = Date.now()
     const paid = await stack.sandbox.payInvoice(BOB, { messageId: invoice.message_id })

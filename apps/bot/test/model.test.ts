@@ -1,5 +1,3 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { inflateSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodePng } from '../src/image/png.ts'
@@ -8,6 +6,7 @@ import { createOfflineModel } from '../src/model/offline.ts'
 import { createOpenAiModel, ModelError, retryAfterSeconds } from '../src/model/openai.ts'
 import { countTokens, tokenizerFor, truncateToTokens } from '../src/model/tokenizer.ts'
 import { SYSTEM_PROMPT } from '../src/model/types.ts'
+import { startModelStub } from './model-stub.ts'
 
 describe('the tokenizer', () => {
   // Token ids as OpenAI's tiktoken gives them for the same strings (o200k_base, cl100k_base).
@@ -67,34 +66,17 @@ describe('the offline model', () => {
 })
 
 describe('an OpenAI-compatible model', () => {
+  let stub: Awaited<ReturnType<typeof startModelStub>>
   let url = ''
-  let reply: { status: number; body: unknown; headers?: Record<string, string> } = {
-    status: 200,
-    body: {},
-  }
-  /** Answers taken before `reply`, one per request (a 429 then the answer). */
-  const queued: Array<typeof reply> = []
-  const seen: Array<{ auth: string | undefined; body: Record<string, unknown> }> = []
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    seen.push({
-      auth: req.headers.authorization,
-      body: JSON.parse(Buffer.concat(chunks).toString()),
-    })
-    const answer = queued.shift() ?? reply
-    res
-      .writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers })
-      .end(JSON.stringify(answer.body))
-  })
+  const seen = () => stub.seen
   beforeAll(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
+    stub = await startModelStub()
+    url = stub.url
   })
-  afterAll(() => new Promise<void>((r) => server.close(() => r())))
+  afterAll(() => stub.close())
 
   it('posts chat completions and settles the usage the server reports', async () => {
-    reply = {
+    stub.reply = {
       status: 200,
       body: {
         model: 'tiny-1',
@@ -114,7 +96,7 @@ describe('an OpenAI-compatible model', () => {
       model: 'tiny-1',
       usage: { promptTokens: 21, completionTokens: 3, totalTokens: 24 },
     })
-    expect(seen.at(-1)).toEqual({
+    expect(seen().at(-1)).toEqual({
       auth: 'Bearer sk-test',
       body: {
         model: 'tiny',
@@ -129,27 +111,27 @@ describe('an OpenAI-compatible model', () => {
   })
 
   it('counts with the local tokenizer when the server reports no usage, and says so', async () => {
-    reply = { status: 200, body: { choices: [{ message: { content: 'Fine, thanks.' } }] } }
+    stub.reply = { status: 200, body: { choices: [{ message: { content: 'Fine, thanks.' } }] } }
     const answer = await createOpenAiModel({ baseUrl: url, model: 'tiny' }).complete('How are you?')
     expect(answer.usage.completionTokens).toBe(countTokens('Fine, thanks.'))
     expect(answer.estimated).toBe(true)
-    expect(seen.at(-1)?.auth).toBeUndefined()
+    expect(seen().at(-1)?.auth).toBeUndefined()
   })
 
   it('passes a lower answer cap when the call asks for one (what the hold can pay)', async () => {
-    reply = { status: 200, body: { choices: [{ message: { content: 'ok' } }] } }
+    stub.reply = { status: 200, body: { choices: [{ message: { content: 'ok' } }] } }
     const model = createOpenAiModel({ baseUrl: url, model: 'tiny', maxTokens: 300 })
     await model.complete('x', { maxTokens: 40 })
-    expect(seen.at(-1)?.body.max_tokens).toBe(40)
+    expect(seen().at(-1)?.body.max_tokens).toBe(40)
     await model.complete('x', { maxTokens: 9000 })
-    expect(seen.at(-1)?.body.max_tokens).toBe(300)
+    expect(seen().at(-1)?.body.max_tokens).toBe(300)
   })
 
   it('a 429 whose Retry-After fits the timeout is retried once, after waiting that long', async () => {
     const waits: number[] = []
-    queued.push({ status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '2' } })
-    reply = { status: 200, body: { choices: [{ message: { content: 'after the wait' } }] } }
-    const before = seen.length
+    stub.queued.push({ status: 429, body: { error: 'slow down' }, headers: { 'retry-after': '2' } })
+    stub.reply = { status: 200, body: { choices: [{ message: { content: 'after the wait' } }] } }
+    const before = seen().length
     const model = createOpenAiModel({
       baseUrl: url,
       model: 'tiny',
@@ -160,11 +142,11 @@ describe('an OpenAI-compatible model', () => {
     })
     expect((await model.complete('x')).text).toBe('after the wait')
     expect(waits).toEqual([2000])
-    expect(seen.length - before).toBe(2)
+    expect(seen().length - before).toBe(2)
   })
 
   it('a 429 whose Retry-After does not fit the timeout says when to try again, without waiting', async () => {
-    queued.push({ status: 429, body: {}, headers: { 'retry-after': '120' } })
+    stub.queued.push({ status: 429, body: {}, headers: { 'retry-after': '120' } })
     const model = createOpenAiModel({
       baseUrl: url,
       model: 'tiny',
@@ -194,11 +176,11 @@ describe('an OpenAI-compatible model', () => {
   })
 
   it('throws ModelError on an HTTP error, a malformed body or no answer', async () => {
-    reply = { status: 500, body: { error: 'boom' } }
+    stub.reply = { status: 500, body: { error: 'boom' } }
     await expect(createOpenAiModel({ baseUrl: url, model: 'tiny' }).complete('x')).rejects.toThrow(
       ModelError,
     )
-    reply = { status: 200, body: { choices: [] } }
+    stub.reply = { status: 200, body: { choices: [] } }
     await expect(createOpenAiModel({ baseUrl: url, model: 'tiny' }).complete('x')).rejects.toThrow(
       /unexpected answer/,
     )

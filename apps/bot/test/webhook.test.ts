@@ -2,8 +2,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createEStarsClient } from '@e-stars/api/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { applyCatalog } from '../src/apply-catalog.ts'
 import { createBot } from '../src/bot.ts'
 import { createOfflineModel } from '../src/model/offline.ts'
+import { FIRST_PACK, WORDS } from './catalog-words.ts'
 import { ALICE, eventually, memoryLogger, type Stack, startStack, userOf } from './stack.ts'
 
 const SECRET = 'webhook-secret-for-tests'
@@ -14,6 +16,7 @@ beforeAll(async () => {
   stack = await startStack({
     sandbox: { webhookRetryBaseDelayMs: 20, webhookRetryMaxDelayMs: 200 },
   })
+  await applyCatalog(stack.client, memoryLogger())
 })
 afterAll(async () => {
   server?.closeAllConnections()
@@ -84,8 +87,9 @@ describe('the reference bot in webhook mode', () => {
     await bot.telegram.setWebhook(`http://127.0.0.1:${port}/telegram`, { secret_token: SECRET })
 
     const user = userOf(stack.sandbox, ALICE)
-    expect((await user.say('/start')).text).toMatch(/^Welcome, Alice!/)
-    const invoice = await user.say('/buy pack_s', (m) => m.invoice !== undefined)
+    const welcome = await user.say('/start')
+    expect(welcome.text?.startsWith(WORDS.start.welcome('Alice'))).toBe(true)
+    const invoice = await user.say(`/buy ${FIRST_PACK.key}`, (m) => m.invoice !== undefined)
     const paid = await stack.sandbox.payInvoice(ALICE, { messageId: invoice.message_id })
     if (paid.status !== 'paid') throw new Error(`payment ${paid.status}`)
 
@@ -105,7 +109,7 @@ describe('the reference bot in webhook mode', () => {
       invoice.message_id,
       (m) => m.text?.startsWith('Payment') ?? false,
     )
-    expect(thanks.text).toContain('+500 credits')
+    expect(thanks.text).toContain(WORDS.payments.credits(FIRST_PACK.credits))
     expect(attempts().every((a) => a.ok)).toBe(true)
   })
 })
