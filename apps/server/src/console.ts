@@ -116,8 +116,14 @@ async function forwardToSandbox(
   res: express.Response,
   target: { sandboxUrl: string; sandboxToken: string | undefined; body: unknown },
 ) {
+  const url = new URL(`/sandbox${req.url}`, target.sandboxUrl)
+  // `/console-api/sandbox/../bot…` would resolve outside the control API: only /sandbox/… goes.
+  if (!url.pathname.startsWith('/sandbox/')) {
+    sandboxError(res, 404, 'NOT_FOUND', 'No such sandbox route')
+    return
+  }
   try {
-    const response = await fetch(new URL(`/sandbox${req.url}`, target.sandboxUrl), {
+    const response = await fetch(url, {
       method: req.method,
       headers: {
         'content-type': 'application/json',

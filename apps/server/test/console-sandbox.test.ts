@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import { createOperator, createProject } from '@e-stars/billing'
 import { createTestDatabase } from '@e-stars/db/testing'
 import { createSandbox, type Sandbox } from '@e-stars/sandbox'
@@ -39,6 +40,22 @@ async function login(who: { email: string; password: string } = server.demoOpera
     cookie: response.headers.get('set-cookie')!.split(';')[0]!,
     csrf: body.result.data.csrfToken,
   }
+}
+
+/** A GET with its path sent exactly as written (no dot-segment resolution). */
+function rawGet(path: string, cookie: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(server.url)
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, headers: { cookie } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (chunk: string) => {
+        body += chunk
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 const post = (path: string, headers: Record<string, string>, body: string) =>
@@ -129,6 +146,17 @@ describe('the console sandbox proxy', () => {
     expect(file.status).toBe(200)
     expect(file.headers.get('content-type')).toBe('image/png')
     expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes)
+  })
+
+  it('reaches the control API only, never the Bot API beside it (a raw `..` path)', async () => {
+    const { cookie } = await login()
+    const token = sandbox.bot().token
+    for (const path of [`../bot${token}/getMe`, `%2e%2e/bot${token}/getMe`]) {
+      // fetch would resolve the dots itself; a raw client sends them as they are.
+      const answer = await rawGet(`/console-api/sandbox/${path}`, cookie)
+      expect(answer.status).toBe(404)
+      expect(answer.body).not.toContain('is_bot')
+    }
   })
 
   it('holds the sandbox’s control token itself: the sandbox refuses the same call without it', async () => {
