@@ -6,11 +6,12 @@ import { applyCatalog } from '../src/apply-catalog.ts'
 import { createBot } from '../src/bot.ts'
 import { createOfflineModel } from '../src/model/offline.ts'
 import { FIRST_PACK, WORDS } from './catalog-words.ts'
-import { ALICE, eventually, memoryLogger, type Stack, startStack, userOf } from './stack.ts'
+import { ALICE, BOB, eventually, memoryLogger, type Stack, startStack, userOf } from './stack.ts'
 
 const SECRET = 'webhook-secret-for-tests'
 let stack: Stack
 let server: Server
+let second: Server | undefined
 
 beforeAll(async () => {
   stack = await startStack({
@@ -19,6 +20,8 @@ beforeAll(async () => {
   await applyCatalog(stack.client, memoryLogger())
 })
 afterAll(async () => {
+  second?.closeAllConnections()
+  second?.close()
   server?.closeAllConnections()
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
   await stack?.close()
@@ -111,5 +114,51 @@ describe('the reference bot in webhook mode', () => {
     )
     expect(thanks.text).toContain(WORDS.payments.credits(FIRST_PACK.credits))
     expect(attempts().every((a) => a.ok)).toBe(true)
+  })
+
+  it('answers Telegram’s request at once and runs the model in the chat’s queue: a hung model stalls nobody', async () => {
+    let open = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const offline = createOfflineModel()
+    const { bot } = createBot({
+      token: stack.sandbox.bot().token,
+      apiRoot: stack.sandbox.apiRoot,
+      client: stack.client,
+      model: {
+        ...offline,
+        complete: async (prompt, options) => {
+          await gate
+          return offline.complete(prompt, options)
+        },
+      },
+      logger: memoryLogger(),
+    })
+    bot.botInfo = await bot.telegram.getMe()
+    const handle = bot.webhookCallback('/telegram', { secretToken: SECRET })
+    second = createServer(async (req, res) => {
+      let body = ''
+      for await (const chunk of req) body += String(chunk)
+      Object.assign(req, { body: JSON.parse(body) })
+      await handle(req, res)
+    })
+    await new Promise<void>((resolve) => second?.listen(0, '127.0.0.1', resolve))
+    const { port } = second.address() as AddressInfo
+    await bot.telegram.setWebhook(`http://127.0.0.1:${port}/telegram`, { secret_token: SECRET })
+
+    const question = stack.sandbox.sendText(ALICE, 'A question for a hung model')
+    await eventually(() => stack.sandbox.webhookAttempts().some((a) => a.chatId === ALICE && a.ok))
+    const bob = userOf(stack.sandbox, BOB)
+    const started = Date.now()
+    const welcome = await bob.say('/start', undefined, 3000)
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(welcome.text?.startsWith(WORDS.start.welcome('Bob'))).toBe(true)
+    open()
+    const answer = await userOf(stack.sandbox, ALICE).next(question.message_id, (m) =>
+      /— [\d ]+ tokens · /.test(m.text ?? ''),
+    )
+    expect(answer.text).toMatch(/^\(offline model\)/)
+    await bot.telegram.deleteWebhook()
   })
 })
