@@ -9,6 +9,7 @@ import { createExpressMiddleware } from '@trpc/server/adapters/express'
 import { sql } from 'drizzle-orm'
 import express from 'express'
 import { createAttemptLimits } from './attempt-limits.ts'
+import type { TrustProxy } from './client-address.ts'
 
 export interface AppOptions extends ApiDependencies {
   database: Database
@@ -16,6 +17,8 @@ export interface AppOptions extends ApiDependencies {
   extend?: (app: express.Express) => void
   /** Secure flag of the console session cookie; `auto` follows the request's protocol. */
   secureCookies?: boolean | 'auto' | undefined
+  /** Proxies trusted for the client's address and protocol (TRUST_PROXY); off by default. */
+  trustProxy?: TrustProxy | undefined
 }
 
 /**
@@ -45,6 +48,8 @@ export function setRetryAfter(res: express.Response) {
 export function createApp(options: AppOptions) {
   const app = express()
   app.disable('x-powered-by')
+  // `req.ip` and `req.protocol` read X-Forwarded-* only from these proxies (client-address.ts).
+  app.set('trust proxy', options.trustProxy ?? false)
   app.get('/healthz', async (_req, res) => {
     let timer: NodeJS.Timeout | undefined
     try {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseTrustProxy, trustProxyProblem } from './client-address.ts'
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -70,9 +71,15 @@ const schema = z.object({
     .string()
     .trim()
     .default('off')
-    .refine((value) => /^(off|\d{1,2}|[0-9a-fA-F.:/,\s]+|loopback)$/.test(value), {
-      error: 'must be off, a hop count, or a comma-separated list of proxy addresses',
-    }),
+    .superRefine((value, ctx) => {
+      const problem = trustProxyProblem(value)
+      if (problem)
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be off, a hop count, or a comma-separated list of proxy addresses (${problem})`,
+        })
+    })
+    .transform(parseTrustProxy),
   /**
    * Server-side requests (the relay's forwards, webhooks) to loopback, private, link-local or
    * other non-public addresses. `auto`: allowed only in demo mode (the local sandbox); refused

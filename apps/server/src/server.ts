@@ -91,6 +91,7 @@ export async function startServer(
       tokenTtlSeconds: env.MINIAPP_SESSION_TTL_SECONDS,
     },
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
+    trustProxy: env.TRUST_PROXY,
     targetRule: (url) => targetRefusal(url, { allowPrivate }),
     extend(app) {
       options.extend?.(app, database)
