@@ -1,6 +1,7 @@
 import { defineConfig } from '@e-stars/library-build'
 
-// ESM + one bundled .d.ts. The Bot API helpers it uses (packages/telegram) are bundled in;
+// ESM + one bundled .d.ts. The framework-neutral core (packages/bot-core, private) and the Bot
+// API helpers it uses (packages/telegram) are bundled in, with the Bot API types they name;
 // @e-stars/client and zod are dependencies, telegraf and @trpc/* peer dependencies.
 export default defineConfig({
   entry: ['src/index.ts'],
@@ -14,5 +15,5 @@ export default defineConfig({
   // declarations (through node_modules it would count as an external library).
   tsconfig: 'tsconfig.build.json',
   dts: true,
-  deps: { alwaysBundle: ['@e-stars/telegram'] },
+  deps: { alwaysBundle: ['@e-stars/bot-core', '@e-stars/telegram', '@grammyjs/types'] },
 })

@@ -1,42 +1,44 @@
+// The framework-neutral behaviour lives in @e-stars/bot-core (bundled in at build time); this
+// package adds the Telegraf middleware and re-exports the rest under the names it always had.
 export {
   type AccessAnswer,
   type BalanceView,
   Billing,
+  type BillingEvent,
+  CHECKOUT_UNAVAILABLE_MESSAGE,
+  CustomerCache,
+  consoleLogger,
+  DEFAULT_MESSAGES,
+  DEFAULT_PAY_SUPPORT_INTRO,
+  DEFAULT_RECORD_RETRY,
+  decidePreCheckout,
   type EntitlementList,
+  type EStarsMessages,
+  type EStarsOptions,
+  type EventWatcher,
+  type EventWatcherOptions,
+  errorFields,
   type FeatureConsumption,
   type FeatureReservation,
   type FeatureSettlement,
   type Invoice,
+  isTransient,
+  type Logger,
   type Metered,
   type MeterOptions,
   type MeterOutcome,
   NoUserError,
-  type SentInvoice,
-} from './billing.ts'
-export { CustomerCache, type TelegramUserLike } from './customers.ts'
-export {
-  type BillingEvent,
-  type EventWatcher,
-  type EventWatcherOptions,
-  watchEvents,
-} from './events.ts'
-export { consoleLogger, errorFields, type Logger } from './logger.ts'
-export {
-  DEFAULT_MESSAGES,
-  type EStarsContext,
-  type EStarsMessages,
-  type EStarsOptions,
-  eStars,
-} from './middleware.ts'
-export {
-  CHECKOUT_UNAVAILABLE_MESSAGE,
-  decidePreCheckout,
   type PaymentRecording,
+  type PaySupportOptions,
   type PrecheckDecision,
   type RecordedPayment,
   type RecordedRefund,
+  type RetryPolicy,
   recordRefundedPayment,
   recordSuccessfulPayment,
-} from './payments.ts'
-export { DEFAULT_PAY_SUPPORT_INTRO, type PaySupportOptions, paySupportHandler } from './support.ts'
-export { DEFAULT_RECORD_RETRY, isTransient, type RetryPolicy, withRetries } from './transient.ts'
+  type SentInvoice,
+  type TelegramUserLike,
+  watchEvents,
+  withRetries,
+} from '@e-stars/bot-core'
+export { type EStarsContext, eStars, paySupportHandler } from './middleware.ts'

@@ -1,14 +1,9 @@
 import type { EStarsClient } from '@e-stars/client'
+import type { User } from '@grammyjs/types'
 
 /** The Telegram user fields e-Stars keeps on a customer. */
-export interface TelegramUserLike {
-  id: number
-  is_bot?: boolean
-  username?: string | undefined
-  first_name?: string | undefined
-  last_name?: string | undefined
-  language_code?: string | undefined
-}
+export type TelegramUserLike = Pick<User, 'id'> &
+  Partial<Pick<User, 'is_bot' | 'username' | 'first_name' | 'last_name' | 'language_code'>>
 
 const profileOf = (user: TelegramUserLike) => ({
   telegramUserId: user.id,

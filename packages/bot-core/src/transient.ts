@@ -1,16 +1,15 @@
-import { TRPCClientError } from '@trpc/client'
-
 /**
  * Whether a failed call to e-Stars may succeed if tried again: no answer at all (refused,
  * reset, timed out), a 5xx or a 429. A 4xx (bad input, conflict, not found, insufficient
  * credits) is an answer, and asking again gets the same one.
  */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof TRPCClientError) {
-    const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus
+  // By name, not instanceof: the bot may hold its own copy of @trpc/client.
+  if (error instanceof Error && error.name === 'TRPCClientError') {
+    const { data, shape } = error as { data?: { httpStatus?: number }; shape?: unknown }
+    const status = data?.httpStatus
     if (typeof status === 'number') return status >= 500 || status === 429
-    if (error.shape === undefined) return true
-    return false
+    return shape === undefined
   }
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
     return true

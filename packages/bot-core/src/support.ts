@@ -1,7 +1,6 @@
-import type { RouterOutputs } from '@e-stars/client'
-import type { MiddlewareFn } from 'telegraf'
+import type { EStarsClient, RouterOutputs } from '@e-stars/client'
+import { type BotChannel, tell } from './channel.ts'
 import { errorFields, type Logger } from './logger.ts'
-import type { EStarsContext } from './middleware.ts'
 
 type PaymentSummary = RouterOutputs['payments']['list']['payments'][number]
 
@@ -24,32 +23,34 @@ function line(p: PaymentSummary) {
 /**
  * The `/paysupport` answer Telegram requires of every bot selling for Stars: how to get help,
  * and the user's recent payments with their charge ids (what support and refunds need). If
- * e-Stars cannot be reached the help text is still sent.
+ * e-Stars cannot be reached the help text is still the answer.
  */
-export function paySupportHandler(
+export async function paySupportText(
+  client: EStarsClient,
+  telegramUserId: number | undefined,
   options: PaySupportOptions,
   logger: Logger,
-): MiddlewareFn<EStarsContext> {
+): Promise<string> {
   const intro = options.intro ?? DEFAULT_PAY_SUPPORT_INTRO
   const limit = options.recentPayments ?? 5
-  return async (ctx) => {
-    let recent = ''
-    if (limit > 0 && ctx.from) {
-      try {
-        const { payments } = await ctx.billing.client.payments.list.query({
-          telegramUserId: ctx.from.id,
-          limit,
-        })
-        recent = payments.length
-          ? `\n\nYour recent payments:\n${payments.map(line).join('\n')}`
-          : '\n\nYou have not paid for anything yet.'
-      } catch (error) {
-        logger.warn(
-          { telegramUserId: ctx.from.id, err: errorFields(error) },
-          'paysupport: no payment list',
-        )
-      }
-    }
-    await ctx.reply(`${intro}${recent}`)
+  if (limit <= 0 || telegramUserId === undefined) return intro
+  try {
+    const { payments } = await client.payments.list.query({ telegramUserId, limit })
+    return payments.length
+      ? `${intro}\n\nYour recent payments:\n${payments.map(line).join('\n')}`
+      : `${intro}\n\nYou have not paid for anything yet.`
+  } catch (error) {
+    logger.warn({ telegramUserId, err: errorFields(error) }, 'paysupport: no payment list')
+    return intro
   }
+}
+
+/** Answers `/paysupport` in the update's chat. */
+export async function answerPaySupport(
+  channel: BotChannel,
+  client: EStarsClient,
+  options: PaySupportOptions,
+  logger: Logger,
+): Promise<void> {
+  await tell(channel, await paySupportText(client, channel.from?.id, options, logger), logger)
 }

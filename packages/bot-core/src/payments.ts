@@ -1,5 +1,5 @@
 import type { EStarsClient, RouterOutputs } from '@e-stars/client'
-import type { PreCheckoutQuery, RefundedPayment, SuccessfulPayment, User } from '@e-stars/telegram'
+import type { PreCheckoutQuery, RefundedPayment, SuccessfulPayment, User } from '@grammyjs/types'
 import { errorFields, type Logger } from './logger.ts'
 import { isTransient, type RetryPolicy, withRetries } from './transient.ts'
 

@@ -1,6 +1,5 @@
 import type { EStarsClient, RouterOutputs } from '@e-stars/client'
-import { type BotApi, botApiFromTelegraf } from '@e-stars/telegram'
-import type { Telegram } from 'telegraf'
+import type { BotChannel } from './channel.ts'
 import type { CustomerCache, TelegramUserLike } from './customers.ts'
 import { errorFields, type Logger } from './logger.ts'
 import type { PaymentRecording, RecordedPayment, RecordedRefund } from './payments.ts'
@@ -54,7 +53,8 @@ interface BillingDeps {
   client: EStarsClient
   customers: CustomerCache
   logger: Logger
-  telegram: Telegram
+  /** Sends through the bot framework the update came from. */
+  channel: BotChannel
   user: TelegramUserLike | undefined
   chatId: number | undefined
   /** Prefix of the idempotency keys derived from this update: `<bot id>:<update id>`. */
@@ -62,8 +62,6 @@ interface BillingDeps {
   subscribeButtonText: (invoice: Invoice) => string
   subscribeMessageText: (invoice: Invoice) => string
 }
-
-const botApis = new WeakMap<Telegram, BotApi>()
 
 /**
  * `ctx.billing`: the customer of this update, with the calls a bot makes about them. Idempotency
@@ -212,19 +210,20 @@ export class Billing {
     })
     const chatId = this.deps.chatId ?? telegramUserId
     if (invoice.sendInvoice) {
-      const message = await this.#botApi().sendInvoice({ ...invoice.sendInvoice, chat_id: chatId })
+      const message = await this.deps.channel.sendInvoice({
+        ...invoice.sendInvoice,
+        chat_id: chatId,
+      })
       return { invoice, message }
     }
     if (!invoice.invoiceLink) throw new Error(`Invoice ${invoice.orderId} has nothing to send`)
-    const sent = await this.deps.telegram.sendMessage(
+    const sent = await this.deps.channel.sendMessage(
       chatId,
       this.deps.subscribeMessageText(invoice),
       {
-        reply_markup: {
-          inline_keyboard: [
-            [{ text: this.deps.subscribeButtonText(invoice), url: invoice.invoiceLink }],
-          ],
-        },
+        inline_keyboard: [
+          [{ text: this.deps.subscribeButtonText(invoice), url: invoice.invoiceLink }],
+        ],
       },
     )
     return { invoice, message: sent }
@@ -239,14 +238,5 @@ export class Billing {
   #nextKey(what: string) {
     this.#calls += 1
     return `tg:${this.deps.updateKey}:${what}:${this.#calls}`
-  }
-
-  #botApi() {
-    let api = botApis.get(this.deps.telegram)
-    if (!api) {
-      api = botApiFromTelegraf(this.deps.telegram)
-      botApis.set(this.deps.telegram, api)
-    }
-    return api
   }
 }
