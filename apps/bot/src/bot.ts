@@ -62,7 +62,9 @@ const messages: Partial<EStarsMessages> = {
 /** Any text the bot sends stays inside Telegram's limits (4,096 characters; captions 1,024). */
 function keepInsideTelegramLimits(ctx: BotContext) {
   const reply = ctx.reply.bind(ctx)
-  ctx.reply = ((text: string, extra?: object) => reply(fitText(text), extra)) as typeof ctx.reply
+  ctx.reply = ((text: unknown, extra?: object) =>
+    // Formatted text (FmtString) carries entities by offset: it is passed as it is.
+    reply(typeof text === 'string' ? fitText(text) : (text as string), extra)) as typeof ctx.reply
   const replyWithPhoto = ctx.replyWithPhoto.bind(ctx)
   ctx.replyWithPhoto = ((photo: never, extra?: { caption?: string }) =>
     replyWithPhoto(

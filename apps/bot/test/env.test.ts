@@ -7,7 +7,10 @@ describe('the bot configuration', () => {
       ESTARS_URL: 'http://127.0.0.1:3000',
       BOT_MODE: 'polling',
       PRECHECK_TIMEOUT_MS: 4000,
+      MODEL_TIMEOUT_MS: 25_000,
     })
+    expect(parseEnv({ MODEL_TIMEOUT_MS: '8000' }).MODEL_TIMEOUT_MS).toBe(8000)
+    expect(() => parseEnv({ MODEL_TIMEOUT_MS: '10' })).toThrow(/MODEL_TIMEOUT_MS/)
     expect(parseEnv({}).TELEGRAM_BOT_TOKEN).toBeUndefined()
     expect(parseEnv({ OPENAI_BASE_URL: '' }).OPENAI_BASE_URL).toBeUndefined()
   })
