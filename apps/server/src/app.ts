@@ -1,15 +1,12 @@
 import { type ApiDependencies, appRouter, createHttpContextFactory } from '@e-stars/api'
-import {
-  type Database,
-  isDatabaseUnavailable,
-  serializeError,
-  UNAVAILABLE_RETRY_AFTER_SECONDS,
-} from '@e-stars/db'
+import { type Database, serializeError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '@e-stars/db'
 import { createExpressMiddleware } from '@trpc/server/adapters/express'
 import { sql } from 'drizzle-orm'
 import express from 'express'
 import { createAttemptLimits } from './attempt-limits.ts'
-import type { TrustProxy } from './client-address.ts'
+import { clientAddress, requestIsHttps, type TrustProxy } from './client-address.ts'
+import { errorHandler, notFound } from './error-bodies.ts'
+import { securityHeaders } from './security-headers.ts'
 
 export interface AppOptions extends ApiDependencies {
   database: Database
@@ -19,6 +16,8 @@ export interface AppOptions extends ApiDependencies {
   secureCookies?: boolean | 'auto' | undefined
   /** Proxies trusted for the client's address and protocol (TRUST_PROXY); off by default. */
   trustProxy?: TrustProxy | undefined
+  /** The sandbox in demo mode: its host page may frame the Mini App (security-headers.ts). */
+  sandboxUrl?: string | undefined
 }
 
 /**
@@ -48,6 +47,9 @@ export function setRetryAfter(res: express.Response) {
 export function createApp(options: AppOptions) {
   const app = express()
   app.disable('x-powered-by')
+  // Production settings whatever NODE_ENV says: Express never renders an error page with a stack.
+  app.set('env', 'production')
+  app.use(securityHeaders({ sandboxUrl: options.sandboxUrl }))
   // `req.ip` and `req.protocol` read X-Forwarded-* only from these proxies (client-address.ts).
   app.set('trust proxy', options.trustProxy ?? false)
   app.get('/healthz', async (_req, res) => {
@@ -79,7 +81,7 @@ export function createApp(options: AppOptions) {
       // Sign-in and login limits always hold over HTTP, counted where every replica sees them.
       createContext: createHttpContextFactory(
         { ...options, limits: options.limits ?? createAttemptLimits(options.db) },
-        { secureCookies: options.secureCookies },
+        { secureCookies: options.secureCookies, clientAddress, requestIsHttps },
       ),
       maxBatchSize: MAX_BATCH_SIZE,
       maxBodySize: MAX_BODY_BYTES,
@@ -92,38 +94,8 @@ export function createApp(options: AppOptions) {
       },
     }),
   )
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'Not found' })
-  })
-  // Errors of the other routes (body parsers, a failed lookup) answer JSON, never an HTML stack.
-  app.use(
-    (error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-      if (res.headersSent) return next(error)
-      const { status, type, expose, message } = (error ?? {}) as {
-        status?: unknown
-        type?: unknown
-        expose?: unknown
-        message?: unknown
-      }
-      if (type === 'entity.too.large') {
-        res.status(413).json({ error: 'Request body too large' })
-        return
-      }
-      if (typeof status === 'number' && status >= 400 && status < 500) {
-        res
-          .status(status)
-          .json({ error: expose === true && typeof message === 'string' ? message : 'Bad request' })
-        return
-      }
-      if (isDatabaseUnavailable(error)) {
-        options.logger.warn({ err: serializeError(error) }, 'database unavailable')
-        setRetryAfter(res)
-        res.status(503).json({ error: 'Database unavailable: retry shortly' })
-        return
-      }
-      options.logger.error({ err: serializeError(error) }, 'unexpected error')
-      res.status(500).json({ error: 'Internal server error' })
-    },
-  )
+  app.use(notFound())
+  // Errors of the other routes (body parsers, a failed lookup): JSON in the route's own shape.
+  app.use(errorHandler(options.logger))
   return app
 }

@@ -5,6 +5,7 @@ import type { Database } from '@e-stars/db'
 import express from 'express'
 import { AdminCommandError, runAdminCommand } from './admin.ts'
 import { createApp } from './app.ts'
+import { isLoopbackRequest } from './client-address.ts'
 import { defaultConsoleDir, mountConsole } from './console.ts'
 import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
 import { ConfigError, type Env } from './env.ts'
@@ -19,6 +20,7 @@ import { defaultMiniAppDir, mountMiniApp } from './miniapp.ts'
 import { createOutbound, ownPortsOf, privateTargetsAllowed, targetRefusal } from './outbound.ts'
 import { startReconcileJob } from './reconcile-job.ts'
 import { mountRelay, startRelayForwarder } from './relay.ts'
+import { mountRest } from './rest.ts'
 import { loadSecretKey } from './secret-key.ts'
 
 export interface RunningServer {
@@ -92,9 +94,11 @@ export async function startServer(
     },
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     trustProxy: env.TRUST_PROXY,
+    sandboxUrl: env.SANDBOX_URL,
     targetRule: (url) => targetRefusal(url, { allowPrivate }),
     extend(app) {
       options.extend?.(app, database)
+      mountRest(app, { db: database.db, logger, payments })
       mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
       miniAppServed = mountMiniApp(app, {
         db: database.db,
@@ -107,25 +111,33 @@ export async function startServer(
         sandboxUrl: env.SANDBOX_URL,
         sandboxToken: env.SANDBOX_TOKEN,
       }).served
-      app.post('/admin/command', express.json({ limit: '16kb' }), async (req, res) => {
-        const loopback = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(
-          req.socket.remoteAddress ?? '',
+      // Who asks comes first: a caller who may not run commands never has its body parsed.
+      const adminRefusal: express.RequestHandler = (req, res, next) => {
+        if (
+          adminToken &&
+          isLoopbackRequest(req) &&
+          tokenMatches(adminToken, req.get('x-admin-token'))
         )
-        if (!adminToken || !loopback || !tokenMatches(adminToken, req.get('x-admin-token'))) {
-          res.status(403).json({ error: 'Forbidden' })
-          return
-        }
-        try {
-          res.json(await runAdminCommand(database.db, (req.body as { argv?: unknown }).argv))
-        } catch (error) {
-          if (error instanceof AdminCommandError) {
-            res.status(error.status).json({ error: error.message })
-            return
+          return next()
+        res.status(403).json({ error: 'Forbidden' })
+      }
+      app.post(
+        '/admin/command',
+        adminRefusal,
+        express.json({ limit: '16kb' }),
+        async (req, res) => {
+          try {
+            res.json(await runAdminCommand(database.db, (req.body as { argv?: unknown }).argv))
+          } catch (error) {
+            if (error instanceof AdminCommandError) {
+              res.status(error.status).json({ error: error.message })
+              return
+            }
+            logger.error({ err: error }, 'admin command failed')
+            res.status(500).json({ error: 'The command failed unexpectedly; see the server log' })
           }
-          logger.error({ err: error }, 'admin command failed')
-          res.status(500).json({ error: 'The command failed unexpectedly; see the server log' })
-        }
-      })
+        },
+      )
     },
   })
   const server = app.listen(env.PORT, env.HOST)

@@ -47,7 +47,7 @@ describe('the console over HTTP', () => {
     expect(response.status).toBe(200)
     const setCookie = response.headers.get('set-cookie')!
     expect(setCookie).toMatch(
-      /^estars_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Expires=/,
+      /^estars_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Expires=/,
     )
     expect(setCookie).not.toContain('Secure')
     const cookie = setCookie.split(';')[0]!

@@ -5,10 +5,11 @@ import { type ApiDependencies, createInnerContext, type SessionCookie } from './
 /** The console's session cookie. */
 export const SESSION_COOKIE = 'estars_session'
 
-interface HttpRequest {
+export interface HttpRequest {
   headers: IncomingHttpHeaders
   socket?: { remoteAddress?: string | undefined; encrypted?: boolean } | undefined
   ip?: string | undefined
+  protocol?: string | undefined
 }
 
 interface HttpResponse {
@@ -34,8 +35,9 @@ export function readCookie(header: string | undefined, name: string): string | n
 }
 
 /**
- * `Set-Cookie` for the session: httpOnly (scripts never see it), SameSite=Lax (not sent on
- * cross-site POSTs), path `/`, Secure when the request came over https (directly or via a proxy).
+ * `Set-Cookie` for the session: httpOnly (scripts never see it), SameSite=Strict (never sent on a
+ * request another site starts, nor from a frame under another site: the Mini App inside Telegram
+ * Web), path `/`, Secure when the request came over https (directly or via a trusted proxy).
  */
 export function sessionCookieHeader(
   token: string | null,
@@ -45,7 +47,7 @@ export function sessionCookieHeader(
     `${SESSION_COOKIE}=${token ? encodeURIComponent(token) : ''}`,
     'Path=/',
     'HttpOnly',
-    'SameSite=Lax',
+    'SameSite=Strict',
   ]
   if (token && options.expiresAt) parts.push(`Expires=${options.expiresAt.toUTCString()}`)
   else parts.push('Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'Max-Age=0')
@@ -54,8 +56,15 @@ export function sessionCookieHeader(
 }
 
 export interface HttpContextOptions {
-  /** `auto` (default): Secure cookies when the request is https or `x-forwarded-proto: https`. */
+  /** `auto` (default): Secure cookies when the request is https (see `requestIsHttps`). */
   secureCookies?: boolean | 'auto' | undefined
+  /** The caller's address after the trusted proxies (the server's TRUST_PROXY); per-IP limits key on it. */
+  clientAddress?: ((req: HttpRequest) => string | null) | undefined
+  /**
+   * Whether the request is https: the server's answer follows its trusted proxies. Without it,
+   * only a TLS socket is https: an `X-Forwarded-Proto` header is anyone's word.
+   */
+  requestIsHttps?: ((req: HttpRequest) => boolean) | undefined
 }
 
 /**
@@ -72,7 +81,7 @@ export function createHttpContextFactory(deps: ApiDependencies, options: HttpCon
     const csrf = req.headers['x-csrf-token']
     const secure =
       options.secureCookies === undefined || options.secureCookies === 'auto'
-        ? Boolean(req.socket?.encrypted) || req.headers['x-forwarded-proto'] === 'https'
+        ? (options.requestIsHttps?.(req) ?? Boolean(req.socket?.encrypted))
         : options.secureCookies
     const write = (value: string) => {
       if (!res) return
@@ -88,7 +97,9 @@ export function createHttpContextFactory(deps: ApiDependencies, options: HttpCon
       customerToken,
       sessionToken: readCookie(req.headers.cookie, SESSION_COOKIE),
       csrfToken: Array.isArray(csrf) ? (csrf[0] ?? null) : (csrf ?? null),
-      clientIp: req.ip ?? req.socket?.remoteAddress ?? null,
+      clientIp: options.clientAddress
+        ? options.clientAddress(req)
+        : (req.ip ?? req.socket?.remoteAddress ?? null),
       sessionCookie,
     })
   }

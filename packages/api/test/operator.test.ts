@@ -311,13 +311,13 @@ describe('operator procedures', () => {
 })
 
 describe('the session cookie', () => {
-  it('is httpOnly, SameSite=Lax, path /, Secure only over https; clearing expires it', () => {
+  it('is httpOnly, SameSite=Strict, path /, Secure only over https; clearing expires it', () => {
     const expires = new Date('2030-01-01T00:00:00Z')
     expect(sessionCookieHeader('abc', { expiresAt: expires, secure: true })).toBe(
-      `${SESSION_COOKIE}=abc; Path=/; HttpOnly; SameSite=Lax; Expires=${expires.toUTCString()}; Secure`,
+      `${SESSION_COOKIE}=abc; Path=/; HttpOnly; SameSite=Strict; Expires=${expires.toUTCString()}; Secure`,
     )
     expect(sessionCookieHeader(null, { secure: false })).toBe(
-      `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0`,
+      `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0`,
     )
     expect(readCookie(`a=1; ${SESSION_COOKIE}=x%2Fy; b=2`, SESSION_COOKIE)).toBe('x/y')
     expect(readCookie('a=1', SESSION_COOKIE)).toBeNull()
