@@ -219,6 +219,18 @@ describe('charged only for answers delivered (issue 19, 3)', () => {
     expect(reply.text).toContain(WORDS.ask.cost({ charged, freeQuantity: 0, shortfall: 0 }))
     expect(await balanceOf(user.id)).toMatchObject({ available: 100 - charged, held: 0 })
   })
+
+  it('a picture whose settle fails after it was sent is settled by the retry, once', async () => {
+    const user = await newUser({ credits: 100 })
+    network.failSettles = 1
+    const photo = await user.chat.say('/imagine a lighthouse', (m) => m.photo !== undefined)
+    expect(photo.caption).toContain('a lighthouse')
+    await eventually(async () => (await ledgerOf(user.id)).some((e) => e.kind === 'settle'))
+    expect(network.failSettles).toBe(0)
+    const settles = (await ledgerOf(user.id)).filter((e) => e.kind === 'settle')
+    expect(settles.map((e) => e.reason)).toEqual(['Image'])
+    expect(await balanceOf(user.id)).toMatchObject({ available: 80, held: 0 })
+  })
 })
 
 describe('groups (issue 19, 4)', () => {

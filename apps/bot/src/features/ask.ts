@@ -5,19 +5,15 @@ import type { BotContext } from '../context.ts'
 import { ModelError } from '../model/openai.ts'
 import type { Completion } from '../model/types.ts'
 import { explainRefusal } from '../refusals.ts'
+import { settleDelivered } from '../settle.ts'
 import { keepTyping } from '../typing.ts'
 import { fitText, TELEGRAM_LIMITS, WORDS } from '../wording.ts'
 
 export const MAX_PROMPT_CHARS = 4000
 /** The smallest answer worth reserving for when the balance cannot pay the model's full cap. */
 export const MIN_ANSWER_TOKENS = 32
-/** Settle retries after a delivered answer, same key each time (a replay, never a second charge). */
-export const SETTLE_RETRY_DELAYS_MS = [250, 1000, 3000]
 
 type Reservation = RouterOutputs['usage']['reserveFeature']
-type Settlement = RouterOutputs['usage']['settleFeature']
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Idempotency keys of this update's answer: a redelivered update reserves and settles once. */
 const keysOf = (ctx: BotContext) => {
@@ -99,7 +95,17 @@ askFeature.on(message('text'), async (ctx, next) => {
       { ...who(ctx), model: completion.model, tokens },
       'the model reported no usage; billed by the local token count (marked estimated)',
     )
-  const settlement = await settleDelivered(ctx, reservation, completion, keys.settle)
+  const settlement = await settleDelivered(ctx, {
+    reservationId: reservation.reservationId,
+    quantity: tokens,
+    idempotencyKey: keys.settle,
+    reason: completion.estimated ? 'AI answer (estimated)' : 'AI answer',
+    metadata: {
+      tokens,
+      model: completion.model,
+      ...(completion.estimated ? { estimated: true } : {}),
+    },
+  })
   if (!settlement) return
   if (settlement.shortfall > 0)
     ctx.logger.warn(
@@ -159,46 +165,4 @@ async function affordableTokens(ctx: BotContext): Promise<number> {
   if (!feature || feature.credits <= 0) return 0
   const free = access.freeAllowance?.remaining ?? 0
   return free + Math.floor((access.available * feature.perUnits) / feature.credits)
-}
-
-/** Settles a delivered answer, retrying with the same key: a lost settle is not a free answer. */
-async function settleDelivered(
-  ctx: BotContext,
-  reservation: Reservation,
-  completion: Completion,
-  idempotencyKey: string,
-): Promise<Settlement | null> {
-  const input = {
-    reservationId: reservation.reservationId,
-    quantity: completion.usage.totalTokens,
-    idempotencyKey,
-    reason: completion.estimated ? 'AI answer (estimated)' : 'AI answer',
-    metadata: {
-      tokens: completion.usage.totalTokens,
-      model: completion.model,
-      ...(completion.estimated ? { estimated: true } : {}),
-    },
-  }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await ctx.billing.client.usage.settleFeature.mutate(input)
-    } catch (error) {
-      const delay = SETTLE_RETRY_DELAYS_MS[attempt]
-      // A refusal is an answer, not a blip: retrying the same request cannot change it.
-      if (delay === undefined || billingErrorOf(error)) {
-        ctx.logger.error(
-          {
-            ...who(ctx),
-            reservationId: reservation.reservationId,
-            quantity: input.quantity,
-            attempts: attempt + 1,
-            err: String(error),
-          },
-          'settling a delivered answer failed; the hold stays until it expires',
-        )
-        return null
-      }
-      await sleep(delay)
-    }
-  }
 }
