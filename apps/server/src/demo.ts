@@ -14,6 +14,7 @@ import {
 import type { Database, Db } from '@e-stars/db'
 import { createSandbox, DEMO_BOT, miniAppHost, type Sandbox } from '@e-stars/sandbox'
 import type express from 'express'
+import { isLoopbackRequest } from './client-address.ts'
 import { tokenMatches } from './control-file.ts'
 import type { Env } from './env.ts'
 import { DEMO_PROJECT_NAME } from './first-start.ts'
@@ -126,8 +127,8 @@ export async function startDemoSandbox(env: Env, logger: Logger): Promise<DemoSa
 
 /** Why a bootstrap request is refused, or null: loopback only, and the demo's own token. */
 function bootstrapRefusal(req: express.Request, demoToken: string | undefined): string | null {
-  const loopback = ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '')
-  if (!loopback) return 'The demo bootstrap answers on loopback only'
+  // The peer and every proxy hop named (TRUST_PROXY) must be this machine.
+  if (!isLoopbackRequest(req)) return 'The demo bootstrap answers on loopback only'
   if (!demoToken)
     return 'This server was started without ESTARS_DEMO_TOKEN: start the demo with `pnpm start`, or give the server and the bot the same ESTARS_DEMO_TOKEN'
   const presented = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1]

@@ -90,6 +90,9 @@ describe('POST /demo/bootstrap', () => {
     })
     expect(wrong.status).toBe(403)
     expect(await wrong.text()).not.toContain(DEMO_TOKEN)
+    // Loopback through a proxy is not loopback: a forwarded client from elsewhere is refused.
+    const forwarded = await bootstrap(server, { headers: { 'x-forwarded-for': '203.0.113.9' } })
+    expect(forwarded.status).toBe(403)
     expect(await listApiKeys(server.database.db, server.demoProjectId!)).toEqual([])
   })
 
