@@ -15,5 +15,12 @@ export default defineConfig({
   // declarations (through node_modules it would count as an external library).
   tsconfig: 'tsconfig.build.json',
   dts: true,
-  deps: { alwaysBundle: ['@e-stars/bot-core', '@e-stars/telegram', '@grammyjs/types'] },
+  deps: {
+    alwaysBundle: [
+      '@e-stars/bot-core',
+      '@e-stars/bot-core/adapter',
+      '@e-stars/telegram',
+      '@grammyjs/types',
+    ],
+  },
 })

@@ -1,3 +1,5 @@
+// The public API both adapters re-export (`export * from '@e-stars/bot-core'`), under the same
+// names in @e-stars/telegraf and @e-stars/grammy.
 export {
   type AccessAnswer,
   type BalanceView,
@@ -13,21 +15,7 @@ export {
   NoUserError,
   type SentInvoice,
 } from './billing.ts'
-export {
-  type BotChannel,
-  type LinkKeyboard,
-  type SentMessage,
-  type StarsInvoiceParams,
-  tell,
-} from './channel.ts'
-export {
-  createEStarsCore,
-  type EStarsCore,
-  type EStarsOptions,
-  type PaymentEvent,
-  paymentOf,
-  type UpdateOutcome,
-} from './core.ts'
+export type { EStarsOptions } from './core.ts'
 export { CustomerCache, type TelegramUserLike } from './customers.ts'
 export {
   type BillingEvent,
@@ -47,10 +35,5 @@ export {
   recordRefundedPayment,
   recordSuccessfulPayment,
 } from './payments.ts'
-export {
-  answerPaySupport,
-  DEFAULT_PAY_SUPPORT_INTRO,
-  type PaySupportOptions,
-  paySupportText,
-} from './support.ts'
+export { DEFAULT_PAY_SUPPORT_INTRO, type PaySupportOptions } from './support.ts'
 export { DEFAULT_RECORD_RETRY, isTransient, type RetryPolicy, withRetries } from './transient.ts'

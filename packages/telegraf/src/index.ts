@@ -1,44 +1,4 @@
-// The framework-neutral behaviour lives in @e-stars/bot-core (bundled in at build time); this
-// package adds the Telegraf middleware and re-exports the rest under the names it always had.
-export {
-  type AccessAnswer,
-  type BalanceView,
-  Billing,
-  type BillingEvent,
-  CHECKOUT_UNAVAILABLE_MESSAGE,
-  CustomerCache,
-  consoleLogger,
-  DEFAULT_MESSAGES,
-  DEFAULT_PAY_SUPPORT_INTRO,
-  DEFAULT_RECORD_RETRY,
-  decidePreCheckout,
-  type EntitlementList,
-  type EStarsMessages,
-  type EStarsOptions,
-  type EventWatcher,
-  type EventWatcherOptions,
-  errorFields,
-  type FeatureConsumption,
-  type FeatureReservation,
-  type FeatureSettlement,
-  type Invoice,
-  isTransient,
-  type Logger,
-  type Metered,
-  type MeterOptions,
-  type MeterOutcome,
-  NoUserError,
-  type PaymentRecording,
-  type PaySupportOptions,
-  type PrecheckDecision,
-  type RecordedPayment,
-  type RecordedRefund,
-  type RetryPolicy,
-  recordRefundedPayment,
-  recordSuccessfulPayment,
-  type SentInvoice,
-  type TelegramUserLike,
-  watchEvents,
-  withRetries,
-} from '@e-stars/bot-core'
+// The framework-neutral behaviour lives in @e-stars/bot-core (bundled in at build time): its
+// public names are this package's; the file next to this one is the Telegraf middleware.
+export * from '@e-stars/bot-core'
 export { type EStarsContext, eStars, paySupportHandler } from './middleware.ts'

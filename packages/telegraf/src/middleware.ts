@@ -1,12 +1,5 @@
-import {
-  answerPaySupport,
-  type Billing,
-  type BotChannel,
-  createEStarsCore,
-  type EStarsOptions,
-  type Logger,
-  type PaySupportOptions,
-} from '@e-stars/bot-core'
+import type { Billing, EStarsOptions, Logger, PaySupportOptions } from '@e-stars/bot-core'
+import { answerPaySupport, type BotChannel, createEStarsCore } from '@e-stars/bot-core/adapter'
 import { type BotApi, botApiFromTelegraf } from '@e-stars/telegram'
 import { Composer, type Context, type MiddlewareFn, type Telegram } from 'telegraf'
 

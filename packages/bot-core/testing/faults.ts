@@ -1,22 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Context, Telegraf } from 'telegraf'
-
-export {
-  ALICE,
-  BOB,
-  CAROL,
-  type LogLine,
-  memoryLogger,
-  type Stack,
-  startStack,
-} from '@e-stars/server/testing'
 
 export type ProxyMode = 'pass' | 'hang'
 
 /**
  * An HTTP proxy in front of the server that can fail (502) or hang on demand, and counts the
- * tRPC procedures it saw, to show what the middleware does when e-Stars misbehaves.
+ * tRPC procedures it saw, to show what an adapter does when e-Stars misbehaves.
  */
 export async function startFaultyProxy(target: string) {
   let mode: ProxyMode = 'pass'
@@ -77,12 +66,6 @@ export async function closedPortUrl() {
   const { port } = server.address() as AddressInfo
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return `http://127.0.0.1:${port}`
-}
-
-export function launchPolling<C extends Context>(bot: Telegraf<C>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    bot.launch(() => resolve()).catch(reject)
-  })
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
