@@ -22,6 +22,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * sandbox mode `/miniapp/open?project=…[&user=…&theme=dark]`, which opens it inside the sandbox's
  * Telegram host page (the start banner prints the link with the demo project; nothing here
  * looks one up). Mount before the console's fallback.
+ *
+ * It shares the console's origin; its own CSP (Telegram may frame it, only its bundle and
+ * telegram-web-app.js run) and the console's cookie, framing and opener rules keep it from the
+ * console's session: security-headers.ts, which app.ts applies to these routes too.
  */
 export function mountMiniApp(app: express.Express, options: MiniAppOptions) {
   if (options.sandboxUrl) {
