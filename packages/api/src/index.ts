@@ -32,6 +32,16 @@ export {
   type PaymentServices,
   paymentProcedure,
 } from './payment-services.ts'
+export { openApiDocument, REST_BASE_PATH } from './rest/document.ts'
+export {
+  createRestHandler,
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  problemResponse,
+  type RestRequest,
+  type RestResponse,
+} from './rest/handler.ts'
+export { NOT_BOT_FACING, type RestRoute, restRoutes } from './rest/routes.ts'
 export {
   type AppRouter,
   appRouter,

@@ -11,6 +11,7 @@ import {
 } from '@e-stars/billing'
 import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { initTRPC, TRPCError } from '@trpc/server'
+import type { OpenApiMeta } from 'trpc-to-openapi'
 import { z } from 'zod'
 import { ApiKeyCache } from './api-key-cache.ts'
 import type { EStarsErrorShape } from './client-router.ts'
@@ -81,7 +82,9 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
 
 export type Context = ReturnType<typeof createInnerContext>
 
-const t = initTRPC.context<Context>().create({
+// `meta` says where a bot procedure is also served as REST (rest/route.ts).
+const builder = initTRPC.context<Context>().meta<OpenApiMeta>()
+const t = builder.create({
   errorFormatter({ shape, error }): EStarsErrorShape {
     const cause = error.cause
     return {

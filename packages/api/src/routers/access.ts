@@ -14,6 +14,7 @@ import {
   telegramUserId,
   wholeNumber,
 } from '../inputs.ts'
+import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
 import { featureKey } from './features.ts'
 
@@ -38,6 +39,7 @@ export const accessRouter = {
    * available, quota, freeAllowance, entitlement }`; changes nothing.
    */
   check: botProcedure
+    .meta(rest('GET', '/access/check', 'May this user use a feature now (changes nothing)'))
     .input(checkInput)
     .query(({ ctx, input }) => checkAccess(ctx.db, { ...input, projectId: ctx.project.id })),
 }
@@ -46,18 +48,21 @@ export const accessRouter = {
 export const featureUsageRouter = {
   /** Entitlement + quota + balance checked and charged in one transaction; free allowance first. */
   consumeFeature: botProcedure
+    .meta(rest('POST', '/usage/features/consume', 'Check and charge feature units in one step'))
     .input(consumeFeatureInput)
     .mutation(({ ctx, input }) =>
       consumeFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
     ),
   /** Reserve an estimate of units (they count against quotas until settled or released). */
   reserveFeature: botProcedure
+    .meta(rest('POST', '/usage/features/reserve', 'Reserve feature units'))
     .input(consumeFeatureInput.extend({ ttlSeconds: wholeNumber(1, 86_400).optional() }))
     .mutation(({ ctx, input }) =>
       reserveFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
     ),
   /** Settle a reservation with the actual units (0 allowed). */
   settleFeature: botProcedure
+    .meta(rest('POST', '/usage/features/settle', 'Settle a feature reservation'))
     .input(
       z.object({
         reservationId,
@@ -71,6 +76,7 @@ export const featureUsageRouter = {
       settleFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
     ),
   releaseFeature: botProcedure
+    .meta(rest('POST', '/usage/features/release', 'Release a feature reservation'))
     .input(z.object({ reservationId, idempotencyKey, reason: reason.optional() }))
     .mutation(({ ctx, input }) =>
       releaseFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),

@@ -1,6 +1,7 @@
 import { precheck } from '@e-stars/billing'
 import { preCheckoutQuery } from '../payment-inputs.ts'
 import { paymentProcedure } from '../payment-services.ts'
+import { rest } from '../rest/route.ts'
 
 export const checkoutRouter = {
   /**
@@ -8,6 +9,7 @@ export const checkoutRouter = {
    * `answerPreCheckoutQuery(id, ok, errorMessage)`. Read-only, one query.
    */
   precheck: paymentProcedure
+    .meta(rest('POST', '/checkout/precheck', 'Decide a pre_checkout_query'))
     .input(preCheckoutQuery)
     .mutation(({ ctx, input }) =>
       precheck(ctx.db, { projectId: ctx.project.id, query: input, secrets: ctx.payments.secrets }),

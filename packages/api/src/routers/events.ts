@@ -1,6 +1,7 @@
 import { pollEvents } from '@e-stars/billing'
 import { z } from 'zod'
 import { cursor, limit } from '../inputs.ts'
+import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
 
 export const eventsRouter = {
@@ -9,6 +10,7 @@ export const eventsRouter = {
    * `free_allowance.exhausted`. Store the returned `cursor` and pass it back next time.
    */
   poll: botProcedure
+    .meta(rest('GET', '/events', 'Billing events after a cursor, oldest first'))
     .input(
       z
         .object({

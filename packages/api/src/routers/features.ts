@@ -1,5 +1,6 @@
 import { listFeatures, listQuotas } from '@e-stars/billing'
 import { z } from 'zod'
+import { rest } from '../rest/route.ts'
 import { TEXT_LIMITS } from '../text.ts'
 import { botProcedure } from '../trpc.ts'
 
@@ -11,9 +12,12 @@ export const featureKey = z
 
 export const featuresRouter = {
   /** Metered and gated features with their cost (credits per `perUnits` units); operators manage them. */
-  list: botProcedure.query(({ ctx }) => listFeatures(ctx.db, { projectId: ctx.project.id })),
+  list: botProcedure
+    .meta(rest('GET', '/features', 'Metered and gated features'))
+    .query(({ ctx }) => listFeatures(ctx.db, { projectId: ctx.project.id })),
   /** The quotas set for the project (all features, or one). */
   quotas: botProcedure
+    .meta(rest('GET', '/quotas', 'The quotas set for the project'))
     .input(z.object({ featureKey: featureKey.optional() }).optional())
     .query(({ ctx, input }) =>
       listQuotas(ctx.db, { projectId: ctx.project.id, featureKey: input?.featureKey }),

@@ -1,16 +1,20 @@
 import { applyProduct, listProducts } from '@e-stars/billing'
 import { z } from 'zod'
+import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
 import { productCreateInput } from './operator/inputs.ts'
 
 export const productsRouter = {
   /** The catalog on sale, in display order (operators manage it in the console). */
-  list: botProcedure.query(({ ctx }) => listProducts(ctx.db, { projectId: ctx.project.id })),
+  list: botProcedure
+    .meta(rest('GET', '/products', 'The catalog on sale, in display order'))
+    .query(({ ctx }) => listProducts(ctx.db, { projectId: ctx.project.id })),
   /**
    * A bot's catalog file, applied on start: creates and updates its products, idempotently; a
    * product an operator changed in the console is kept as they left it (`outcome: 'kept'`).
    */
   apply: botProcedure
+    .meta(rest('POST', '/products/apply', "Apply a bot's catalog file, idempotently"))
     .input(z.object({ products: z.array(productCreateInput).max(100) }))
     .mutation(async ({ ctx, input }) => {
       const results = []

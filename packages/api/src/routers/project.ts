@@ -1,9 +1,12 @@
+import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
 
 export const projectRouter = {
   /** Which project the presented API key belongs to. */
-  whoami: botProcedure.query(({ ctx }) => ({
-    projectId: ctx.project.id,
-    keyId: ctx.project.keyId,
-  })),
+  whoami: botProcedure
+    .meta(rest('GET', '/project', 'Which project the API key belongs to'))
+    .query(({ ctx }) => ({
+      projectId: ctx.project.id,
+      keyId: ctx.project.keyId,
+    })),
 }
