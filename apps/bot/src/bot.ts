@@ -59,6 +59,9 @@ const messages: Partial<EStarsMessages> = {
   },
 }
 
+/** Updates of one chat waiting or running; the next message beyond is answered "one at a time". */
+export const MAX_QUEUED_PER_CHAT = 10
+
 /** Any text the bot sends stays inside Telegram's limits (4,096 characters; captions 1,024). */
 function keepInsideTelegramLimits(ctx: BotContext) {
   const reply = ctx.reply.bind(ctx)
@@ -134,6 +137,9 @@ export function createBot(options: CreateBotOptions): ReferenceBot {
   bot.use((ctx, next) => {
     const chat = ctx.chat?.id ?? ctx.from?.id
     if (chat === undefined) return next()
+    // A flood from one chat waits its turn; past a point it is turned away, not piled up.
+    if (queue.pending(String(chat)) >= MAX_QUEUED_PER_CHAT && ctx.message)
+      return ctx.reply(WORDS.busy).then(() => undefined)
     void queue.run(String(chat), next).catch((error: unknown) => handleError(error, ctx))
   })
   bot.use(

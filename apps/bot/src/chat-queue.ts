@@ -6,10 +6,12 @@
  */
 export class ChatQueue {
   readonly #tails = new Map<string, Promise<void>>()
+  readonly #pending = new Map<string, number>()
 
   /** Runs `task` after the chat's earlier tasks; resolves or rejects with it. */
   run<T>(chat: string, task: () => Promise<T>): Promise<T> {
     const previous = this.#tails.get(chat) ?? Promise.resolve()
+    this.#pending.set(chat, this.pending(chat) + 1)
     const result = previous.then(task)
     const tail = result.then(
       () => undefined,
@@ -17,9 +19,17 @@ export class ChatQueue {
     )
     this.#tails.set(chat, tail)
     void tail.then(() => {
+      const left = this.pending(chat) - 1
+      if (left > 0) this.#pending.set(chat, left)
+      else this.#pending.delete(chat)
       if (this.#tails.get(chat) === tail) this.#tails.delete(chat)
     })
     return result
+  }
+
+  /** Tasks of `chat` queued or running. */
+  pending(chat: string): number {
+    return this.#pending.get(chat) ?? 0
   }
 
   /** Chats with work queued or running. */

@@ -209,6 +209,8 @@ export const WORDS = {
     unknownCommand: 'I do not know that command. /help lists what I can do.',
     textOnly: 'I understand text messages and commands. /help lists what I can do.',
   },
+  /** A chat with more messages waiting than the bot queues for it. */
+  busy: 'I am still on your earlier messages; send this one again when I have answered them.',
   errors: {
     callback: 'Something went wrong; please try again.',
     apology: 'Sorry, something went wrong on my side. Please try again in a minute.',

@@ -19,6 +19,7 @@ describe('the per-chat queue', () => {
       throw new Error('a2 failed')
     })
     const a3 = queue.run('a', async () => log.push('a3'))
+    expect(queue.pending('a')).toBe(3)
     await queue.run('b', async () => log.push('b1'))
     expect(log).toEqual(['b1'])
     release()
@@ -28,6 +29,7 @@ describe('the per-chat queue', () => {
     expect(log).toEqual(['b1', 'a1', 'a2', 'a3'])
     await queue.idle()
     expect(queue.busy).toBe(0)
+    expect(queue.pending('a')).toBe(0)
   })
 })
 

@@ -5,7 +5,7 @@ import type { Message } from '@e-stars/sandbox'
 import { Telegram } from 'telegraf'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { applyCatalog } from '../src/apply-catalog.ts'
-import { createBot, type ReferenceBot } from '../src/bot.ts'
+import { createBot, MAX_QUEUED_PER_CHAT, type ReferenceBot } from '../src/bot.ts'
 import { createOfflineModel } from '../src/model/offline.ts'
 import { createOpenAiModel } from '../src/model/openai.ts'
 import type { ChatModel, CompleteOptions } from '../src/model/types.ts'
@@ -149,6 +149,24 @@ describe('one slow model call stalls nobody (issue 19, 1)', () => {
       startsWith(opening(WORDS.balance.available(0), 1)),
     )
     expect(balance.message_id).toBeGreaterThan(answer.message_id)
+  })
+})
+
+describe('a flood from one chat', () => {
+  it('queues up to MAX_QUEUED_PER_CHAT updates; the ones past it are told to wait, not piled up', async () => {
+    const user = await newUser({ freeLeft: true })
+    const hang = hangingModel()
+    model = hang.model
+    const first = stack.sandbox.sendText(user.id, 'hang 0')
+    for (let i = 1; i < MAX_QUEUED_PER_CHAT + 2; i++) stack.sandbox.sendText(user.id, `hang ${i}`)
+    await eventually(
+      () => user.chat.since(first.message_id).filter((m) => m.text === WORDS.busy).length === 2,
+    )
+    hang.open()
+    await eventually(
+      () => user.chat.since(first.message_id).filter(isCostedAnswer).length === MAX_QUEUED_PER_CHAT,
+      10_000,
+    )
   })
 })
 
