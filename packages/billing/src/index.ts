@@ -138,6 +138,13 @@ export {
   grantCredits,
 } from './ledger/grant.ts'
 export {
+  type LedgerFinding,
+  type LedgerProblem,
+  type LedgerVerification,
+  type VerifyLedgerInput,
+  verifyLedger,
+} from './ledger/verify.ts'
+export {
   PRECHECK_MESSAGES,
   type PreCheckoutQueryInput,
   type PrecheckRefusal,

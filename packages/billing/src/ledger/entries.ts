@@ -1,5 +1,6 @@
 import { type Executor, ledgerEntries, rows, type Tx } from '@e-stars/db'
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { chainedHashSql, contentDigest, lotsText, microsSql } from './chain.ts'
 import type { LockedCustomer } from './customers.ts'
 import { noteBalanceCrossing } from './events.ts'
 import { customerIdOf } from './lookup.ts'
@@ -47,8 +48,9 @@ export interface BalanceAfter {
 }
 
 /**
- * Writes one ledger entry, applies its lot changes and moves the customer's cached balance by the
- * same deltas — one statement, so the cache can never drift from the sum of the ledger.
+ * Writes one ledger entry, applies its lot changes and moves the customer's cached balance and
+ * chain head by the same deltas — one statement, so the cache can never drift from the sum of the
+ * ledger and every entry links to the one before it (chain.ts).
  * The caller holds the customer lock.
  */
 export async function appendEntry(
@@ -89,6 +91,29 @@ export async function appendEntry(
     draft.amount === 0
       ? sql``
       : sql`, (select low_balance_threshold from projects where id = ${customer.projectId}) as threshold`
+  const digest = contentDigest({
+    projectId: customer.projectId,
+    kind: draft.kind,
+    amount: draft.amount,
+    heldChange,
+    debtChange,
+    grantId: draft.grantId ?? null,
+    holdId: draft.holdId ?? null,
+    reason: draft.reason,
+    actor: draft.actor,
+    idempotencyKey: draft.idempotencyKey ?? null,
+    metadata: draft.metadata ?? null,
+  })
+  // The chain head moves with the balance: the SET's right-hand sides see the row before this
+  // statement, and so does `head_before` (one snapshot for the whole statement).
+  const head = chainedHashSql(sql`ledger_head`, digest, {
+    customerId: sql`id`,
+    availableAfter: sql`available + ${draft.amount}::int8`,
+    heldAfter: sql`held + ${heldChange}::int8`,
+    debtAfter: sql`debt + ${debtChange}::int8`,
+    lots: sql`${lotsText(lots)}::text`,
+    createdAtMicros: microsSql(sql`now()`),
+  })
   const [row] = await rows<{
     id: string
     available_after: string
@@ -99,19 +124,24 @@ export async function appendEntry(
   }>(
     tx,
     sql`with ${lotUpdate}
+      head_before as (
+        select ledger_head from customers where project_id = ${customer.projectId} and id = ${customer.id}
+      ),
       customer_after as (
         update customers set available = available + ${draft.amount}::int8,
           held = held + ${heldChange}::int8, debt = debt + ${debtChange}::int8,
-          next_expiry_at = ${nextExpiry}, last_active_at = now()
+          next_expiry_at = ${nextExpiry}, last_active_at = now(), ledger_head = ${head}
         where project_id = ${customer.projectId} and id = ${customer.id}
-        returning available, held, debt, next_expiry_at
+        returning available, held, debt, next_expiry_at, ledger_head
       )
       insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
-        available_after, held_after, debt_after, lots, grant_id, hold_id, reason, actor, idempotency_key, metadata)
+        available_after, held_after, debt_after, lots, grant_id, hold_id, reason, actor, idempotency_key, metadata,
+        created_at, prev_hash, hash)
       select ${customer.projectId}, ${customer.id}, ${draft.kind}, ${draft.amount}::int8, ${heldChange}::int8,
         ${debtChange}::int8, available, held, debt, ${JSON.stringify(lots)}::jsonb, ${draft.grantId ?? null}::int8,
         ${draft.holdId ?? null}::uuid, ${draft.reason}, ${draft.actor}, ${draft.idempotencyKey ?? null},
-        ${draft.metadata ? JSON.stringify(draft.metadata) : null}::jsonb
+        ${draft.metadata ? JSON.stringify(draft.metadata) : null}::jsonb,
+        now(), (select ledger_head from head_before), ledger_head
       from customer_after
       returning id, available_after, held_after, debt_after,
         (select next_expiry_at from customer_after) as next_expiry_at ${threshold}`,

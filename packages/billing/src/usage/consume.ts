@@ -1,6 +1,7 @@
 import { type Db, rows } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import { CustomerBlocked } from '../errors.ts'
+import { chainedHashSql, contentDigest, microsSql } from '../ledger/chain.ts'
 import { lockCustomer } from '../ledger/customers.ts'
 import { appendEntry } from '../ledger/entries.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
@@ -105,19 +106,32 @@ export async function consumeAtOnce(db: Db, input: ConsumeInput): Promise<Consum
               where exists (select 1 from enough) and g.project_id = ${p} and g.id = take.id
               returning g.id
             ),
+            head_before as (
+              select ledger_head from customers where project_id = ${p} and telegram_user_id = ${input.telegramUserId}
+            ),
             customer_after as (
-              update customers c set available = c.available - ${n}::int8, last_active_at = now()
+              update customers c set available = c.available - ${n}::int8, last_active_at = now(),
+                ledger_head = ${chainedHashSql(sql`c.ledger_head`, consumeDigest(input), {
+                  customerId: sql`c.id`,
+                  availableAfter: sql`c.available - ${n}::int8`,
+                  heldAfter: sql`c.held`,
+                  debtAfter: sql`c.debt`,
+                  lots: sql`(select string_agg(id::text || ':' || (-amount)::text, ',' order by upto) from take)`,
+                  createdAtMicros: microsSql(sql`now()`),
+                })}
               where exists (select 1 from enough) and c.project_id = ${p} and c.telegram_user_id = ${input.telegramUserId}
-              returning c.id, c.available, c.held, c.debt
+              returning c.id, c.available, c.held, c.debt, c.ledger_head
             ),
             entry as (
               insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
-                available_after, held_after, debt_after, lots, reason, actor, idempotency_key, metadata)
+                available_after, held_after, debt_after, lots, reason, actor, idempotency_key, metadata,
+                created_at, prev_hash, hash)
               select ${p}, customer_after.id, 'consume', -${n}::int8, 0, 0,
                 customer_after.available, customer_after.held, customer_after.debt,
                 (select coalesce(jsonb_agg(jsonb_build_object('lotId', id, 'amount', -amount) order by upto), '[]'::jsonb) from take),
                 ${input.reason}, ${input.actor}, ${input.idempotencyKey},
-                ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb
+                ${input.metadata ? JSON.stringify(input.metadata) : null}::jsonb,
+                now(), (select ledger_head from head_before), customer_after.ledger_head
               from customer_after
               returning id, available_after, held_after, debt_after
             )
@@ -136,6 +150,23 @@ export async function consumeAtOnce(db: Db, input: ConsumeInput): Promise<Consum
     if (error === HAND_ON) return null
     throw error
   }
+}
+
+/** What the fast path's entry hashes as its content: the general path's `appendEntry` draft. */
+function consumeDigest(input: ConsumeInput): string {
+  return contentDigest({
+    projectId: input.projectId,
+    kind: 'consume',
+    amount: -input.amount,
+    heldChange: 0,
+    debtChange: 0,
+    grantId: null,
+    holdId: null,
+    reason: input.reason,
+    actor: input.actor,
+    idempotencyKey: input.idempotencyKey,
+    metadata: input.metadata ?? null,
+  })
 }
 
 /** The general path, through the one act door: every error and edge case lives here. */

@@ -36,6 +36,11 @@ export const customers = pgTable(
     /** Earliest instant at which a lot or a hold of this customer expires; lets the hot path skip the sweep. */
     nextExpiryAt: instant(),
     blockedAt: instant(),
+    /**
+     * The hash of the customer's newest chained ledger entry (docs/security/ledger.md): moved in
+     * the same statement as the balance, so the next entry links to it without reading the ledger.
+     */
+    ledgerHead: text(),
     createdAt: instant().notNull().defaultNow(),
     lastActiveAt: instant().notNull().defaultNow(),
   },
@@ -127,6 +132,8 @@ export const holds = pgTable(
 /**
  * Append-only: one row per change of a customer's balance. `amount`, `heldChange` and
  * `debtChange` are the deltas; the customer's cached columns always equal their sums.
+ * Triggers refuse UPDATE, DELETE and TRUNCATE (migration 0007_append_only_ledger), and each
+ * customer's entries form a hash chain (`prevHash` → `hash`) that `verifyLedger` walks.
  */
 export const ledgerEntries = pgTable(
   'ledger_entries',
@@ -150,6 +157,10 @@ export const ledgerEntries = pgTable(
     idempotencyKey: text(),
     metadata: jsonb().$type<Record<string, unknown>>(),
     createdAt: instant().notNull().defaultNow(),
+    /** The hash of the customer's previous chained entry; null for the first one. */
+    prevHash: text(),
+    /** SHA-256 (hex) over this entry's content and `prevHash`; null only before the chain began. */
+    hash: text(),
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
@@ -168,6 +179,17 @@ export const ledgerEntries = pgTable(
     ),
   ],
 )
+
+/**
+ * Where each project's hash chains begin: entries up to `lastUnchainedEntryId` were written before
+ * the chain existed and carry no hash; every later entry must. Written once by the migration that
+ * introduced the chain, append-only like the ledger.
+ */
+export const ledgerChainGenesis = pgTable('ledger_chain_genesis', {
+  projectId: uuid().primaryKey(),
+  lastUnchainedEntryId: money().notNull(),
+  createdAt: instant().notNull().defaultNow(),
+})
 
 /** Stored results of mutating calls, so a retried request replays instead of applying twice. */
 export const idempotencyKeys = pgTable(
