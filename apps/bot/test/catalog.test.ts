@@ -63,4 +63,34 @@ describe('the bot’s catalog.ts, applied to its project on start', () => {
     // The file's own change to another product still applies.
     expect(results.find((r) => r.key === FIRST_PACK.key)?.outcome).toBe('updated')
   })
+
+  it('an operator who undoes their console edit hands the product back to the file', async () => {
+    const pack = PACKS[2] ?? FIRST_PACK
+    const logger = memoryLogger()
+    const described = { ...pack, description: `${pack.description}, now with more` }
+    const rest = CATALOG.filter((p) => p.key !== pack.key)
+    expect((await applyCatalog(stack.client, logger, [...rest, described])).at(-1)?.outcome).toBe(
+      'updated',
+    )
+    const byOperator = (priceStars: number) =>
+      audited(
+        stack.db,
+        (tx) =>
+          updateProduct(tx, { projectId: stack.projectId, key: pack.key, patch: { priceStars } }),
+        {
+          projectId: stack.projectId,
+          actor: 'operator:owner@example.com',
+          action: 'product.update',
+          target: `product:${pack.key}`,
+        },
+      )
+    await byOperator(pack.priceStars + 5)
+    const repriced = { ...described, priceStars: pack.priceStars + 9 }
+    const kept = await applyCatalog(stack.client, logger, [...rest, repriced])
+    expect(kept.at(-1)?.outcome).toBe('kept')
+    await byOperator(pack.priceStars)
+    const handedBack = await applyCatalog(stack.client, logger, [...rest, repriced])
+    expect(handedBack.at(-1)?.outcome).toBe('updated')
+    expect(await listed(pack.key)).toMatchObject({ priceStars: pack.priceStars + 9 })
+  })
 })

@@ -49,16 +49,16 @@ function normalized(wanted: Omit<CreateProductInput, 'projectId'>) {
   }
 }
 
-/** The last audited change of a product (create, update, archive, or a bot's apply). */
-async function lastChangeOf(tx: Executor, projectId: string, key: string) {
+/** The last audited change of a product (`product.%`: create, update, archive), or of one kind. */
+async function lastChangeOf(tx: Executor, projectId: string, key: string, action = 'product.%') {
   const [row] = await tx
-    .select({ actor: auditLog.actor, action: auditLog.action })
+    .select({ actor: auditLog.actor, action: auditLog.action, after: auditLog.after })
     .from(auditLog)
     .where(
       and(
         eq(auditLog.projectId, projectId),
         eq(auditLog.target, `product:${key}`),
-        like(auditLog.action, 'product.%'),
+        like(auditLog.action, action),
       ),
     )
     .orderBy(desc(auditLog.id))
@@ -66,11 +66,27 @@ async function lastChangeOf(tx: Executor, projectId: string, key: string) {
   return row ?? null
 }
 
+const sameTerms = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+  TERMS.every((term) => a[term] === b[term]) && (a.archivedAt ?? null) === (b.archivedAt ?? null)
+
+/**
+ * An operator changed the product since a bot last applied it: the last change is theirs and the
+ * product is not back at what was last applied (an operator who undid their edit hands it back).
+ */
+async function editedInConsole(tx: Executor, projectId: string, current: Product) {
+  const last = await lastChangeOf(tx, projectId, current.key)
+  if (!last?.actor.startsWith('operator:')) return null
+  const applied = await lastChangeOf(tx, projectId, current.key, 'product.apply')
+  const base = applied?.after as Record<string, unknown> | null | undefined
+  return base && sameTerms(current, base) ? null : last.actor
+}
+
 /**
  * A bot's own catalog file applied to its project on start, one product at a time, idempotently:
  * a missing product is created, a changed one updated, an equal one left alone. A product an
- * operator changed in the console (create, update or archive, by the audit log) since is kept
- * as the operator left it, and the answer says so: the console's edit wins over the file.
+ * operator changed in the console (create, update or archive, by the audit log) since the file
+ * was last applied is kept as the operator left it, and the answer says so: the console's edit
+ * wins over the file. A kind cannot change (orders depend on it): such a product is kept too.
  */
 export async function applyProduct(
   db: Executor,
@@ -100,9 +116,9 @@ export async function applyProduct(
     }
     if (TERMS.every((term) => current[term] === wanted[term]))
       return { key: product.key, outcome: 'unchanged', editedBy: null, product: current }
-    const last = await lastChangeOf(tx, projectId, product.key)
-    if (last?.actor.startsWith('operator:') || current.kind !== wanted.kind)
-      return { key: product.key, outcome: 'kept', editedBy: last?.actor ?? null, product: current }
+    const editedBy = await editedInConsole(tx, projectId, current)
+    if (editedBy !== null || current.kind !== wanted.kind)
+      return { key: product.key, outcome: 'kept', editedBy, product: current }
     const { kind: _kind, ...patch } = wanted
     const updated = await updateProduct(tx, { projectId, key: product.key, patch })
     await audit(current, updated)
