@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { billingErrorOf, createEStarsClient, type EStarsClient } from '@e-stars/client'
 import { beforeAll, describe, expect, it } from 'vitest'
-import type { Billing, EStarsOptions, Logger } from '../src/index.ts'
+import type { Billing, EStarsOptions } from '../src/index.ts'
 import { CHECKOUT_UNAVAILABLE_MESSAGE } from '../src/index.ts'
 import { closedPortUrl, eventually, startFaultyProxy } from './faults.ts'
+import { memoryLogger } from './memory-logger.ts'
 
 /**
  * The adapters' shared scenarios: a real bot of one framework (Telegraf, grammY) with the
@@ -49,17 +50,10 @@ export interface StackView {
   client: EStarsClient
 }
 
-export interface LogLine {
-  level: 'info' | 'warn' | 'error'
-  obj: Record<string, unknown>
-  msg: string | undefined
-}
-
 /** What an adapter's test supplies. */
 export interface AdapterWorld {
   stack(): StackView
   users: { ALICE: number; BOB: number; CAROL: number }
-  memoryLogger(): Logger & { lines: LogLine[] }
   /**
    * Starts a bot polling the sandbox with the adapter (`options` over the defaults), the
    * `SCENARIO_COMMANDS`, a `/raw` command sending a Stars invoice e-Stars did not issue, and an
@@ -120,7 +114,7 @@ export function describeAdapterScenarios(world: AdapterWorld) {
   })
 
   async function startBot(options: Partial<EStarsOptions> = {}) {
-    const logger = world.memoryLogger()
+    const logger = memoryLogger()
     await world.startBot({
       client: stack.client,
       logger,

@@ -32,7 +32,18 @@ const tsc = fileURLToPath(import.meta.resolve('typescript/package.json')).replac
   'bin/tsc',
 )
 /** Peers at the versions this repository tests with (pnpm-workspace.yaml's catalog). */
-const PEERS = ['telegraf@4.16.3', '@trpc/client@11.25.2', '@trpc/server@11.25.2', '@types/node@20']
+const PEERS = [
+  'telegraf@4.16.3',
+  'grammy@1.46.0',
+  '@trpc/client@11.25.2',
+  '@trpc/server@11.25.2',
+  '@types/node@20',
+  // grammY's own declarations import node-fetch's types: under skipLibCheck: false (below) a
+  // grammY bot needs them whether or not it uses e-Stars.
+  '@types/node-fetch@2',
+]
+/** The sample bots: the same bot on Telegraf and on grammY. */
+const BOTS = ['bot.ts', 'grammy-bot.ts'] as const
 const USER = 2_000_001
 
 const STRICT = {
@@ -100,7 +111,7 @@ beforeAll(async () => {
     join(project, 'package.json'),
     JSON.stringify({ name: 'existing-bot', private: true, type: 'module' }),
   )
-  for (const file of ['bot.ts', 'broken.ts'])
+  for (const file of [...BOTS, 'broken.ts'])
     await copyFile(join(fixtures, file), join(project, 'src', file))
   const started = performance.now()
   const install = () =>
@@ -114,6 +125,7 @@ beforeAll(async () => {
         '--loglevel=error',
         packs.tarballs.client,
         packs.tarballs.telegraf,
+        packs.tarballs.grammy,
         ...PEERS,
       ],
       { cwd: project, maxBuffer: 16 * 2 ** 20 },
@@ -131,7 +143,9 @@ describe('a bot in its own repository', () => {
   it('installs the tarballs with npm, without any server-side package', async () => {
     const lock = JSON.parse(await readFile(join(project, 'package-lock.json'), 'utf8'))
     const installed = Object.keys(lock.packages).map((p) => p.replace(/^.*node_modules\//, ''))
-    expect(installed).toEqual(expect.arrayContaining(['@e-stars/client', '@e-stars/telegraf']))
+    expect(installed).toEqual(
+      expect.arrayContaining(['@e-stars/client', '@e-stars/telegraf', '@e-stars/grammy']),
+    )
     expect(
       installed.filter((p) =>
         /^(drizzle-orm|postgres|express|pino|@electric-sql\/pglite|@e-stars\/(api|billing|db|server|telegram))$/.test(
@@ -139,22 +153,22 @@ describe('a bot in its own repository', () => {
         ),
       ),
     ).toEqual([])
-    // The telegraf package's dependency on the client is met by the same installed copy.
-    expect(lock.packages['node_modules/@e-stars/telegraf/node_modules/@e-stars/client']).toBe(
-      undefined,
-    )
+    // The adapters' dependency on the client is met by the same installed copy.
+    for (const adapter of ['telegraf', 'grammy'])
+      expect(lock.packages[`node_modules/@e-stars/${adapter}/node_modules/@e-stars/client`]).toBe(
+        undefined,
+      )
     console.info(`npm install (tarballs + peers, --prefer-offline): ${installSeconds.toFixed(1)} s`)
   })
 
-  it.each(['nodenext', 'bundler'] as const)(
-    'typechecks the sample bot under strict %s',
-    async (config) => {
-      const check = await typecheck(config, 'src/bot.ts', ['--noEmit'])
-      expect(check.output).toBe('')
-      expect(check.code).toBe(0)
-      console.info(`tsc ${config} src/bot.ts (skipLibCheck: false): ${check.seconds.toFixed(2)} s`)
-    },
-  )
+  it.each(
+    BOTS.flatMap((file) => (['nodenext', 'bundler'] as const).map((config) => ({ file, config }))),
+  )('typechecks the sample $file under strict $config', async ({ file, config }) => {
+    const check = await typecheck(config, `src/${file}`, ['--noEmit'])
+    expect(check.output).toBe('')
+    expect(check.code).toBe(0)
+    console.info(`tsc ${config} src/${file} (skipLibCheck: false): ${check.seconds.toFixed(2)} s`)
+  })
 
   it.each(['nodenext', 'bundler'] as const)(
     'fails the check of the file with type errors under %s, exactly where they are',
@@ -174,7 +188,7 @@ describe('a bot in its own repository', () => {
     },
   )
 
-  describe('running against a live server and the sandbox', () => {
+  describe.each(BOTS)('running %s against a live server and the sandbox', (file) => {
     let sandbox: Sandbox
     let server: RunningServer
     let apiKey: string
@@ -207,9 +221,9 @@ describe('a bot in its own repository', () => {
       })
       apiKey = (await createApiKey(database.db, { projectId, name: 'existing bot' })).key
 
-      const emitted = await typecheck('nodenext', 'src/bot.ts')
+      const emitted = await typecheck('nodenext', `src/${file}`)
       if (emitted.code !== 0) throw new Error(`tsc could not emit the bot:\n${emitted.output}`)
-      bot = spawn(process.execPath, ['out/bot.js'], {
+      bot = spawn(process.execPath, [`out/${file.replace(/\.ts$/, '.js')}`], {
         cwd: project,
         env: {
           PATH: process.env.PATH,

@@ -12,6 +12,7 @@ const run = promisify(execFile)
 export const PUBLISHED = {
   client: fileURLToPath(new URL('..', import.meta.url)),
   telegraf: fileURLToPath(new URL('../../telegraf', import.meta.url)),
+  grammy: fileURLToPath(new URL('../../grammy', import.meta.url)),
 } as const
 export type PublishedName = keyof typeof PUBLISHED
 
@@ -19,7 +20,7 @@ export interface Packs {
   dir: string
   /** Tarball paths by package. */
   tarballs: Record<PublishedName, string>
-  /** Seconds `pnpm pack` took for both (builds included). */
+  /** Seconds `pnpm pack` took for all of them (builds included). */
   packSeconds: number
 }
 
@@ -32,7 +33,7 @@ declare module 'vitest' {
 export default async function packPublished(project: TestProject) {
   const dir = await mkdtemp(join(tmpdir(), 'estars-packs-'))
   const started = performance.now()
-  // One after the other: telegraf's build reads the client's package, and the machine has 2 cores.
+  // One after the other: the adapters' builds read the client's package, and the machine has 2 cores.
   for (const cwd of Object.values(PUBLISHED))
     await run('pnpm', ['pack', '--pack-destination', dir], { cwd, maxBuffer: 16 * 2 ** 20 })
   const files = await readdir(dir)
@@ -43,7 +44,11 @@ export default async function packPublished(project: TestProject) {
   }
   project.provide('packs', {
     dir,
-    tarballs: { client: tarball('client'), telegraf: tarball('telegraf') },
+    tarballs: {
+      client: tarball('client'),
+      telegraf: tarball('telegraf'),
+      grammy: tarball('grammy'),
+    },
     packSeconds: (performance.now() - started) / 1000,
   })
   return () => rm(dir, { recursive: true, force: true })

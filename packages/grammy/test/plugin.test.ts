@@ -1,6 +1,6 @@
 import { defineFeature, listLedger } from '@e-stars/billing'
 import { describeAdapterScenarios, errorReply, SCENARIO_COMMANDS } from '@e-stars/bot-core/testing'
-import { ALICE, BOB, CAROL, memoryLogger, type Stack, startStack } from '@e-stars/server/testing'
+import { ALICE, BOB, CAROL, type Stack, startStack } from '@e-stars/server/testing'
 import { Bot } from 'grammy'
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import { type EStarsContext, type EStarsOptions, eStars } from '../src/index.ts'
@@ -52,7 +52,6 @@ async function startBot(options: EStarsOptions) {
 describeAdapterScenarios({
   stack: () => stack,
   users: { ALICE, BOB, CAROL },
-  memoryLogger,
   startBot,
   ledgerOf: (userId) =>
     listLedger(stack.server.database.db, {
