@@ -1,8 +1,7 @@
 import type { EStarsClient } from '@e-stars/api/client'
 import { type BillingEvent, type EventWatcher, type Logger, watchEvents } from '@e-stars/telegraf'
-import { Markup } from 'telegraf'
 import type { ReferenceBot } from './bot.ts'
-import { productButtonText } from './on-sale.ts'
+import { buyButtons } from './on-sale.ts'
 import { toldKey } from './refusals.ts'
 import { fitText, WORDS } from './wording.ts'
 
@@ -33,9 +32,7 @@ async function nudge(reference: ReferenceBot, event: BillingEvent, logger: Logge
     await telegram.sendMessage(
       userId,
       WORDS.nudges.lowBalance(Number(p.available)),
-      Markup.inlineKeyboard(
-        packs.map((x) => [Markup.button.callback(productButtonText(x), `buy:${x.key}`)]),
-      ),
+      buyButtons(packs),
     )
   } else if (event.type === 'free_allowance.exhausted') {
     await telegram.sendMessage(

@@ -1,4 +1,5 @@
 import type { EStarsClient, RouterOutputs } from '@e-stars/api/client'
+import { Markup } from 'telegraf'
 import { WORDS } from './wording.ts'
 
 export type Product = RouterOutputs['products']['list'][number]
@@ -34,3 +35,11 @@ export class Catalog {
 
 /** A product's button: its title, credits and price, in the words of wording.ts. */
 export const productButtonText = (p: Product): string => WORDS.buy.button(p)
+
+/** The button that sends `p`'s invoice (buy.ts answers `buy:<key>`). */
+export const buyButton = (p: Product) =>
+  Markup.button.callback(productButtonText(p), `buy:${p.key}`)
+
+/** One button per row, one row per product. */
+export const buyButtons = (products: Product[]) =>
+  Markup.inlineKeyboard(products.map((p) => [buyButton(p)]))

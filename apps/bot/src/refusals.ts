@@ -1,7 +1,7 @@
 import { billingErrorOf } from '@e-stars/api/client'
 import { Markup } from 'telegraf'
 import type { BotContext } from './context.ts'
-import { productButtonText } from './on-sale.ts'
+import { buyButton } from './on-sale.ts'
 import { WORDS } from './wording.ts'
 
 /** Key of a limit in `ctx.told`: the user heard about this window of this feature. */
@@ -53,11 +53,7 @@ export async function explainRefusal(ctx: BotContext, error: unknown, what: stri
           String(facts.period),
           (facts.resetsAt as string | null) ?? null,
         ) + (upgrade ? WORDS.refusals.upgrade(upgrade.title, upgrade.description) : ''),
-        upgrade
-          ? Markup.inlineKeyboard([
-              Markup.button.callback(productButtonText(upgrade), `buy:${upgrade.key}`),
-            ])
-          : {},
+        upgrade ? Markup.inlineKeyboard([buyButton(upgrade)]) : {},
       )
       return true
     }

@@ -1,6 +1,6 @@
-import { Composer, Markup } from 'telegraf'
+import { Composer } from 'telegraf'
 import type { BotContext } from '../context.ts'
-import { productButtonText } from '../on-sale.ts'
+import { buyButtons } from '../on-sale.ts'
 import { explainRefusal } from '../refusals.ts'
 import { WORDS } from '../wording.ts'
 
@@ -12,12 +12,7 @@ buyFeature.command('buy', async (ctx) => {
   if (key) return sendInvoiceFor(ctx, key)
   const products = await ctx.catalog.products()
   if (products.length === 0) return ctx.reply(WORDS.buy.nothingOnSale)
-  await ctx.reply(
-    WORDS.buy.menu,
-    Markup.inlineKeyboard(
-      products.map((p) => [Markup.button.callback(productButtonText(p), `buy:${p.key}`)]),
-    ),
-  )
+  await ctx.reply(WORDS.buy.menu, buyButtons(products))
 })
 
 buyFeature.action(/^buy:(.+)$/, async (ctx) => {
