@@ -39,7 +39,10 @@ const schema = z.object({
   DEMO_DATA: z.enum(['auto', 'on', 'off']).default('auto'),
   /** The built console (apps/console/dist by default); served at / when it exists. */
   CONSOLE_DIR: z.string().min(1).optional(),
-  /** `true`/`false` forces the Secure flag on the session cookie; `auto` follows the request. */
+  /**
+   * `true`/`false` forces the Secure flag on the session cookie; `auto`: Secure when the request is
+   * https, as the socket or a trusted proxy (TRUST_PROXY) says.
+   */
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   /** The built reference Mini App (apps/miniapp/dist by default); served at /miniapp/ when it exists. */
   MINIAPP_DIR: z.string().min(1).optional(),

@@ -71,9 +71,16 @@ function consoleHeaders() {
   })
 }
 
+/** The sandbox's origin; on loopback both spellings, since its host page may be opened by either. */
+function sandboxOrigins(url: URL): string[] {
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') return [url.origin]
+  const port = url.port ? `:${url.port}` : ''
+  return [`${url.protocol}//127.0.0.1${port}`, `${url.protocol}//localhost${port}`]
+}
+
 /** The Mini App's policy: what Telegram's WebView needs, nothing more. */
 function miniAppHeaders(options: SecurityHeaderOptions) {
-  const sandboxOrigin = options.sandboxUrl ? [new URL(options.sandboxUrl).origin] : []
+  const sandboxOrigin = options.sandboxUrl ? sandboxOrigins(new URL(options.sandboxUrl)) : []
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,

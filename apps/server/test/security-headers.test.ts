@@ -115,7 +115,8 @@ describe("the Mini App's policy: what Telegram's WebView needs", () => {
     expect(csp['frame-ancestors']).toEqual([
       'https://web.telegram.org',
       'https://*.telegram.org',
-      new URL(sandbox.url).origin,
+      `http://127.0.0.1:${new URL(sandbox.url).port}`,
+      `http://localhost:${new URL(sandbox.url).port}`,
     ])
     expect(csp['script-src']).toEqual(["'self'", 'https://telegram.org'])
     expect(csp['script-src-attr']).toEqual(["'none'"])
