@@ -10,6 +10,7 @@ import {
   listProjects,
   type OperatorRole,
   revokeApiKey,
+  verifyLedger,
 } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 import { z } from 'zod'
@@ -17,6 +18,8 @@ import { z } from 'zod'
 export interface CommandResult {
   json: unknown
   text: string
+  /** Non-zero when the command found a problem (the CLI exits with it). */
+  exitCode?: number
 }
 
 /** A command refused for a reason its user can fix; the message is one line, never SQL. */
@@ -45,7 +48,8 @@ export const usage = `Usage: pnpm cli <command> [options] [--json]
   key create --project <id> [--name <name>]     prints the key once
   key list --project <id>
   key revoke --project <id> <keyId>
-  operator create <email> [--name <name>] [--password <pw>] [--project <id>] [--role owner|viewer]`
+  operator create <email> [--name <name>] [--password <pw>] [--project <id>] [--role owner|viewer]
+  ledger verify [--project <id>]                walks the hash chains; exits 1 on a finding`
 
 /** One line of text: no control characters, no lone surrogates (PostgreSQL refuses a NUL). */
 const label = z
@@ -100,6 +104,7 @@ export type AdminCommand =
       projectId: string | undefined
       role: OperatorRole
     }
+  | { command: 'ledger verify'; projectId: string | undefined }
 
 /** Parses and checks the arguments, without touching the database. Throws UsageError. */
 export function parseAdminCommand(argv: unknown): AdminCommand {
@@ -154,6 +159,9 @@ export function parseAdminCommand(argv: unknown): AdminCommand {
         projectId: optional(values.project, '--project'),
         role: optional(values.role, '--role') ?? 'owner',
       }
+    case 'ledger verify':
+      if (arg !== undefined) throw new UsageError(`Unexpected argument "${arg}".\n\n${usage}`)
+      return { command, projectId: optional(values.project, '--project') }
     default:
       throw new UsageError(usage)
   }
@@ -242,6 +250,25 @@ async function run(db: Db, c: AdminCommand): Promise<CommandResult> {
         }`,
       }
     }
+    case 'ledger verify':
+      return ledgerReport(await verifyLedger(db, { projectId: c.projectId }))
+  }
+}
+
+/** The verifier's answer: a summary line, then each broken customer's first broken entry. */
+function ledgerReport(verification: Awaited<ReturnType<typeof verifyLedger>>): CommandResult {
+  const { projects, customers, entries, unchainedEntries, findings } = verification
+  const summary = `Verified ${entries} ledger entries of ${customers} customers in ${projects} projects${
+    unchainedEntries ? ` (${unchainedEntries} written before the chain began)` : ''
+  }: ${findings.length ? `${findings.length} broken` : 'no findings'}.`
+  const lines = findings.map(
+    (f) =>
+      `  project ${f.projectId} customer ${f.customerId} (Telegram user ${f.telegramUserId}) entry ${f.entryId ?? '-'}: ${f.problem}: ${f.detail}`,
+  )
+  return {
+    json: verification,
+    text: [summary, ...lines].join('\n'),
+    exitCode: findings.length ? 1 : 0,
   }
 }
 

@@ -36,10 +36,16 @@ async function main(argv: string[]) {
       headers: { 'content-type': 'application/json', 'x-admin-token': control.token },
       body: JSON.stringify({ argv }),
     })
-    const body = (await response.json()) as { json?: unknown; text?: string; error?: string }
+    const body = (await response.json()) as {
+      json?: unknown
+      text?: string
+      error?: string
+      exitCode?: number
+    }
     if (!response.ok)
       throw new AdminCommandError(body.error ?? `server answered ${response.status}`)
     console.log(json ? JSON.stringify(body.json, null, 2) : body.text)
+    process.exitCode = body.exitCode ?? 0
     return
   }
   const database = await openDatabase({
@@ -52,6 +58,7 @@ async function main(argv: string[]) {
   try {
     const result = await runAdminCommand(database.db, argv, command)
     console.log(json ? JSON.stringify(result.json, null, 2) : result.text)
+    process.exitCode = result.exitCode ?? 0
   } finally {
     await database.close()
     // PGlite sets the modes of the files it made (0666); the CLI leaves none open to others.
