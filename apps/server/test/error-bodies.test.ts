@@ -1,9 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setRelaySettings } from '@e-stars/billing'
+import { createTestDatabase } from '@e-stars/db/testing'
 import { createSandbox, type Sandbox } from '@e-stars/sandbox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../src/app.ts'
 import { readControlFile } from '../src/control-file.ts'
 import { parseEnv } from '../src/env.ts'
 import { type RunningServer, startServer } from '../src/server.ts'
@@ -200,7 +203,34 @@ describe('everything else', () => {
 
   it('Express runs with production settings whatever NODE_ENV says', async () => {
     expect(process.env.NODE_ENV).toBe('test')
-    const answer = await post('/admin/command', BAD_JSON, { 'x-admin-token': adminToken })
-    expect(answer.text).not.toMatch(/<pre>|<html/i)
+    const database = await createTestDatabase()
+    const app = createApp({
+      db: database.db,
+      database,
+      logger: silent,
+      extend(app) {
+        app.get('/throws', () => {
+          throw new Error(`failed in ${import.meta.url}`)
+        })
+      },
+    })
+    expect(app.get('env')).toBe('production')
+    const listening = app.listen(0, '127.0.0.1')
+    try {
+      await new Promise((resolve) => listening.once('listening', resolve))
+      const response = await fetch(
+        `http://127.0.0.1:${(listening.address() as AddressInfo).port}/throws`,
+      )
+      expect(response.status).toBe(500)
+      const answer = {
+        type: response.headers.get('content-type') ?? '',
+        text: await response.text(),
+      }
+      expect(JSON.parse(answer.text)).toEqual({ error: 'Internal server error' })
+      expectNothingLeaked(answer)
+    } finally {
+      listening.close()
+      await database.close()
+    }
   })
 })
