@@ -130,6 +130,8 @@ describe('one slow model call stalls nobody (issue 19, 1)', () => {
   it('two users, the model hanging for one: the other’s /start answers within 1 s; per-chat order is kept', async () => {
     const a = await newUser({ freeLeft: true })
     const b = await newUser({ freeLeft: true })
+    // Warm (the first /start of a process compiles its queries): the bound is about stalls.
+    await b.chat.say('/start', startsWith(WORDS.start.welcome(b.name)))
     const hang = hangingModel()
     model = hang.model
     const question = stack.sandbox.sendText(a.id, 'Please hang on this one')
