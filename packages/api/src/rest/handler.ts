@@ -3,6 +3,7 @@ import { TRPCError } from '@trpc/server'
 import { getHTTPStatusCodeFromError } from '@trpc/server/http'
 import { callProcedure, getErrorShape } from '@trpc/server/unstable-core-do-not-import'
 import { z } from 'zod'
+import { ApiKeyCache } from '../api-key-cache.ts'
 import type { EStarsErrorShape } from '../client-router.ts'
 import { appRouter } from '../root.ts'
 import { createHttpContextFactory } from '../server.ts'
@@ -68,7 +69,11 @@ export const problemType = (code: string) => `urn:e-stars:problem:${code.toLower
  */
 export function createRestHandler(deps: ApiDependencies) {
   const routes = restRoutes()
-  const contextOf = createHttpContextFactory(deps)
+  // One key cache for every REST request (the inner context would make one per request).
+  const contextOf = createHttpContextFactory({
+    ...deps,
+    apiKeys: deps.apiKeys ?? new ApiKeyCache(),
+  })
   return async function handle(req: RestRequest, res?: unknown): Promise<RestResponse> {
     const found = findRoute(routes, req.method, req.path)
     if (!found.route) return problemResponse(found.error)
