@@ -9,6 +9,7 @@ import {
   release,
   reserve,
   settle,
+  verifyLedger,
 } from '../src/index.ts'
 import { createProject, fund, key, ledgerMismatches, onPostgres, useDatabase } from './fixtures.ts'
 
@@ -63,6 +64,8 @@ describe.skipIf(!onPostgres)(
       const balance = await getBalance(t.db, { projectId: p, telegramUserId: 1 })
       expect(balance.available).toBeGreaterThanOrEqual(0)
       expect(await ledgerMismatches(t.db)).toEqual([])
+      expect((await verifyLedger(t.db)).findings).toEqual([])
+      expect((await verifyLedger(t.db)).findings).toEqual([])
     }, 300_000)
   },
 )
@@ -93,5 +96,6 @@ describe.skipIf(!onPostgres)('one idempotency key used for two operations at onc
     )
     expect(Number(row!.n)).toBe(30)
     expect(await ledgerMismatches(t.db)).toEqual([])
+    expect((await verifyLedger(t.db)).findings).toEqual([])
   }, 120_000)
 })
