@@ -94,6 +94,28 @@ describe('TRUST_PROXY', () => {
   })
 })
 
+describe('isLoopbackRequest', () => {
+  const from = (remoteAddress: string, headers: Record<string, string> = {}) =>
+    isLoopbackRequest({ headers, socket: { remoteAddress } })
+
+  it('every spelling of loopback is loopback; nothing else is', () => {
+    for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
+      expect(from(address), address).toBe(true)
+    }
+    for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '0.0.0.0', '::', 'not an address', '']) {
+      expect(from(address), address).toBe(false)
+    }
+  })
+
+  it('a proxied request is not loopback unless every hop it names is', () => {
+    expect(from('127.0.0.1', { 'x-forwarded-for': '::1, 127.0.0.1' })).toBe(true)
+    expect(from('127.0.0.1', { 'x-forwarded-for': '127.0.0.1, 203.0.113.7' })).toBe(false)
+    expect(from('127.0.0.1', { 'x-forwarded-for': 'unknown' })).toBe(false)
+    expect(from('127.0.0.1', { 'x-real-ip': '203.0.113.7' })).toBe(false)
+    expect(from('127.0.0.1', { forwarded: 'for=127.0.0.1' })).toBe(false)
+  })
+})
+
 describe('off (the default): forwarded headers are anyone’s words', () => {
   let url: string
   beforeAll(async () => {
