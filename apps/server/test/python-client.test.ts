@@ -32,7 +32,7 @@ function run(command: string, args: string[], env: Record<string, string>) {
 }
 
 describe('the Python client (clients/python) against this server', () => {
-  it('passes its unittest suite with the machine’s python3, standard library only', async () => {
+  it('passes its unittest suite with the machine’s python3, standard library only: a Python bot buys through the sandbox Telegram, spends and is refused', async () => {
     const { code, output } = await run(
       'python3',
       ['-m', 'unittest', 'discover', '-s', 'tests', '-v'],
@@ -40,6 +40,9 @@ describe('the Python client (clients/python) against this server', () => {
         ESTARS_URL: stack.server.url,
         ESTARS_API_KEY: stack.apiKey,
         ESTARS_OTHER_API_KEY: otherKey,
+        ESTARS_SANDBOX_URL: stack.sandbox.url,
+        ESTARS_SANDBOX_CONTROL: stack.sandbox.controlHeaders().authorization ?? '',
+        ESTARS_BOT_TOKEN: stack.sandbox.bot().token,
         PYTHONDONTWRITEBYTECODE: '1',
       },
     )
