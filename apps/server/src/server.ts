@@ -82,11 +82,13 @@ export async function startServer(
   let consoleServed = false
   let miniAppServed = false
   let adminToken: string | null = null
+  // One key cache for /trpc and /api/v1: a key the console revokes stops both at once.
+  const apiKeys = new ApiKeyCache()
   const app = createApp({
     db: database.db,
     database,
     logger,
-    apiKeys: new ApiKeyCache(),
+    apiKeys,
     payments,
     customerSessions: {
       initDataMaxAgeSeconds: env.MINIAPP_INIT_DATA_MAX_AGE_SECONDS,
@@ -98,7 +100,7 @@ export async function startServer(
     targetRule: (url) => targetRefusal(url, { allowPrivate }),
     extend(app) {
       options.extend?.(app, database)
-      mountRest(app, { db: database.db, logger, payments })
+      mountRest(app, { db: database.db, logger, payments, apiKeys })
       mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
       miniAppServed = mountMiniApp(app, {
         db: database.db,

@@ -285,6 +285,34 @@ describe('REST refusals are problem+json', () => {
     }
   })
 
+  it('a key the console revokes stops working on REST at once (one key cache with /trpc)', async () => {
+    const { key } = await createApiKey(stack.db, {
+      projectId: stack.projectId,
+      name: 'revoked soon',
+    })
+    const whoami = await call('GET', '/project', undefined, { key })
+    expect(whoami.status).toBe(200)
+    const trpc = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${stack.server.url}/trpc/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      })
+    const operator = stack.server.demoOperator!
+    const login = await trpc('operator.auth.login', operator)
+    expect(login.status).toBe(200)
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!
+    const csrf = ((await login.json()) as { result: { data: { csrfToken: string } } }).result.data
+      .csrfToken
+    const revoked = await trpc(
+      'operator.apiKeys.revoke',
+      { projectId: stack.projectId, keyId: whoami.body.keyId },
+      { cookie, 'x-csrf-token': csrf },
+    )
+    expect(revoked.status, await revoked.text()).toBe(200)
+    expectProblem(await call('GET', '/project', undefined, { key }), 401, 'UNAUTHORIZED')
+  })
+
   it("another project's key does not reach this project's customers, holds or payments", async () => {
     const chargeId = await buyPack(ALICE)
     const hold = await ok('POST', '/usage/reserve', {
