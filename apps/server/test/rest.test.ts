@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { appRouter, NOT_BOT_FACING, restRoutes } from '@e-stars/api'
 import { createApiKey, createProject } from '@e-stars/billing'
+import { TRPCClientError } from '@trpc/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ALICE, BOB, type Stack, startStack } from '../src/testing.ts'
 
@@ -416,5 +417,49 @@ describe('REST refusals are problem+json', () => {
     })
     expectProblem(answer, 412, 'INSUFFICIENT_CREDITS')
     expect(answer.body).toMatchObject({ required: 1_000_000, available: expect.any(Number) })
+  })
+})
+
+describe('REST and tRPC refuse alike', () => {
+  /** What the typed client threw: its code, domain facts and first invalid field. */
+  async function trpcRefusal(act: () => Promise<unknown>) {
+    const error = await act().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    if (!(error instanceof TRPCClientError)) throw new Error(`expected a refusal, got ${error}`)
+    const data = error.data as {
+      httpStatus: number
+      billing: Record<string, unknown> | null
+      zodError: { fieldErrors: Record<string, string[]> } | null
+    }
+    return {
+      status: data.httpStatus,
+      billing: data.billing,
+      field: Object.keys(data.zodError?.fieldErrors ?? {})[0],
+    }
+  }
+
+  it('the same input gets the same status, domain code, facts and field through both', async () => {
+    const key = `parity-${randomUUID()}`
+    const inputs = [
+      { telegramUserId: BOB, amount: -1, reason: 'x', idempotencyKey: key },
+      { telegramUserId: BOB, amount: 999_999_999, reason: 'x', idempotencyKey: `${key}-big` },
+    ]
+    for (const input of inputs) {
+      const viaTrpc = await trpcRefusal(() => stack.client.usage.consume.mutate(input))
+      const viaRest = await call('POST', '/usage/consume', input)
+      expect(viaTrpc.billing ?? viaTrpc.field).toBeTruthy()
+      expect(viaRest.status).toBe(viaTrpc.status)
+      if (viaTrpc.billing) expect(viaRest.body).toMatchObject(viaTrpc.billing)
+      if (viaTrpc.field) expect(viaRest.body.field).toBe(viaTrpc.field)
+    }
+    const first = { telegramUserId: ALICE, amount: 1, reason: 'parity', idempotencyKey: key }
+    expect((await call('POST', '/usage/consume', first)).status).toBe(200)
+    const conflict = await trpcRefusal(() =>
+      stack.client.usage.consume.mutate({ ...first, amount: 2 }),
+    )
+    const viaRest = await call('POST', '/usage/consume', { ...first, amount: 2 })
+    expect([viaRest.status, viaRest.body.code]).toEqual([conflict.status, conflict.billing?.code])
   })
 })
