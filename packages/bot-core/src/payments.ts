@@ -63,77 +63,96 @@ export type PaymentRecording<T> =
   | { recorded: true; outcome: T }
   | { recorded: false; error: unknown; transient: boolean }
 
+/** One Stars charge message to record: what it is, who paid, and the call that records it. */
+interface ChargeRecording<T> {
+  what: 'payment' | 'refund'
+  /** The log line's `alert` when it cannot be recorded: what operators search for. */
+  alert: 'PAYMENT_NOT_RECORDED' | 'REFUND_NOT_RECORDED'
+  charge: SuccessfulPayment | RefundedPayment
+  from: User
+  updateId: number
+  call: () => Promise<T>
+  /** Facts of the outcome worth a log line. */
+  outcomeFacts: (outcome: T) => object
+}
+
 /**
- * Records a `successful_payment` (the charge id is the idempotency key on the server, so a
- * retry or a redelivered update credits once). Transient failures are retried with backoff; if
- * recording still fails the payment is logged at error level with everything reconciliation
- * needs, and never thrown away: Telegram's ledger still has it and the reconciliation job adds it.
+ * The one retry-and-never-drop path of both charge messages: transient failures are retried
+ * with backoff; if recording still fails the charge is logged at error level with everything
+ * reconciliation needs (`alert: PAYMENT_NOT_RECORDED` / `REFUND_NOT_RECORDED`), and never thrown
+ * away: Telegram's ledger still has it and the reconciliation job adds it.
  */
-export async function recordSuccessfulPayment(
-  client: EStarsClient,
-  input: { payment: SuccessfulPayment; from: User; updateId: number },
+async function recordCharge<T>(
+  recording: ChargeRecording<T>,
   options: { retry: RetryPolicy; logger: Logger },
-): Promise<PaymentRecording<RecordedPayment>> {
+): Promise<PaymentRecording<T>> {
+  const { what, charge } = recording
   const facts = {
-    updateId: input.updateId,
-    telegramUserId: input.from.id,
-    chargeId: input.payment.telegram_payment_charge_id,
-    totalAmount: input.payment.total_amount,
+    updateId: recording.updateId,
+    telegramUserId: recording.from.id,
+    chargeId: charge.telegram_payment_charge_id,
+    totalAmount: charge.total_amount,
   }
   try {
-    const outcome = await withRetries(
-      options.retry,
-      () => client.payments.record.mutate({ successfulPayment: input.payment, from: input.from }),
-      (error, attempt, delayMs) =>
-        options.logger.warn(
-          { ...facts, attempt, delayMs, err: errorFields(error) },
-          'recording a payment failed; retrying',
-        ),
+    const outcome = await withRetries(options.retry, recording.call, (error, attempt, delayMs) =>
+      options.logger.warn(
+        { ...facts, attempt, delayMs, err: errorFields(error) },
+        `recording a ${what} failed; retrying`,
+      ),
     )
-    options.logger.info(
-      { ...facts, duplicate: outcome.duplicate, status: outcome.status, flag: outcome.flag },
-      'payment recorded',
-    )
+    options.logger.info({ ...facts, ...recording.outcomeFacts(outcome) }, `${what} recorded`)
     return { recorded: true, outcome }
   } catch (error) {
+    const { alert } = recording
     options.logger.error(
-      { ...facts, payment: input.payment, err: errorFields(error), alert: 'PAYMENT_NOT_RECORDED' },
-      'PAYMENT NOT RECORDED: e-Stars refused or could not be reached; reconciliation will pick it up from Telegram',
+      { ...facts, [what]: charge, err: errorFields(error), alert },
+      `${alert.replaceAll('_', ' ')}: e-Stars refused or could not be reached; reconciliation will pick it up from Telegram`,
     )
     return { recorded: false, error, transient: isTransient(error) }
   }
 }
 
+/**
+ * Records a `successful_payment` (the charge id is the idempotency key on the server, so a
+ * retry or a redelivered update credits once), with `recordCharge`'s retries.
+ */
+export function recordSuccessfulPayment(
+  client: EStarsClient,
+  input: { payment: SuccessfulPayment; from: User; updateId: number },
+  options: { retry: RetryPolicy; logger: Logger },
+): Promise<PaymentRecording<RecordedPayment>> {
+  return recordCharge(
+    {
+      what: 'payment',
+      alert: 'PAYMENT_NOT_RECORDED',
+      charge: input.payment,
+      from: input.from,
+      updateId: input.updateId,
+      call: () =>
+        client.payments.record.mutate({ successfulPayment: input.payment, from: input.from }),
+      outcomeFacts: (o) => ({ duplicate: o.duplicate, status: o.status, flag: o.flag }),
+    },
+    options,
+  )
+}
+
 /** Records a `refunded_payment` and revokes what it bought, once; same retry rules as payments. */
-export async function recordRefundedPayment(
+export function recordRefundedPayment(
   client: EStarsClient,
   input: { refund: RefundedPayment; from: User; updateId: number },
   options: { retry: RetryPolicy; logger: Logger },
 ): Promise<PaymentRecording<RecordedRefund>> {
-  const facts = {
-    updateId: input.updateId,
-    telegramUserId: input.from.id,
-    chargeId: input.refund.telegram_payment_charge_id,
-    totalAmount: input.refund.total_amount,
-  }
-  try {
-    const outcome = await withRetries(
-      options.retry,
-      () =>
+  return recordCharge(
+    {
+      what: 'refund',
+      alert: 'REFUND_NOT_RECORDED',
+      charge: input.refund,
+      from: input.from,
+      updateId: input.updateId,
+      call: () =>
         client.payments.recordRefund.mutate({ refundedPayment: input.refund, from: input.from }),
-      (error, attempt, delayMs) =>
-        options.logger.warn(
-          { ...facts, attempt, delayMs, err: errorFields(error) },
-          'recording a refund failed; retrying',
-        ),
-    )
-    options.logger.info({ ...facts, alreadyRefunded: outcome.alreadyRefunded }, 'refund recorded')
-    return { recorded: true, outcome }
-  } catch (error) {
-    options.logger.error(
-      { ...facts, refund: input.refund, err: errorFields(error), alert: 'REFUND_NOT_RECORDED' },
-      'REFUND NOT RECORDED: e-Stars refused or could not be reached; reconciliation will pick it up from Telegram',
-    )
-    return { recorded: false, error, transient: isTransient(error) }
-  }
+      outcomeFacts: (o) => ({ alreadyRefunded: o.alreadyRefunded }),
+    },
+    options,
+  )
 }

@@ -161,6 +161,22 @@ describe('the framework-neutral core', () => {
     expect(told).toEqual(['Your payment of 50 ⭐ was refunded. 500 unused credits were removed.'])
   })
 
+  it('a refund that cannot be recorded is logged for reconciliation, and the user is not told it happened', async () => {
+    const { client, calls } = fakeClient({ 'payments.recordRefund': transient })
+    const { core: c, logger } = core(client)
+    const { channel, sent } = fakeChannel(paymentMessage(11, 'refunded_payment'))
+    const billing = c.billingFor(channel)
+    expect(await c.handle(channel, billing)).toBe('next')
+    expect(calls).toHaveLength(3)
+    expect(billing.refund).toMatchObject({ recorded: false, transient: true })
+    expect(logger.lines.find((l) => l.obj.alert === 'REFUND_NOT_RECORDED')).toMatchObject({
+      level: 'error',
+      obj: { chargeId: 'stx-1', refund: charge },
+      msg: expect.stringMatching(/^REFUND NOT RECORDED: /),
+    })
+    expect(sent).toEqual([])
+  })
+
   it('logs a malformed payment update loudly and passes the update on', async () => {
     const { client, calls } = fakeClient({})
     const { core: c, logger } = core(client)
