@@ -442,9 +442,16 @@ describe('REST and tRPC refuse alike', () => {
 
   it('the same input gets the same status, domain code, facts and field through both', async () => {
     const key = `parity-${randomUUID()}`
+    const user = 2_000_050
+    await ok('POST', '/credits/grant', {
+      telegramUserId: user,
+      amount: 10,
+      reason: 'parity',
+      idempotencyKey: key,
+    })
     const inputs = [
-      { telegramUserId: BOB, amount: -1, reason: 'x', idempotencyKey: key },
-      { telegramUserId: BOB, amount: 999_999_999, reason: 'x', idempotencyKey: `${key}-big` },
+      { telegramUserId: user, amount: -1, reason: 'x', idempotencyKey: key },
+      { telegramUserId: user, amount: 999_999_999, reason: 'x', idempotencyKey: `${key}-big` },
     ]
     for (const input of inputs) {
       const viaTrpc = await trpcRefusal(() => stack.client.usage.consume.mutate(input))
@@ -454,7 +461,7 @@ describe('REST and tRPC refuse alike', () => {
       if (viaTrpc.billing) expect(viaRest.body).toMatchObject(viaTrpc.billing)
       if (viaTrpc.field) expect(viaRest.body.field).toBe(viaTrpc.field)
     }
-    const first = { telegramUserId: ALICE, amount: 1, reason: 'parity', idempotencyKey: key }
+    const first = { telegramUserId: user, amount: 1, reason: 'parity', idempotencyKey: `${key}-c` }
     expect((await call('POST', '/usage/consume', first)).status).toBe(200)
     const conflict = await trpcRefusal(() =>
       stack.client.usage.consume.mutate({ ...first, amount: 2 }),
