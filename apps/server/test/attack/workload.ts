@@ -6,6 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 import type { EStarsClient, RouterInputs } from '@e-stars/api/client'
+import { verifyLedger } from '@e-stars/billing'
 import { TRPCClientError } from '@trpc/client'
 import { sql } from 'drizzle-orm'
 import { type Cluster, type LogMark, prng, query, sleep, type Tenant } from './processes.ts'
@@ -1208,6 +1209,9 @@ export class Workload {
     for (const m of stuck) this.fail('expired hold never swept', JSON.stringify(m))
 
     await this.verifyEntries()
+    // The hash chains, the running sums and cache = ledger = lots + holds, by the engine's verifier.
+    for (const f of (await verifyLedger(db, { projectId: p })).findings)
+      this.fail('ledger verifier', JSON.stringify(f))
     await this.verifyPayments()
     await this.verifyKeyless()
 
