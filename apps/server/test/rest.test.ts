@@ -124,6 +124,14 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(operationIds.size).toBe(restRoutes().length)
+    const consume = document.paths['/usage/consume']?.post as {
+      requestBody: { content: Record<string, { example?: unknown }> }
+      parameters: { name: string; in: string }[]
+    }
+    expect(consume.requestBody.content['application/json']?.example).toMatchObject({ amount: 10 })
+    expect(consume.parameters).toContainEqual(
+      expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }),
+    )
     // Every `$ref` points at something the document holds.
     for (const ref of JSON.stringify(document).match(/"#\/components\/[^"]+"/g) ?? []) {
       const [, , group, name] = ref.slice(1, -1).split('/')

@@ -86,6 +86,38 @@ export function openApiDocument(baseUrl = REST_BASE_PATH): OpenAPIObject {
   return withProblems(document)
 }
 
+/** Request examples of the calls a bot makes most (by operationId). */
+const REQUEST_EXAMPLES: Record<string, unknown> = {
+  'usage-consume': {
+    telegramUserId: 42,
+    amount: 10,
+    reason: 'AI answer',
+    idempotencyKey: 'msg-42-1001',
+  },
+  'usage-reserve': {
+    telegramUserId: 42,
+    amount: 50,
+    reason: 'AI answer',
+    idempotencyKey: 'hold-42-1001',
+    ttlSeconds: 300,
+  },
+  'usage-settle': {
+    holdId: '0b6f7a52-2c1e-4d59-9f3e-7c1d3e0a9b21',
+    amount: 12,
+    idempotencyKey: 'settle-42-1001',
+  },
+  'invoices-create': { telegramUserId: 42, productKey: 'pack_m' },
+  'payments-record': {
+    successfulPayment: {
+      currency: 'XTR',
+      total_amount: 100,
+      invoice_payload: '<the payload from invoices.create>',
+      telegram_payment_charge_id: '<from Telegram>',
+    },
+    from: { id: 42, is_bot: false, first_name: 'Ada' },
+  },
+}
+
 /** Every operation's errors become the one problem+json shape; mutations get `Idempotency-Key`. */
 function withProblems(document: OpenAPIObject): OpenAPIObject {
   document.components = {
@@ -119,6 +151,9 @@ function withProblems(document: OpenAPIObject): OpenAPIObject {
       const body = operation.requestBody as
         | { content?: Record<string, { schema?: { properties?: object; required?: string[] } }> }
         | undefined
+      const media = body?.content?.['application/json'] as { example?: unknown } | undefined
+      const example = REQUEST_EXAMPLES[operation.operationId ?? '']
+      if (media && example) media.example = example
       const schema = body?.content?.['application/json']?.schema
       if (schema?.properties && 'idempotencyKey' in schema.properties) {
         // Either the field or the header: the body alone no longer has to carry it.
