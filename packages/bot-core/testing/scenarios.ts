@@ -113,6 +113,21 @@ export function describeAdapterScenarios(world: AdapterWorld) {
     stack = world.stack()
   })
 
+  /** Runs `scenario` with a client that reaches e-Stars through a proxy it can make misbehave. */
+  async function throughFaultyProxy(
+    scenario: (
+      proxy: Awaited<ReturnType<typeof startFaultyProxy>>,
+      client: EStarsClient,
+    ) => Promise<void>,
+  ) {
+    const proxy = await startFaultyProxy(stack.server.url)
+    try {
+      await scenario(proxy, createEStarsClient({ url: proxy.url, apiKey: stack.apiKey }))
+    } finally {
+      await proxy.close()
+    }
+  }
+
   async function startBot(options: Partial<EStarsOptions> = {}) {
     const logger = memoryLogger()
     await world.startBot({
@@ -271,9 +286,7 @@ export function describeAdapterScenarios(world: AdapterWorld) {
     })
 
     it('e-Stars slow: refused after the timeout, well inside Telegram’s 10 seconds', async () => {
-      const proxy = await startFaultyProxy(stack.server.url)
-      try {
-        const client = createEStarsClient({ url: proxy.url, apiKey: stack.apiKey })
+      await throughFaultyProxy(async (proxy, client) => {
         await startBot({ client, precheckTimeoutMs: 500 })
         const invoice = await invoiceFor(ALICE, '/buy pack_s')
         proxy.set('hang')
@@ -284,15 +297,11 @@ export function describeAdapterScenarios(world: AdapterWorld) {
         expect(took).toBeGreaterThanOrEqual(450)
         expect(took).toBeLessThan(10_000)
         expect(proxy.calls).toContain('checkout.precheck')
-      } finally {
-        await proxy.close()
-      }
+      })
     })
 
     it('the default timeout leaves room inside Telegram’s deadline', async () => {
-      const proxy = await startFaultyProxy(stack.server.url)
-      try {
-        const client = createEStarsClient({ url: proxy.url, apiKey: stack.apiKey })
+      await throughFaultyProxy(async (proxy, client) => {
         await startBot({ client })
         const invoice = await invoiceFor(ALICE, '/buy pack_s')
         proxy.set('hang')
@@ -300,17 +309,13 @@ export function describeAdapterScenarios(world: AdapterWorld) {
         const paid = await stack.sandbox.payInvoice(ALICE, { messageId: invoice.message_id })
         expect(paid.status).toBe('rejected')
         expect(Date.now() - started).toBeLessThan(6000)
-      } finally {
-        await proxy.close()
-      }
+      })
     })
   })
 
   describe('recording payments when e-Stars fails', () => {
     it('retries a transient failure and credits exactly once', async () => {
-      const proxy = await startFaultyProxy(stack.server.url)
-      try {
-        const client = createEStarsClient({ url: proxy.url, apiKey: stack.apiKey })
+      await throughFaultyProxy(async (proxy, client) => {
         const { logger } = await startBot({ client })
         const before = (await stack.client.credits.balance.query({ telegramUserId: ALICE }))
           .available
@@ -330,15 +335,11 @@ export function describeAdapterScenarios(world: AdapterWorld) {
         const after = (await stack.client.credits.balance.query({ telegramUserId: ALICE }))
           .available
         expect(after - before).toBe(500)
-      } finally {
-        await proxy.close()
-      }
+      })
     })
 
     it('never loses a payment: when recording keeps failing it logs loudly and reassures the user', async () => {
-      const proxy = await startFaultyProxy(stack.server.url)
-      try {
-        const client = createEStarsClient({ url: proxy.url, apiKey: stack.apiKey })
+      await throughFaultyProxy(async (proxy, client) => {
         const { logger } = await startBot({ client })
         const invoice = await invoiceFor(BOB, '/buy pack_s')
         proxy.fail('payments.record')
@@ -359,26 +360,20 @@ export function describeAdapterScenarios(world: AdapterWorld) {
         await expect(
           stack.client.payments.get.query({ telegramPaymentChargeId: paid.chargeId }),
         ).rejects.toThrow()
-      } finally {
-        await proxy.close()
-      }
+      })
     })
   })
 
   describe('ctx.billing', () => {
     it('upserts the customer once per process, not once per update', async () => {
-      const proxy = await startFaultyProxy(stack.server.url)
-      try {
-        const client = createEStarsClient({ url: proxy.url, apiKey: stack.apiKey })
+      await throughFaultyProxy(async (proxy, client) => {
         await startBot({ client })
         await say(ALICE, '/balance', 'available')
         await say(ALICE, '/balance', 'available')
         await say(ALICE, '/balance', 'available')
         expect(proxy.calls.filter((c) => c === 'customers.upsert')).toHaveLength(1)
         expect(proxy.calls.filter((c) => c === 'credits.balance')).toHaveLength(3)
-      } finally {
-        await proxy.close()
-      }
+      })
     })
 
     it('consume charges once per update, even when Telegram delivers it twice', async () => {
