@@ -3,7 +3,7 @@ import type { PreCheckoutQuery, RefundedPayment, SuccessfulPayment, User } from 
 // A workspace source, bundled into each adapter like bot-core itself (bot-core does not list
 // @e-stars/telegram as a dependency yet): the one zod parser of payment updates, shared with
 // the server's relay.
-import { parsePaymentUpdate } from '../../telegram/src/updates.ts'
+import { parsePaymentUpdate } from '@e-stars/telegram'
 import { Billing } from './billing.ts'
 import { type BotChannel, tell } from './channel.ts'
 import { CustomerCache } from './customers.ts'
