@@ -187,6 +187,15 @@ class RetryAndTimeout(unittest.TestCase):
             EStars(self.url, "k", retries=1).consume(1, 1, "x")
         self.assertEqual(raised.exception.retry_after, 0.0)
 
+    def test_the_meter_raises_the_blocks_exception_even_when_the_release_fails(self) -> None:
+        problem = {"Content-Type": "application/problem+json", "Retry-After": "0"}
+        Scripted.script = [(200, {"Content-Type": "application/json"}, {"holdId": "h-1"}, 0),
+                           (503, problem, {"status": 503, "code": "SERVICE_UNAVAILABLE"}, 0)]
+        with self.assertRaises(RuntimeError):
+            with EStars(self.url, "k", retries=0).meter(1, 10, "x"):
+                raise RuntimeError("the model failed")
+        self.assertEqual(Scripted.seen[1]["holdId"], "h-1")
+
     def test_a_slow_answer_is_a_timeout(self) -> None:
         Scripted.script = [(200, {}, {}, 1.0)]
         started = time.monotonic()

@@ -166,7 +166,10 @@ class EStars:
         try:
             yield meter
         except BaseException:
-            self.release(hold["holdId"], idempotency_key=f"{key}:release")
+            try:
+                self.release(hold["holdId"], idempotency_key=f"{key}:release")
+            except EStarsError:
+                pass  # the hold expires by itself; the block's own exception is what matters
             raise
         meter.result = self.settle(hold["holdId"], meter.cost, idempotency_key=f"{key}:settle")
 
