@@ -19,6 +19,7 @@ import {
   seedDemoCatalog,
   seedDemoFeatures,
   setBotToken,
+  verifyLedger,
 } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
 import { createTestDatabase, onPostgres } from '@e-stars/db/testing'
@@ -853,4 +854,10 @@ describe(`fuzz of every procedure (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, ()
     // Calls run one at a time: allow 100 ms each on a loaded machine, and 10 minutes at least.
     Math.max(10 * 60_000, INPUTS * 100),
   )
+
+  it('leaves a ledger whose hash chains and balances verify clean', async () => {
+    const verification = await verifyLedger(database.db)
+    expect(verification.entries).toBeGreaterThan(0)
+    expect(verification.findings).toEqual([])
+  }, 120_000)
 })
