@@ -11,13 +11,13 @@ import {
 } from '@e-stars/billing'
 import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { initTRPC, TRPCError } from '@trpc/server'
-import type { OpenApiMeta } from 'trpc-to-openapi'
 import { z } from 'zod'
 import { ApiKeyCache } from './api-key-cache.ts'
 import type { EStarsErrorShape } from './client-router.ts'
 import { toTRPCError } from './errors.ts'
 import type { AttemptLimits } from './limits.ts'
 import type { PaymentServices } from './payment-services.ts'
+import type { RestMeta } from './rest/route.ts'
 
 /** The subset of pino's interface the API uses, so tests can pass a silent logger. */
 export interface Logger {
@@ -83,7 +83,7 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
 export type Context = ReturnType<typeof createInnerContext>
 
 // `meta` says where a bot procedure is also served as REST (rest/route.ts).
-const builder = initTRPC.context<Context>().meta<OpenApiMeta>()
+const builder = initTRPC.context<Context>().meta<RestMeta>()
 const t = builder.create({
   errorFormatter({ shape, error }): EStarsErrorShape {
     const cause = error.cause

@@ -1,5 +1,5 @@
 import type { AnyProcedure } from '@trpc/server'
-import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi'
+import { generateOpenApiDocument, type OpenAPIObject, type OpenApiRouter } from 'trpc-to-openapi'
 import { z } from 'zod'
 import { appRouter } from '../root.ts'
 import { TEXT_LIMITS } from '../text.ts'
@@ -63,7 +63,7 @@ function documentedRouter() {
     if (!def.meta?.openapi) continue
     procedures[name] = { ...procedure, _def: { ...def, output: def.output ?? documentedOutput } }
   }
-  return { _def: { ...appRouter._def, procedures } } as unknown as typeof appRouter
+  return { _def: { ...appRouter._def, procedures } } as unknown as OpenApiRouter
 }
 
 /** The OpenAPI 3.1 document of `/api/v1`, generated from the same routers and zod schemas. */

@@ -1,7 +1,7 @@
 import type { AnyProcedure } from '@trpc/server'
-import type { OpenApiMeta } from 'trpc-to-openapi'
 import type { z } from 'zod'
 import { appRouter } from '../root.ts'
+import type { RestMeta } from './route.ts'
 
 /** One REST route: a bot procedure of `appRouter` and where `.meta(rest(…))` put it. */
 export interface RestRoute {
@@ -42,7 +42,7 @@ export function restRoutes(): RestRoute[] {
   const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>
   const routes: RestRoute[] = []
   for (const [name, procedure] of Object.entries(procedures)) {
-    const openapi = (procedure._def.meta as OpenApiMeta | undefined)?.openapi
+    const openapi = (procedure._def.meta as RestMeta | undefined)?.openapi
     if (!openapi) continue
     const inputs = (procedure._def as unknown as { inputs: z.ZodType[] }).inputs
     routes.push({

@@ -98,15 +98,34 @@ type ProductRow = {
     : (typeof columns)[K]['_']['data'] | null
 }
 
-const toProduct = (row: ProductRow) => ({
+/**
+ * A product as the API answers it. Written out, not inferred from the Drizzle columns, so the
+ * published client's types (`@e-stars/client`) carry no Drizzle types.
+ */
+export type Product = {
+  id: string
+  key: string
+  kind: ProductKind
+  title: string
+  description: string
+  priceStars: number
+  credits: number
+  creditsExpireDays: number | null
+  featureKey: string | null
+  durationDays: number | null
+  sortOrder: number
+  archivedAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+const toProduct = (row: ProductRow): Product => ({
   ...row,
   kind: row.kind as ProductKind,
   archivedAt: row.archivedAt?.toISOString() ?? null,
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
 })
-
-export type Product = ReturnType<typeof toProduct>
 
 export async function createProduct(db: Executor, input: CreateProductInput): Promise<Product> {
   if (!KEY.test(input.key))
