@@ -88,7 +88,7 @@ describe('the operator console in a real browser', () => {
     const timeline = page.getByTestId('timeline')
     await timeline.waitFor()
     const texts = await timeline.locator('.entry-text').allTextContents()
-    expect(texts[0]).toBe('\u2212120 credits: AI answer, 12 000 tokens')
+    expect(texts[0]).toBe('\u2212120 credits: AI answer, 12,000 tokens')
     expect(texts[1]).toMatch(new RegExp(`^\\+\\d+: .+, payment ${world.charges[0]}$`))
     await shot('customer')
   })

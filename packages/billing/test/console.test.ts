@@ -219,7 +219,7 @@ describe('customer detail and timeline', () => {
     const page = await listTimeline(t.db, { projectId, telegramUserId: 7 })
     expect(page.entries.map((e) => e.text)).toEqual([
       '\u221230 adjusted by alice: duplicate answer',
-      '\u2212120 credits: AI answer, 12 000 tokens',
+      '\u2212120 credits: AI answer, 12,000 tokens',
       '+500: Pack M, payment stxCHARGE1',
     ])
     expect(page.entries[0]).toMatchObject({
@@ -260,7 +260,7 @@ describe('customer detail and timeline', () => {
         reason: 'refunded_payment',
         actor: 'telegram',
       }).text,
-    ).toBe('\u2212150 revoked: refund by Telegram, refunded_payment; 50 owed as debt')
+    ).toBe('\u2212100 revoked, 50 became debt: refund by Telegram, refunded_payment')
     expect(
       describeEntry({
         ...base,
@@ -283,7 +283,7 @@ describe('customer detail and timeline', () => {
         reason: 'AI answer',
         metadata: { charged: 64, tokens: 6400 },
       }).text,
-    ).toBe('\u221264 credits: AI answer, 6 400 tokens (held 100, 36 returned)')
+    ).toBe('\u221264 credits: AI answer, 6,400 tokens (held 100, 36 returned)')
     expect(
       describeEntry({
         ...base,
@@ -295,8 +295,8 @@ describe('customer detail and timeline', () => {
         actor: 'operator:bob@x.io',
       }).text,
     ).toBe('+100: Bonus (granted by bob); 30 repaid debt')
-    expect(formatCount(1234567)).toBe('1 234 567')
-    expect(formatCount(-1000)).toBe('\u22121 000')
+    expect(formatCount(1234567)).toBe('1,234,567')
+    expect(formatCount(-1000)).toBe('\u22121,000')
   })
 })
 

@@ -1,12 +1,12 @@
-const numberFormat = new Intl.NumberFormat('en-US')
-
-/** 12000 → "12,000". Integers only: Stars and credits are whole. */
-export const formatNumber = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : numberFormat.format(n)
-
-export const formatSigned = (n: number) => (n > 0 ? `+${formatNumber(n)}` : formatNumber(n))
-
-export const formatStars = (n: number) => `${formatNumber(n)} ★`
+// Numbers, Stars and counted words come from the one formatter the Mini App, the timeline and the
+// bot share: a dependency-free file of @e-stars/billing, bundled alone (no engine code ships).
+export {
+  formatNumber,
+  formatSigned,
+  formatStars,
+  numberInWords,
+  plural,
+} from '@e-stars/billing/format'
 
 /** A date and time in the project's time zone, e.g. "27 Nov 2026, 15:04". */
 export function formatDateTime(iso: string | null | undefined, timeZone: string) {

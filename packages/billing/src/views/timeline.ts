@@ -1,5 +1,6 @@
 import { type Executor, rows } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
+import { formatNumber } from '../format.ts'
 import { customerIdOf } from '../ledger/lookup.ts'
 
 /** What `describeEntry` needs to know about one ledger entry (plus its lot and payment when known). */
@@ -27,11 +28,8 @@ export interface EntryDescription {
 
 const MINUS = '\u2212'
 
-/** 12000 → "12 000" (grouped by spaces: the same in every language the bot speaks). */
-export function formatCount(n: number): string {
-  const sign = n < 0 ? MINUS : ''
-  return sign + String(Math.abs(Math.trunc(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ' ')
-}
+/** The one number format (`./format.ts`): the timeline writes numbers as the console and the Mini App do. */
+export const formatCount = formatNumber
 
 const signed = (n: number) => (n > 0 ? `+${formatCount(n)}` : formatCount(n))
 
@@ -150,13 +148,14 @@ export function describeEntry(entry: DescribableEntry): EntryDescription {
         tone,
       }
     case 'revoke': {
-      const debt = entry.debtChange > 0 ? `; ${formatCount(entry.debtChange)} owed as debt` : ''
+      // The voided part left the balance; the spent part the refund took back became debt.
+      const debt = entry.debtChange > 0 ? `, ${formatCount(entry.debtChange)} became debt` : ''
       const reason = (typeof meta.reason === 'string' ? meta.reason : entry.reason).replace(
         /^refund:\s*/i,
         '',
       )
       return {
-        text: `${MINUS}${formatCount(-amount + Math.max(0, entry.debtChange))} revoked: refund by ${by}, ${reason}${debt}`,
+        text: `${MINUS}${formatCount(-amount)} revoked${debt}: refund by ${by}, ${reason}`,
         change,
         tone,
       }
