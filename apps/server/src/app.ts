@@ -1,12 +1,30 @@
+import { readFileSync } from 'node:fs'
 import { type ApiDependencies, appRouter, createHttpContextFactory } from '@e-stars/api'
-import { type Database, serializeError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '@e-stars/db'
+import {
+  type Database,
+  migrationsFolder,
+  rows,
+  serializeError,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from '@e-stars/db'
 import { createExpressMiddleware } from '@trpc/server/adapters/express'
+import { getHTTPStatusCodeFromError } from '@trpc/server/http'
 import { sql } from 'drizzle-orm'
 import express from 'express'
 import { createAttemptLimits } from './attempt-limits.ts'
 import { clientAddress, requestIsHttps, type TrustProxy } from './client-address.ts'
 import { errorHandler, notFound } from './error-bodies.ts'
+import { createMetrics, metricsTokenMatches, routesOf, type ServerMetrics } from './metrics.ts'
+import { requestIds, requestLog } from './request-log.ts'
 import { securityHeaders } from './security-headers.ts'
+
+/** What readiness reads besides the database: set by server.ts as it starts and drains. */
+export interface Lifecycle {
+  /** Set on SIGTERM: `/readyz` answers 503 and answers close their connection. */
+  draining: boolean
+  /** Whether the background jobs are scheduled (false before they start and once stopped). */
+  jobsRunning: boolean
+}
 
 export interface AppOptions extends ApiDependencies {
   database: Database
@@ -18,6 +36,12 @@ export interface AppOptions extends ApiDependencies {
   trustProxy?: TrustProxy | undefined
   /** The sandbox in demo mode: its host page may frame the Mini App (security-headers.ts). */
   sandboxUrl?: string | undefined
+  /** Start-up and drain state for `/readyz`; a test's app without one is ready once it answers. */
+  lifecycle?: Lifecycle | undefined
+  /** The metrics this app records; server.ts shares them with the METRICS_PORT listener. */
+  metrics?: ServerMetrics | undefined
+  /** `/metrics` on this app, for `Authorization: Bearer <token>` only; unset: not served here. */
+  metricsToken?: string | undefined
 }
 
 /**
@@ -52,27 +76,40 @@ export function createApp(options: AppOptions) {
   app.use(securityHeaders({ sandboxUrl: options.sandboxUrl }))
   // `req.ip` and `req.protocol` read X-Forwarded-* only from these proxies (client-address.ts).
   app.set('trust proxy', options.trustProxy ?? false)
-  app.get('/healthz', async (_req, res) => {
-    let timer: NodeJS.Timeout | undefined
-    try {
-      await Promise.race([
-        options.db.execute(sql`select 1`),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer from the database in ${HEALTH_TIMEOUT_MS} ms`)),
-            HEALTH_TIMEOUT_MS,
-          )
-        }),
-      ])
-      res.json({ ok: true, database: options.database.kind })
-    } catch (error) {
-      options.logger.warn({ err: serializeError(error) }, 'health check failed')
-      setRetryAfter(res)
-      res.status(503).json({ ok: false, database: options.database.kind })
-    } finally {
-      clearTimeout(timer)
-    }
+  app.use(requestIds())
+  const metrics = options.metrics ?? createMetrics(options.db)
+  app.use(metrics.observe)
+  app.use(requestLog(options.logger, routesOf))
+  const lifecycle = options.lifecycle
+  app.use((_req, res, next) => {
+    // A draining replica tells keep-alive clients to reconnect, to a replica that stays.
+    if (lifecycle?.draining) res.set('Connection', 'close')
+    next()
   })
+  // Alive: the process answers. The database is `/readyz`'s business (a load balancer's).
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true })
+  })
+  app.get('/readyz', async (_req, res) => {
+    const checks = await readiness(options, lifecycle)
+    const ready = Object.values(checks).every(Boolean)
+    if (!ready) {
+      if (!checks.database) setRetryAfter(res)
+      res.status(503)
+    }
+    res.json({ ok: ready, database: options.database.kind, checks })
+  })
+  if (options.metricsToken) {
+    const token = options.metricsToken
+    app.get('/metrics', async (req, res) => {
+      if (!metricsTokenMatches(token, req.get('authorization'))) {
+        res.set('WWW-Authenticate', 'Bearer')
+        res.status(401).json({ error: 'Unauthorized' })
+        return
+      }
+      await sendMetrics(metrics, res)
+    })
+  }
   options.extend?.(app)
   app.use(
     '/trpc',
@@ -85,6 +122,13 @@ export function createApp(options: AppOptions) {
       ),
       maxBatchSize: MAX_BATCH_SIZE,
       maxBodySize: MAX_BODY_BYTES,
+      onError({ error, path, req }) {
+        metrics.procedureFailed(
+          req.res as express.Response,
+          path,
+          getHTTPStatusCodeFromError(error),
+        )
+      },
       responseMeta({ errors }) {
         // The procedures map an unreachable database to SERVICE_UNAVAILABLE (packages/api trpc.ts).
         if (errors.some((error) => error.code === 'SERVICE_UNAVAILABLE'))
@@ -98,4 +142,54 @@ export function createApp(options: AppOptions) {
   // Errors of the other routes (body parsers, a failed lookup): JSON in the route's own shape.
   app.use(errorHandler(options.logger))
   return app
+}
+
+/** Prometheus text, or 503 when it cannot be produced. */
+export async function sendMetrics(metrics: ServerMetrics, res: express.Response) {
+  try {
+    const { contentType, body } = await metrics.text()
+    res.type(contentType).send(body)
+  } catch {
+    res.status(503).json({ error: 'Metrics unavailable' })
+  }
+}
+
+/** The migrations this build ships (drizzle's journal); the database must have applied them all. */
+const SHIPPED_MIGRATIONS = (
+  JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as {
+    entries: unknown[]
+  }
+).entries.length
+
+/** Each readiness condition; a slow database counts as unreachable after HEALTH_TIMEOUT_MS. */
+async function readiness(options: AppOptions, lifecycle: Lifecycle | undefined) {
+  let timer: NodeJS.Timeout | undefined
+  let database = false
+  let migrations = false
+  try {
+    const [row] = await Promise.race([
+      rows<{ applied: number }>(
+        options.db,
+        sql`select count(*)::int as applied from drizzle.__drizzle_migrations`,
+      ),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer from the database in ${HEALTH_TIMEOUT_MS} ms`)),
+          HEALTH_TIMEOUT_MS,
+        )
+      }),
+    ])
+    database = true
+    migrations = (row?.applied ?? 0) >= SHIPPED_MIGRATIONS
+  } catch (error) {
+    options.logger.warn({ err: serializeError(error) }, 'readiness check failed')
+  } finally {
+    clearTimeout(timer)
+  }
+  return {
+    accepting: !(lifecycle?.draining ?? false),
+    database,
+    migrations,
+    jobs: lifecycle?.jobsRunning ?? true,
+  }
 }

@@ -113,6 +113,30 @@ const schema = z.object({
     .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /**
+   * `/metrics` on the public port for `Authorization: Bearer <METRICS_TOKEN>` only (401
+   * otherwise). Unset: the public port has no `/metrics`.
+   */
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'at least 16 characters')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /**
+   * A second listener, on HOST, that serves only `/metrics` (no token unless METRICS_TOKEN is
+   * set): keep it off the load balancer. Unset: off.
+   */
+  METRICS_PORT: z
+    .literal('')
+    .transform(() => undefined)
+    .or(z.coerce.number().int().min(0).max(65_535).optional()),
+  /**
+   * On SIGTERM, how long the server keeps accepting while `/readyz` answers 503, so the load
+   * balancer stops sending before the port closes. 0 (the default) closes at once.
+   */
+  DRAIN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
+  /** On SIGTERM, how long requests in flight may take to finish before their sockets are cut. */
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
 })
 
 export type Env = z.infer<typeof schema>

@@ -1,6 +1,7 @@
 import type { Logger } from '@e-stars/api'
 import { isDatabaseUnavailable, serializeError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '@e-stars/db'
 import type express from 'express'
+import { factsOf } from './request-log.ts'
 
 /**
  * One JSON error answer for every route, in the shape its callers already read, and never a
@@ -31,7 +32,7 @@ const CODES: Record<number, string> = {
   503: 'SERVICE_UNAVAILABLE',
 }
 
-/** Writes `status` with `message` in the route family's shape. */
+/** Writes `status` with `message` in the route family's shape, with the request's id to quote. */
 export function sendError(
   req: express.Request,
   res: express.Response,
@@ -39,12 +40,18 @@ export function sendError(
   message: string,
 ) {
   const family = familyOf(req.originalUrl.split('?')[0] ?? '')
+  const requestId = factsOf(res)?.requestId
   res.status(status)
   if (family === 'console-api')
-    res.json({ ok: false, error: { code: CODES[status] ?? 'BAD_REQUEST', message } })
+    res.json({ ok: false, error: { code: CODES[status] ?? 'BAD_REQUEST', message }, requestId })
   else if (family === 'telegram')
-    res.json({ ok: false, error_code: status, description: `${statusWord(status)}: ${message}` })
-  else res.json({ error: message })
+    res.json({
+      ok: false,
+      error_code: status,
+      description: `${statusWord(status)}: ${message}`,
+      requestId,
+    })
+  else res.json({ error: message, requestId })
 }
 
 /** Telegram's descriptions start with the status word ("Bad Request: …"). */

@@ -6,6 +6,7 @@ import {
   verifyLedger,
 } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
+import { jobMetrics } from './metrics.ts'
 
 /**
  * The scheduled ledger verification's state, for a metrics exporter: when it last ran, how long
@@ -30,7 +31,7 @@ const LOGGED_FINDINGS = 20
 export async function runLedgerVerification(db: Db, logger: Logger): Promise<void> {
   const started = Date.now()
   try {
-    const verification = await verifyLedger(db)
+    const verification = await jobMetrics.track('ledger-verify', () => verifyLedger(db))
     ledgerVerification.lastEntries = verification.entries
     ledgerVerification.lastFindings = verification.findings.length
     for (const f of verification.findings.slice(0, LOGGED_FINDINGS))
@@ -66,7 +67,8 @@ export function startJobs(
   let running: Promise<void> | null = null
   const expiry = setInterval(() => {
     if (running) return
-    running = expireDue(db)
+    running = jobMetrics
+      .track('expiry', () => expireDue(db))
       .then((swept) => {
         if (swept > 0)
           logger.info(
@@ -82,12 +84,20 @@ export function startJobs(
   expiry.unref()
   // Expired console sessions and old failed logins: hourly, idempotent, cheap.
   const sessions = setInterval(() => {
-    purgeOperatorSessions(db).catch((error: unknown) =>
-      logger.error({ job: 'sessions', err: error }, 'session purge failed'),
-    )
-    purgeCustomerSessions(db).catch((error: unknown) =>
-      logger.error({ job: 'sessions', err: error }, 'Mini App session purge failed'),
-    )
+    void jobMetrics
+      .track('sessions', () =>
+        Promise.all([
+          purgeOperatorSessions(db).catch((error: unknown) => {
+            logger.error({ job: 'sessions', err: error }, 'session purge failed')
+            throw error
+          }),
+          purgeCustomerSessions(db).catch((error: unknown) => {
+            logger.error({ job: 'sessions', err: error }, 'Mini App session purge failed')
+            throw error
+          }),
+        ]),
+      )
+      .catch(() => {})
   }, 3_600_000)
   sessions.unref()
   // The whole ledger, every six hours by default: the walk reads every entry once.

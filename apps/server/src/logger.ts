@@ -1,5 +1,6 @@
 import { serializeError as serializeDbError } from '@e-stars/db'
 import pino, { type DestinationStream, type Level, type LevelWithSilent } from 'pino'
+import { currentRequest } from './request-log.ts'
 
 /**
  * The one place the server's pino logger is built. Two guards keep secrets out of the log:
@@ -15,6 +16,11 @@ export function createLogger(
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { err: serializeError, error: serializeError },
+      // Every line written while a request is being answered names it (request-log.ts).
+      mixin() {
+        const request = currentRequest()
+        return request ? { requestId: request.requestId } : {}
+      },
       hooks: {
         // A message string built by a caller gets the same shape check as an error's message.
         logMethod(args, method) {

@@ -1,6 +1,7 @@
 import type { Logger, PaymentServices } from '@e-stars/api'
 import { projectsWithBotToken, reconcile } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
+import { jobMetrics } from './metrics.ts'
 
 /**
  * Reconciles every project that has a bot token, one after the other, every `intervalMs`. Safe
@@ -13,7 +14,19 @@ export function startReconcileJob(
 ) {
   let running: Promise<void> | null = null
   let stopped = false
+  /** One run over every project; it counts as failed when any project's reconciliation did. */
   const runAll = async () => {
+    let failed = false
+    await runProjects(() => {
+      failed = true
+    }).catch((error: unknown) => {
+      failed = true
+      logger.error({ job: 'reconcile', err: error }, 'reconciliation run failed')
+    })
+    if (failed) jobMetrics.failed('reconcile')
+    else jobMetrics.succeeded('reconcile')
+  }
+  const runProjects = async (projectFailed: () => void) => {
     for (const projectId of await projectsWithBotToken(db)) {
       if (stopped) return
       try {
@@ -29,6 +42,7 @@ export function startReconcileJob(
             'reconciliation found differences',
           )
       } catch (error) {
+        projectFailed()
         logger.error({ job: 'reconcile', projectId, err: error }, 'reconciliation failed')
       }
     }

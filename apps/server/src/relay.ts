@@ -16,6 +16,7 @@ import { type Db, isDatabaseUnavailable, serializeError } from '@e-stars/db'
 import { MalformedPaymentUpdateError, parsePaymentUpdate } from '@e-stars/telegram'
 import express from 'express'
 import { setRetryAfter } from './app.ts'
+import { jobMetrics } from './metrics.ts'
 import type { Outbound } from './outbound.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -308,7 +309,8 @@ export function startRelayForwarder(db: Db, logger: Logger, options: ForwarderOp
       again = true
       return
     }
-    running = runOnce()
+    running = jobMetrics
+      .track('relay-forward', runOnce)
       .catch((error: unknown) => {
         if (!stopped)
           logger.error(

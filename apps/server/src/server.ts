@@ -1,10 +1,11 @@
+import type { Server } from 'node:http'
 import { type AddressInfo, createServer } from 'node:net'
-import { ApiKeyCache, createPaymentServices, type Logger } from '@e-stars/api'
+import { createPaymentServices, type Logger } from '@e-stars/api'
 import { createSecrets } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
 import express from 'express'
 import { AdminCommandError, runAdminCommand } from './admin.ts'
-import { createApp } from './app.ts'
+import { createApp, type Lifecycle, sendMetrics } from './app.ts'
 import { isLoopbackRequest } from './client-address.ts'
 import { defaultConsoleDir, mountConsole } from './console.ts'
 import { removeControlFile, tokenMatches, writeControlFile } from './control-file.ts'
@@ -16,10 +17,12 @@ import {
   openFirstStart,
 } from './first-start.ts'
 import { startJobs } from './jobs.ts'
+import { createMetrics, metricsTokenMatches, type ServerMetrics } from './metrics.ts'
 import { defaultMiniAppDir, mountMiniApp } from './miniapp.ts'
 import { createOutbound, ownPortsOf, privateTargetsAllowed, targetRefusal } from './outbound.ts'
 import { startReconcileJob } from './reconcile-job.ts'
 import { mountRelay, startRelayForwarder } from './relay.ts'
+import { RequestKeyCache } from './request-log.ts'
 import { mountRest } from './rest.ts'
 import { loadSecretKey } from './secret-key.ts'
 
@@ -34,6 +37,8 @@ export interface RunningServer {
   consoleServed: boolean
   /** Whether the built reference Mini App is served at `/miniapp/`. */
   miniAppServed: boolean
+  /** The METRICS_PORT listener's URL (`…/metrics`), or null when it is off. */
+  metricsUrl: string | null
   close(): Promise<void>
 }
 
@@ -83,7 +88,10 @@ export async function startServer(
   let miniAppServed = false
   let adminToken: string | null = null
   // One key cache for /trpc and /api/v1: a key the console revokes stops both at once.
-  const apiKeys = new ApiKeyCache()
+  // It also names the key's project in the request's log line (request-log.ts).
+  const apiKeys = new RequestKeyCache()
+  const lifecycle: Lifecycle = { draining: false, jobsRunning: false }
+  const metrics = createMetrics(database.db)
   const app = createApp({
     db: database.db,
     database,
@@ -97,6 +105,9 @@ export async function startServer(
     secureCookies: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     trustProxy: env.TRUST_PROXY,
     sandboxUrl: env.SANDBOX_URL,
+    lifecycle,
+    metrics,
+    metricsToken: env.METRICS_TOKEN,
     targetRule: (url) => targetRefusal(url, { allowPrivate }),
     extend(app) {
       options.extend?.(app, database)
@@ -143,19 +154,28 @@ export async function startServer(
     },
   })
   const server = app.listen(env.PORT, env.HOST)
+  const metricsServer = env.METRICS_PORT === undefined ? null : metricsApp(metrics, env)
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve)
-      server.once('error', reject)
-    })
+    // Both listeners are waited for together: one's 'listening' may fire while awaiting the other.
+    await Promise.all([
+      listening(server, 'PORT', env.HOST, env.PORT),
+      metricsServer && listening(metricsServer, 'METRICS_PORT', env.HOST, env.METRICS_PORT ?? 0),
+    ])
   } catch (error) {
+    server.close()
+    metricsServer?.close()
     await forwarder.stop().catch(() => {})
     if (!options.database && !options.firstStart) await database.close().catch(() => {})
-    throw listenProblem(error, 'PORT', env.HOST, env.PORT) ?? error
+    throw error
   }
   const { port } = server.address() as AddressInfo
   listeningPort = port
-  const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`
+  const origin = (at: number) =>
+    `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${at}`
+  const url = origin(port)
+  const metricsUrl = metricsServer
+    ? `${origin((metricsServer.address() as AddressInfo).port)}/metrics`
+    : null
   if (ownsDataDir) adminToken = writeControlFile(env.DATA_DIR, url).token
   const jobs = startJobs(database.db, logger, {
     expiryIntervalMs: env.EXPIRY_INTERVAL_SECONDS * 1000,
@@ -164,6 +184,7 @@ export async function startServer(
     intervalMs: env.RECONCILE_INTERVAL_SECONDS * 1000,
     services: payments,
   })
+  lifecycle.jobsRunning = true
   logger.info({ url, database: database.kind }, 'e-Stars server listening')
 
   let closing: Promise<void> | null = null
@@ -174,21 +195,60 @@ export async function startServer(
     demoOperator,
     consoleServed,
     miniAppServed,
+    metricsUrl,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve())
-          server.closeIdleConnections()
-          setTimeout(() => server.closeAllConnections(), 5000).unref()
-        })
-        await jobs.stop()
-        await Promise.all([forwarder.stop(), reconcileJob.stop()])
+        // Not ready first: the load balancer stops sending while the port still answers.
+        lifecycle.draining = true
+        if (env.DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, env.DRAIN_DELAY_MS))
+        // Jobs take no new run; a run in progress finishes (or, for a forward, its lease lapses).
+        const jobsStopped = Promise.all([jobs.stop(), forwarder.stop(), reconcileJob.stop()])
+        await Promise.all([drained(server, env.DRAIN_TIMEOUT_MS), jobsStopped])
+        lifecycle.jobsRunning = false
+        if (metricsServer) await drained(metricsServer, 0)
         if (ownsDataDir) removeControlFile(env.DATA_DIR)
         await database.close()
+        logger.info({ database: database.kind }, 'e-Stars server drained and closed')
       })()
       return closing
     },
   }
+}
+
+/**
+ * Stops accepting, closes idle keep-alive sockets, lets requests in flight finish for up to
+ * `timeoutMs`, then cuts what is left.
+ */
+function drained(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+    setTimeout(() => server.closeAllConnections(), timeoutMs).unref()
+  })
+}
+
+function listening(server: Server, setting: string, host: string, port: number) {
+  return new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve)
+    server.once('error', (error) => reject(listenProblem(error, setting, host, port) ?? error))
+  })
+}
+
+/** METRICS_PORT's listener: `/metrics` only (with METRICS_TOKEN when one is set), nothing else. */
+function metricsApp(metrics: ServerMetrics, env: Env): Server {
+  const app = express()
+  app.disable('x-powered-by')
+  app.get('/metrics', async (req, res) => {
+    if (env.METRICS_TOKEN && !metricsTokenMatches(env.METRICS_TOKEN, req.get('authorization'))) {
+      res.status(401).json({ error: 'Unauthorized' })
+      return
+    }
+    await sendMetrics(metrics, res)
+  })
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'Not found' })
+  })
+  return app.listen(env.METRICS_PORT ?? 0, env.HOST)
 }
 
 /** A port that cannot be listened on, as one line naming its setting. */

@@ -105,14 +105,20 @@ describe('POST /admin/command', () => {
   it('bad JSON with the token: 400 { error }', async () => {
     const answer = await post('/admin/command', BAD_JSON, admin())
     expect(answer.status).toBe(400)
-    expect(JSON.parse(answer.text)).toEqual({ error: 'The body must be JSON' })
+    expect(JSON.parse(answer.text)).toEqual({
+      error: 'The body must be JSON',
+      requestId: expect.any(String),
+    })
     expectNothingLeaked(answer)
   })
 
   it('an oversized body with the token: 413 { error }', async () => {
     const answer = await post('/admin/command', big(20_000), admin())
     expect(answer.status).toBe(413)
-    expect(JSON.parse(answer.text)).toEqual({ error: 'Request body too large' })
+    expect(JSON.parse(answer.text)).toEqual({
+      error: 'Request body too large',
+      requestId: expect.any(String),
+    })
     expectNothingLeaked(answer)
   })
 })
@@ -171,6 +177,7 @@ describe('/console-api', () => {
     expect(JSON.parse(answer.text)).toEqual({
       ok: false,
       error: { code: 'NOT_FOUND', message: 'Not found' },
+      requestId: expect.any(String),
     })
   })
 })
@@ -198,7 +205,7 @@ describe('everything else', () => {
   it('a path no route answers: 404 { error }', async () => {
     const answer = await post('/nowhere', BAD_JSON, { accept: 'application/json' })
     expect(answer.status).toBe(404)
-    expect(JSON.parse(answer.text)).toEqual({ error: 'Not found' })
+    expect(JSON.parse(answer.text)).toEqual({ error: 'Not found', requestId: expect.any(String) })
   })
 
   it('Express runs with production settings whatever NODE_ENV says', async () => {
@@ -226,7 +233,10 @@ describe('everything else', () => {
         type: response.headers.get('content-type') ?? '',
         text: await response.text(),
       }
-      expect(JSON.parse(answer.text)).toEqual({ error: 'Internal server error' })
+      expect(JSON.parse(answer.text)).toEqual({
+        error: 'Internal server error',
+        requestId: expect.any(String),
+      })
       expectNothingLeaked(answer)
     } finally {
       listening.close()

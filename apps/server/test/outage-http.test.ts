@@ -119,8 +119,9 @@ describe('with the database gone', () => {
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/)
   })
 
-  it('/healthz answers 503 with Retry-After', async () => {
-    const response = await fetch(`${server.url}/healthz`)
+  it('/readyz answers 503 with Retry-After; /healthz (alive) still answers 200', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+    const response = await fetch(`${server.url}/readyz`)
     expect(response.status).toBe(503)
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/)
     expect(await response.json()).toMatchObject({ ok: false })

@@ -220,7 +220,7 @@ const PATHS: Record<Op, string> = {
   reserve: '/trpc/usage.reserve',
   settle: '/trpc/usage.settle',
   balance: '/trpc/credits.balance',
-  health: '/healthz',
+  health: '/readyz',
   relay: '/telegram/',
 }
 
@@ -245,7 +245,7 @@ describe.skipIf(!haveBinaries)('PostgreSQL stopped with -m immediate under load'
   function request(op: Op, input: Record<string, unknown>): [string, RequestInit] {
     const json = { 'content-type': 'application/json' }
     const bot = { ...json, authorization: `Bearer ${server.apiKey}` }
-    if (op === 'health') return [`${server.url}/healthz`, {}]
+    if (op === 'health') return [`${server.url}/readyz`, {}]
     if (op === 'balance')
       return [
         `${server.url}${PATHS[op]}?input=${encodeURIComponent(JSON.stringify(input))}`,
