@@ -9,6 +9,7 @@ import {
   listApiKeys,
   listProjects,
   type OperatorRole,
+  resetOperatorPassword,
   revokeApiKey,
   verifyLedger,
 } from '@e-stars/billing'
@@ -49,6 +50,7 @@ export const usage = `Usage: pnpm cli <command> [options] [--json]
   key list --project <id>
   key revoke --project <id> <keyId>
   operator create <email> [--name <name>] [--password <pw>] [--project <id>] [--role owner|viewer]
+  operator reset-password <email> [--password <pw>]  prints a new one once; signs the operator out
   ledger verify [--project <id>]                walks the hash chains; exits 1 on a finding`
 
 /** One line of text: no control characters, no lone surrogates (PostgreSQL refuses a NUL). */
@@ -104,6 +106,7 @@ export type AdminCommand =
       projectId: string | undefined
       role: OperatorRole
     }
+  | { command: 'operator reset-password'; email: string; password: string | undefined }
   | { command: 'ledger verify'; projectId: string | undefined }
 
 /** Parses and checks the arguments, without touching the database. Throws UsageError. */
@@ -158,6 +161,12 @@ export function parseAdminCommand(argv: unknown): AdminCommand {
         password: optional(values.password, '--password'),
         projectId: optional(values.project, '--project'),
         role: optional(values.role, '--role') ?? 'owner',
+      }
+    case 'operator reset-password':
+      return {
+        command,
+        email: need(arg, '<email>'),
+        password: optional(values.password, '--password'),
       }
     case 'ledger verify':
       if (arg !== undefined) throw new UsageError(`Unexpected argument "${arg}".\n\n${usage}`)
@@ -234,7 +243,7 @@ async function run(db: Db, c: AdminCommand): Promise<CommandResult> {
       return { json: result, text: `Revoked key ${result.id}` }
     }
     case 'operator create': {
-      const password = c.password ?? randomBytes(12).toString('base64url')
+      const password = c.password ?? newPassword()
       const operator = await createOperator(db, {
         email: c.email,
         name: c.name,
@@ -250,10 +259,23 @@ async function run(db: Db, c: AdminCommand): Promise<CommandResult> {
         }`,
       }
     }
+    case 'operator reset-password': {
+      const password = c.password ?? newPassword()
+      const operator = await resetOperatorPassword(db, { email: c.email, password })
+      return {
+        json: { ...operator, ...(c.password ? {} : { password }) },
+        text: `New password for ${operator.email}; ${operator.sessionsEnded} console session(s) signed out${
+          c.password ? '' : `\nPassword (shown once): ${password}`
+        }`,
+      }
+    }
     case 'ledger verify':
       return ledgerReport(await verifyLedger(db, { projectId: c.projectId }))
   }
 }
+
+/** A generated password: 16 characters, 96 bits. */
+const newPassword = () => randomBytes(12).toString('base64url')
 
 /** The verifier's answer: a summary line, then each broken customer's first broken entry. */
 function ledgerReport(verification: Awaited<ReturnType<typeof verifyLedger>>): CommandResult {

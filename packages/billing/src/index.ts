@@ -67,6 +67,7 @@ export {
   createOperator,
   hashPassword,
   type OperatorRole,
+  resetOperatorPassword,
   verifyPassword,
 } from './identity/operators.ts'
 export { checkProjectId, checkProjectRules, isTimeZone } from './identity/project-rules.ts'

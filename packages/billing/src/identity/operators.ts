@@ -1,6 +1,6 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
-import { type Executor, operators, projectMembers, projects } from '@e-stars/db'
+import { type Executor, operatorSessions, operators, projectMembers, projects } from '@e-stars/db'
 import { eq } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import { transact } from '../ledger/transaction.ts'
@@ -73,5 +73,31 @@ export async function createOperator(db: Executor, input: CreateOperatorInput) {
       projectId: input.projectId ?? null,
       role: input.projectId ? (input.role ?? 'owner') : null,
     }
+  })
+}
+
+/**
+ * Gives an operator a new password (the way back into the console when the printed login is
+ * lost). Every session of theirs ends with it: whoever held the old password is signed out too.
+ */
+export async function resetOperatorPassword(
+  db: Executor,
+  input: { email: string; password: string },
+): Promise<{ id: string; email: string; sessionsEnded: number }> {
+  const email = input.email.trim().toLowerCase()
+  if (input.password.length < 8) throw new InvalidInput('password', 'must be at least 8 characters')
+  const passwordHash = await hashPassword(input.password)
+  return transact(db, async (tx) => {
+    const [operator] = await tx
+      .update(operators)
+      .set({ passwordHash })
+      .where(eq(operators.email, email))
+      .returning({ id: operators.id, email: operators.email })
+    if (!operator) throw new NotFound('Operator', email)
+    const ended = await tx
+      .delete(operatorSessions)
+      .where(eq(operatorSessions.operatorId, operator.id))
+      .returning({ id: operatorSessions.operatorId })
+    return { ...operator, sessionsEnded: ended.length }
   })
 }
