@@ -117,21 +117,6 @@ export const operatorSessions = pgTable(
   (t) => [index('operator_sessions_operator').on(t.operatorId)],
 )
 
-/** Failed logins, for rate limiting across replicas. */
-export const loginAttempts = pgTable(
-  'login_attempts',
-  {
-    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    email: text().notNull(),
-    ip: text().notNull(),
-    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  },
-  (t) => [
-    index('login_attempts_email').on(t.email, t.at),
-    index('login_attempts_ip').on(t.ip, t.at),
-  ],
-)
-
 /**
  * Counters of rate-limiter-flexible's `RateLimiterDrizzle` (sign-in and login limits), shared by
  * every replica. A key names the limit and what it counts (`miniapp-signin:ip:203.0.113.7`).
