@@ -1,6 +1,6 @@
 import { createSignal } from 'solid-js'
 import { api, newKey } from '../lib/api.ts'
-import { formatNumber } from '../lib/format.ts'
+import { formatNumber, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
 import { Outcome } from './States.tsx'
 
@@ -30,7 +30,7 @@ export function AdjustCredits(props: { telegramUserId: number; onDone: () => voi
         idempotencyKey: newKey(),
       })
       setDone(
-        `${direction > 0 ? 'Granted' : 'Took'} ${formatNumber(amount)} credits. Balance: ${formatNumber(result.available)}.`,
+        `${direction > 0 ? 'Granted' : 'Took'} ${plural(amount, 'credit')}. Balance: ${formatNumber(result.available)}.`,
       )
       form.reset()
       props.onDone()

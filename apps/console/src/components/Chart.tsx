@@ -1,12 +1,25 @@
 import { createEffect, onCleanup, onMount } from 'solid-js'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
+import { formatNumber } from '../lib/format.ts'
 
 export interface ChartSeries {
   label: string
   values: number[]
   color: string
   bars?: boolean
+}
+
+const HALF_DAY = 43_200
+
+/** The y axis's width: its widest label measured in the axis font, plus the tick and a gap. */
+function axisWidth(u: uPlot, values: string[] | null): number {
+  const context = u.ctx
+  context.save()
+  context.font = '12px system-ui, sans-serif'
+  const widest = Math.max(0, ...(values ?? []).map((v) => context.measureText(v).width))
+  context.restore()
+  return Math.ceil(widest) + 24
 }
 
 /** A uPlot chart over daily values; x is the day (seconds since epoch, UTC midnight). */
@@ -27,13 +40,18 @@ export function Chart(props: {
     plot = new uPlot(
       {
         title: props.title,
-        width: Math.max(300, host.clientWidth),
+        width: Math.max(240, host.clientWidth),
         height: props.height ?? 220,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'UTC'),
-        scales: { x: { time: true } },
+        // Half a day either side: the first and last bars are drawn whole, not cut at the edge.
+        scales: { x: { time: true, range: (_u, min, max) => [min - HALF_DAY, max + HALF_DAY] } },
         axes: [
           {},
-          { values: (_u, ticks) => ticks.map((t) => new Intl.NumberFormat('en-US').format(t)) },
+          {
+            values: (_u, ticks) => ticks.map((t) => formatNumber(t)),
+            // As wide as its widest label (the cards' format), so "10,000" is never clipped to "0,000".
+            size: (u, values) => axisWidth(u, values),
+          },
         ],
         series: [
           {},
@@ -50,7 +68,7 @@ export function Chart(props: {
       host,
     )
     const resize = new ResizeObserver(() =>
-      plot?.setSize({ width: Math.max(300, host.clientWidth), height: props.height ?? 220 }),
+      plot?.setSize({ width: Math.max(240, host.clientWidth), height: props.height ?? 220 }),
     )
     resize.observe(host)
     onCleanup(() => {

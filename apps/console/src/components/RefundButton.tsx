@@ -1,6 +1,6 @@
 import { createSignal, Show } from 'solid-js'
 import { api, describeError, errorInfo } from '../lib/api.ts'
-import { formatNumber, formatStars } from '../lib/format.ts'
+import { formatNumber, formatStars, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
 
 interface RefundablePayment {
@@ -30,8 +30,8 @@ export function RefundButton(props: { payment: RefundablePayment; onDone: () => 
         reason: String(data.get('reason')),
       })
       const parts = [
-        `Telegram refunded ${formatStars(props.payment.amountStars)}.`,
-        `${formatNumber(outcome.voided)} unspent credits revoked`,
+        `Telegram refunded ${formatStars(props.payment.amountStars)}`,
+        `${plural(outcome.voided, 'unspent credit')} revoked`,
       ]
       if (outcome.spent > 0)
         parts.push(
@@ -40,7 +40,7 @@ export function RefundButton(props: { payment: RefundablePayment; onDone: () => 
             : `${formatNumber(outcome.absorbed)} already spent (absorbed)`,
         )
       if (outcome.entitlementsRevoked > 0)
-        parts.push(`${outcome.entitlementsRevoked} entitlement(s) ended`)
+        parts.push(`${plural(outcome.entitlementsRevoked, 'entitlement')} ended`)
       setAnswer({ ok: true, text: `${parts.join('; ')}.` })
     } catch (e) {
       const info = errorInfo(e)

@@ -74,36 +74,38 @@ export default function Audit() {
               when={p().entries.length > 0}
               fallback={<Empty>No operator actions recorded yet.</Empty>}
             >
-              <table class="audit" data-testid="audit">
-                <thead>
-                  <tr>
-                    <th>When</th>
-                    <th>Who</th>
-                    <th>What</th>
-                    <th>Target</th>
-                    <th>Before</th>
-                    <th>After</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={[...p().entries, ...older()]}>
-                    {(e) => (
-                      <tr>
-                        <td>{formatDateTime(e.createdAt, session.timeZone())}</td>
-                        <td>{e.actor.replace(/^operator:/, '')}</td>
-                        <td class="mono">{e.action}</td>
-                        <td class="mono small">{e.target ?? '—'}</td>
-                        <td>
-                          <pre>{show(e.before)}</pre>
-                        </td>
-                        <td>
-                          <pre>{show(e.after)}</pre>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table class="audit" data-testid="audit">
+                  <thead>
+                    <tr>
+                      <th>When</th>
+                      <th>Who</th>
+                      <th>What</th>
+                      <th>Target</th>
+                      <th>Before</th>
+                      <th>After</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={[...p().entries, ...older()]}>
+                      {(e) => (
+                        <tr>
+                          <td>{formatDateTime(e.createdAt, session.timeZone())}</td>
+                          <td>{e.actor.replace(/^operator:/, '')}</td>
+                          <td class="mono">{e.action}</td>
+                          <td class="mono small">{e.target ?? '—'}</td>
+                          <td>
+                            <pre>{show(e.before)}</pre>
+                          </td>
+                          <td>
+                            <pre>{show(e.after)}</pre>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
               <Show when={next()}>
                 <button type="button" class="secondary" onClick={more}>
                   Older entries

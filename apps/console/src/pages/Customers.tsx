@@ -12,11 +12,15 @@ const searchCustomers = query(
   'customers',
 )
 
+/** The API's limit on a search term. */
+const SEARCH_LIMIT = 100
+
 export default function Customers() {
   const session = useSession()
   const [params, setParams] = useSearchParams<{ q?: string; after?: string }>()
   // Cursors of the pages before this one, for "Previous".
   const [history, setHistory] = createSignal<Array<string | null>>([])
+  const [tooLong, setTooLong] = createSignal(false)
   const q = () => params.q ?? ''
   const cursor = () => params.after ?? null
   const page = createAsync(() => searchCustomers(session.projectId(), q(), cursor()))
@@ -31,8 +35,15 @@ export default function Customers() {
         aria-label="Search"
         onSubmit={(e) => {
           e.preventDefault()
+          const term = input.value.trim()
+          // The API takes at most 100 characters: say so here instead of sending a refusal.
+          if (term.length > SEARCH_LIMIT) {
+            setTooLong(true)
+            return
+          }
+          setTooLong(false)
           setHistory([])
-          setParams({ q: input.value.trim() || undefined, after: undefined })
+          setParams({ q: term || undefined, after: undefined })
         }}
       >
         <input
@@ -45,6 +56,11 @@ export default function Customers() {
         />
         <button type="submit">Search</button>
       </form>
+      <Show when={tooLong()}>
+        <p class="form-error" role="alert">
+          A search is at most {SEARCH_LIMIT} characters: shorten it to a name, @username or id.
+        </p>
+      </Show>
       <Section retry={() => revalidate(searchCustomers.key)}>
         <Show when={page()}>
           {(p) => (
@@ -58,47 +74,49 @@ export default function Customers() {
                 </Empty>
               }
             >
-              <table class="customers">
-                <thead>
-                  <tr>
-                    <th>Customer</th>
-                    <th>Telegram id</th>
-                    <th class="num">Balance</th>
-                    <th class="num">Held</th>
-                    <th class="num">Debt</th>
-                    <th class="num">Lifetime</th>
-                    <th>Last activity</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={p().customers}>
-                    {(c) => (
-                      <tr>
-                        <td>
-                          <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
-                          <Show when={c.username}>
-                            <span class="muted"> @{c.username}</span>
-                          </Show>
-                        </td>
-                        <td class="mono">{c.telegramUserId}</td>
-                        <td class="num">{formatNumber(c.available)}</td>
-                        <td class="num">{formatNumber(c.held)}</td>
-                        <td class="num" classList={{ warn: c.debt > 0 }}>
-                          {formatNumber(c.debt)}
-                        </td>
-                        <td class="num">{formatStars(c.lifetimeStars)}</td>
-                        <td>{formatDateTime(c.lastActiveAt, session.timeZone())}</td>
-                        <td>
-                          <Show when={c.blocked}>
-                            <span class="badge danger">blocked</span>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table class="customers">
+                  <thead>
+                    <tr>
+                      <th>Customer</th>
+                      <th>Telegram id</th>
+                      <th class="num">Balance</th>
+                      <th class="num">Held</th>
+                      <th class="num">Debt</th>
+                      <th class="num">Lifetime</th>
+                      <th>Last activity</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={p().customers}>
+                      {(c) => (
+                        <tr>
+                          <td>
+                            <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
+                            <Show when={c.username}>
+                              <span class="muted"> @{c.username}</span>
+                            </Show>
+                          </td>
+                          <td class="mono">{c.telegramUserId}</td>
+                          <td class="num">{formatNumber(c.available)}</td>
+                          <td class="num">{formatNumber(c.held)}</td>
+                          <td class="num" classList={{ warn: c.debt > 0 }}>
+                            {formatNumber(c.debt)}
+                          </td>
+                          <td class="num">{formatStars(c.lifetimeStars)}</td>
+                          <td>{formatDateTime(c.lastActiveAt, session.timeZone())}</td>
+                          <td>
+                            <Show when={c.blocked}>
+                              <span class="badge danger">blocked</span>
+                            </Show>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
               <nav class="pager" aria-label="Pages">
                 <button
                   type="button"

@@ -4,7 +4,7 @@ import { Chart } from '../components/Chart.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty } from '../components/States.tsx'
 import { api } from '../lib/api.ts'
-import { customerName, formatDay, formatNumber, formatStars } from '../lib/format.ts'
+import { customerName, formatDay, formatNumber, formatStars, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
 
 const getOverview = query((projectId: string, days: number) => {
@@ -52,12 +52,12 @@ export default function Overview() {
                 <Metric
                   label="Stars earned"
                   value={formatStars(o().starsEarned)}
-                  hint={`${formatNumber(o().payments)} payments`}
+                  hint={plural(o().payments, 'payment')}
                 />
                 <Metric
                   label="Refunds"
                   value={formatStars(o().starsRefunded)}
-                  hint={`${formatNumber(o().refunds)} refunds`}
+                  hint={plural(o().refunds, 'refund')}
                 />
                 <Metric label="Net" value={formatStars(o().starsNet)} />
                 <Metric label="Paying customers" value={formatNumber(o().payingCustomers)} />
@@ -120,26 +120,28 @@ export default function Overview() {
                   when={o().topConsumers.length > 0}
                   fallback={<Empty>No credits were consumed in this period.</Empty>}
                 >
-                  <table>
-                    <thead>
-                      <tr>
-                        <th>Customer</th>
-                        <th class="num">Credits consumed</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={o().topConsumers}>
-                        {(c) => (
-                          <tr>
-                            <td>
-                              <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
-                            </td>
-                            <td class="num">{formatNumber(c.consumed)}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
+                  <div class="table-scroll">
+                    <table>
+                      <thead>
+                        <tr>
+                          <th>Customer</th>
+                          <th class="num">Credits consumed</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        <For each={o().topConsumers}>
+                          {(c) => (
+                            <tr>
+                              <td>
+                                <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
+                              </td>
+                              <td class="num">{formatNumber(c.consumed)}</td>
+                            </tr>
+                          )}
+                        </For>
+                      </tbody>
+                    </table>
+                  </div>
                 </Show>
               </section>
             </>

@@ -4,6 +4,7 @@ import { Section } from '../components/Section.tsx'
 import { Empty } from '../components/States.tsx'
 import { api, describeError, type RouterOutputs } from '../lib/api.ts'
 import { customerName, formatDateTime, formatStars } from '../lib/format.ts'
+import { byPaidAtDesc, listAllProducts, useProductTitle } from '../lib/products.ts'
 import { useSession } from '../lib/session.tsx'
 
 type Filters = {
@@ -26,10 +27,6 @@ const listPayments = query(
     api.operator.payments.list.query({ projectId, ...toInput(filters), cursor, limit: 50 }),
   'payments',
 )
-const listProductKeys = query(
-  (projectId: string) => api.operator.products.list.query({ projectId, includeArchived: true }),
-  'product-keys',
-)
 
 const POLL_MS = 5000
 
@@ -45,7 +42,8 @@ export default function Payments() {
   const page = createAsync(() =>
     listPayments(session.projectId(), filters(), params.before ?? null),
   )
-  const products = createAsync(() => listProductKeys(session.projectId()))
+  const products = createAsync(() => listAllProducts(session.projectId()))
+  const productTitle = useProductTitle()
   // The live feed: payments that arrived since the page loaded, newest first.
   const [live, setLive] = createSignal<Payment[]>([])
   const [exporting, setExporting] = createSignal<string | null>(null)
@@ -149,45 +147,47 @@ export default function Payments() {
               when={p().payments.length + live().length > 0}
               fallback={<Empty>No payments match. New ones appear here as they arrive.</Empty>}
             >
-              <table data-testid="payments-table">
-                <thead>
-                  <tr>
-                    <th>Paid</th>
-                    <th>Customer</th>
-                    <th>Product</th>
-                    <th class="num">Stars</th>
-                    <th>Status</th>
-                    <th>Charge</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={[...live(), ...p().payments]}>
-                    {(payment) => (
-                      <tr classList={{ fresh: live().includes(payment) }}>
-                        <td>{formatDateTime(payment.paidAt, session.timeZone())}</td>
-                        <td>
-                          <A href={`/customers/${payment.telegramUserId}`}>
-                            {customerName({
-                              username: payment.username,
-                              firstName: payment.firstName,
-                              telegramUserId: payment.telegramUserId,
-                            })}
-                          </A>
-                        </td>
-                        <td>{payment.productKey ?? '—'}</td>
-                        <td class="num">{formatStars(payment.amountStars)}</td>
-                        <td>
-                          <span class={`badge ${payment.status}`}>{payment.status}</span>
-                          <Show when={payment.flag}>
-                            <span class="badge warn">{payment.flag}</span>
-                          </Show>
-                        </td>
-                        <td class="mono small">{payment.chargeId}</td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table data-testid="payments-table">
+                  <thead>
+                    <tr>
+                      <th>Paid</th>
+                      <th>Customer</th>
+                      <th>Product</th>
+                      <th class="num">Stars</th>
+                      <th>Status</th>
+                      <th>Charge</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={[...live(), ...p().payments].sort(byPaidAtDesc)}>
+                      {(payment) => (
+                        <tr classList={{ fresh: live().includes(payment) }}>
+                          <td>{formatDateTime(payment.paidAt, session.timeZone())}</td>
+                          <td>
+                            <A href={`/customers/${payment.telegramUserId}`}>
+                              {customerName({
+                                username: payment.username,
+                                firstName: payment.firstName,
+                                telegramUserId: payment.telegramUserId,
+                              })}
+                            </A>
+                          </td>
+                          <td>{productTitle(payment.productKey)}</td>
+                          <td class="num">{formatStars(payment.amountStars)}</td>
+                          <td>
+                            <span class={`badge ${payment.status}`}>{payment.status}</span>
+                            <Show when={payment.flag}>
+                              <span class="badge warn">{payment.flag}</span>
+                            </Show>
+                          </td>
+                          <td class="mono small">{payment.chargeId}</td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
               <nav class="pager">
                 <Show when={params.before}>
                   <button

@@ -3,7 +3,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { api, type RouterOutputs } from '../lib/api.ts'
-import { formatNumber, formatStars } from '../lib/format.ts'
+import { formatStars, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
 
 type Product = RouterOutputs['operator']['products']['list'][number]
@@ -88,73 +88,75 @@ export default function Products() {
               when={list().length > 0}
               fallback={<Empty>No products yet: create the first one below.</Empty>}
             >
-              <table>
-                <thead>
-                  <tr>
-                    <th>Key</th>
-                    <th>Title</th>
-                    <th>Kind</th>
-                    <th class="num">Price</th>
-                    <th>Grants</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={list()}>
-                    {(p) => (
-                      <tr classList={{ archived: Boolean(p.archivedAt) }}>
-                        <td class="mono">{p.key}</td>
-                        <td>
-                          {p.title}
-                          <Show when={p.archivedAt}>
-                            <span class="badge">archived</span>
-                          </Show>
-                        </td>
-                        <td>{p.kind}</td>
-                        <td class="num">{formatStars(p.priceStars)}</td>
-                        <td>
-                          {[
-                            p.credits ? `${formatNumber(p.credits)} credits` : null,
-                            p.featureKey
-                              ? `${p.featureKey} ${p.kind === 'subscription' ? 'monthly' : p.durationDays ? `${p.durationDays} days` : 'for life'}`
-                              : null,
-                          ]
-                            .filter(Boolean)
-                            .join(' + ')}
-                        </td>
-                        <td class="row end">
-                          <Show when={session.isOwner()}>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              onClick={() => setEditing(p)}
-                            >
-                              Edit
-                            </button>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              onClick={() =>
-                                run(
-                                  p.archivedAt ? `Restored ${p.key}.` : `Archived ${p.key}.`,
-                                  () =>
-                                    api.operator.products.archive.mutate({
-                                      projectId: session.projectId(),
-                                      key: p.key,
-                                      archived: !p.archivedAt,
-                                    }),
-                                )
-                              }
-                            >
-                              {p.archivedAt ? 'Restore' : 'Archive'}
-                            </button>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Key</th>
+                      <th>Title</th>
+                      <th>Kind</th>
+                      <th class="num">Price</th>
+                      <th>Grants</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={list()}>
+                      {(p) => (
+                        <tr classList={{ archived: Boolean(p.archivedAt) }}>
+                          <td class="mono">{p.key}</td>
+                          <td>
+                            {p.title}
+                            <Show when={p.archivedAt}>
+                              <span class="badge">archived</span>
+                            </Show>
+                          </td>
+                          <td>{p.kind}</td>
+                          <td class="num">{formatStars(p.priceStars)}</td>
+                          <td>
+                            {[
+                              p.credits ? plural(p.credits, 'credit') : null,
+                              p.featureKey
+                                ? `${p.featureKey} ${p.kind === 'subscription' ? 'monthly' : p.durationDays ? plural(p.durationDays, 'day') : 'for life'}`
+                                : null,
+                            ]
+                              .filter(Boolean)
+                              .join(' + ')}
+                          </td>
+                          <td class="row end">
+                            <Show when={session.isOwner()}>
+                              <button
+                                type="button"
+                                class="secondary small"
+                                onClick={() => setEditing(p)}
+                              >
+                                Edit
+                              </button>
+                              <button
+                                type="button"
+                                class="secondary small"
+                                onClick={() =>
+                                  run(
+                                    p.archivedAt ? `Restored ${p.key}.` : `Archived ${p.key}.`,
+                                    () =>
+                                      api.operator.products.archive.mutate({
+                                        projectId: session.projectId(),
+                                        key: p.key,
+                                        archived: !p.archivedAt,
+                                      }),
+                                  )
+                                }
+                              >
+                                {p.archivedAt ? 'Restore' : 'Archive'}
+                              </button>
+                            </Show>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
             </Show>
           )}
         </Show>
@@ -257,56 +259,58 @@ export default function Products() {
         <Show when={features()}>
           {(list) => (
             <Show when={list().length > 0} fallback={<Empty>No features defined.</Empty>}>
-              <table>
-                <thead>
-                  <tr>
-                    <th>Key</th>
-                    <th>Name</th>
-                    <th>Kind</th>
-                    <th>Cost</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={list()}>
-                    {(f) => (
-                      <tr classList={{ archived: Boolean(f.archivedAt) }}>
-                        <td class="mono">{f.key}</td>
-                        <td>
-                          {f.name}
-                          <Show when={f.archivedAt}>
-                            <span class="badge">archived</span>
-                          </Show>
-                        </td>
-                        <td>{f.kind}</td>
-                        <td>
-                          {f.kind === 'metered'
-                            ? `${formatNumber(f.credits)} credits per ${formatNumber(f.perUnits)} units`
-                            : 'access'}
-                        </td>
-                        <td>
-                          <Show when={session.isOwner() && !f.archivedAt}>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              onClick={() =>
-                                run(`Archived ${f.key}.`, () =>
-                                  api.operator.features.archive.mutate({
-                                    projectId: session.projectId(),
-                                    key: f.key,
-                                  }),
-                                )
-                              }
-                            >
-                              Archive
-                            </button>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Key</th>
+                      <th>Name</th>
+                      <th>Kind</th>
+                      <th>Cost</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={list()}>
+                      {(f) => (
+                        <tr classList={{ archived: Boolean(f.archivedAt) }}>
+                          <td class="mono">{f.key}</td>
+                          <td>
+                            {f.name}
+                            <Show when={f.archivedAt}>
+                              <span class="badge">archived</span>
+                            </Show>
+                          </td>
+                          <td>{f.kind}</td>
+                          <td>
+                            {f.kind === 'metered'
+                              ? `${plural(f.credits, 'credit')} per ${plural(f.perUnits, 'unit')}`
+                              : 'access'}
+                          </td>
+                          <td>
+                            <Show when={session.isOwner() && !f.archivedAt}>
+                              <button
+                                type="button"
+                                class="secondary small"
+                                onClick={() =>
+                                  run(`Archived ${f.key}.`, () =>
+                                    api.operator.features.archive.mutate({
+                                      projectId: session.projectId(),
+                                      key: f.key,
+                                    }),
+                                  )
+                                }
+                              >
+                                Archive
+                              </button>
+                            </Show>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
             </Show>
           )}
         </Show>

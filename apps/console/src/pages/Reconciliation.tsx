@@ -3,7 +3,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { api } from '../lib/api.ts'
-import { formatDateTime, formatNumber } from '../lib/format.ts'
+import { formatDateTime, formatNumber, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
 
 const listRuns = query(
@@ -50,7 +50,7 @@ export default function Reconciliation() {
                 (r) => {
                   const result = r as { status: string; findings?: unknown[] }
                   return result.status === 'succeeded'
-                    ? `Run finished: ${result.findings?.length ?? 0} new finding(s).`
+                    ? `Run finished: ${plural(result.findings?.length ?? 0, 'new finding')}.`
                     : 'Another run is in progress.'
                 },
                 () => api.operator.reconciliation.runNow.mutate({ projectId: session.projectId() }),
@@ -73,70 +73,72 @@ export default function Reconciliation() {
               when={list().length > 0}
               fallback={<Empty>No differences found. Telegram and e-Stars agree.</Empty>}
             >
-              <table>
-                <thead>
-                  <tr>
-                    <th>Found</th>
-                    <th>Kind</th>
-                    <th>Charge</th>
-                    <th>Action</th>
-                    <th>Resolution</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={list()}>
-                    {(f) => (
-                      <tr>
-                        <td>{formatDateTime(f.createdAt, tz())}</td>
-                        <td>{f.kind.replaceAll('_', ' ')}</td>
-                        <td class="mono small">{f.telegramPaymentChargeId ?? '—'}</td>
-                        <td>
-                          <span class={`badge ${f.action === 'flagged' ? 'warn' : ''}`}>
-                            {f.action}
-                          </span>
-                        </td>
-                        <td>
-                          <Show
-                            when={!f.resolvedAt && f.action === 'flagged'}
-                            fallback={
-                              f.resolution ? `${f.resolution} (${f.resolvedBy ?? ''})` : '—'
-                            }
-                          >
-                            <Show when={session.isOwner()} fallback="open">
-                              <form
-                                class="row"
-                                onSubmit={(event) => {
-                                  event.preventDefault()
-                                  const d = new FormData(event.currentTarget)
-                                  void act(
-                                    () => 'Finding resolved.',
-                                    () =>
-                                      api.operator.reconciliation.resolve.mutate({
-                                        projectId: session.projectId(),
-                                        findingId: f.id,
-                                        resolution: String(d.get('resolution')),
-                                      }),
-                                  )
-                                }}
-                              >
-                                <input
-                                  name="resolution"
-                                  required
-                                  placeholder="What was done"
-                                  aria-label="Resolution"
-                                />
-                                <button type="submit" class="small">
-                                  Resolve
-                                </button>
-                              </form>
+              <div class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Found</th>
+                      <th>Kind</th>
+                      <th>Charge</th>
+                      <th>Action</th>
+                      <th>Resolution</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={list()}>
+                      {(f) => (
+                        <tr>
+                          <td>{formatDateTime(f.createdAt, tz())}</td>
+                          <td>{f.kind.replaceAll('_', ' ')}</td>
+                          <td class="mono small">{f.telegramPaymentChargeId ?? '—'}</td>
+                          <td>
+                            <span class={`badge ${f.action === 'flagged' ? 'warn' : ''}`}>
+                              {f.action}
+                            </span>
+                          </td>
+                          <td>
+                            <Show
+                              when={!f.resolvedAt && f.action === 'flagged'}
+                              fallback={
+                                f.resolution ? `${f.resolution} (${f.resolvedBy ?? ''})` : '—'
+                              }
+                            >
+                              <Show when={session.isOwner()} fallback="open">
+                                <form
+                                  class="row"
+                                  onSubmit={(event) => {
+                                    event.preventDefault()
+                                    const d = new FormData(event.currentTarget)
+                                    void act(
+                                      () => 'Finding resolved.',
+                                      () =>
+                                        api.operator.reconciliation.resolve.mutate({
+                                          projectId: session.projectId(),
+                                          findingId: f.id,
+                                          resolution: String(d.get('resolution')),
+                                        }),
+                                    )
+                                  }}
+                                >
+                                  <input
+                                    name="resolution"
+                                    required
+                                    placeholder="What was done"
+                                    aria-label="Resolution"
+                                  />
+                                  <button type="submit" class="small">
+                                    Resolve
+                                  </button>
+                                </form>
+                              </Show>
                             </Show>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
             </Show>
           )}
         </Show>
@@ -145,41 +147,46 @@ export default function Reconciliation() {
         <Show when={runs()}>
           {(list) => (
             <Show when={list().length > 0} fallback={<Empty>No runs yet.</Empty>}>
-              <table>
-                <thead>
-                  <tr>
-                    <th>Started</th>
-                    <th>Trigger</th>
-                    <th>Status</th>
-                    <th class="num">Transactions</th>
-                    <th>Summary</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={list()}>
-                    {(r) => (
-                      <tr>
-                        <td>{formatDateTime(r.startedAt, tz())}</td>
-                        <td>{r.trigger}</td>
-                        <td>
-                          <span class={`badge ${r.status === 'failed' ? 'danger' : ''}`}>
-                            {r.status}
-                          </span>
-                          <Show when={r.error}>
-                            <div class="form-error">{r.error}</div>
-                          </Show>
-                        </td>
-                        <td class="num">{formatNumber(r.transactionsSeen)}</td>
-                        <td>
-                          {Object.entries(r.summary ?? {})
-                            .map(([k, v]) => `${k.replaceAll('_', ' ')}: ${v}`)
-                            .join(', ') || '—'}
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Started</th>
+                      <th>Trigger</th>
+                      <th>Status</th>
+                      <th class="num">Transactions</th>
+                      <th>Summary</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={list()}>
+                      {(r) => (
+                        <tr>
+                          <td>{formatDateTime(r.startedAt, tz())}</td>
+                          <td>{r.trigger}</td>
+                          <td>
+                            <span class={`badge ${r.status === 'failed' ? 'danger' : ''}`}>
+                              {r.status}
+                            </span>
+                            <Show when={r.error}>
+                              <div class="form-error">{r.error}</div>
+                            </Show>
+                          </td>
+                          <td class="num">{formatNumber(r.transactionsSeen)}</td>
+                          <td>
+                            {Object.entries(r.summary ?? {})
+                              .map(
+                                ([k, v]) =>
+                                  `${k.replaceAll('_', ' ').replaceAll('.', ' ')}: ${typeof v === 'number' ? formatNumber(v) : v}`,
+                              )
+                              .join(', ') || '—'}
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
             </Show>
           )}
         </Show>

@@ -171,41 +171,43 @@ export default function Sandbox() {
               when={(transactions() ?? []).length > 0}
               fallback={<Empty>No charges yet.</Empty>}
             >
-              <table>
-                <thead>
-                  <tr>
-                    <th>Charge</th>
-                    <th class="num">Stars</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={transactions()}>
-                    {(t) => (
-                      <tr>
-                        <td class="mono small">{t.id}</td>
-                        <td class="num">{t.receiver ? `−${t.amount}` : `+${t.amount}`}</td>
-                        <td>
-                          <Show when={t.source}>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              disabled={pending()}
-                              onClick={() =>
-                                act('Refunded by Telegram.', () =>
-                                  sandbox('/refunds', { chargeId: t.id }),
-                                )
-                              }
-                            >
-                              Refund (Telegram side)
-                            </button>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+              <div class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      <th>Charge</th>
+                      <th class="num">Stars</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={transactions()}>
+                      {(t) => (
+                        <tr>
+                          <td class="mono small">{t.id}</td>
+                          <td class="num">{t.receiver ? `−${t.amount}` : `+${t.amount}`}</td>
+                          <td>
+                            <Show when={t.source}>
+                              <button
+                                type="button"
+                                class="secondary small"
+                                disabled={pending()}
+                                onClick={() =>
+                                  act('Refunded by Telegram.', () =>
+                                    sandbox('/refunds', { chargeId: t.id }),
+                                  )
+                                }
+                              >
+                                Refund (Telegram side)
+                              </button>
+                            </Show>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
             </Show>
           </Section>
         </div>

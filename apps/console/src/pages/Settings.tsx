@@ -3,7 +3,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { api } from '../lib/api.ts'
-import { formatDateTime } from '../lib/format.ts'
+import { formatDateTime, plural } from '../lib/format.ts'
 import { getSession, useSession } from '../lib/session.tsx'
 
 const getSettings = query(
@@ -186,7 +186,9 @@ export default function Settings() {
                 {(r) => (
                   <p data-testid="relay-status">
                     Relay status:{' '}
-                    {r().pending === 0 ? 'nothing waiting' : `${r().pending} update(s) waiting`}
+                    {r().pending === 0
+                      ? 'nothing waiting'
+                      : `${plural(r().pending, 'update')} waiting`}
                     {r().failing > 0 ? `, ${r().failing} failing` : ''}
                     {r().lastForwardedAt
                       ? ` · last forwarded ${formatDateTime(r().lastForwardedAt, session.timeZone())}`
@@ -249,52 +251,54 @@ export default function Settings() {
               when={list().length > 0}
               fallback={<Empty>No API keys yet. Your bot needs one.</Empty>}
             >
-              <table data-testid="api-keys">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Key</th>
-                    <th>Created</th>
-                    <th>Status</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={list()}>
-                    {(k) => (
-                      <tr>
-                        <td>{k.name}</td>
-                        <td class="mono">{k.prefix}…</td>
-                        <td>{formatDateTime(k.createdAt, session.timeZone())}</td>
-                        <td>
-                          {k.revokedAt ? <span class="badge danger">revoked</span> : 'active'}
-                        </td>
-                        <td>
-                          <Show when={!readOnly() && !k.revokedAt}>
-                            <button
-                              type="button"
-                              class="secondary small"
-                              onClick={() => {
-                                if (!confirm(`Revoke "${k.name}"? Bots using it stop working.`))
-                                  return
-                                void keyAct.run('Key revoked.', async () => {
-                                  await api.operator.apiKeys.revoke.mutate({
-                                    projectId: session.projectId(),
-                                    keyId: k.id,
+              <div class="table-scroll">
+                <table data-testid="api-keys">
+                  <thead>
+                    <tr>
+                      <th>Name</th>
+                      <th>Key</th>
+                      <th>Created</th>
+                      <th>Status</th>
+                      <th />
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={list()}>
+                      {(k) => (
+                        <tr>
+                          <td>{k.name}</td>
+                          <td class="mono">{k.prefix}…</td>
+                          <td>{formatDateTime(k.createdAt, session.timeZone())}</td>
+                          <td>
+                            {k.revokedAt ? <span class="badge danger">revoked</span> : 'active'}
+                          </td>
+                          <td>
+                            <Show when={!readOnly() && !k.revokedAt}>
+                              <button
+                                type="button"
+                                class="secondary small"
+                                onClick={() => {
+                                  if (!confirm(`Revoke "${k.name}"? Bots using it stop working.`))
+                                    return
+                                  void keyAct.run('Key revoked.', async () => {
+                                    await api.operator.apiKeys.revoke.mutate({
+                                      projectId: session.projectId(),
+                                      keyId: k.id,
+                                    })
+                                    await revalidate(listKeys.key)
                                   })
-                                  await revalidate(listKeys.key)
-                                })
-                              }}
-                            >
-                              Revoke
-                            </button>
-                          </Show>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
+                                }}
+                              >
+                                Revoke
+                              </button>
+                            </Show>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
             </Show>
           )}
         </Show>
