@@ -223,6 +223,7 @@ const methods = {
     const chargeId = params.string('telegram_payment_charge_id') ?? ''
     const isCanceled = params.requireBoolean('is_canceled')
     world.subscriptionForBotCall(bot, userId, chargeId).canceled = isCanceled
+    bot.stars.changed()
     return true
   },
 

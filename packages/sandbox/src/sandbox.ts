@@ -14,6 +14,7 @@ import type { WebhookAttempt } from './delivery.ts'
 import { BotApiError, SandboxError } from './errors.ts'
 import { readBotApiParams } from './params.ts'
 import { sendJson } from './respond.ts'
+import { keepStarsJournal } from './stars-journal.ts'
 import type { CallbackAnswer, Message, StarTransaction, Update, User } from './types.ts'
 import {
   type CreateBotInput,
@@ -59,6 +60,11 @@ export interface SandboxOptions {
   controlToken?: string
   /** Browser origins besides the sandbox's own that may call the control API (e.g. the console's). */
   allowedOrigins?: string[]
+  /**
+   * A file (e.g. in the demo's DATA_DIR) where the bots' Stars ledgers are kept, so a restart
+   * remembers every charge, refund and subscription, as Telegram would; default: memory only.
+   */
+  starsJournal?: string
   /** Extra HTTP handlers (e.g. a later Mini App host page), tried for paths outside /bot… and /sandbox/…. */
   extensions?: SandboxExtension[]
 }
@@ -281,6 +287,37 @@ export class Sandbox {
 
   // ---- acting as Telegram -------------------------------------------------------------------
 
+  /**
+   * A charge paid before this sandbox ran (a demo's seeded history), dated `date` (unix
+   * seconds, not later than now): Telegram's ledger has it, the bot gets no update.
+   */
+  recordEarlierCharge(
+    input: {
+      user: CreateUserInput & { id: number }
+      title: string
+      payload: string
+      amount: number
+      date: number
+    },
+    options: BotSelector = {},
+  ): { chargeId: string } {
+    const charge = this.#world.recordEarlierCharge(
+      this.#world.requireBot(options.botToken),
+      input.user,
+      {
+        title: input.title,
+        description: input.title,
+        payload: input.payload,
+        currency: 'XTR',
+        amount: input.amount,
+        startParameter: '',
+        subscriptionPeriod: undefined,
+      },
+      input.date,
+    )
+    return { chargeId: charge.id }
+  }
+
   /** Charges the next period of the subscription `chargeId` belongs to (any of its charges). */
   renewSubscription(chargeId: string): RenewalResult {
     return this.#world.renewSubscription(chargeId)
@@ -469,6 +506,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   })
   for (const bot of options.bots ?? [DEMO_BOT]) world.createBot(bot)
   for (const user of options.users ?? []) world.createUser(user)
+  if (options.starsJournal !== undefined) keepStarsJournal(world, options.starsJournal)
 
   const extensions = options.extensions ?? []
   let sandbox: Sandbox | undefined

@@ -43,6 +43,8 @@ export class StarsAccount {
   readonly subscriptions = new Map<string, Subscription>()
   /** Chronological, oldest first: that is the order getStarTransactions pages through. */
   readonly ledger: StarTransaction[] = []
+  /** Called after every change (the journal writes it down before the bot hears of it). */
+  onChange: (() => void) | undefined
   #providerSeq = 0
 
   get balance(): number {
@@ -68,7 +70,7 @@ export class StarsAccount {
       subscriptionExpirationDate: undefined,
     }
     this.charges.set(charge.id, charge)
-    this.ledger.push({
+    this.#append({
       id: charge.id,
       amount: input.terms.amount,
       date: input.date,
@@ -90,6 +92,7 @@ export class StarsAccount {
     charge.subscriptionId = subscription.id
     charge.subscriptionExpirationDate = subscription.expirationDate
     this.subscriptions.set(subscription.id, subscription)
+    this.changed()
     return subscription
   }
 
@@ -101,13 +104,52 @@ export class StarsAccount {
   /** Appends the refund row (same id as the charge, partner under `receiver`). */
   recordRefund(charge: Charge, date: number): void {
     charge.refunded = true
-    this.ledger.push({
+    this.#append({
       id: charge.id,
       amount: charge.terms.amount,
       date,
       receiver: partnerOf(charge),
     })
   }
+
+  /** A change made from outside (a subscription canceled or resumed by the bot). */
+  changed(): void {
+    this.onChange?.()
+  }
+
+  /** What the journal keeps: everything getStarTransactions and the Bot API calls answer from. */
+  state(): StarsState {
+    return {
+      charges: [...this.charges.values()],
+      subscriptions: [...this.subscriptions.values()],
+      ledger: this.ledger,
+      providerSeq: this.#providerSeq,
+    }
+  }
+
+  /** Takes back the state a journal kept (on an account with no history of its own yet). */
+  restore(state: StarsState): void {
+    for (const charge of state.charges) this.charges.set(charge.id, charge)
+    for (const subscription of state.subscriptions)
+      this.subscriptions.set(subscription.id, subscription)
+    this.ledger.push(...state.ledger)
+    this.#providerSeq = state.providerSeq
+  }
+
+  /** Keeps the ledger chronological: a charge dated earlier (seeded history) goes before later rows. */
+  #append(row: StarTransaction): void {
+    let at = this.ledger.length
+    while (at > 0 && this.ledger[at - 1]!.date > row.date) at--
+    this.ledger.splice(at, 0, row)
+    this.changed()
+  }
+}
+
+export interface StarsState {
+  charges: Charge[]
+  subscriptions: Subscription[]
+  ledger: StarTransaction[]
+  providerSeq: number
 }
 
 function partnerOf(charge: Charge): TransactionPartnerUser {

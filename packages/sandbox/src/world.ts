@@ -268,6 +268,24 @@ export class World {
     query.settle(ok ? { ok: true } : { ok: false, errorMessage: errorMessage ?? '' })
   }
 
+  /**
+   * A charge the user paid before this sandbox ran (seeded history): the charge and its ledger
+   * row, dated then. No update reaches the bot; whoever seeds records the payment themselves.
+   */
+  recordEarlierCharge(
+    bot: SandboxBot,
+    payer: CreateUserInput & { id: number },
+    terms: InvoiceTerms,
+    date: number,
+  ): Charge {
+    if (!Number.isSafeInteger(terms.amount) || terms.amount < 1)
+      throw new SandboxError('BAD_INPUT', 'amount must be a whole number of Stars, at least 1')
+    if (!Number.isSafeInteger(date) || date > this.clock.unixTime())
+      throw new SandboxError('BAD_INPUT', 'an earlier charge is dated now or before')
+    const user = this.users.get(payer.id) ?? this.createUser(payer)
+    return bot.stars.recordCharge({ user, terms, date })
+  }
+
   /** A new charge for the next period; refused when the user canceled the subscription. */
   renewSubscription(chargeId: string): RenewalResult {
     const { bot, charge: anyCharge } = this.findCharge(chargeId)
@@ -283,6 +301,7 @@ export class World {
     subscription.expirationDate += subscription.terms.subscriptionPeriod ?? 0
     subscription.chargeIds.push(charge.id)
     charge.subscriptionExpirationDate = subscription.expirationDate
+    bot.stars.changed()
     const message = this.#paymentMessage(bot, charge, { first: false })
     return {
       status: 'renewed',
