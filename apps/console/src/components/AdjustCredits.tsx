@@ -1,8 +1,16 @@
 import { createSignal } from 'solid-js'
 import { api, newKey } from '../lib/api.ts'
-import { formatNumber, plural } from '../lib/format.ts'
+import { formatNumber, numberInWords, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
+import { confirmDialog } from './ConfirmDialog.tsx'
 import { Outcome } from './States.tsx'
+
+/**
+ * Above this many credits a grant or a take-away asks again and says the amount in words. A
+ * fixed, documented figure: projects have no setting for it (settings are columns, so a new one
+ * needs a migration), and 10,000 is past any pack the demo sells.
+ */
+export const LARGE_ADJUSTMENT = 10_000
 
 /** Grant (or take away) credits with a reason; the operator and the reason land in the ledger and the audit log. */
 export function AdjustCredits(props: { telegramUserId: number; onDone: () => void }) {
@@ -17,6 +25,16 @@ export function AdjustCredits(props: { telegramUserId: number; onDone: () => voi
     const amount = Number(data.get('amount'))
     const direction = data.get('direction') === 'take' ? -1 : 1
     const expires = String(data.get('expires') ?? '')
+    if (amount > LARGE_ADJUSTMENT) {
+      const verb = direction > 0 ? 'Grant' : 'Take away'
+      const sure = await confirmDialog({
+        title: `${verb} ${plural(amount, 'credit')}?`,
+        body: `That is ${numberInWords(amount)} credits, more than ${formatNumber(LARGE_ADJUSTMENT)} at once. Check the amount before you go on.`,
+        confirmLabel: `${verb} ${formatNumber(amount)}`,
+        danger: direction < 0,
+      })
+      if (!sure) return
+    }
     setPending(true)
     setError(null)
     setDone(null)

@@ -24,10 +24,25 @@ export interface SandboxMessage {
   date: number
   from?: { id: number; is_bot: boolean; first_name: string }
   text?: string
+  caption?: string
+  /** Sizes of one photo, smallest first; the bytes are at /sandbox/files/<file_id>. */
+  photo?: Array<{ file_id: string; width: number; height: number }>
+  reply_markup?: { inline_keyboard?: SandboxButton[][] }
   invoice?: { title: string; total_amount: number; currency: string }
   successful_payment?: { total_amount: number; telegram_payment_charge_id: string }
   refunded_payment?: { total_amount: number; telegram_payment_charge_id: string }
 }
+
+export interface SandboxButton {
+  text: string
+  callback_data?: string
+  url?: string
+  pay?: boolean
+}
+
+/** Where the console shows a file the bot sent: the sandbox's bytes through the operator proxy. */
+export const sandboxFileUrl = (fileId: string) =>
+  `/console-api/sandbox/files/${encodeURIComponent(fileId)}`
 
 export interface SandboxTransaction {
   id: string

@@ -1,11 +1,12 @@
 import { A, createAsync, query, revalidate, useParams } from '@solidjs/router'
 import { createSignal, For, Show } from 'solid-js'
 import { AdjustCredits } from '../components/AdjustCredits.tsx'
+import { confirmDialog } from '../components/ConfirmDialog.tsx'
 import { GrantAccess } from '../components/GrantAccess.tsx'
 import { RefundButton } from '../components/RefundButton.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
-import { api, describeError, errorInfo, type RouterOutputs } from '../lib/api.ts'
+import { api, errorInfo, type RouterOutputs } from '../lib/api.ts'
 import {
   customerName,
   formatDateTime,
@@ -57,10 +58,16 @@ export default function Customer() {
   const quotas = createAsync(() => getQuotas(session.projectId(), id()))
   const [blocking, setBlocking] = createSignal(false)
   const [blockError, setBlockError] = createSignal<unknown>(null)
+  const [revokeError, setRevokeError] = createSignal<unknown>(null)
   const toggleBlocked = async (blocked: boolean) => {
     if (
       blocked &&
-      !confirm('Block this customer? They can neither buy nor consume until unblocked.')
+      !(await confirmDialog({
+        title: 'Block this customer?',
+        body: 'They can neither buy nor consume until unblocked.',
+        confirmLabel: 'Block',
+        danger: true,
+      }))
     )
       return
     setBlocking(true)
@@ -310,6 +317,7 @@ export default function Customer() {
               </Show>
             </Section>
             <Section title="Entitlements" retry={refreshCustomer}>
+              <Outcome pending={false} error={revokeError()} />
               <Show when={session.isOwner()}>
                 <GrantAccess telegramUserId={id()} onDone={refreshCustomer} />
               </Show>
@@ -333,19 +341,22 @@ export default function Customer() {
                                 type="button"
                                 class="secondary small"
                                 onClick={async () => {
-                                  const reason = prompt(
-                                    `Why end ${e.featureKey} for this customer?`,
-                                  )
-                                  if (!reason) return
+                                  const reason = await confirmDialog({
+                                    title: `End ${e.featureKey} for this customer?`,
+                                    body: 'The access ends now; the reason goes to the audit log.',
+                                    confirmLabel: 'Revoke',
+                                    danger: true,
+                                    reason: { label: 'Reason' },
+                                  })
+                                  if (typeof reason !== 'string') return
+                                  setRevokeError(null)
                                   await api.operator.customers.revokeEntitlement
                                     .mutate({
                                       projectId: session.projectId(),
                                       entitlementId: e.id,
                                       reason,
                                     })
-                                    .then(refreshCustomer, (err: unknown) =>
-                                      alert(describeError(err)),
-                                    )
+                                    .then(refreshCustomer, setRevokeError)
                                 }}
                               >
                                 Revoke

@@ -1,14 +1,16 @@
 import { createAsync, query, revalidate } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { createEffect, createSignal, For, on, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { consoleConfig } from '../lib/config.ts'
-import { formatStars } from '../lib/format.ts'
+import { formatNumber, formatStars } from '../lib/format.ts'
 import {
+  type SandboxButton,
   type SandboxMessage,
   type SandboxTransaction,
   type SandboxUser,
   sandbox,
+  sandboxFileUrl,
 } from '../lib/sandbox.ts'
 import { useSession } from '../lib/session.tsx'
 
@@ -54,11 +56,39 @@ export default function Sandbox() {
       await fn()
       setDone(label)
       await revalidate([getTranscript.key, getTransactions.key])
+      // The bot answers a moment later: read the chat again until its reply is there.
+      for (const wait of [400, 1200]) {
+        await new Promise((resolve) => setTimeout(resolve, wait))
+        await revalidate(getTranscript.key)
+      }
     } catch (e) {
       setError(e)
     } finally {
       setPending(false)
     }
+  }
+  // Charges Telegram already refunded: their refund row carries the same id.
+  const refunded = () => new Set((transactions() ?? []).filter((t) => t.receiver).map((t) => t.id))
+  let chat: HTMLOListElement | undefined
+  // Like a chat app: the newest message in view after every send, press or payment.
+  createEffect(
+    on(
+      () => transcript()?.length,
+      () => queueMicrotask(() => chat?.scrollTo({ top: chat.scrollHeight })),
+    ),
+  )
+  const press = (m: SandboxMessage, button: SandboxButton) => {
+    if (button.pay)
+      return act('Paid.', () =>
+        sandbox('/payments', { userId: current(), messageId: m.message_id }),
+      )
+    return act(`Pressed “${button.text}”.`, () =>
+      sandbox('/button-presses', {
+        userId: current(),
+        messageId: m.message_id,
+        data: button.callback_data,
+      }),
+    )
   }
   const refresh = () => revalidate([getState.key, getTranscript.key, getTransactions.key])
   return (
@@ -109,11 +139,56 @@ export default function Sandbox() {
               when={(transcript() ?? []).length > 0}
               fallback={<Empty>No messages yet: say /start.</Empty>}
             >
-              <ol class="chat">
+              <ol class="chat" ref={chat} data-testid="chat">
                 <For each={transcript()}>
                   {(m) => (
                     <li classList={{ bot: Boolean(m.from?.is_bot), me: !m.from?.is_bot }}>
-                      <Show when={m.text}>{m.text}</Show>
+                      <Show when={m.photo?.[m.photo.length - 1]}>
+                        {(photo) => (
+                          <img
+                            src={sandboxFileUrl(photo().file_id)}
+                            width={photo().width}
+                            height={photo().height}
+                            alt={m.caption ?? 'Photo from the bot'}
+                          />
+                        )}
+                      </Show>
+                      <Show when={m.text ?? m.caption}>{(text) => <span>{text()}</span>}</Show>
+                      <Show when={m.reply_markup?.inline_keyboard}>
+                        {(rows) => (
+                          <div class="keyboard" role="group" aria-label="Buttons">
+                            <For each={rows()}>
+                              {(row) => (
+                                <div class="keyboard-row">
+                                  <For each={row}>
+                                    {(button) => (
+                                      <Show
+                                        when={!button.url}
+                                        fallback={
+                                          <a href={button.url} target="_blank" rel="noopener">
+                                            {button.text}
+                                          </a>
+                                        }
+                                      >
+                                        <button
+                                          type="button"
+                                          disabled={
+                                            pending() ||
+                                            (!button.pay && button.callback_data === undefined)
+                                          }
+                                          onClick={() => press(m, button)}
+                                        >
+                                          {button.text}
+                                        </button>
+                                      </Show>
+                                    )}
+                                  </For>
+                                </div>
+                              )}
+                            </For>
+                          </div>
+                        )}
+                      </Show>
                       <Show when={m.invoice}>
                         {(invoice) => (
                           <div class="invoice">
@@ -185,9 +260,11 @@ export default function Sandbox() {
                       {(t) => (
                         <tr>
                           <td class="mono small">{t.id}</td>
-                          <td class="num">{t.receiver ? `−${t.amount}` : `+${t.amount}`}</td>
+                          <td class="num">
+                            {t.receiver ? formatNumber(-t.amount) : `+${formatNumber(t.amount)}`}
+                          </td>
                           <td>
-                            <Show when={t.source}>
+                            <Show when={t.source && !refunded().has(t.id)}>
                               <button
                                 type="button"
                                 class="secondary small"

@@ -1,5 +1,6 @@
 import { createAsync, query, revalidate } from '@solidjs/router'
 import { createSignal, For, Show } from 'solid-js'
+import { confirmDialog } from '../components/ConfirmDialog.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { api } from '../lib/api.ts'
@@ -277,9 +278,14 @@ export default function Settings() {
                               <button
                                 type="button"
                                 class="secondary small"
-                                onClick={() => {
-                                  if (!confirm(`Revoke "${k.name}"? Bots using it stop working.`))
-                                    return
+                                onClick={async () => {
+                                  const sure = await confirmDialog({
+                                    title: `Revoke “${k.name}”?`,
+                                    body: 'Bots using this key stop working at once.',
+                                    confirmLabel: 'Revoke',
+                                    danger: true,
+                                  })
+                                  if (!sure) return
                                   void keyAct.run('Key revoked.', async () => {
                                     await api.operator.apiKeys.revoke.mutate({
                                       projectId: session.projectId(),
