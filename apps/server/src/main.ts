@@ -29,18 +29,19 @@ async function main() {
   if (withSandbox) await assertPortFree('SANDBOX_PORT', env.HOST, env.SANDBOX_PORT)
   if (!env.DATABASE_URL) assertDataDirUsable(env.DATA_DIR)
   const secrets = createSecrets(loadSecretKey(env, logger))
-  const firstStart: FirstStart = await openFirstStart(env, {
-    secrets,
-    demoData: demoDataWanted(env, false),
-  })
-  undo.push(() => firstStart.database.close())
   let demo: DemoSandbox | null = null
   if (withSandbox) {
+    // Before the first start's seed: the demo history's charges are the sandbox's own.
     demo = await startDemoSandbox(env, logger).catch((error: unknown) => {
       throw listenProblem(error, 'SANDBOX_PORT', env.HOST, env.SANDBOX_PORT) ?? error
     })
     undo.push(() => demo!.close())
   }
+  const firstStart: FirstStart = await openFirstStart(demo?.env ?? env, {
+    secrets,
+    demoData: demoDataWanted(env, false),
+  })
+  undo.push(() => firstStart.database.close())
   const server: RunningServer = await startServer(demo?.env ?? env, logger, {
     firstStart,
     ...(demo ? { extend: demo.mount } : {}),
@@ -89,6 +90,12 @@ async function main() {
   }
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down')
+    // A drain that overruns its own bounds (a stuck job, a hung database close) still ends.
+    const bound = env.DRAIN_DELAY_MS + env.DRAIN_TIMEOUT_MS + 15_000
+    setTimeout(() => {
+      logger.error({ signal, boundMs: bound }, 'shutdown overran its bound; exiting')
+      process.exit(1)
+    }, bound).unref()
     server
       .close()
       .then(() => demo?.close())
