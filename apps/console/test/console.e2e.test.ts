@@ -58,7 +58,7 @@ describe('the operator console in a real browser', () => {
     const cookies = await owner.cookies()
     const session = cookies.find((c) => c.name === 'estars_session')
     expect(session?.httpOnly).toBe(true)
-    expect(session?.sameSite).toBe('Lax')
+    expect(session?.sameSite).toBe('Strict')
     await page.locator('.metric', { hasText: 'Stars earned' }).waitFor()
     await expect
       .poll(() =>
