@@ -1,3 +1,4 @@
+import { formatNumber, plural } from '@e-stars/billing/format'
 import { createSignal, For, Match, onCleanup, onMount, Show, Switch } from 'solid-js'
 import {
   type Activity,
@@ -18,8 +19,16 @@ export const METERED_FEATURE = 'wallpaper'
 
 type Tab = 'wallet' | 'shop' | 'premium'
 
-/** 12000 → "12 000", as the bot and the console write numbers. */
-const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, '\u202f')
+/** 12000 → "12,000": the one formatter the console and the timeline use too. */
+const count = formatNumber
+
+/** "today", "this week", "this month": how a quota's window is said. */
+const periodWords: Record<string, string> = {
+  day: 'today',
+  week: 'this week',
+  month: 'this month',
+}
+const inPeriod = (period: string) => periodWords[period] ?? `this ${period}`
 
 const when = (iso: string) =>
   new Date(iso).toLocaleString(undefined, {
@@ -156,7 +165,7 @@ export function App(props: { webApp: TelegramWebApp | null }) {
     try {
       const used = await me.consume(METERED_FEATURE, crypto.randomUUID())
       setWallpaper(used.usageId)
-      show(`Wallpaper made: −${count(used.credits)} credits.`, 'ok')
+      show(`Wallpaper made: ${plural(-used.credits, 'credit')}.`, 'ok')
       await refresh()
     } catch (error) {
       show(describeError(error), 'error')
@@ -259,7 +268,7 @@ export function App(props: { webApp: TelegramWebApp | null }) {
                 <section class="card">
                   <h2>Wallpaper</h2>
                   <p class="muted">
-                    A wallpaper made for you, {count(meteredCost() ?? 0)} credits each.
+                    A wallpaper made for you, {plural(meteredCost() ?? 0, 'credit')} each.
                   </p>
                   <Show when={wallpaper()}>
                     {(seed) => (
@@ -278,7 +287,7 @@ export function App(props: { webApp: TelegramWebApp | null }) {
                     disabled={busy() !== null}
                     onClick={() => void makeWallpaper()}
                   >
-                    Make a wallpaper · {count(meteredCost() ?? 0)} credits
+                    Make a wallpaper · {plural(meteredCost() ?? 0, 'credit')}
                   </button>
                 </section>
               </Show>
@@ -291,7 +300,7 @@ export function App(props: { webApp: TelegramWebApp | null }) {
                         <li>
                           <span>
                             {q.featureName}: {count(q.remaining)} of {count(q.limit)}{' '}
-                            {q.free ? 'free' : 'left'} this {q.period}
+                            {q.free ? 'free' : 'left'} {inPeriod(q.period)}
                           </span>
                           <span class="muted">
                             {q.resetsAt ? `resets ${when(q.resetsAt)}` : ''}
@@ -373,18 +382,21 @@ function ProductCard(props: {
   busy: string | null
   onBuy: (product: Product) => void
 }) {
+  /** What the card adds to the description: only what the title, description and price do not say. */
   const detail = () => {
     const p = props.product
-    if (p.kind === 'pack') return `${count(p.credits)} credits`
-    if (p.kind === 'unlock') return p.durationDays ? `${p.durationDays} days` : 'for life'
-    return 'every 30 days'
+    const credits = plural(p.credits, 'credit')
+    if (p.kind === 'pack') return p.description.includes(credits) ? null : credits
+    if (p.kind === 'unlock') return p.durationDays ? plural(p.durationDays, 'day') : 'for life'
+    // The price says "/ month" already; a monthly allowance is worth saying.
+    return p.credits > 0 && !p.description.includes(credits) ? `${credits} a month` : null
   }
   return (
     <li class="product" data-product={props.product.key}>
       <div>
         <b>{props.product.title}</b>
         <div class="muted small">
-          {props.product.description} · {detail()}
+          {[props.product.description, detail()].filter(Boolean).join(' · ')}
         </div>
       </div>
       <button

@@ -71,10 +71,24 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
     expect(await chargeOf('pack_s')).toMatch(/^stx/)
   })
 
+  it('says each product once: no credits repeated, no "every 30 days" next to "/ month"', async () => {
+    const cards = await app.locator('.product').allTextContents()
+    expect(cards.length).toBeGreaterThan(0)
+    for (const card of cards) {
+      const counts = card.match(/[\d,]+ credits?/g) ?? []
+      expect(new Set(counts).size, card).toBe(counts.length)
+      expect(card).not.toContain('every 30 days')
+    }
+    await tab('Wallet').click()
+    const limits = await app.locator('main').textContent()
+    expect(limits).not.toMatch(/this day\b/)
+    await tab('Shop').click()
+  })
+
   it('believes the server, not a client that reports "failed" for a payment that went through', async () => {
     await page.locator('#glitch').check()
     await buy('pack_m')
-    await eventually(balance).toBe('1\u202f700 credits')
+    await eventually(balance).toBe('1,700 credits')
     await eventually(() => app.getByTestId('notice').textContent()).toContain('Pack M: done')
     await page.locator('#glitch').uncheck()
   })
@@ -84,7 +98,7 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
     await page.getByRole('dialog', { name: 'Payment' }).waitFor()
     await page.locator('#cancel').click()
     await eventually(() => app.getByTestId('notice').textContent()).toContain('No payment was made')
-    expect(await balance()).toBe('1\u202f700 credits')
+    expect(await balance()).toBe('1,700 credits')
   })
 
   it('keeps the premium screen closed until the unlock is bought, then opens it', async () => {
@@ -100,7 +114,7 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
   it('spends credits on the metered action', async () => {
     await app.getByRole('button', { name: /Make a wallpaper/ }).click()
     await app.getByTestId('wallpaper').waitFor()
-    await eventually(balance).toBe('1\u202f690 credits')
+    await eventually(balance).toBe('1,690 credits')
     await eventually(() => app.getByTestId('activity').textContent()).toContain('wallpaper')
   })
 
