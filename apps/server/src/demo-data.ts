@@ -1,13 +1,15 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import {
-  consume,
+  consumeFeature,
   createInvoice,
   grantCredits,
+  InsufficientCredits,
   listProducts,
   recordPayment,
   type Secrets,
 } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
+import type { Env } from './env.ts'
 
 const DEMO_CUSTOMERS = [
   { id: 2_000_001, first_name: 'Alice', username: 'alice' },
@@ -20,64 +22,94 @@ const DEMO_CUSTOMERS = [
   { id: 2_000_106, first_name: 'Hiro', username: 'hiro' },
 ]
 
+type DemoCustomer = (typeof DEMO_CUSTOMERS)[number]
+
 const DAY = 86_400_000
+
+/** The Telegram that charged the seeded payments: it names each charge. */
+export interface DemoTelegram {
+  charge(input: {
+    customer: DemoCustomer
+    title: string
+    payload: string
+    amount: number
+    paidAt: Date
+  }): Promise<string>
+}
+
+/**
+ * The demo's sandbox Telegram, when the server runs against one: each seeded payment is first a
+ * charge in the sandbox's own Stars ledger (its control API, with the run's token), so
+ * reconciliation finds every one of them there. Without a sandbox there is nobody to charge.
+ */
+export function sandboxTelegram(
+  env: Pick<Env, 'SANDBOX_URL' | 'SANDBOX_TOKEN'>,
+): DemoTelegram | undefined {
+  const { SANDBOX_URL: url, SANDBOX_TOKEN: token } = env
+  if (!url || !token) return undefined
+  return {
+    async charge({ customer, title, payload, amount, paidAt }) {
+      const response = await fetch(`${url}/sandbox/earlier-charges`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          user: {
+            id: customer.id,
+            firstName: customer.first_name,
+            ...('last_name' in customer ? { lastName: customer.last_name } : {}),
+            ...('username' in customer ? { username: customer.username } : {}),
+          },
+          title,
+          payload,
+          amount,
+          date: Math.floor(paidAt.getTime() / 1000),
+        }),
+      })
+      const body = (await response.json()) as {
+        ok: boolean
+        result?: { chargeId: string }
+        error?: { message: string }
+      }
+      if (!body.ok || !body.result)
+        throw new Error(
+          `the sandbox refused a demo charge: ${body.error?.message ?? response.status}`,
+        )
+      return body.result.chargeId
+    },
+  }
+}
+
+/** Without a Telegram to charge: ids Telegram never saw, which reconciliation rightly flags. */
+const unchargedDemoTelegram: DemoTelegram = {
+  charge: async () => `demo_${randomUUID().replaceAll('-', '').slice(0, 12)}`,
+}
 
 /**
  * A little history for the demo project, so a newcomer's console is not empty: customers who
- * bought packs over the last two weeks (charge ids `demo_…`: Telegram never saw them, so
- * reconciliation against a real or sandbox bot flags them, and a refund is refused by Telegram —
- * pay from the Sandbox page for a refundable one), spent credits on AI answers, got a bonus.
+ * bought packs, spent tokens on AI answers (metered through `ai.tokens`, so the free daily
+ * allowance is used first and the quota counts every token) and a welcome bonus. Every act goes
+ * through the engine at the moment it is recorded, so the payment, its Telegram charge, its
+ * ledger entries, the usage and the quota window all agree on when it happened (the engine
+ * dates ledger entries itself: seeding "two weeks ago" would make the charts contradict the
+ * ledger). With `telegram` (the sandbox) every charge is one Telegram really made.
  */
 export async function seedDemoData(
   db: Db,
-  input: { projectId: string; secrets: Secrets; now?: Date },
+  input: { projectId: string; secrets: Secrets; telegram?: DemoTelegram | undefined },
 ): Promise<{ customers: number; payments: number }> {
-  const now = input.now ?? new Date()
+  const telegram = input.telegram ?? unchargedDemoTelegram
   const packs = (await listProducts(db, { projectId: input.projectId })).filter(
     (p) => p.kind === 'pack',
   )
   if (packs.length === 0) return { customers: 0, payments: 0 }
   let payments = 0
   for (const [i, customer] of DEMO_CUSTOMERS.entries()) {
-    const purchases = 1 + (i % 3)
-    for (let k = 0; k < purchases; k++) {
-      const pack = packs[(i + k) % packs.length]!
-      const paidAt = new Date(now.getTime() - ((i * 5 + k * 3) % 14) * DAY - k * 3_600_000)
-      const invoice = await createInvoice(db, {
-        projectId: input.projectId,
-        telegramUserId: customer.id,
-        productKey: pack.key,
-        secrets: input.secrets,
-        now: paidAt,
-      })
-      await recordPayment(db, {
-        projectId: input.projectId,
-        payment: {
-          currency: 'XTR',
-          total_amount: invoice.priceStars,
-          invoice_payload: invoice.payload,
-          telegram_payment_charge_id: `demo_${randomBytes(9).toString('base64url')}`,
-        },
-        from: customer,
-        secrets: input.secrets,
-        via: 'api',
-        paidAt,
-        now: paidAt,
-      })
+    for (let k = 0; k < 1 + (i % 3); k++) {
+      await seedPurchase(db, input, telegram, customer, packs[(i + k) % packs.length]!.key)
       payments++
     }
-    for (let k = 0; k < 2 + (i % 4); k++) {
-      const tokens = 800 + ((i * 997 + k * 613) % 9000)
-      await consume(db, {
-        projectId: input.projectId,
-        telegramUserId: customer.id,
-        amount: Math.max(1, Math.round(tokens / 100)),
-        reason: 'AI answer',
-        actor: 'api-key:demo',
-        idempotencyKey: randomUUID(),
-        metadata: { tokens },
-      }).catch(() => {})
-    }
+    for (let k = 0; k < 2 + (i % 4); k++)
+      await seedAnswer(db, input.projectId, customer, 800 + ((i * 997 + k * 613) % 9000))
   }
   await grantCredits(db, {
     projectId: input.projectId,
@@ -87,7 +119,59 @@ export async function seedDemoData(
     source: 'promo',
     actor: 'system',
     idempotencyKey: randomUUID(),
-    expiresAt: new Date(now.getTime() + 30 * DAY),
+    expiresAt: new Date(Date.now() + 30 * DAY),
   })
   return { customers: DEMO_CUSTOMERS.length, payments }
+}
+
+/** An invoice, Telegram's charge for it, and the payment recorded: one purchase, now. */
+async function seedPurchase(
+  db: Db,
+  input: { projectId: string; secrets: Secrets },
+  telegram: DemoTelegram,
+  customer: DemoCustomer,
+  productKey: string,
+) {
+  const invoice = await createInvoice(db, {
+    projectId: input.projectId,
+    telegramUserId: customer.id,
+    productKey,
+    secrets: input.secrets,
+  })
+  const paidAt = new Date()
+  const chargeId = await telegram.charge({
+    customer,
+    title: invoice.sendInvoice?.title ?? productKey,
+    payload: invoice.payload,
+    amount: invoice.priceStars,
+    paidAt,
+  })
+  await recordPayment(db, {
+    projectId: input.projectId,
+    payment: {
+      currency: 'XTR',
+      total_amount: invoice.priceStars,
+      invoice_payload: invoice.payload,
+      telegram_payment_charge_id: chargeId,
+    },
+    from: customer,
+    secrets: input.secrets,
+    via: 'api',
+    paidAt,
+  })
+}
+
+/** One AI answer of `tokens` tokens, metered as the bot meters one; a customer out of credits stops. */
+async function seedAnswer(db: Db, projectId: string, customer: DemoCustomer, tokens: number) {
+  await consumeFeature(db, {
+    projectId,
+    telegramUserId: customer.id,
+    feature: 'ai.tokens',
+    quantity: tokens,
+    reason: 'AI answer',
+    actor: 'api-key:demo',
+    idempotencyKey: randomUUID(),
+  }).catch((error: unknown) => {
+    if (!(error instanceof InsufficientCredits)) throw error
+  })
 }

@@ -29,6 +29,8 @@ export const DEMO_USERS = [
 const DEMO_KEY_NAME = 'reference bot (sandbox demo)'
 /** The demo key, sealed with the server's secrets, so a restart hands out the same one. */
 const DEMO_KEY_FILE = 'demo-key.json'
+/** The sandbox's Stars ledger, next to the database it must agree with across restarts. */
+export const SANDBOX_STARS_FILE = 'sandbox-stars.json'
 
 /**
  * Sandbox mode: `SANDBOX=on`, or `auto` (the default) with no `DATABASE_URL` and no
@@ -72,6 +74,7 @@ export async function startDemoSandbox(env: Env, logger: Logger): Promise<DemoSa
     host: env.HOST,
     users: DEMO_USERS,
     extensions: [miniApp],
+    starsJournal: join(env.DATA_DIR, SANDBOX_STARS_FILE),
     allowedOrigins: env.PORT === 0 ? [] : [serverOrigin],
     ...(env.SANDBOX_TOKEN ? { controlToken: env.SANDBOX_TOKEN } : {}),
   })

@@ -23,7 +23,7 @@ import { causeChain, type Database, type Db, openDatabase, operators } from '@e-
 import { eq, sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import { readControlFile } from './control-file.ts'
-import { seedDemoData } from './demo-data.ts'
+import { type DemoTelegram, sandboxTelegram, seedDemoData } from './demo-data.ts'
 import { ConfigError, type Env } from './env.ts'
 
 export const DEMO_PROJECT_NAME = 'Demo bot'
@@ -53,8 +53,9 @@ export function demoDataWanted(env: Env, databaseGiven: boolean): boolean {
  */
 export async function openFirstStart(
   env: Env,
-  options: { database?: Database | undefined; secrets: Secrets; demoData: boolean },
+  given: { database?: Database | undefined; secrets: Secrets; demoData: boolean },
 ): Promise<FirstStart> {
+  const options = { ...given, telegram: sandboxTelegram(env) }
   if (options.database)
     return { database: options.database, ...(await seed(options.database, options)) }
   if (!env.DATABASE_URL) {
@@ -76,7 +77,14 @@ export async function openFirstStart(
   })
 }
 
-async function seedOrClose(database: Database, options: { secrets: Secrets; demoData: boolean }) {
+/** How the seed runs: the demo history's charges are made by the sandbox the server runs against. */
+interface SeedOptions {
+  secrets: Secrets
+  demoData: boolean
+  telegram: DemoTelegram | undefined
+}
+
+async function seedOrClose(database: Database, options: SeedOptions) {
   try {
     return await seed(database, options)
   } catch (error) {
@@ -110,12 +118,16 @@ async function withFirstStartLock<T>(
 
 async function seed(
   database: Database,
-  options: { secrets: Secrets; demoData: boolean },
+  options: SeedOptions,
 ): Promise<Omit<FirstStart, 'database'>> {
   const created = await retryOnConflict(() => seedDemoProject(database.db))
   if (!created) return { demoProjectId: null, demoOperator: null }
   if (options.demoData)
-    await seedDemoData(database.db, { projectId: created.projectId, secrets: options.secrets })
+    await seedDemoData(database.db, {
+      projectId: created.projectId,
+      secrets: options.secrets,
+      telegram: options.telegram,
+    })
   return { demoProjectId: created.projectId, demoOperator: created.operator }
 }
 

@@ -98,7 +98,11 @@ describe('pnpm start with a non-default PORT', () => {
       await until('sandbox', async () =>
         (await control(sandboxUrl, 'state')).ok ? true : undefined,
       )
-      const health = await fetch(`http://127.0.0.1:${port}/healthz`)
+      // The sandbox starts before the database and the seed (the seed's charges are its own).
+      const health = await until('server', async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`)
+        return response.ok ? response : undefined
+      })
       expect(health.ok).toBe(true)
       // An update waits in the sandbox until the bot polls, so one /start is enough.
       const sent = await control(sandboxUrl, 'messages', { userId: 2_000_001, text: '/start' })

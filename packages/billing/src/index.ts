@@ -1,7 +1,7 @@
 // Features, entitlements, quotas, access answers, usage by feature, events.
 
 // Payments: catalog, invoices, checkout, payments, refunds, subscriptions, reconciliation, relay.
-export { type ApplyOutcome, type ApplyProductResult, applyProduct } from './catalog/apply.ts'
+export { type ApplyOutcome, type ApplyProductResult, applyCatalog } from './catalog/apply.ts'
 export {
   archiveProduct,
   type CreateProductInput,
@@ -179,6 +179,7 @@ export {
   type ReconcileResult,
   reconcile,
   resolveFinding,
+  summaryWords,
 } from './payments/reconciliation.ts'
 export {
   type RefundActor,

@@ -154,6 +154,24 @@ export const controlRoutes: Route<z.ZodType>[] = [
   }),
   route({
     method: 'POST',
+    path: '/sandbox/earlier-charges',
+    input: z.object({
+      user: z.object({
+        id: z.number().int().positive(),
+        firstName: z.string().optional(),
+        lastName: z.string().optional(),
+        username: z.string().optional(),
+      }),
+      title: z.string().min(1),
+      payload: z.string().min(1).max(128),
+      amount: z.number().int().positive(),
+      date: z.number().int().positive(),
+      botToken,
+    }),
+    run: (s, { botToken, ...charge }) => s.recordEarlierCharge(charge, { botToken }),
+  }),
+  route({
+    method: 'POST',
     path: '/sandbox/chargebacks',
     input: z.object({ chargeId }),
     run: (s, { chargeId }) => {

@@ -413,6 +413,49 @@ function toFinding(row: {
 
 export type Finding = ReturnType<typeof toFinding>
 
+/** What each summary count means, in words: [singular, plural] after the number. */
+const SUMMARY_WORDS: Record<string, [string, string]> = {
+  charges: ['charge at Telegram', 'charges at Telegram'],
+  refunds: ['refund at Telegram', 'refunds at Telegram'],
+  'missing_payment.recorded': [
+    'charge e-Stars lacked, now recorded',
+    'charges e-Stars lacked, now recorded',
+  ],
+  'missing_payment.flagged': [
+    'charge e-Stars lacks and could not record',
+    'charges e-Stars lacks and could not record',
+  ],
+  'missing_refund.applied': [
+    'refund e-Stars lacked, now applied',
+    'refunds e-Stars lacked, now applied',
+  ],
+  'missing_refund.flagged': [
+    'refund e-Stars lacks and could not apply',
+    'refunds e-Stars lacks and could not apply',
+  ],
+  'unknown_at_telegram.flagged': [
+    'charge Telegram does not know',
+    'charges Telegram does not know',
+  ],
+  'amount_mismatch.flagged': [
+    'charge whose amount differs from Telegram’s',
+    'charges whose amount differs from Telegram’s',
+  ],
+  'refund_unknown_at_telegram.flagged': [
+    'refund Telegram does not know',
+    'refunds Telegram does not know',
+  ],
+}
+
+/** A run's summary as sentences a person reads ("15 charges Telegram does not know"). */
+export function summaryWords(summary: Record<string, unknown>): string[] {
+  return Object.entries(summary).flatMap(([key, count]) => {
+    if (typeof count !== 'number') return []
+    const [one, many] = SUMMARY_WORDS[key] ?? [key, key]
+    return [`${count.toLocaleString('en-US')} ${count === 1 ? one : many}`]
+  })
+}
+
 /** Runs, newest first. */
 export async function listReconciliationRuns(
   db: Executor,
@@ -435,6 +478,8 @@ export async function listReconciliationRuns(
     .limit(input.limit ?? 20)
   return list.map((r) => ({
     ...r,
+    /** The summary in words, for people: "15 charges Telegram does not know". */
+    summaryWords: summaryWords(r.summary ?? {}),
     startedAt: r.startedAt.toISOString(),
     finishedAt: r.finishedAt?.toISOString() ?? null,
   }))
