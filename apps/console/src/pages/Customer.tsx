@@ -239,7 +239,7 @@ export default function Customer() {
                           <For each={b().lots}>
                             {(lot) => (
                               <tr>
-                                <td>
+                                <td class="reason">
                                   {lot.reason}{' '}
                                   <Show when={!lot.reason.toLowerCase().includes(lot.source)}>
                                     <span class="muted">({lot.source})</span>

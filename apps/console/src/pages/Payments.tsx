@@ -162,7 +162,10 @@ export default function Payments() {
                   <tbody>
                     <For each={[...live(), ...p().payments].sort(byPaidAtDesc)}>
                       {(payment) => (
-                        <tr classList={{ fresh: live().includes(payment) }} data-paid-at={payment.paidAt}>
+                        <tr
+                          classList={{ fresh: live().includes(payment) }}
+                          data-paid-at={payment.paidAt}
+                        >
                           <td>{formatDateTime(payment.paidAt, session.timeZone())}</td>
                           <td>
                             <A href={`/customers/${payment.telegramUserId}`}>
