@@ -1,4 +1,4 @@
-import { applyProduct, listProducts } from '@e-stars/billing'
+import { applyCatalog, listProducts } from '@e-stars/billing'
 import { z } from 'zod'
 import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
@@ -16,16 +16,11 @@ export const productsRouter = {
   apply: botProcedure
     .meta(rest('POST', '/products/apply', "Apply a bot's catalog file, idempotently"))
     .input(z.object({ products: z.array(productCreateInput).max(100) }))
-    .mutation(async ({ ctx, input }) => {
-      const results = []
-      for (const product of input.products)
-        results.push(
-          await applyProduct(ctx.db, {
-            projectId: ctx.project.id,
-            actor: `api-key:${ctx.project.keyId}`,
-            product,
-          }),
-        )
-      return results
-    }),
+    .mutation(({ ctx, input }) =>
+      applyCatalog(ctx.db, {
+        projectId: ctx.project.id,
+        actor: `api-key:${ctx.project.keyId}`,
+        products: input.products,
+      }),
+    ),
 }

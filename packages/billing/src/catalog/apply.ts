@@ -1,6 +1,6 @@
 import { auditLog, type Executor } from '@e-stars/db'
 import { and, desc, eq, like } from 'drizzle-orm'
-import { NotFound } from '../errors.ts'
+import { InvalidInput, NotFound } from '../errors.ts'
 import { recordAudit } from '../identity/audit.ts'
 import { transact } from '../ledger/transaction.ts'
 import {
@@ -82,46 +82,68 @@ async function editedInConsole(tx: Executor, projectId: string, current: Product
 }
 
 /**
- * A bot's own catalog file applied to its project on start, one product at a time, idempotently:
- * a missing product is created, a changed one updated, an equal one left alone. A product an
- * operator changed in the console (create, update or archive, by the audit log) since the file
- * was last applied is kept as the operator left it, and the answer says so: the console's edit
- * wins over the file. A kind cannot change (orders depend on it): such a product is kept too.
+ * A bot's own catalog file applied to its project on start, in one transaction (all of it or,
+ * when one product is refused, none of it), idempotently: a missing product is created, a
+ * changed one updated, an equal one left alone. A product an operator changed in the console
+ * (create, update or archive, by the audit log) since the file was last applied is kept as the
+ * operator left it, and the answer says so: the console's edit wins over the file. A kind cannot
+ * change (orders depend on it): such a product is kept too.
  */
-export async function applyProduct(
+export async function applyCatalog(
   db: Executor,
-  input: { projectId: string; actor: string; product: Omit<CreateProductInput, 'projectId'> },
-): Promise<ApplyProductResult> {
-  const { projectId, actor, product } = input
-  const wanted = normalized(product)
+  input: {
+    projectId: string
+    actor: string
+    products: readonly Omit<CreateProductInput, 'projectId'>[]
+  },
+): Promise<ApplyProductResult[]> {
+  const { projectId, actor, products } = input
+  const seen = new Set<string>()
+  for (const [index, product] of products.entries()) {
+    if (seen.has(product.key))
+      throw new InvalidInput(`products.${index}.key`, `names ${product.key} a second time`)
+    seen.add(product.key)
+  }
   return transact(db, async (tx) => {
-    // The bot's writes are audited too: the next apply tells them from an operator's.
-    const audit = (before: Product | null, after: Product) =>
-      recordAudit(tx, {
-        projectId,
-        actor,
-        action: 'product.apply',
-        target: `product:${product.key}`,
-        before,
-        after,
-      })
-    const current = await getProduct(tx, projectId, product.key).catch((error: unknown) => {
-      if (error instanceof NotFound) return null
-      throw error
-    })
-    if (!current) {
-      const created = await createProduct(tx, { ...product, projectId })
-      await audit(null, created)
-      return { key: product.key, outcome: 'created', editedBy: null, product: created }
-    }
-    if (TERMS.every((term) => current[term] === wanted[term]))
-      return { key: product.key, outcome: 'unchanged', editedBy: null, product: current }
-    const editedBy = await editedInConsole(tx, projectId, current)
-    if (editedBy !== null || current.kind !== wanted.kind)
-      return { key: product.key, outcome: 'kept', editedBy, product: current }
-    const { kind: _kind, ...patch } = wanted
-    const updated = await updateProduct(tx, { projectId, key: product.key, patch })
-    await audit(current, updated)
-    return { key: product.key, outcome: 'updated', editedBy: null, product: updated }
+    const results: ApplyProductResult[] = []
+    for (const product of products) results.push(await applyProduct(tx, projectId, actor, product))
+    return results
   })
+}
+
+async function applyProduct(
+  tx: Executor,
+  projectId: string,
+  actor: string,
+  product: Omit<CreateProductInput, 'projectId'>,
+): Promise<ApplyProductResult> {
+  const wanted = normalized(product)
+  // The bot's writes are audited too: the next apply tells them from an operator's.
+  const audit = (before: Product | null, after: Product) =>
+    recordAudit(tx, {
+      projectId,
+      actor,
+      action: 'product.apply',
+      target: `product:${product.key}`,
+      before,
+      after,
+    })
+  const current = await getProduct(tx, projectId, product.key).catch((error: unknown) => {
+    if (error instanceof NotFound) return null
+    throw error
+  })
+  if (!current) {
+    const created = await createProduct(tx, { ...product, projectId })
+    await audit(null, created)
+    return { key: product.key, outcome: 'created', editedBy: null, product: created }
+  }
+  if (TERMS.every((term) => current[term] === wanted[term]))
+    return { key: product.key, outcome: 'unchanged', editedBy: null, product: current }
+  const editedBy = await editedInConsole(tx, projectId, current)
+  if (editedBy !== null || current.kind !== wanted.kind)
+    return { key: product.key, outcome: 'kept', editedBy, product: current }
+  const { kind: _kind, ...patch } = wanted
+  const updated = await updateProduct(tx, { projectId, key: product.key, patch })
+  await audit(current, updated)
+  return { key: product.key, outcome: 'updated', editedBy: null, product: updated }
 }
