@@ -1,9 +1,14 @@
 /** Issue 18, item 5: the way back into the console when the printed login is lost. */
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { authenticateSession, login } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
 import { createTestDatabase } from '@e-stars/db/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdminCommandError, parseAdminCommand, runAdminCommand } from '../src/admin.ts'
+import { runCli } from './spawn-server.ts'
 
 describe('pnpm cli operator reset-password', () => {
   let database: Database
@@ -62,4 +67,22 @@ describe('pnpm cli operator reset-password', () => {
     ).toThrow(/^--password must be at least 8/)
     expect(() => parseAdminCommand(['operator', 'reset-password'])).toThrow(/^Missing <email>/)
   })
+
+  it('pnpm cli: the password is printed once, on stdout; an unknown email is one line on stderr', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'estars-reset-'))
+    try {
+      const env = { DATA_DIR: dataDir }
+      expect((await runCli(['operator', 'create', 'cli@example.com'], env)).code).toBe(0)
+      const reset = await runCli(['operator', 'reset-password', 'cli@example.com'], env)
+      expect(reset.code).toBe(0)
+      expect(reset.stdout).toMatch(
+        /^New password for cli@example\.com; 0 console session\(s\) signed out\nPassword \(shown once\): [A-Za-z0-9_-]{16}\n$/,
+      )
+      const unknown = await runCli(['operator', 'reset-password', 'nobody@example.com'], env)
+      expect(unknown.code).toBe(1)
+      expect(unknown.stderr.trim()).toBe('Operator nobody@example.com not found')
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })
