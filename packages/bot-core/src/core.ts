@@ -1,9 +1,9 @@
 import type { EStarsClient } from '@e-stars/client'
-import type { PreCheckoutQuery, RefundedPayment, SuccessfulPayment, User } from '@grammyjs/types'
 // A workspace source, bundled into each adapter like bot-core itself (bot-core does not list
 // @e-stars/telegram as a dependency yet): the one zod parser of payment updates, shared with
 // the server's relay.
 import { parsePaymentUpdate } from '@e-stars/telegram'
+import type { PreCheckoutQuery, RefundedPayment, SuccessfulPayment, User } from '@grammyjs/types'
 import { Billing } from './billing.ts'
 import { type BotChannel, tell } from './channel.ts'
 import { CustomerCache } from './customers.ts'
