@@ -1,4 +1,5 @@
-import { createSignal } from 'solid-js'
+import { action, useSubmission } from '@solidjs/router'
+import { createEffect } from 'solid-js'
 import { api, newKey } from '../lib/api.ts'
 import { formatNumber, numberInWords, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -12,54 +13,55 @@ import { Outcome } from './States.tsx'
  */
 export const LARGE_ADJUSTMENT = 10_000
 
-/** Grant (or take away) credits with a reason; the operator and the reason land in the ledger and the audit log. */
-export function AdjustCredits(props: { telegramUserId: number; onDone: () => void }) {
-  const session = useSession()
-  const [pending, setPending] = createSignal(false)
-  const [error, setError] = createSignal<unknown>(null)
-  const [done, setDone] = createSignal<string | null>(null)
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault()
-    const form = event.currentTarget as HTMLFormElement
-    const data = new FormData(form)
+/** A grant or take-away; answers the sentence to show, or null when the operator cancelled. */
+const adjustCredits = action(
+  async (projectId: string, telegramUserId: number, data: FormData): Promise<string | null> => {
     const amount = Number(data.get('amount'))
     const direction = data.get('direction') === 'take' ? -1 : 1
     const expires = String(data.get('expires') ?? '')
-    if (amount > LARGE_ADJUSTMENT) {
-      const verb = direction > 0 ? 'Grant' : 'Take away'
-      const sure = await confirmDialog({
+    const verb = direction > 0 ? 'Grant' : 'Take away'
+    if (
+      amount > LARGE_ADJUSTMENT &&
+      !(await confirmDialog({
         title: `${verb} ${plural(amount, 'credit')}?`,
         body: `That is ${numberInWords(amount)} credits, more than ${formatNumber(LARGE_ADJUSTMENT)} at once. Check the amount before you go on.`,
         confirmLabel: `${verb} ${formatNumber(amount)}`,
         danger: direction < 0,
-      })
-      if (!sure) return
-    }
-    setPending(true)
-    setError(null)
-    setDone(null)
-    try {
-      const result = await api.operator.customers.adjust.mutate({
-        projectId: session.projectId(),
-        telegramUserId: props.telegramUserId,
-        amount: direction * amount,
-        reason: String(data.get('reason')),
-        expiresAt: expires ? new Date(`${expires}T23:59:59`).toISOString() : null,
-        idempotencyKey: newKey(),
-      })
-      setDone(
-        `${direction > 0 ? 'Granted' : 'Took'} ${plural(amount, 'credit')}. Balance: ${formatNumber(result.available)}.`,
-      )
-      form.reset()
-      props.onDone()
-    } catch (e) {
-      setError(e)
-    } finally {
-      setPending(false)
-    }
-  }
+      }))
+    )
+      return null
+    const result = await api.operator.customers.adjust.mutate({
+      projectId,
+      telegramUserId,
+      amount: direction * amount,
+      reason: String(data.get('reason')),
+      expiresAt: expires ? new Date(`${expires}T23:59:59`).toISOString() : null,
+      idempotencyKey: newKey(),
+    })
+    return `${direction > 0 ? 'Granted' : 'Took'} ${plural(amount, 'credit')}. Balance: ${formatNumber(result.available)}.`
+  },
+  'adjust-credits',
+)
+
+/**
+ * Grant (or take away) credits with a reason; the operator and the reason land in the ledger and
+ * the audit log. The router's action revalidates the page's queries once it is done.
+ */
+export function AdjustCredits(props: { telegramUserId: number }) {
+  const session = useSession()
+  const submission = useSubmission(adjustCredits)
+  let form!: HTMLFormElement
+  createEffect(() => {
+    if (submission.result) form.reset()
+  })
   return (
-    <form class="stack" onSubmit={submit} aria-label="Grant or adjust credits">
+    <form
+      ref={form}
+      class="stack"
+      action={adjustCredits.with(session.projectId(), props.telegramUserId)}
+      method="post"
+      aria-label="Grant or adjust credits"
+    >
       <div class="row">
         <label>
           Action
@@ -87,10 +89,14 @@ export function AdjustCredits(props: { telegramUserId: number; onDone: () => voi
         Expires (optional, grants only)
         <input name="expires" type="date" />
       </label>
-      <button type="submit" disabled={pending()}>
-        {pending() ? 'Saving…' : 'Apply'}
+      <button type="submit" disabled={submission.pending}>
+        {submission.pending ? 'Saving…' : 'Apply'}
       </button>
-      <Outcome pending={pending()} error={error()} success={done()} />
+      <Outcome
+        pending={Boolean(submission.pending)}
+        error={submission.error}
+        success={submission.result}
+      />
     </form>
   )
 }

@@ -1,5 +1,5 @@
-import { createAsync, query } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { action, createAsync, query, useSubmission } from '@solidjs/router'
+import { createEffect, For, Show } from 'solid-js'
 import { api } from '../lib/api.ts'
 import { formatDateTime } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -13,44 +13,41 @@ const gatedFeatures = query(
   'gated-features',
 )
 
-/** Grants access to a gated feature by hand: for some days (stacked on current access) or for life. */
-export function GrantAccess(props: { telegramUserId: number; onDone: () => void }) {
+/** Access to a gated feature by hand: for some days (stacked on current access) or for life. */
+const grantAccess = action(
+  async (projectId: string, telegramUserId: number, timeZone: string, d: FormData) => {
+    const days = String(d.get('days') ?? '')
+    const result = await api.operator.customers.grantEntitlement.mutate({
+      projectId,
+      telegramUserId,
+      featureKey: String(d.get('feature')),
+      durationDays: days ? Number(days) : null,
+    })
+    return result.accessUntil
+      ? `Access until ${formatDateTime(result.accessUntil, timeZone)}.`
+      : 'Access for life.'
+  },
+  'grant-access',
+)
+
+/** The form for `grantAccess`; the router revalidates the customer's panels once it is done. */
+export function GrantAccess(props: { telegramUserId: number }) {
   const session = useSession()
   const features = createAsync(() => gatedFeatures(session.projectId()))
-  const [pending, setPending] = createSignal(false)
-  const [error, setError] = createSignal<unknown>(null)
-  const [done, setDone] = createSignal<string | null>(null)
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault()
-    const form = event.currentTarget as HTMLFormElement
-    const d = new FormData(form)
-    const days = String(d.get('days') ?? '')
-    setPending(true)
-    setError(null)
-    setDone(null)
-    try {
-      const result = await api.operator.customers.grantEntitlement.mutate({
-        projectId: session.projectId(),
-        telegramUserId: props.telegramUserId,
-        featureKey: String(d.get('feature')),
-        durationDays: days ? Number(days) : null,
-      })
-      setDone(
-        result.accessUntil
-          ? `Access until ${formatDateTime(result.accessUntil, session.timeZone())}.`
-          : 'Access for life.',
-      )
-      form.reset()
-      props.onDone()
-    } catch (e) {
-      setError(e)
-    } finally {
-      setPending(false)
-    }
-  }
+  const submission = useSubmission(grantAccess)
+  let form!: HTMLFormElement
+  createEffect(() => {
+    if (submission.result) form.reset()
+  })
   return (
     <Show when={(features() ?? []).length > 0}>
-      <form class="row" onSubmit={submit} aria-label="Grant access">
+      <form
+        ref={form}
+        class="row"
+        action={grantAccess.with(session.projectId(), props.telegramUserId, session.timeZone())}
+        method="post"
+        aria-label="Grant access"
+      >
         <label>
           Feature
           <select name="feature" required>
@@ -61,11 +58,15 @@ export function GrantAccess(props: { telegramUserId: number; onDone: () => void 
           Days (empty = life)
           <input name="days" type="number" min="1" max="36500" />
         </label>
-        <button type="submit" class="secondary" disabled={pending()}>
+        <button type="submit" class="secondary" disabled={submission.pending}>
           Grant access
         </button>
       </form>
-      <Outcome pending={pending()} error={error()} success={done()} />
+      <Outcome
+        pending={Boolean(submission.pending)}
+        error={submission.error}
+        success={submission.result}
+      />
     </Show>
   )
 }

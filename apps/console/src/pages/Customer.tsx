@@ -219,7 +219,7 @@ export default function Customer() {
           <div>
             <Show when={session.isOwner()}>
               <Section title="Grant or adjust credits" retry={refreshCustomer}>
-                <AdjustCredits telegramUserId={id()} onDone={refreshCustomer} />
+                <AdjustCredits telegramUserId={id()} />
               </Section>
             </Show>
             <Section title="Lots" retry={refreshCustomer}>
@@ -319,7 +319,7 @@ export default function Customer() {
             <Section title="Entitlements" retry={refreshCustomer}>
               <Outcome pending={false} error={revokeError()} />
               <Show when={session.isOwner()}>
-                <GrantAccess telegramUserId={id()} onDone={refreshCustomer} />
+                <GrantAccess telegramUserId={id()} />
               </Show>
               <Show when={customer()}>
                 {(c) => (
