@@ -102,11 +102,11 @@ async function readSnapshot(db: Db): Promise<Snapshot> {
 /** Procedure paths the router has: anything else in a URL is counted as `unknown`. */
 const PROCEDURES = new Set(Object.keys(appRouter._def.procedures))
 
-/** `/api/v1/customers/{id}` as a matcher, from the OpenAPI document the REST layer serves. */
+/** `/customers/{telegramUserId}` as a matcher, from the OpenAPI document the REST layer serves. */
 const REST_ROUTES = Object.keys(
   (openApiDocument(REST_BASE_PATH) as { paths?: Record<string, unknown> }).paths ?? {},
 ).map((template) => ({
-  template,
+  template: `${REST_BASE_PATH}${template}`,
   pattern: new RegExp(
     `^${template
       .split(/\{[^}]+\}/)
@@ -115,10 +115,10 @@ const REST_ROUTES = Object.keys(
   ),
 }))
 
-/** The REST route template a path belongs to, or null. */
+/** The REST route template (`/api/v1/customers/{telegramUserId}`) a request path matches, or null. */
 export function restRouteOf(path: string): string | null {
-  const full = path.startsWith(REST_BASE_PATH) ? path : `${REST_BASE_PATH}${path}`
-  return REST_ROUTES.find((route) => route.pattern.test(full))?.template ?? null
+  const relative = path.startsWith(REST_BASE_PATH) ? path.slice(REST_BASE_PATH.length) : path
+  return REST_ROUTES.find((route) => route.pattern.test(relative))?.template ?? null
 }
 
 /** `/trpc/a.b,c.d` → the procedures it calls (unknown names collapse to `unknown`). */

@@ -244,6 +244,29 @@ describe('the metrics', () => {
       'unknown',
     ])
     expect(restRouteOf('/api/v1/not/a/route/at/all')).toBeNull()
+    expect(restRouteOf('/api/v1/customers/5000000777/balance')).toBe(
+      '/api/v1/customers/{telegramUserId}/balance',
+    )
+    expect(restRouteOf('/api/v1/customers')).toBe('/api/v1/customers')
+  })
+
+  it('label a REST call by its route template, never by the customer in its path', async () => {
+    const call = () =>
+      fetch(`${server.url}/api/v1/customers/${CUSTOMER}/balance`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      })
+    expect((await call()).status).toBe(200)
+    const { samples } = await scrape()
+    expect(
+      value(samples, 'estars_http_request_duration_seconds_count', {
+        api: 'rest',
+        route: '/api/v1/customers/{telegramUserId}/balance',
+        status: '200',
+      }),
+    ).toBe(1)
+    expect(
+      samples.some((s) => Object.values(s.labels).some((v) => v.includes(String(CUSTOMER)))),
+    ).toBe(false)
   })
 })
 
