@@ -136,4 +136,20 @@ describe('request ids', () => {
     expect(text).not.toContain('zed')
     expect(logs.leaks({ apiKey })).toEqual([])
   })
+
+  it("a REST request's line names its route template and project, not the customer in its path", async () => {
+    const id = `rest-${randomUUID()}`
+    const response = await fetch(`${server.url}/api/v1/customers/5000000321/balance`, {
+      headers: { authorization: `Bearer ${apiKey}`, 'x-request-id': id },
+    })
+    expect(response.headers.get('x-request-id')).toBe(id)
+    const [line] = linesOf(id).filter((l) => l.msg === 'request')
+    expect(line).toMatchObject({
+      api: 'rest',
+      route: '/api/v1/customers/{telegramUserId}/balance',
+      projectId,
+      status: response.status,
+    })
+    expect(JSON.stringify(line)).not.toContain('5000000321')
+  })
 })
