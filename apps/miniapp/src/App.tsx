@@ -377,6 +377,9 @@ export function App(props: { webApp: TelegramWebApp | null }) {
   )
 }
 
+/** "1,200" and "1 200" → "1200": to see whether a text already states a count. */
+const ungrouped = (text: string) => text.replace(/(\d)[,\s\u202f](?=\d{3}\b)/g, '$1')
+
 function ProductCard(props: {
   product: Product
   busy: string | null
@@ -386,10 +389,17 @@ function ProductCard(props: {
   const detail = () => {
     const p = props.product
     const credits = plural(p.credits, 'credit')
-    if (p.kind === 'pack') return p.description.includes(credits) ? null : credits
-    if (p.kind === 'unlock') return p.durationDays ? plural(p.durationDays, 'day') : 'for life'
+    // The description may already say it, grouped or not ("1200 credits", "1,200 credits").
+    const said = ungrouped(p.description).includes(`${p.credits} credit`)
+    if (p.kind === 'pack') return said ? null : credits
+    if (p.kind === 'unlock') {
+      const text = ungrouped(p.description).toLowerCase()
+      if (p.durationDays)
+        return text.includes(`${p.durationDays} day`) ? null : plural(p.durationDays, 'day')
+      return /forever|for life/.test(text) ? null : 'for life'
+    }
     // The price says "/ month" already; a monthly allowance is worth saying.
-    return p.credits > 0 && !p.description.includes(credits) ? `${credits} a month` : null
+    return p.credits > 0 && !said ? `${credits} a month` : null
   }
   return (
     <li class="product" data-product={props.product.key}>

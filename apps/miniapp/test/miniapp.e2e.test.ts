@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { listPayments } from '@e-stars/billing'
 import { signInitData } from '@e-stars/sandbox'
 import type { BrowserContext, FrameLocator, Page } from 'playwright-core'
@@ -33,6 +34,13 @@ async function chargeOf(productKey: string) {
 
 const shot = (name: string) =>
   page.locator('#phone').screenshot({ path: join(screenshotDir, `${name}.png`) })
+
+/** The screens for docs/screenshots: the phone frame (390 px wide) and the whole host page. */
+const docsDir = fileURLToPath(new URL('../../../docs/screenshots', import.meta.url))
+async function docsShot(screen: string) {
+  await page.locator('#phone').screenshot({ path: join(docsDir, `miniapp-${screen}-390.png`) })
+  await page.screenshot({ path: join(docsDir, `miniapp-${screen}-1280.png`) })
+}
 
 beforeAll(async () => {
   mkdirSync(screenshotDir, { recursive: true })
@@ -74,12 +82,15 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
   it('says each product once: no credits repeated, no "every 30 days" next to "/ month"', async () => {
     const cards = await app.locator('.product').allTextContents()
     expect(cards.length).toBeGreaterThan(0)
+    await docsShot('shop')
     for (const card of cards) {
-      const counts = card.match(/[\d,]+ credits?/g) ?? []
+      const counts = (card.match(/[\d,]+ credits?/g) ?? []).map((c) => c.replaceAll(',', ''))
       expect(new Set(counts).size, card).toBe(counts.length)
       expect(card).not.toContain('every 30 days')
+      expect(card).not.toMatch(/(\d+ days).*· \1/)
     }
     await tab('Wallet').click()
+    await docsShot('wallet')
     const limits = await app.locator('main').textContent()
     expect(limits).not.toMatch(/this day\b/)
     await tab('Shop').click()
@@ -107,6 +118,7 @@ describe('the reference Mini App in the sandbox Telegram, in a real browser', ()
     expect(await app.getByTestId('premium-open').count()).toBe(0)
     await buy('pro_30d')
     await app.getByTestId('premium-open').waitFor({ timeout: 20_000 })
+    await docsShot('premium')
     await tab('Wallet').click()
     await app.getByText('Pro mode').waitFor()
   })
