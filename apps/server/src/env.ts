@@ -126,10 +126,13 @@ const schema = z.object({
    * A second listener, on HOST, that serves only `/metrics` (no token unless METRICS_TOKEN is
    * set): keep it off the load balancer. Unset: off.
    */
-  METRICS_PORT: z
-    .literal('')
-    .transform(() => undefined)
-    .or(z.coerce.number().int().min(0).max(65_535).optional()),
+  METRICS_PORT: z.union(
+    [
+      z.literal('').transform(() => undefined),
+      z.coerce.number().int().min(0).max(65_535).optional(),
+    ],
+    { error: 'must be a port number, 0-65535' },
+  ),
   /**
    * On SIGTERM, how long the server keeps accepting while `/readyz` answers 503, so the load
    * balancer stops sending before the port closes. 0 (the default) closes at once.

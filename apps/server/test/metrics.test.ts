@@ -113,6 +113,12 @@ beforeAll(async () => {
 afterAll(() => server?.close())
 
 describe('/metrics on the public port', () => {
+  it('refuses to start with a bad METRICS_PORT or a short METRICS_TOKEN, naming the setting', () => {
+    expect(() => parseEnv({ METRICS_PORT: 'x' })).toThrow(/METRICS_PORT: must be a port number/)
+    expect(() => parseEnv({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: at least 16/)
+    expect(parseEnv({ METRICS_PORT: '' }).METRICS_PORT).toBeUndefined()
+  })
+
   it('answers 401 without the token or with another one, and names no metric', async () => {
     const attempts: Record<string, string>[] = [
       {},
