@@ -203,6 +203,10 @@ describe('the first hour in the console', () => {
     await eventually(() =>
       chat.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight),
     ).toBeLessThan(4)
+    await page.screenshot({
+      path: join(docsShots, 'console-sandbox-chat-1280.png'),
+      fullPage: true,
+    })
   })
 
   it('offers no Telegram-side refund for a charge Telegram already refunded', async () => {
