@@ -307,7 +307,9 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
     expect(lines[0]).toBe(WORDS.usage.title)
     expect(lines).toHaveLength(11)
     for (const line of lines.slice(1)) expect(line).toMatch(/^\d{1,2} \w{3} \d\d:\d\d · /)
-    expect(lines[1]).toMatch(/ · −\d+ revoked: refund by the bot, Customer asked for a refund/)
+    expect(lines[1]).toMatch(
+      / · −[\d,]+ revoked(, [\d,]+ became debt)?: refund by the bot, Customer asked for a refund/,
+    )
     expect(lines[2]).toMatch(/ · −20 credits: Image \(held 20\)$/)
     // The same sentences as the console's timeline, holds and releases left out.
     const timeline = await stack.client.ledger.timeline.query({ telegramUserId: ALICE, limit: 50 })
