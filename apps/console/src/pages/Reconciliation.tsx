@@ -173,14 +173,7 @@ export default function Reconciliation() {
                             </Show>
                           </td>
                           <td class="num">{formatNumber(r.transactionsSeen)}</td>
-                          <td>
-                            {Object.entries(r.summary ?? {})
-                              .map(
-                                ([k, v]) =>
-                                  `${k.replaceAll('_', ' ').replaceAll('.', ' ')}: ${typeof v === 'number' ? formatNumber(v) : v}`,
-                              )
-                              .join(', ') || '—'}
-                          </td>
+                          <td>{r.summaryWords.join(', ') || '—'}</td>
                         </tr>
                       )}
                     </For>
