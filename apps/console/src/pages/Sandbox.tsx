@@ -156,7 +156,7 @@ export default function Sandbox() {
                       <Show when={m.text ?? m.caption}>{(text) => <span>{text()}</span>}</Show>
                       <Show when={m.reply_markup?.inline_keyboard}>
                         {(rows) => (
-                          <div class="keyboard" role="group" aria-label="Buttons">
+                          <fieldset class="keyboard" aria-label="Buttons">
                             <For each={rows()}>
                               {(row) => (
                                 <div class="keyboard-row">
@@ -186,7 +186,7 @@ export default function Sandbox() {
                                 </div>
                               )}
                             </For>
-                          </div>
+                          </fieldset>
                         )}
                       </Show>
                       <Show when={m.invoice}>
