@@ -54,6 +54,9 @@ export async function adjustCredits(
     (tx) => lockCustomer(tx, input.projectId, input.telegramUserId, { allowBlocked: true }),
     async (tx, customer) => {
       await sweepExpired(tx, customer, now)
+      // As the customer page shows it before this change (a grant repays debt first, so the
+      // balance before is read, not worked back from the amount).
+      const before = balanceOf(customer)
       const after =
         input.amount > 0
           ? (
@@ -82,11 +85,7 @@ export async function adjustCredits(
         actor: input.actor,
         action: input.amount > 0 ? 'credits.grant' : 'credits.adjust',
         target: `customer:${input.telegramUserId}`,
-        before: {
-          available: result.available - input.amount,
-          held: result.held,
-          debt: result.debt,
-        },
+        before,
         after: {
           available: result.available,
           held: result.held,
