@@ -23,7 +23,7 @@ describe('ledger.timeline', () => {
     })
     const page = await caller.ledger.timeline({ telegramUserId: 42, limit: 10 })
     expect(page.entries.map((e) => e.text)).toEqual([
-      '−12 credits: AI answer, 1 200 tokens',
+      '−12 credits: AI answer, 1,200 tokens',
       '+500: promo, Welcome bonus',
     ])
     expect(page.entries[0]).toMatchObject({ kind: 'consume', change: '−12', availableAfter: 488 })
