@@ -39,7 +39,7 @@ describe('/healthz and /readyz', () => {
     expect(ready.status).toBe(200)
     expect(await ready.json()).toEqual({
       ok: true,
-      database: 'pglite',
+      database: server.database.kind,
       checks: { accepting: true, database: true, migrations: true, jobs: true },
     })
   })
