@@ -13,6 +13,12 @@ const alone = [
   'test/startup-failures.test.ts',
   'test/precheck-latency.test.ts',
   'test/first-start.test.ts',
+  'test/data-dir-modes.test.ts',
+  'test/drain.test.ts',
+  'test/start-port.test.ts',
+  'test/python-client.test.ts',
+  'test/operator-reset-password.test.ts',
+  'test/ledger-verify.test.ts',
   'test/attack/**/*.test.ts',
 ]
 

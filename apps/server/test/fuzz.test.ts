@@ -186,8 +186,9 @@ function netChanges(writes: Write[]): string[] {
 
 /**
  * Writes a refusal makes by design: the console session slides on every authenticated call
- * (before the input is read); a failed or rate-limited login or Mini App sign-in is counted in
- * `rate_limits` (that is the limit); a
+ * (before the input is read); a login or Mini App sign-in is counted in `rate_limits` before
+ * it runs and given back only on success, so every refusal of one writes there (that is the
+ * limit); a
  * quota refusal emits its latched `quota.exhausted` event in a transaction of its own.
  */
 function writeAllowedOnRefusal(paths: string[], answer: Answer, w: Write) {
@@ -195,7 +196,7 @@ function writeAllowedOnRefusal(paths: string[], answer: Answer, w: Write) {
   if (w.tbl === 'rate_limits')
     return (
       (paths.includes('operator.auth.login') || paths.includes('miniApp.signIn')) &&
-      answer.statuses.some((s) => s === 401 || s === 429)
+      answer.statuses.some((s) => s >= 400 && s < 500)
     )
   if (w.tbl === 'events' || w.tbl === 'event_latches')
     return answer.statuses.includes(412) && answer.text.includes('"code":"QUOTA_EXCEEDED"')
