@@ -4,6 +4,7 @@ import {
   check,
   foreignKey,
   index,
+  integer,
   jsonb,
   pgTable,
   primaryKey,
@@ -32,6 +33,11 @@ export const features = pgTable(
     perUnits: money().notNull().default(1),
     /** A Mini App front end may consume this feature itself (`me.consume`); off by default. */
     clientConsumable: boolean().notNull().default(false),
+    /**
+     * Margin floor, in percent: at reserve, the estimate's expected cost may not exceed the value
+     * of the credits held × (1 − floor); null is no floor.
+     */
+    marginFloorPercent: integer(),
     archivedAt: instant(),
     createdAt: instant().notNull().defaultNow(),
     updatedAt: instant().notNull().defaultNow(),
@@ -40,6 +46,10 @@ export const features = pgTable(
     primaryKey({ columns: [t.projectId, t.key] }),
     check('features_kind', sql`${t.kind} in ('metered', 'gated')`),
     check('features_cost', sql`${t.credits} >= 0 and ${t.perUnits} > 0`),
+    check(
+      'features_margin_floor',
+      sql`${t.marginFloorPercent} is null or ${t.marginFloorPercent} between 0 and 100`,
+    ),
   ],
 )
 

@@ -11,7 +11,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { instant, money } from './columns.ts'
+import { instant, micros, money } from './columns.ts'
 import { projects } from './projects.ts'
 
 /**
@@ -77,6 +77,13 @@ export const grants = pgTable(
     paymentId: money(),
     /** Set when the expiry entry has been written or the lot was voided by a refund. */
     closedAt: instant(),
+    /**
+     * What the lot's credits are worth in micro-USD, snapshotted when it is created (a paid lot:
+     * net Stars × the project's USD-per-Star rate; a free or promo lot: 0 unless set).
+     * `valueRemainingMicros` is the part not yet recognised as revenue or reversed.
+     */
+    valueMicros: micros().notNull().default(0),
+    valueRemainingMicros: micros().notNull().default(0),
     createdAt: instant().notNull().defaultNow(),
   },
   (t) => [
@@ -91,6 +98,10 @@ export const grants = pgTable(
       .where(sql`${t.remaining} > 0 and ${t.expiresAt} is not null`),
     check('grants_amount_positive', sql`${t.amount} > 0`),
     check('grants_remaining_bounds', sql`${t.remaining} >= 0 and ${t.remaining} <= ${t.amount}`),
+    check(
+      'grants_value_bounds',
+      sql`${t.valueMicros} >= 0 and ${t.valueRemainingMicros} >= 0 and ${t.valueRemainingMicros} <= ${t.valueMicros}`,
+    ),
     check(
       'grants_source',
       sql`${t.source} in ('payment', 'renewal', 'promo', 'manual', 'free_allowance', 'adjustment')`,
@@ -156,6 +167,12 @@ export const ledgerEntries = pgTable(
     actor: text().notNull(),
     idempotencyKey: text(),
     metadata: jsonb().$type<Record<string, unknown>>(),
+    /** Revenue this entry recognised (micro-USD) from the lots it burned; negative when a refund reverses it. */
+    revenueMicros: micros(),
+    /** Cost of goods of the metered act this entry records (micro-USD). */
+    costMicros: micros(),
+    /** The act's usage record: `{ provider, model, inputTokens, outputTokens, ... , unpriced? }`. */
+    usage: jsonb().$type<Record<string, unknown>>(),
     createdAt: instant().notNull().defaultNow(),
     /** The hash of the customer's previous chained entry; null for the first one. */
     prevHash: text(),
@@ -171,8 +188,9 @@ export const ledgerEntries = pgTable(
     index('ledger_entries_customer').on(t.projectId, t.customerId, t.id),
     check(
       'ledger_entries_kind',
-      sql`${t.kind} in ('grant', 'consume', 'hold', 'settle', 'release', 'hold_expire', 'expire', 'revoke', 'adjust', 'repay')`,
+      sql`${t.kind} in ('grant', 'consume', 'hold', 'settle', 'release', 'hold_expire', 'expire', 'revoke', 'adjust', 'repay', 'shortfall')`,
     ),
+    check('ledger_entries_cost', sql`${t.costMicros} is null or ${t.costMicros} >= 0`),
     check(
       'ledger_entries_after_nonnegative',
       sql`${t.availableAfter} >= 0 and ${t.heldAfter} >= 0 and ${t.debtAfter} >= 0`,

@@ -11,7 +11,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { instant, money } from './columns.ts'
+import { instant, money, nanostars } from './columns.ts'
 import { projects } from './projects.ts'
 
 /**
@@ -35,6 +35,8 @@ export const products = pgTable(
     creditsExpireDays: integer(),
     featureKey: text(),
     durationDays: integer(),
+    /** A `paid_media` product: the media `sendPaidMedia` sends (`[{ type: 'photo' | 'video', media }]`). */
+    media: jsonb().$type<Array<{ type: 'photo' | 'video'; media: string }>>(),
     sortOrder: integer().notNull().default(0),
     archivedAt: instant(),
     createdAt: instant().notNull().defaultNow(),
@@ -43,7 +45,7 @@ export const products = pgTable(
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
     uniqueIndex('products_key').on(t.projectId, t.key),
-    check('products_kind', sql`${t.kind} in ('pack', 'unlock', 'subscription')`),
+    check('products_kind', sql`${t.kind} in ('pack', 'unlock', 'subscription', 'paid_media')`),
     check('products_price', sql`${t.priceStars} > 0 and ${t.priceStars} <= 100000`),
     check('products_credits', sql`${t.credits} >= 0`),
   ],
@@ -108,6 +110,17 @@ export const payments = pgTable(
     /** Credits already spent when refunded, and what the refund policy did with them. */
     refundShortfall: money(),
     refundPolicy: text(),
+    /**
+     * Telegram's `transaction_type` for a user partner: `invoice_payment`, `paid_media_payment`,
+     * `subscription`, ... (null when learned before Bot API 10.x fields were stored).
+     */
+    transactionType: text(),
+    /** Gross, affiliate commission and net in nanostars (1 Star = 10^9), exact to the nanostar. */
+    grossNanostars: nanostars(),
+    commissionNanostars: nanostars().notNull().default(0),
+    netNanostars: nanostars(),
+    /** Telegram's `AffiliateInfo` when an affiliate program took a commission. */
+    affiliate: jsonb().$type<Record<string, unknown>>(),
     createdAt: instant().notNull().defaultNow(),
   },
   (t) => [
@@ -117,6 +130,10 @@ export const payments = pgTable(
     index('payments_time').on(t.projectId, t.paidAt),
     check('payments_status', sql`${t.status} in ('paid', 'refunded', 'unmatched')`),
     check('payments_amount', sql`${t.amountStars} > 0`),
+    check(
+      'payments_nanostars',
+      sql`${t.commissionNanostars} >= 0 and (${t.grossNanostars} is null or ${t.grossNanostars} > 0) and (${t.netNanostars} is null or ${t.netNanostars} >= 0)`,
+    ),
   ],
 )
 
@@ -133,6 +150,12 @@ export const subscriptions = pgTable(
     status: text().notNull().default('active'),
     currentPeriodEnd: instant().notNull(),
     canceledAt: instant(),
+    /**
+     * Telegram's renewal state (Bot API 10.2 `Update.subscription`): `active`, `canceled` (by the
+     * user or by e-Stars; keeps access until the period ends) or `failed` (the renewal charge failed).
+     */
+    renewalState: text().notNull().default('active'),
+    renewalStateAt: instant(),
     createdAt: instant().notNull().defaultNow(),
   },
   (t) => [
@@ -140,6 +163,66 @@ export const subscriptions = pgTable(
     uniqueIndex('subscriptions_first_charge').on(t.projectId, t.firstChargeId),
     index('subscriptions_customer').on(t.projectId, t.customerId),
     check('subscriptions_status', sql`${t.status} in ('active', 'canceled', 'ended', 'refunded')`),
+    check(
+      'subscriptions_renewal_state',
+      sql`${t.renewalState} in ('active', 'canceled', 'failed')`,
+    ),
+  ],
+)
+
+/** Every change of a subscription's renewal state, and who made it. Append-only. */
+export const subscriptionStateChanges = pgTable(
+  'subscription_state_changes',
+  {
+    projectId: uuid().notNull(),
+    id: money().generatedAlwaysAsIdentity(),
+    subscriptionId: uuid().notNull(),
+    state: text().notNull(),
+    /** `telegram` (an update), `operator`, `refund`, `block` or `reconciliation`. */
+    source: text().notNull(),
+    updateId: money(),
+    details: jsonb().$type<Record<string, unknown>>(),
+    occurredAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    index('subscription_state_changes_subscription').on(t.projectId, t.subscriptionId, t.id),
+    check('subscription_state_changes_state', sql`${t.state} in ('active', 'canceled', 'failed')`),
+  ],
+)
+
+/**
+ * The bot's Stars treasury as Telegram reports it (`getStarTransactions`): every transaction,
+ * incoming (`source` partner) or outgoing (`receiver` partner), stored once by its id. Amounts are
+ * in nanostars; `partnerType` is Telegram's (`user`, `fragment`, `telegram_ads`, `telegram_api`,
+ * `affiliate_program`, ...), an unknown one is kept and flagged.
+ */
+export const starTransactions = pgTable(
+  'star_transactions',
+  {
+    projectId: uuid().notNull(),
+    id: text().notNull(),
+    direction: text().notNull(),
+    nanostars: nanostars().notNull(),
+    partnerType: text().notNull(),
+    /** For a user partner: `transaction_type`; for Fragment: the withdrawal state. */
+    detail: text(),
+    withdrawalState: text(),
+    flagged: text(),
+    raw: jsonb().$type<Record<string, unknown>>().notNull(),
+    occurredAt: instant().notNull(),
+    firstSeenAt: instant().notNull().defaultNow(),
+    lastSeenAt: instant().notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id, t.direction] }),
+    index('star_transactions_time').on(t.projectId, t.occurredAt),
+    check('star_transactions_direction', sql`${t.direction} in ('in', 'out')`),
+    check('star_transactions_amount', sql`${t.nanostars} >= 0`),
+    check(
+      'star_transactions_withdrawal',
+      sql`${t.withdrawalState} is null or ${t.withdrawalState} in ('pending', 'succeeded', 'failed')`,
+    ),
   ],
 )
 
