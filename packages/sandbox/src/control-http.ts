@@ -148,6 +148,24 @@ export const controlRoutes: Route<z.ZodType>[] = [
   }),
   route({
     method: 'POST',
+    path: '/sandbox/subscriptions/cancel',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => s.cancelSubscription(chargeId),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/subscriptions/reenable',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => s.reenableSubscription(chargeId),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/subscriptions/fail-renewal',
+    input: z.object({ chargeId }),
+    run: (s, { chargeId }) => s.failSubscriptionRenewal(chargeId),
+  }),
+  route({
+    method: 'POST',
     path: '/sandbox/refunds',
     input: z.object({ chargeId }),
     run: (s, { chargeId }) => s.refundPayment(chargeId),

@@ -23,6 +23,7 @@ export {
   Sandbox,
   type SandboxExtension,
   type SandboxOptions,
+  type SubscriptionChange,
   type SubscriptionInfo,
   type WaitForMessageOptions,
 } from './sandbox.ts'

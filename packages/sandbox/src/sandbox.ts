@@ -14,8 +14,17 @@ import type { WebhookAttempt } from './delivery.ts'
 import { BotApiError, SandboxError } from './errors.ts'
 import { readBotApiParams } from './params.ts'
 import { sendJson } from './respond.ts'
+import type { Subscription } from './stars.ts'
 import { keepStarsJournal } from './stars-journal.ts'
-import type { CallbackAnswer, Message, StarTransaction, Update, User } from './types.ts'
+import type {
+  BotSubscriptionUpdated,
+  CallbackAnswer,
+  Message,
+  StarTransaction,
+  SubscriptionState,
+  Update,
+  User,
+} from './types.ts'
 import {
   type CreateBotInput,
   type CreateUserInput,
@@ -120,7 +129,17 @@ export interface SubscriptionInfo {
   userId: number
   expirationDate: number
   canceled: boolean
+  /** The last renewal payment failed (`failSubscriptionRenewal`): it ends at expirationDate. */
+  renewalFailed: boolean
+  /** What Telegram would call it: canceled, failed, or active. */
+  state: SubscriptionState
   chargeIds: string[]
+}
+
+/** What a user's subscription change did: the subscription now, and the update the bot gets. */
+export interface SubscriptionChange {
+  subscription: SubscriptionInfo
+  update: BotSubscriptionUpdated
 }
 
 const BOT_API_PATH = /^\/bot([^/]+)\/(?:test\/)?([A-Za-z]+)\/?$/
@@ -327,13 +346,30 @@ export class Sandbox {
     const { bot, charge } = this.#world.findCharge(chargeId)
     const s = bot.stars.subscriptionOfCharge(charge.id)
     if (!s) throw new SandboxError('NOT_FOUND', `${chargeId} is not a subscription charge`)
-    return {
-      id: s.id,
-      userId: s.user.id,
-      expirationDate: s.expirationDate,
-      canceled: s.canceled,
-      chargeIds: [...s.chargeIds],
-    }
+    return subscriptionInfo(s)
+  }
+
+  /** The user cancels the subscription in Telegram: no more renewals; `Update.subscription` canceled. */
+  cancelSubscription(chargeId: string): SubscriptionChange {
+    return this.#subscriptionChange(chargeId, 'canceled')
+  }
+
+  /** The user re-enables a canceled subscription: renewals resume; `Update.subscription` active. */
+  reenableSubscription(chargeId: string): SubscriptionChange {
+    return this.#subscriptionChange(chargeId, 'active')
+  }
+
+  /**
+   * The next renewal payment fails (the user's balance was short): no charge, no renewal, the
+   * subscription ends at its expiration date; `Update.subscription` failed.
+   */
+  failSubscriptionRenewal(chargeId: string): SubscriptionChange {
+    return this.#subscriptionChange(chargeId, 'failed')
+  }
+
+  #subscriptionChange(chargeId: string, state: SubscriptionState): SubscriptionChange {
+    const { subscription, update } = this.#world.changeSubscriptionState(chargeId, state)
+    return { subscription: subscriptionInfo(subscription), update: structuredClone(update) }
   }
 
   /** Telegram refunds a charge: ledger refund row and a refunded_payment message to the bot. */
@@ -451,6 +487,19 @@ export class Sandbox {
         sendJson(res, 500, { ok: false, error_code: 500, description: 'Internal Server Error' })
       }
     }
+  }
+}
+
+function subscriptionInfo(s: Subscription): SubscriptionInfo {
+  const renewalFailed = s.renewalFailed ?? false
+  return {
+    id: s.id,
+    userId: s.user.id,
+    expirationDate: s.expirationDate,
+    canceled: s.canceled,
+    renewalFailed,
+    state: s.canceled ? 'canceled' : renewalFailed ? 'failed' : 'active',
+    chargeIds: [...s.chargeIds],
   }
 }
 

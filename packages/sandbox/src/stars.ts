@@ -34,6 +34,11 @@ export interface Subscription {
   terms: InvoiceTerms
   expirationDate: number
   canceled: boolean
+  /**
+   * The last renewal payment failed: the subscription ends at `expirationDate` and is not
+   * renewed. (Journals written before Bot API 10.2 support lack it: read as false.)
+   */
+  renewalFailed?: boolean
   chargeIds: string[]
 }
 
@@ -87,6 +92,7 @@ export class StarsAccount {
       terms: charge.terms,
       expirationDate: charge.date + period,
       canceled: false,
+      renewalFailed: false,
       chargeIds: [charge.id],
     }
     charge.subscriptionId = subscription.id

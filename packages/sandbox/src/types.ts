@@ -107,16 +107,32 @@ export interface PreCheckoutQuery {
   invoice_payload: string
 }
 
+/** Bot API 10.2: a user's Stars subscription to the bot changed state. */
+export interface BotSubscriptionUpdated {
+  user: User
+  invoice_payload: string
+  /** `canceled` by the user, `active` again after a cancel, or the renewal payment `failed`. */
+  state: SubscriptionState
+}
+
+export type SubscriptionState = 'active' | 'canceled' | 'failed'
+
 export interface Update {
   update_id: number
   message?: Message
   edited_message?: Message
   callback_query?: CallbackQuery
   pre_checkout_query?: PreCheckoutQuery
+  subscription?: BotSubscriptionUpdated
 }
 
 /** The update kinds the sandbox can produce (names as in `allowed_updates`). */
-export type UpdateKind = 'message' | 'edited_message' | 'callback_query' | 'pre_checkout_query'
+export type UpdateKind =
+  | 'message'
+  | 'edited_message'
+  | 'callback_query'
+  | 'pre_checkout_query'
+  | 'subscription'
 
 export interface TransactionPartnerUser {
   type: 'user'

@@ -4,7 +4,14 @@ import type { VirtualClock } from './clock.ts'
 import type { DeliveryOptions, WebhookReply } from './delivery.ts'
 import { badRequest, QUERY_TOO_OLD, SandboxError } from './errors.ts'
 import type { Charge, InvoiceTerms, Subscription } from './stars.ts'
-import type { CallbackAnswer, Message, PreCheckoutQuery, User } from './types.ts'
+import type {
+  BotSubscriptionUpdated,
+  CallbackAnswer,
+  Message,
+  PreCheckoutQuery,
+  SubscriptionState,
+  User,
+} from './types.ts'
 
 export interface WorldOptions {
   clock: VirtualClock
@@ -44,6 +51,7 @@ export type PaymentResult =
 export type RenewalResult =
   | { status: 'renewed'; chargeId: string; expirationDate: number; message: Message }
   | { status: 'canceled'; subscriptionId: string }
+  | { status: 'failed'; subscriptionId: string }
 
 type PreCheckoutOutcome = { ok: true } | { ok: false; errorMessage: string } | 'timeout'
 
@@ -292,6 +300,7 @@ export class World {
     const subscription = bot.stars.subscriptionOfCharge(anyCharge.id)
     if (!subscription) throw new SandboxError('BAD_INPUT', `${chargeId} is not a subscription`)
     if (subscription.canceled) return { status: 'canceled', subscriptionId: subscription.id }
+    if (subscription.renewalFailed) return { status: 'failed', subscriptionId: subscription.id }
     const charge = bot.stars.recordCharge({
       user: subscription.user,
       terms: subscription.terms,
@@ -309,6 +318,44 @@ export class World {
       expirationDate: subscription.expirationDate,
       message,
     }
+  }
+
+  /**
+   * The user changes their subscription in Telegram (Bot API 10.2): `canceled` stops renewal,
+   * `active` re-enables it after a cancel, `failed` is a renewal payment that did not go
+   * through (no charge; the subscription ends at its expiration date). The bot hears of it as
+   * an `Update.subscription`, when its `allowed_updates` names `subscription`. Returns the
+   * subscription and the update as made (even when `allowed_updates` filters it out).
+   */
+  changeSubscriptionState(
+    chargeId: string,
+    state: SubscriptionState,
+  ): { subscription: Subscription; update: BotSubscriptionUpdated } {
+    const { bot, charge } = this.findCharge(chargeId)
+    const subscription = bot.stars.subscriptionOfCharge(charge.id)
+    if (!subscription) throw new SandboxError('BAD_INPUT', `${chargeId} is not a subscription`)
+    if (subscription.expirationDate <= this.clock.unixTime()) {
+      throw new SandboxError('CONFLICT', 'the subscription has already ended')
+    }
+    if (state === 'canceled') {
+      if (subscription.canceled) throw new SandboxError('CONFLICT', 'already canceled')
+      subscription.canceled = true
+    } else if (state === 'active') {
+      if (!subscription.canceled) throw new SandboxError('CONFLICT', 'not canceled')
+      subscription.canceled = false
+    } else {
+      if (subscription.canceled) throw new SandboxError('CONFLICT', 'canceled: nothing to renew')
+      if (subscription.renewalFailed) throw new SandboxError('CONFLICT', 'renewal already failed')
+      subscription.renewalFailed = true
+    }
+    bot.stars.changed()
+    const update: BotSubscriptionUpdated = {
+      user: subscription.user,
+      invoice_payload: subscription.terms.payload,
+      state,
+    }
+    bot.updates.enqueue('subscription', update, subscription.user.id)
+    return { subscription, update }
   }
 
   /** The successful_payment message, dated with its charge (as Telegram does: one event). */

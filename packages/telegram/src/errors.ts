@@ -159,7 +159,12 @@ export class InvalidStarsInvoiceError extends Error {
 /** An update carries a payment key but not the documented payment shape. */
 export class MalformedPaymentUpdateError extends Error {
   override readonly name = 'MalformedPaymentUpdateError'
-  readonly kind: 'pre_checkout_query' | 'successful_payment' | 'refunded_payment'
+  readonly kind:
+    | 'pre_checkout_query'
+    | 'successful_payment'
+    | 'refunded_payment'
+    | 'subscription'
+    | 'purchased_paid_media'
   readonly updateId: number | undefined
   readonly issues: readonly string[]
 

@@ -180,3 +180,12 @@ export const MessageSchema = z.looseObject({
   refunded_payment: RefundedPaymentSchema.optional(),
 })
 export type Message = z.infer<typeof MessageSchema>
+
+/** Bot API 10.2: a user's Stars subscription to the bot changed (`Update.subscription`). */
+export const BotSubscriptionUpdatedSchema = z.object({
+  user: UserSchema,
+  invoice_payload: z.string(),
+  /** canceled by the user, active again after a cancel, or the renewal payment failed. */
+  state: z.enum(['active', 'canceled', 'failed']),
+})
+export type BotSubscriptionUpdated = z.infer<typeof BotSubscriptionUpdatedSchema>

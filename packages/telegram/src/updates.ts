@@ -2,6 +2,8 @@ import { z } from 'zod'
 import type { BotApi, CallOptions } from './client.ts'
 import { MalformedPaymentUpdateError } from './errors.ts'
 import {
+  type BotSubscriptionUpdated,
+  BotSubscriptionUpdatedSchema,
   type Chat,
   ChatSchema,
   type PreCheckoutQuery,
@@ -35,6 +37,8 @@ export type PaymentUpdate =
       messageId: number
       date: number
     }
+  /** Bot API 10.2: the user canceled, re-enabled, or failed to renew a subscription. */
+  | { kind: 'subscription'; updateId: number; subscription: BotSubscriptionUpdated }
 
 const int = z.number().int()
 
@@ -54,6 +58,11 @@ const SuccessfulPaymentUpdateSchema = z.object({
 const RefundedPaymentUpdateSchema = z.object({
   update_id: int,
   message: z.object({ ...paymentMessageShape, refunded_payment: RefundedPaymentSchema }),
+})
+
+const SubscriptionUpdateSchema = z.object({
+  update_id: int,
+  subscription: BotSubscriptionUpdatedSchema,
 })
 
 function issuesOf(error: z.ZodError): string[] {
@@ -82,6 +91,18 @@ export function parsePaymentUpdate(update: unknown): PaymentUpdate | null {
       kind: 'pre_checkout_query',
       updateId: parsed.data.update_id,
       query: parsed.data.pre_checkout_query,
+    }
+  }
+
+  if (update.subscription !== undefined) {
+    const parsed = SubscriptionUpdateSchema.safeParse(update)
+    if (!parsed.success) {
+      throw new MalformedPaymentUpdateError('subscription', updateId, issuesOf(parsed.error))
+    }
+    return {
+      kind: 'subscription',
+      updateId: parsed.data.update_id,
+      subscription: parsed.data.subscription,
     }
   }
 
