@@ -7,6 +7,7 @@ import {
 } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 import { jobMetrics } from './metrics.ts'
+import { createWebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.ts'
 
 /**
  * The scheduled ledger verification's state, for a metrics exporter: when it last ran, how long
@@ -62,7 +63,12 @@ export async function runLedgerVerification(db: Db, logger: Logger): Promise<voi
 export function startJobs(
   db: Db,
   logger: Logger,
-  options: { expiryIntervalMs: number; ledgerVerifyIntervalMs?: number },
+  options: {
+    expiryIntervalMs: number
+    ledgerVerifyIntervalMs?: number
+    /** Signed webhooks' delivery (webhooks.ts); absent: no deliveries from this process. */
+    webhooks?: WebhookDispatcherOptions
+  },
 ) {
   let running: Promise<void> | null = null
   const expiry = setInterval(() => {
@@ -111,12 +117,15 @@ export function startJobs(
     options.ledgerVerifyIntervalMs ?? 6 * 3_600_000,
   )
   ledger.unref()
+  const webhooks = options.webhooks ? createWebhookDispatcher(db, logger, options.webhooks) : null
+  webhooks?.start()
   return {
     async stop() {
+      const webhooksStopped = webhooks?.stop()
       clearInterval(ledger)
       clearInterval(sessions)
       clearInterval(expiry)
-      await Promise.all([running, verifying])
+      await Promise.all([running, verifying, webhooksStopped])
     },
   }
 }

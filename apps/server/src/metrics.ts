@@ -31,7 +31,13 @@ const jobLastSuccess = new Gauge({
   registers: [jobRegistry],
 })
 
-export type JobName = 'expiry' | 'sessions' | 'ledger-verify' | 'reconcile' | 'relay-forward'
+export type JobName =
+  | 'expiry'
+  | 'sessions'
+  | 'ledger-verify'
+  | 'reconcile'
+  | 'relay-forward'
+  | 'webhooks'
 
 /** The hook every job calls once per run; it never changes what the job does. */
 export const jobMetrics = {

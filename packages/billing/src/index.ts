@@ -324,3 +324,4 @@ export {
   type TimelineEntry,
   type TimelinePage,
 } from './views/timeline.ts'
+export * from './webhooks/index.ts'

@@ -1,0 +1,297 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import {
+  createProject,
+  createSecrets,
+  createWebhookEndpoint,
+  listWebhookDeliveries,
+  listWebhookEndpoints,
+  resendWebhookDelivery,
+  verifyWebhook,
+  WEBHOOK_RETRY_DELAYS_SECONDS,
+} from '@e-stars/billing'
+import type { Database } from '@e-stars/db'
+import { createTestDatabase } from '@e-stars/db/testing'
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createOutbound, targetRefusal } from '../src/outbound.ts'
+import { createWebhookDispatcher } from '../src/webhooks.ts'
+
+const silent = { info() {}, warn() {}, error() {} }
+const secrets = createSecrets(randomBytes(32).toString('base64'))
+const loopbackAllowed = (url: URL) => targetRefusal(url, { allowPrivate: true })
+
+/** A receiver on loopback: keeps every request; answers `status` (changeable: "down", "up"). */
+function receiver() {
+  const got: Array<{ headers: IncomingHttpHeaders; body: string }> = []
+  let status = 200
+  const server: Server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk) => {
+      body += chunk
+    })
+    req.on('end', () => {
+      got.push({ headers: req.headers, body })
+      res.writeHead(status).end()
+    })
+  })
+  return {
+    got,
+    answer(code: number) {
+      status = code
+    },
+    async start() {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  }
+}
+
+let database: Database
+const hook = receiver()
+let hookUrl: string
+const dispatcher = () =>
+  createWebhookDispatcher(database.db, silent, {
+    secrets,
+    outbound: createOutbound({ allowPrivate: true, ownPorts: () => [], logger: silent }),
+  })
+
+async function emit(projectId: string, type: string, payload: Record<string, unknown>) {
+  await database.db.execute(
+    sql`insert into events (project_id, customer_id, type, payload)
+        values (${projectId}, null, ${type}, ${JSON.stringify(payload)}::jsonb)`,
+  )
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  hookUrl = await hook.start()
+}, 120_000)
+
+afterAll(async () => {
+  await hook.close()
+  await database?.close()
+})
+
+beforeEach(() => {
+  hook.got.length = 0
+  hook.answer(200)
+})
+
+describe('signed webhooks from the outbox', () => {
+  it('delivers new events signed over id, timestamp and body; a tampered body fails', async () => {
+    const project = await createProject(database.db, { name: 'Signed' })
+    await emit(project.id, 'payment.succeeded', { before: true })
+    const { endpoint, secret } = await createWebhookEndpoint(database.db, {
+      projectId: project.id,
+      url: hookUrl,
+      eventTypes: ['payment.succeeded', 'payment.refunded'],
+      secrets,
+      targetRule: loopbackAllowed,
+    })
+    expect(secret).toMatch(/^whsec_/)
+    await emit(project.id, 'payment.succeeded', { chargeId: 'c-1', stars: 50 })
+    await emit(project.id, 'balance.low', { available: 3 })
+    await emit(project.id, 'payment.refunded', { chargeId: 'c-1' })
+    const result = await dispatcher().runOnce()
+    expect(result).toMatchObject({ queued: 2, sent: 2, failed: 0 })
+    // Only what it subscribed to, from its creation on, in order.
+    expect(hook.got.map((r) => JSON.parse(r.body).type)).toEqual([
+      'payment.succeeded',
+      'payment.refunded',
+    ])
+    const [first] = hook.got
+    expect(JSON.parse(first!.body)).toMatchObject({
+      type: 'payment.succeeded',
+      data: { chargeId: 'c-1', stars: 50 },
+    })
+    expect(first!.headers['webhook-id']).toBe(JSON.parse(first!.body).id)
+    expect(verifyWebhook(secret, first!.headers, first!.body)).toBe(true)
+    expect(verifyWebhook(secret, first!.headers, first!.body.replace('50', '5000'))).toBe(false)
+    expect(
+      verifyWebhook(`whsec_${randomBytes(24).toString('base64')}`, first!.headers, first!.body),
+    ).toBe(false)
+    // A capture replayed an hour later is refused by the timestamp check.
+    expect(
+      verifyWebhook(secret, first!.headers, first!.body, {
+        now: new Date(Date.now() + 3_600_000),
+      }),
+    ).toBe(false)
+    const log = await listWebhookDeliveries(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+    })
+    expect(log.map((d) => [d.eventType, d.status, d.lastStatusCode])).toEqual([
+      ['payment.refunded', 'delivered', 200],
+      ['payment.succeeded', 'delivered', 200],
+    ])
+    // Nothing new: nothing sent twice.
+    expect(await dispatcher().runOnce()).toMatchObject({ queued: 0, sent: 0 })
+  })
+
+  it('a receiver that is down gets the event later, with the same webhook-id', async () => {
+    const project = await createProject(database.db, { name: 'Down' })
+    const { endpoint, secret } = await createWebhookEndpoint(database.db, {
+      projectId: project.id,
+      url: hookUrl,
+      eventTypes: [],
+      secrets,
+      targetRule: loopbackAllowed,
+    })
+    await emit(project.id, 'quota.exhausted', { featureKey: 'chat' })
+    await emit(project.id, 'balance.low', { available: 1 })
+    hook.answer(503)
+    const jobs = dispatcher()
+    // One failing attempt; the endpoint's second event waits behind it, not counted as tried.
+    expect(await jobs.runOnce()).toMatchObject({ queued: 2, sent: 0, failed: 1 })
+    expect(hook.got).toHaveLength(1)
+    let log = await listWebhookDeliveries(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+    })
+    const failed = log.find((d) => d.attempts === 1)!
+    expect(failed).toMatchObject({
+      status: 'pending',
+      lastError: 'the target answered HTTP 5xx',
+    })
+    expect(failed.nextAttemptAt.getTime()).toBeGreaterThan(Date.now())
+    // Not yet due: nothing is sent before the backoff.
+    hook.answer(200)
+    const later = new Date(Date.now() + (WEBHOOK_RETRY_DELAYS_SECONDS[0] + 1) * 1000)
+    expect(await jobs.runOnce(later)).toMatchObject({ sent: 2, failed: 0 })
+    expect(hook.got).toHaveLength(3)
+    const ids = hook.got.map((r) => r.headers['webhook-id'])
+    expect(ids[0]).toBe(ids[1])
+    expect(new Set(ids).size).toBe(2)
+    for (const r of hook.got) expect(verifyWebhook(secret, r.headers, r.body)).toBe(true)
+    log = await listWebhookDeliveries(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+    })
+    expect(log.every((d) => d.status === 'delivered')).toBe(true)
+
+    // Send again: the same event, the same id, once more.
+    await resendWebhookDelivery(database.db, { projectId: project.id, deliveryId: failed.id })
+    expect(await jobs.runOnce()).toMatchObject({ sent: 1 })
+    expect(hook.got.at(-1)!.headers['webhook-id']).toBe(ids[0])
+  })
+
+  it('gives up after the schedule (more than a day) and disables the endpoint', async () => {
+    const project = await createProject(database.db, { name: 'Gone' })
+    const { endpoint } = await createWebhookEndpoint(database.db, {
+      projectId: project.id,
+      url: hookUrl,
+      eventTypes: [],
+      secrets,
+      targetRule: loopbackAllowed,
+    })
+    await emit(project.id, 'balance.low', { available: 0 })
+    hook.answer(500)
+    const jobs = dispatcher()
+    let at = Date.now()
+    await jobs.runOnce(new Date(at))
+    for (const delay of WEBHOOK_RETRY_DELAYS_SECONDS) {
+      at += (delay + 1) * 1000
+      await jobs.runOnce(new Date(at))
+    }
+    expect(at - Date.now()).toBeGreaterThan(24 * 3_600_000)
+    expect(hook.got).toHaveLength(WEBHOOK_RETRY_DELAYS_SECONDS.length + 1)
+    const [delivery] = await listWebhookDeliveries(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+    })
+    expect(delivery).toMatchObject({ status: 'failed', attempts: 8 })
+    const [stored] = await listWebhookEndpoints(database.db, project.id)
+    expect(stored!.disabledAt).not.toBeNull()
+    // Disabled: nothing more is queued or sent.
+    await emit(project.id, 'balance.low', { available: 0 })
+    expect(await jobs.runOnce(new Date(at + 3_600_000))).toMatchObject({ queued: 0, sent: 0 })
+  })
+
+  it('refuses a private address unless allowed, and bad input naming the field', async () => {
+    const project = await createProject(database.db, { name: 'Guarded' })
+    const strict = (url: URL) => targetRefusal(url, { allowPrivate: false })
+    const create = (url: string, eventTypes: string[] = [], targetRule = strict) =>
+      createWebhookEndpoint(database.db, {
+        projectId: project.id,
+        url,
+        eventTypes,
+        secrets,
+        targetRule,
+      })
+    await expect(create('http://127.0.0.1:9/hook')).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'url',
+    })
+    await expect(create('http://10.0.0.1/hook')).rejects.toMatchObject({ field: 'url' })
+    await expect(create('ftp://example.com/hook')).rejects.toMatchObject({ field: 'url' })
+    await expect(create(`https://example.com/${'a'.repeat(2048)}`)).rejects.toMatchObject({
+      field: 'url',
+    })
+    await expect(create('https://example.com/hook', ['payment.exploded'])).rejects.toMatchObject({
+      field: 'eventTypes',
+    })
+    expect(await listWebhookEndpoints(database.db, project.id)).toEqual([])
+  })
+
+  it('the outbound guard refuses a stored name that resolves to a private address', async () => {
+    const project = await createProject(database.db, { name: 'Rebound' })
+    await createWebhookEndpoint(database.db, {
+      projectId: project.id,
+      url: 'https://hooks.example.com/in',
+      eventTypes: [],
+      secrets,
+      targetRule: (url) => targetRefusal(url, { allowPrivate: false }),
+    })
+    await emit(project.id, 'balance.low', { available: 0 })
+    const jobs = createWebhookDispatcher(database.db, silent, {
+      secrets,
+      outbound: createOutbound({
+        allowPrivate: false,
+        ownPorts: () => [],
+        logger: silent,
+        resolve: async () => [{ address: '127.0.0.1', family: 4 }],
+      }),
+    })
+    expect(await jobs.runOnce()).toMatchObject({ sent: 0, failed: 1 })
+    const [endpoint] = await listWebhookEndpoints(database.db, project.id)
+    const [delivery] = await listWebhookDeliveries(database.db, {
+      projectId: project.id,
+      endpointId: endpoint!.id,
+    })
+    expect(delivery!.lastError).toBe('the target is not a public address')
+  })
+
+  it("one project's events never reach another project's endpoint", async () => {
+    const mine = await createProject(database.db, { name: 'Mine' })
+    const theirs = await createProject(database.db, { name: 'Theirs' })
+    const { endpoint } = await createWebhookEndpoint(database.db, {
+      projectId: mine.id,
+      url: hookUrl,
+      eventTypes: [],
+      secrets,
+      targetRule: loopbackAllowed,
+    })
+    await emit(theirs.id, 'balance.low', { secretOfTheirs: true })
+    await emit(mine.id, 'balance.low', { mine: true })
+    await dispatcher().runOnce()
+    expect(hook.got.map((r) => JSON.parse(r.body).data)).toEqual([{ mine: true }])
+    // Their project cannot read or resend my deliveries.
+    expect(
+      await listWebhookDeliveries(database.db, { projectId: theirs.id, endpointId: endpoint.id }),
+    ).toEqual([])
+    const [mineDelivery] = await listWebhookDeliveries(database.db, {
+      projectId: mine.id,
+      endpointId: endpoint.id,
+    })
+    await expect(
+      resendWebhookDelivery(database.db, { projectId: theirs.id, deliveryId: mineDelivery!.id }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+})

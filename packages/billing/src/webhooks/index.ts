@@ -1,0 +1,3 @@
+export * from './endpoints.ts'
+export * from './outbox.ts'
+export * from './signing.ts'

@@ -1,0 +1,205 @@
+import { type Db, type Executor, rows } from '@e-stars/db'
+import { sql } from 'drizzle-orm'
+
+/**
+ * Seconds to wait after each failed attempt (the Standard Webhooks schedule): 5 s, 5 min, 30 min,
+ * 2 h, 5 h, 10 h, 10 h. The eighth failure gives up, about 27.6 hours after the first attempt, so
+ * a receiver that is down for a day still gets every event.
+ */
+export const WEBHOOK_RETRY_DELAYS_SECONDS = [5, 300, 1800, 7200, 18_000, 36_000, 36_000] as const
+
+/** Events copied per endpoint per run: a long backlog drains over a few runs, none starves. */
+const EVENTS_PER_RUN = 500
+
+/**
+ * Copies new outbox events (the `events` table, written in the same transaction as each change)
+ * into each enabled endpoint's deliveries and moves its cursor past them, in one statement per
+ * endpoint. The endpoint's row is locked while it is copied, so two replicas never copy the same
+ * events twice (and the unique index would refuse it anyway). Returns the deliveries queued.
+ */
+export async function queueWebhookDeliveries(db: Db, now: Date = new Date()): Promise<number> {
+  return db.transaction(async (tx) => {
+    const endpoints = await rows<{ project_id: string; id: string; cursor: string }>(
+      tx,
+      sql`select project_id, id, cursor from webhook_endpoints
+          where disabled_at is null for update skip locked`,
+    )
+    let queued = 0
+    for (const endpoint of endpoints) {
+      const [result] = await rows<{ queued: string }>(
+        tx,
+        sql`with scanned as (
+              select e.id, e.type from events e
+              where e.project_id = ${endpoint.project_id} and e.id > ${endpoint.cursor}::int8
+              order by e.id limit ${EVENTS_PER_RUN}
+            ), wanted as (
+              select s.id from scanned s, webhook_endpoints w
+              where w.project_id = ${endpoint.project_id} and w.id = ${endpoint.id}
+                and (jsonb_array_length(w.event_types) = 0 or w.event_types ? s.type)
+            ), queued as (
+              insert into webhook_deliveries (project_id, endpoint_id, event_id, next_attempt_at)
+              select ${endpoint.project_id}, ${endpoint.id}, id, ${now.toISOString()}::timestamptz
+              from wanted
+              on conflict do nothing
+              returning 1
+            ), moved as (
+              update webhook_endpoints set cursor = (select max(id) from scanned)
+              where project_id = ${endpoint.project_id} and id = ${endpoint.id}
+                and exists (select 1 from scanned)
+              returning 1
+            )
+            select (select count(*) from queued) as queued, (select count(*) from moved) as moved`,
+      )
+      queued += Number(result?.queued ?? 0)
+    }
+    return queued
+  })
+}
+
+export interface ClaimedDelivery {
+  projectId: string
+  id: number
+  endpointId: string
+  eventId: number
+  /** This attempt's number, from 1. */
+  attempt: number
+  url: string
+  secretEncrypted: string
+  event: { type: string; payload: Record<string, unknown>; createdAt: Date }
+}
+
+/**
+ * Claims due deliveries of enabled endpoints for `leaseMs`: the claim moves `next_attempt_at` to
+ * the lease's end, so a replica that dies mid-send leaves the delivery due again when it lapses
+ * (at least once: the receiver may see it twice, with the same `webhook-id`).
+ */
+export async function claimWebhookDeliveries(
+  db: Executor,
+  input: { leaseMs?: number; limit?: number; now?: Date } = {},
+): Promise<ClaimedDelivery[]> {
+  const now = (input.now ?? new Date()).toISOString()
+  const leaseUntil = new Date(Date.parse(now) + (input.leaseMs ?? 60_000)).toISOString()
+  const claimed = await rows<{
+    project_id: string
+    id: string
+    endpoint_id: string
+    event_id: string
+    attempts: number
+    url: string
+    secret_encrypted: string
+    type: string
+    payload: Record<string, unknown> | string
+    event_at: string | Date
+  }>(
+    db,
+    sql`with due as (
+          select d.project_id, d.id from webhook_deliveries d
+          where d.status = 'pending' and d.next_attempt_at <= ${now}::timestamptz
+            and exists (select 1 from webhook_endpoints w where w.project_id = d.project_id
+              and w.id = d.endpoint_id and w.disabled_at is null)
+          order by d.next_attempt_at, d.id
+          limit ${input.limit ?? 50}
+          for update skip locked
+        ), claimed as (
+          update webhook_deliveries d
+          set next_attempt_at = ${leaseUntil}::timestamptz, attempts = d.attempts + 1
+          from due where d.project_id = due.project_id and d.id = due.id
+          returning d.project_id, d.id, d.endpoint_id, d.event_id, d.attempts
+        )
+        select c.*, w.url, w.secret_encrypted, e.type, e.payload, e.created_at as event_at
+        from claimed c
+        join webhook_endpoints w on w.project_id = c.project_id and w.id = c.endpoint_id
+        join events e on e.project_id = c.project_id and e.id = c.event_id
+        order by c.endpoint_id, c.event_id`,
+  )
+  return claimed.map((r) => ({
+    projectId: r.project_id,
+    id: Number(r.id),
+    endpointId: r.endpoint_id,
+    eventId: Number(r.event_id),
+    attempt: r.attempts,
+    url: r.url,
+    secretEncrypted: r.secret_encrypted,
+    event: {
+      type: r.type,
+      payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
+      createdAt: new Date(r.event_at),
+    },
+  }))
+}
+
+/** What the receiver gets: the event's id, type and time, and its facts under `data`. */
+export function webhookMessage(delivery: Pick<ClaimedDelivery, 'eventId' | 'event'>) {
+  const id = `evt_${delivery.eventId}`
+  const body = JSON.stringify({
+    id,
+    type: delivery.event.type,
+    timestamp: delivery.event.createdAt.toISOString(),
+    data: delivery.event.payload,
+  })
+  return { id, body }
+}
+
+export async function markWebhookDelivered(
+  db: Executor,
+  input: { projectId: string; id: number; statusCode: number; now?: Date },
+) {
+  await db.execute(
+    sql`update webhook_deliveries
+        set status = 'delivered', delivered_at = ${(input.now ?? new Date()).toISOString()}::timestamptz,
+            last_status_code = ${input.statusCode}, last_error = null
+        where project_id = ${input.projectId} and id = ${input.id}`,
+  )
+}
+
+/**
+ * A failed attempt: due again after the schedule's delay, or, after the last one, given up. An
+ * endpoint whose delivery gives up is disabled (it has failed for more than a day); the console
+ * shows it off, with the delivery log saying why, and turning it on again resumes.
+ */
+export async function markWebhookFailed(
+  db: Executor,
+  input: {
+    projectId: string
+    id: number
+    endpointId: string
+    attempt: number
+    error: string
+    now?: Date
+  },
+): Promise<{ gaveUp: boolean }> {
+  const now = input.now ?? new Date()
+  const delay = WEBHOOK_RETRY_DELAYS_SECONDS[input.attempt - 1]
+  if (delay === undefined) {
+    await db.execute(
+      sql`update webhook_deliveries set status = 'failed', last_error = ${input.error},
+            last_status_code = null
+          where project_id = ${input.projectId} and id = ${input.id}`,
+    )
+    await db.execute(
+      sql`update webhook_endpoints set disabled_at = ${now.toISOString()}::timestamptz
+          where project_id = ${input.projectId} and id = ${input.endpointId} and disabled_at is null`,
+    )
+    return { gaveUp: true }
+  }
+  await db.execute(
+    sql`update webhook_deliveries
+        set next_attempt_at = ${new Date(now.getTime() + delay * 1000).toISOString()}::timestamptz,
+            last_error = ${input.error}, last_status_code = null
+        where project_id = ${input.projectId} and id = ${input.id}`,
+  )
+  return { gaveUp: false }
+}
+
+/** A claimed delivery not tried (its endpoint just failed): due again, the attempt not counted. */
+export async function releaseWebhookClaim(
+  db: Executor,
+  input: { projectId: string; id: number; now?: Date },
+) {
+  await db.execute(
+    sql`update webhook_deliveries
+        set next_attempt_at = ${(input.now ?? new Date()).toISOString()}::timestamptz,
+            attempts = greatest(attempts - 1, 0)
+        where project_id = ${input.projectId} and id = ${input.id}`,
+  )
+}

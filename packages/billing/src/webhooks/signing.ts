@@ -1,0 +1,84 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+
+/**
+ * The signature scheme of outgoing webhooks, the Standard Webhooks one (standardwebhooks.com), so
+ * a receiver can use that project's verifier in any language or the few lines in docs/webhooks.md:
+ *
+ * - `webhook-id`: the event's id (`evt_<n>`), the same on every retry: a receiver dedupes on it;
+ * - `webhook-timestamp`: Unix seconds when this attempt was signed;
+ * - `webhook-signature`: `v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>`, where the key
+ *   is the bytes of the endpoint's secret after its `whsec_` prefix (base64). Several signatures
+ *   may be listed, separated by spaces (a secret being rotated).
+ */
+export const WEBHOOK_SECRET_PREFIX = 'whsec_'
+
+/** Five minutes either way, the Standard Webhooks default: an old capture cannot be replayed. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300
+
+export const generateWebhookSecret = () =>
+  `${WEBHOOK_SECRET_PREFIX}${randomBytes(24).toString('base64')}`
+
+function secretBytes(secret: string): Buffer {
+  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) throw new Error('not a whsec_ secret')
+  return Buffer.from(secret.slice(WEBHOOK_SECRET_PREFIX.length), 'base64')
+}
+
+export function signWebhook(
+  secret: string,
+  message: { id: string; timestamp: number; body: string },
+): string {
+  const mac = createHmac('sha256', secretBytes(secret))
+    .update(`${message.id}.${message.timestamp}.${message.body}`)
+    .digest('base64')
+  return `v1,${mac}`
+}
+
+export interface WebhookHeaders {
+  'webhook-id': string
+  'webhook-timestamp': string
+  'webhook-signature': string
+}
+
+export function webhookHeaders(
+  secret: string,
+  message: { id: string; timestamp: number; body: string },
+): WebhookHeaders {
+  return {
+    'webhook-id': message.id,
+    'webhook-timestamp': String(message.timestamp),
+    'webhook-signature': signWebhook(secret, message),
+  }
+}
+
+/**
+ * The receiver's check (tests use it; the client packages carry the same few lines): a signature
+ * made with `secret` over exactly this body, signed within the tolerance of `now`.
+ */
+export function verifyWebhook(
+  secret: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  options: { now?: Date; toleranceSeconds?: number } = {},
+): boolean {
+  const one = (name: string) => {
+    const value = headers[name]
+    return Array.isArray(value) ? value[0] : value
+  }
+  const id = one('webhook-id')
+  const timestamp = one('webhook-timestamp')
+  const signatures = one('webhook-signature')
+  if (!id || !timestamp || !signatures || !/^\d{1,12}$/.test(timestamp)) return false
+  const now = Math.floor((options.now ?? new Date()).getTime() / 1000)
+  if (Math.abs(now - Number(timestamp)) > (options.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS))
+    return false
+  const expected = Buffer.from(
+    signWebhook(secret, { id, timestamp: Number(timestamp), body }).slice(3),
+    'base64',
+  )
+  return signatures.split(' ').some((entry) => {
+    const [version, mac] = entry.split(',')
+    if (version !== 'v1' || !mac) return false
+    const given = Buffer.from(mac, 'base64')
+    return given.length === expected.length && timingSafeEqual(given, expected)
+  })
+}
