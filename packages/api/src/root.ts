@@ -15,6 +15,7 @@ import { productsRouter } from './routers/products.ts'
 import { projectRouter } from './routers/project.ts'
 import { reconcileRouter } from './routers/reconcile.ts'
 import { usageRouter } from './routers/usage.ts'
+import { webhooksRouter } from './routers/webhooks.ts'
 import { router } from './trpc.ts'
 
 /** Every procedure a bot or a Mini App calls: what `ClientRouter` (the public client) is built from. */
@@ -43,6 +44,8 @@ export const appRouter = router({
   ...clientProcedures,
   /** The operator console (session cookie, not API keys). */
   operator: operatorRouter,
+  /** Signed webhooks, from the console (session cookie, like `operator`). */
+  webhooks: webhooksRouter,
 })
 
 export type AppRouter = typeof appRouter
