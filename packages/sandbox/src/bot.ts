@@ -1,7 +1,7 @@
 import type { VirtualClock } from './clock.ts'
 import { type DeliveryOptions, UpdateChannel, type WebhookReply } from './delivery.ts'
 import { type InvoiceTerms, StarsAccount } from './stars.ts'
-import type { CallbackAnswer, Message, PrivateChat, User } from './types.ts'
+import type { CallbackAnswer, Message, PaidMedia, PrivateChat, User } from './types.ts'
 
 interface ChatState {
   readonly user: User
@@ -9,6 +9,13 @@ interface ChatState {
   nextMessageId: number
   /** A bot may only write to users who have written to it first (Telegram's rule). */
   started: boolean
+}
+
+/** A sendPaidMedia message's terms: its price, payload (may be empty) and media. */
+export interface PaidMediaOffer {
+  starCount: number
+  payload: string
+  media: PaidMedia[]
 }
 
 export interface CallbackQueryState {
@@ -36,6 +43,8 @@ export class SandboxBot {
   readonly callbackQueries = new Map<string, CallbackQueryState>()
   /** Terms of each invoice message, keyed `${chatId}:${messageId}`. */
   readonly invoiceTerms = new Map<string, InvoiceTerms>()
+  /** What each paid-media message sells, keyed `${chatId}:${messageId}`. */
+  readonly paidMediaOffers = new Map<string, PaidMediaOffer>()
   readonly #chats = new Map<number, ChatState>()
   readonly #listeners = new Set<() => void>()
   readonly #clock: VirtualClock

@@ -136,6 +136,12 @@ export const controlRoutes: Route<z.ZodType>[] = [
   }),
   route({
     method: 'POST',
+    path: '/sandbox/paid-media-purchases',
+    input: z.object({ userId, messageId: z.number().int(), botToken }),
+    run: (s, { userId, messageId, botToken }) => s.buyPaidMedia(userId, messageId, { botToken }),
+  }),
+  route({
+    method: 'POST',
     path: '/sandbox/renewals',
     input: z.object({ chargeId }),
     run: (s, { chargeId }) => s.renewSubscription(chargeId),

@@ -27,7 +27,12 @@ export {
   type SubscriptionInfo,
   type WaitForMessageOptions,
 } from './sandbox.ts'
-export { SUBSCRIPTION_MAX_PRICE, SUBSCRIPTION_PERIOD_SECONDS } from './stars.ts'
+export {
+  PAID_MEDIA_MAX_STARS,
+  PAID_MEDIA_MIN_STARS,
+  SUBSCRIPTION_MAX_PRICE,
+  SUBSCRIPTION_PERIOD_SECONDS,
+} from './stars.ts'
 export type * from './types.ts'
 export type {
   CreateBotInput,

@@ -20,6 +20,7 @@ import type {
   BotSubscriptionUpdated,
   CallbackAnswer,
   Message,
+  PaidMediaPurchased,
   StarTransaction,
   SubscriptionState,
   Update,
@@ -289,6 +290,21 @@ export class Sandbox {
     const user = this.#world.requireUser(userId)
     const { bot, terms } = this.#world.resolveInvoice({ ...invoice, userId })
     return this.#world.payInvoice(bot, user, terms)
+  }
+
+  /**
+   * The user buys a paid-media message the bot sent (sendPaidMedia): the Stars are charged at
+   * once, the ledger gets a `paid_media_payment` row and, when the message has a payload, the
+   * bot gets `purchased_paid_media`. Returns the transaction id and the update.
+   */
+  buyPaidMedia(
+    userId: number,
+    messageId: number,
+    options: BotSelector = {},
+  ): { chargeId: string; update: PaidMediaPurchased | null } {
+    const { bot, user } = this.#chat(userId, options)
+    const { chargeId, update } = this.#world.purchasePaidMedia(bot, user, messageId)
+    return { chargeId, update: update === undefined ? null : structuredClone(update) }
   }
 
   /** What a Telegram client shows before paying an invoice link (made by createInvoiceLink). */

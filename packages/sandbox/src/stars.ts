@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto'
-import type { StarTransaction, TransactionPartnerUser, User } from './types.ts'
+import type {
+  AffiliateInfo,
+  PaidMedia,
+  StarTransaction,
+  TransactionPartnerUser,
+  User,
+} from './types.ts'
+
+/** Telegram's price range for paid media (Bot API 9.3): 1–25,000 Stars. */
+export const PAID_MEDIA_MIN_STARS = 1
+export const PAID_MEDIA_MAX_STARS = 25_000
 
 /** The one subscription period Telegram accepts: 30 days. */
 export const SUBSCRIPTION_PERIOD_SECONDS = 2_592_000
@@ -25,6 +35,10 @@ export interface Charge {
   refunded: boolean
   subscriptionId: string | undefined
   subscriptionExpirationDate: number | undefined
+  /** A paid-media purchase (no invoice): which message, what it unlocked. */
+  paidMedia?: { messageKey: string; media: PaidMedia[] } | undefined
+  /** The affiliate who referred the payer and the commission they took. */
+  affiliate?: AffiliateInfo | undefined
 }
 
 export interface Subscription {
@@ -63,6 +77,8 @@ export class StarsAccount {
     terms: InvoiceTerms
     date: number
     subscription?: Subscription | undefined
+    paidMedia?: Charge['paidMedia']
+    affiliate?: AffiliateInfo | undefined
   }): Charge {
     const charge: Charge = {
       id: `stxSANDBOX${randomBytes(18).toString('base64url')}`,
@@ -74,6 +90,8 @@ export class StarsAccount {
       subscriptionId: input.subscription?.id,
       subscriptionExpirationDate: undefined,
     }
+    if (input.paidMedia) charge.paidMedia = input.paidMedia
+    if (input.affiliate) charge.affiliate = input.affiliate
     this.charges.set(charge.id, charge)
     this.#append({
       id: charge.id,
@@ -159,12 +177,24 @@ export interface StarsState {
 }
 
 function partnerOf(charge: Charge): TransactionPartnerUser {
+  if (charge.paidMedia) {
+    const partner: TransactionPartnerUser = {
+      type: 'user',
+      transaction_type: 'paid_media_payment',
+      user: charge.user,
+      paid_media: charge.paidMedia.media,
+    }
+    if (charge.affiliate) partner.affiliate = charge.affiliate
+    if (charge.terms.payload !== '') partner.paid_media_payload = charge.terms.payload
+    return partner
+  }
   const partner: TransactionPartnerUser = {
     type: 'user',
     transaction_type: 'invoice_payment',
     user: charge.user,
     invoice_payload: charge.terms.payload,
   }
+  if (charge.affiliate) partner.affiliate = charge.affiliate
   if (charge.terms.subscriptionPeriod !== undefined) {
     partner.subscription_period = charge.terms.subscriptionPeriod
   }

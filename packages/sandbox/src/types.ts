@@ -88,7 +88,33 @@ export interface Message {
   invoice?: Invoice
   successful_payment?: SuccessfulPayment
   refunded_payment?: RefundedPayment
+  paid_media?: PaidMediaInfo
   reply_markup?: ReplyMarkup
+}
+
+export interface Video {
+  file_id: string
+  file_unique_id: string
+  width: number
+  height: number
+  duration: number
+}
+
+export type PaidMedia =
+  | { type: 'photo'; photo: PhotoSize[] }
+  | { type: 'video'; video: Video }
+  | { type: 'preview'; width?: number; height?: number; duration?: number }
+
+/** Message.paid_media: what sendPaidMedia sent (the bot sees the media, a buyer-to-be a preview). */
+export interface PaidMediaInfo {
+  star_count: number
+  paid_media: PaidMedia[]
+}
+
+/** Update.purchased_paid_media: a user bought paid media with a non-empty payload. */
+export interface PaidMediaPurchased {
+  from: User
+  paid_media_payload: string
 }
 
 export interface CallbackQuery {
@@ -124,6 +150,7 @@ export interface Update {
   callback_query?: CallbackQuery
   pre_checkout_query?: PreCheckoutQuery
   subscription?: BotSubscriptionUpdated
+  purchased_paid_media?: PaidMediaPurchased
 }
 
 /** The update kinds the sandbox can produce (names as in `allowed_updates`). */
@@ -133,21 +160,79 @@ export type UpdateKind =
   | 'callback_query'
   | 'pre_checkout_query'
   | 'subscription'
+  | 'purchased_paid_media'
+
+/** The affiliate who earned a commission on a user's payment (Telegram's affiliate programs). */
+export interface AffiliateInfo {
+  affiliate_user?: User
+  affiliate_chat?: PrivateChat
+  commission_per_mille: number
+  /** The commission in whole Stars (rounded toward 0; negative on the refund row). */
+  amount: number
+  nanostar_amount?: number
+}
+
+export type TransactionType =
+  | 'invoice_payment'
+  | 'paid_media_payment'
+  | 'gift_purchase'
+  | 'premium_purchase'
+  | 'business_account_transfer'
 
 export interface TransactionPartnerUser {
   type: 'user'
-  transaction_type: 'invoice_payment'
+  transaction_type: TransactionType
   user: User
+  affiliate?: AffiliateInfo
   invoice_payload?: string
   subscription_period?: number
+  paid_media?: PaidMedia[]
+  paid_media_payload?: string
+  premium_subscription_duration?: number
 }
+
+/** The bot's own commission as an affiliate of another bot's program. */
+export interface TransactionPartnerAffiliateProgram {
+  type: 'affiliate_program'
+  sponsor_user?: User
+  commission_per_mille: number
+}
+
+export type RevenueWithdrawalState =
+  | { type: 'pending' }
+  | { type: 'succeeded'; date: number; url: string }
+  | { type: 'failed' }
+
+/** A withdrawal of the bot's Stars through Fragment. */
+export interface TransactionPartnerFragment {
+  type: 'fragment'
+  withdrawal_state?: RevenueWithdrawalState
+}
+
+export interface TransactionPartnerTelegramAds {
+  type: 'telegram_ads'
+}
+
+/** Stars paid for Bot API requests beyond the free limit (paid broadcasts). */
+export interface TransactionPartnerTelegramApi {
+  type: 'telegram_api'
+  request_count: number
+}
+
+export type TransactionPartner =
+  | TransactionPartnerUser
+  | TransactionPartnerAffiliateProgram
+  | TransactionPartnerFragment
+  | TransactionPartnerTelegramAds
+  | TransactionPartnerTelegramApi
 
 export interface StarTransaction {
   id: string
   amount: number
+  nanostar_amount?: number
   date: number
-  source?: TransactionPartnerUser
-  receiver?: TransactionPartnerUser
+  source?: TransactionPartner
+  receiver?: TransactionPartner
 }
 
 export interface StarTransactions {
@@ -156,6 +241,7 @@ export interface StarTransactions {
 
 export interface StarAmount {
   amount: number
+  nanostar_amount?: number
 }
 
 export interface WebhookInfo {

@@ -8,6 +8,7 @@ import type {
   BotSubscriptionUpdated,
   CallbackAnswer,
   Message,
+  PaidMediaPurchased,
   PreCheckoutQuery,
   SubscriptionState,
   User,
@@ -292,6 +293,43 @@ export class World {
       throw new SandboxError('BAD_INPUT', 'an earlier charge is dated now or before')
     const user = this.users.get(payer.id) ?? this.createUser(payer)
     return bot.stars.recordCharge({ user, terms, date })
+  }
+
+  /**
+   * The user buys a paid-media message (no pre-checkout: Telegram charges at once): a ledger
+   * row with `paid_media_payment`, and `purchased_paid_media` when the payload is not empty.
+   * Buying the same message twice is refused, as Telegram shows bought media as unlocked.
+   */
+  purchasePaidMedia(
+    bot: SandboxBot,
+    user: User,
+    messageId: number,
+  ): { chargeId: string; update: PaidMediaPurchased | undefined } {
+    const messageKey = `${user.id}:${messageId}`
+    const offer = bot.paidMediaOffers.get(messageKey)
+    if (!offer) throw new SandboxError('NOT_FOUND', `message ${messageId} is no paid media`)
+    for (const charge of bot.stars.charges.values()) {
+      if (charge.paidMedia?.messageKey === messageKey && !charge.refunded)
+        throw new SandboxError('CONFLICT', 'the user has already bought this paid media')
+    }
+    const charge = bot.stars.recordCharge({
+      user,
+      terms: {
+        title: 'Paid media',
+        description: 'Paid media',
+        payload: offer.payload,
+        currency: 'XTR',
+        amount: offer.starCount,
+        startParameter: '',
+        subscriptionPeriod: undefined,
+      },
+      date: this.clock.unixTime(),
+      paidMedia: { messageKey, media: structuredClone(offer.media) },
+    })
+    if (offer.payload === '') return { chargeId: charge.id, update: undefined }
+    const update: PaidMediaPurchased = { from: user, paid_media_payload: offer.payload }
+    bot.updates.enqueue('purchased_paid_media', update, user.id)
+    return { chargeId: charge.id, update }
   }
 
   /** A new charge for the next period; refused when the user canceled the subscription. */

@@ -150,8 +150,10 @@ describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
     }),
   }
 
-  it('implements every method of the extract (plus sendPhoto)', () => {
-    expect([...BOT_API_METHODS].sort()).toEqual([...Object.keys(spec.methods), 'sendPhoto'].sort())
+  it('implements every method of the extract (plus sendPhoto and sendPaidMedia)', () => {
+    expect([...BOT_API_METHODS].sort()).toEqual(
+      [...Object.keys(spec.methods), 'sendPhoto', 'sendPaidMedia'].sort(),
+    )
   })
 
   const order = Object.keys(spec.methods).filter((m) => m !== 'getUpdates')

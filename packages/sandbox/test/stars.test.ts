@@ -193,7 +193,7 @@ describe('Stars payments, refunds and the ledger', () => {
       is_recurring: true,
       is_first_recurring: true,
     })
-    expect(sandbox.starTransactions()[0]?.source?.subscription_period).toBe(MONTH)
+    expect(sandbox.starTransactions()[0]?.source).toMatchObject({ subscription_period: MONTH })
 
     sandbox.advanceClock(30 * DAY * 1000)
     const renewal = sandbox.renewSubscription(chargeId)

@@ -189,3 +189,10 @@ export const BotSubscriptionUpdatedSchema = z.object({
   state: z.enum(['active', 'canceled', 'failed']),
 })
 export type BotSubscriptionUpdated = z.infer<typeof BotSubscriptionUpdatedSchema>
+
+/** `Update.purchased_paid_media`: a user bought paid media whose payload was not empty. */
+export const PaidMediaPurchasedSchema = z.object({
+  from: UserSchema,
+  paid_media_payload: z.string(),
+})
+export type PaidMediaPurchased = z.infer<typeof PaidMediaPurchasedSchema>

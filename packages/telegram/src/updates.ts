@@ -6,6 +6,8 @@ import {
   BotSubscriptionUpdatedSchema,
   type Chat,
   ChatSchema,
+  type PaidMediaPurchased,
+  PaidMediaPurchasedSchema,
   type PreCheckoutQuery,
   PreCheckoutQuerySchema,
   type RefundedPayment,
@@ -39,6 +41,8 @@ export type PaymentUpdate =
     }
   /** Bot API 10.2: the user canceled, re-enabled, or failed to renew a subscription. */
   | { kind: 'subscription'; updateId: number; subscription: BotSubscriptionUpdated }
+  /** A paid-media purchase; the Stars themselves are found in getStarTransactions. */
+  | { kind: 'purchased_paid_media'; updateId: number; purchase: PaidMediaPurchased }
 
 const int = z.number().int()
 
@@ -63,6 +67,11 @@ const RefundedPaymentUpdateSchema = z.object({
 const SubscriptionUpdateSchema = z.object({
   update_id: int,
   subscription: BotSubscriptionUpdatedSchema,
+})
+
+const PurchasedPaidMediaUpdateSchema = z.object({
+  update_id: int,
+  purchased_paid_media: PaidMediaPurchasedSchema,
 })
 
 function issuesOf(error: z.ZodError): string[] {
@@ -103,6 +112,22 @@ export function parsePaymentUpdate(update: unknown): PaymentUpdate | null {
       kind: 'subscription',
       updateId: parsed.data.update_id,
       subscription: parsed.data.subscription,
+    }
+  }
+
+  if (update.purchased_paid_media !== undefined) {
+    const parsed = PurchasedPaidMediaUpdateSchema.safeParse(update)
+    if (!parsed.success) {
+      throw new MalformedPaymentUpdateError(
+        'purchased_paid_media',
+        updateId,
+        issuesOf(parsed.error),
+      )
+    }
+    return {
+      kind: 'purchased_paid_media',
+      updateId: parsed.data.update_id,
+      purchase: parsed.data.purchased_paid_media,
     }
   }
 

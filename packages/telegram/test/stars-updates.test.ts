@@ -42,4 +42,21 @@ describe('parsePaymentUpdate: Bot API 10.2/10.3 Stars updates', () => {
       expect((error as MalformedPaymentUpdateError).issues.join('\n')).toContain(field)
     }
   })
+
+  it('Update.purchased_paid_media: the buyer and the payload; a missing payload is malformed', () => {
+    const update = {
+      update_id: 11,
+      purchased_paid_media: { from: payer, paid_media_payload: 'album-7' },
+    }
+    expect(parsePaymentUpdate(update)).toEqual({
+      kind: 'purchased_paid_media',
+      updateId: 11,
+      purchase: { from: payer, paid_media_payload: 'album-7' },
+    })
+    const error = thrownBy(() =>
+      parsePaymentUpdate({ update_id: 12, purchased_paid_media: { from: payer } }),
+    )
+    expect(error).toMatchObject({ kind: 'purchased_paid_media' })
+    expect((error as MalformedPaymentUpdateError).issues.join('\n')).toContain('paid_media_payload')
+  })
 })
