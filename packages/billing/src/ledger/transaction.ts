@@ -33,7 +33,45 @@ export async function retryingConflicts<R>(work: () => Promise<R>): Promise<R> {
   }
 }
 
-/** One transaction for one act, retried whole on a deadlock or serialization failure. */
+/**
+ * What a group-commit batch's transaction shares with the acts inside it: the first deadlock or
+ * serialization failure any act met (an act may catch and swallow it, the batch must not commit).
+ */
+interface BatchState {
+  conflict?: unknown
+}
+
+const batches = new WeakMap<object, BatchState>()
+
+/** Marks `tx` as a group-commit batch's transaction: a `transact` on it becomes a savepoint. */
+export function openBatch(tx: Tx): BatchState {
+  const state: BatchState = {}
+  batches.set(tx, state)
+  return state
+}
+
+/**
+ * One transaction for one act, retried whole on a deadlock or serialization failure.
+ *
+ * Inside a group-commit batch (`db` is the batch's transaction) the act runs in a SAVEPOINT
+ * instead: a refusal rolls back only that act, and a conflict is not retried here — it is noted
+ * and rethrown so the batch runs again whole (the locks the batch holds would meet it again).
+ */
 export function transact<R>(db: Db, work: (tx: Tx) => Promise<R>): Promise<R> {
-  return retryingConflicts(() => db.transaction(work))
+  const batch = batches.get(db)
+  if (!batch) return retryingConflicts(() => db.transaction(work))
+  return db
+    .transaction((savepoint) => {
+      batches.set(savepoint, batch)
+      return work(savepoint)
+    })
+    .catch((error: unknown) => {
+      if (RETRYABLE.has(sqlState(error) ?? '')) batch.conflict ??= error
+      throw error
+    })
+}
+
+/** Whether a database error is one the whole transaction may run again after. */
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.has(sqlState(error) ?? '')
 }

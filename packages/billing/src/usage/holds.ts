@@ -24,6 +24,7 @@ import {
   total,
 } from '../ledger/lots.ts'
 import type { ConsumeInput, Mutation } from './consume.ts'
+import { grouped } from './group-commit.ts'
 
 export const DEFAULT_HOLD_TTL_SECONDS = 15 * 60
 export const MAX_HOLD_TTL_SECONDS = 24 * 60 * 60
@@ -44,8 +45,15 @@ export interface ReserveResult {
   debt: number
 }
 
-/** Moves credits from available to held, remembering which lots they came from. */
-export async function reserve(db: Db, input: ReserveInput): Promise<ReserveResult> {
+/** Moves credits from available to held, remembering which lots they came from (group-committed). */
+export function reserve(db: Db, input: ReserveInput): Promise<ReserveResult> {
+  return grouped(db, { projectId: input.projectId, telegramUserId: input.telegramUserId }, (tx) =>
+    reserveInTransaction(tx, input),
+  )
+}
+
+/** One reserve, in the caller's transaction or a batch's savepoint. */
+export async function reserveInTransaction(db: Db, input: ReserveInput): Promise<ReserveResult> {
   const now = input.now ?? new Date()
   const ttl = input.ttlSeconds ?? DEFAULT_HOLD_TTL_SECONDS
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_HOLD_TTL_SECONDS) {
@@ -134,7 +142,14 @@ export interface SettleResult {
  * otherwise only what was reserved is charged and the unpaid part is reported as `shortfall`
  * (never a negative balance, never a partial overage).
  */
-export async function settle(db: Db, input: SettleInput): Promise<SettleResult> {
+export function settle(db: Db, input: SettleInput): Promise<SettleResult> {
+  return grouped(db, { projectId: input.projectId, holdId: input.holdId }, (tx) =>
+    settleInTransaction(tx, input),
+  )
+}
+
+/** One settle, in the caller's transaction or a batch's savepoint. */
+export async function settleInTransaction(db: Db, input: SettleInput): Promise<SettleResult> {
   const now = input.now ?? new Date()
   if (!Number.isSafeInteger(input.amount) || input.amount < 0) {
     throw new InvalidInput('amount', 'must be a whole number of credits, 0 or more')
@@ -246,7 +261,14 @@ export interface ReleaseResult {
 }
 
 /** Cancels a hold: all its credits go back to the lots they came from. */
-export async function release(db: Db, input: ReleaseInput): Promise<ReleaseResult> {
+export function release(db: Db, input: ReleaseInput): Promise<ReleaseResult> {
+  return grouped(db, { projectId: input.projectId, holdId: input.holdId }, (tx) =>
+    releaseInTransaction(tx, input),
+  )
+}
+
+/** One release, in the caller's transaction or a batch's savepoint. */
+export async function releaseInTransaction(db: Db, input: ReleaseInput): Promise<ReleaseResult> {
   const now = input.now ?? new Date()
   return act(
     db,

@@ -1,0 +1,207 @@
+import type { Db, Tx } from '@e-stars/db'
+import { type SQL, sql } from 'drizzle-orm'
+import { BillingError } from '../errors.ts'
+import { openBatch, retryingConflicts } from '../ledger/transaction.ts'
+
+/**
+ * Group commit: the metering acts (consume, reserve, settle, release, and their feature-level
+ * forms) that arrive together are applied in ONE transaction, so one commit — the database's
+ * real cost — serves many calls, and a hot customer's calls take its row lock once.
+ *
+ * - Acts are queued on a lane chosen by their customer, so all calls for one customer meet in
+ *   one batch and two lanes' batches (mostly) never wait on each other's customers.
+ * - An idle lane waits one turn of the event loop (`setImmediate`, well under 1 ms) to collect
+ *   the calls that arrived together; while a lane's batch is committing, new calls queue and go
+ *   in the next batch (up to `maxBatch`). A lone call is a batch of one: the same code path.
+ * - The batch locks every customer it names in id order, in one statement, before any act runs;
+ *   then each act runs in arrival order through its usual function, whose `transact` is a
+ *   SAVEPOINT inside the batch (see `transact`): a refusal rolls back that act alone and goes to
+ *   its own caller, the others stand. Idempotency, events, quotas and entitlements are the acts'
+ *   own code, unchanged; a key replayed inside one batch sees the earlier act's claim exactly as
+ *   if it had been sent after it.
+ * - A deadlock or serialization failure runs the whole batch again; callers hear back only after
+ *   the commit, so nothing is acknowledged that could still be lost.
+ */
+
+/** The customer an act touches: named by telegram user, by credit hold, or unknown until it runs. */
+export type ActCustomer =
+  | { projectId: string; telegramUserId: number }
+  | { projectId: string; holdId: string }
+  | { projectId: string; laneKey: string }
+
+export interface GroupCommitOptions {
+  /** Batches in flight at once, one per lane; each holds one pooled connection while it runs. */
+  lanes: number
+  /** Acts per batch at most. */
+  maxBatch: number
+}
+
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { lanes: 4, maxBatch: 1000 }
+
+interface Pending {
+  customer: ActCustomer
+  run: (tx: Db) => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
+interface Lane {
+  queue: Pending[]
+  busy: boolean
+}
+
+interface Committer {
+  options: GroupCommitOptions
+  lanes: Lane[]
+  batches: number
+  acts: number
+}
+
+const committers = new WeakMap<Db, Committer>()
+
+function committerOf(db: Db): Committer {
+  let committer = committers.get(db)
+  if (!committer) {
+    committer = makeCommitter(DEFAULT_GROUP_COMMIT)
+    committers.set(db, committer)
+  }
+  return committer
+}
+
+function makeCommitter(options: GroupCommitOptions): Committer {
+  const lanes = Array.from({ length: options.lanes }, () => ({ queue: [], busy: false }))
+  return { options, lanes, batches: 0, acts: 0 }
+}
+
+/** Sets the lane count and batch size for one database handle (before its first act). */
+export function configureGroupCommit(db: Db, options: Partial<GroupCommitOptions>): void {
+  const merged = { ...DEFAULT_GROUP_COMMIT, ...options }
+  if (!Number.isInteger(merged.lanes) || merged.lanes < 1) throw new RangeError('lanes ≥ 1')
+  if (!Number.isInteger(merged.maxBatch) || merged.maxBatch < 1)
+    throw new RangeError('maxBatch ≥ 1')
+  committers.set(db, makeCommitter(merged))
+}
+
+/** Batches committed and acts applied so far on this handle (what coalescing achieved). */
+export function groupCommitStats(db: Db): { batches: number; acts: number } {
+  const { batches, acts } = committerOf(db)
+  return { batches, acts }
+}
+
+/**
+ * Runs `run` as one act of the next batch on its customer's lane and settles with its own
+ * result or error, after the batch has committed.
+ */
+export function grouped<R>(db: Db, customer: ActCustomer, run: (tx: Db) => Promise<R>): Promise<R> {
+  const committer = committerOf(db)
+  const lane = committer.lanes[laneOf(customer, committer.lanes.length)]!
+  return new Promise<R>((resolve, reject) => {
+    lane.queue.push({ customer, run, resolve: resolve as (value: unknown) => void, reject })
+    if (!lane.busy) {
+      lane.busy = true
+      setImmediate(() => void drain(db, committer, lane))
+    }
+  })
+}
+
+async function drain(db: Db, committer: Committer, lane: Lane): Promise<void> {
+  while (lane.queue.length > 0) {
+    const batch = lane.queue.splice(0, committer.options.maxBatch)
+    committer.batches++
+    committer.acts += batch.length
+    await commitBatch(db, batch)
+  }
+  lane.busy = false
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+async function commitBatch(db: Db, batch: Pending[]): Promise<void> {
+  let outcomes: Outcome[]
+  try {
+    outcomes = await retryingConflicts(() =>
+      db.transaction(async (tx) => {
+        const state = openBatch(tx)
+        await lockCustomers(tx, batch)
+        const done: Outcome[] = []
+        let unexpected = false
+        for (const act of batch) {
+          try {
+            done.push({ ok: true, value: await act.run(tx as unknown as Db) })
+          } catch (error) {
+            done.push({ ok: false, error })
+            if (!(error instanceof BillingError)) unexpected = true
+          }
+          if (state.conflict) throw state.conflict
+        }
+        // A database error outside any savepoint would leave the transaction aborted, and COMMIT
+        // would then quietly roll back acts already counted as done: prove it is still alive.
+        if (unexpected) await tx.execute(sql`select 1`)
+        return done
+      }),
+    )
+  } catch (error) {
+    for (const act of batch) act.reject(error)
+    return
+  }
+  batch.forEach((act, i) => {
+    const outcome = outcomes[i]!
+    if (outcome.ok) act.resolve(outcome.value)
+    else act.reject(outcome.error)
+  })
+}
+
+/** Locks every customer the batch names, in id order, in one statement (one global lock order). */
+async function lockCustomers(tx: Tx, batch: Pending[]): Promise<void> {
+  const byUser = new Map<string, SQL>()
+  const byHold = new Map<string, SQL>()
+  for (const { customer } of batch) {
+    if ('telegramUserId' in customer) {
+      const key = `${customer.projectId}:${customer.telegramUserId}`
+      byUser.set(key, sql`(${customer.projectId}::uuid, ${customer.telegramUserId}::int8)`)
+    } else if ('holdId' in customer && isUuid(customer.holdId)) {
+      const key = `${customer.projectId}:${customer.holdId}`
+      byHold.set(key, sql`(${customer.projectId}::uuid, ${customer.holdId}::uuid)`)
+    }
+  }
+  const named: SQL[] = []
+  if (byUser.size > 0) {
+    named.push(
+      sql`(project_id, telegram_user_id) in (values ${sql.join([...byUser.values()], sql`, `)})`,
+    )
+  }
+  if (byHold.size > 0) {
+    named.push(
+      sql`(project_id, id) in (select project_id, customer_id from holds
+            where (project_id, id) in (values ${sql.join([...byHold.values()], sql`, `)}))`,
+    )
+  }
+  if (named.length === 0) return
+  await tx.execute(
+    sql`select id from customers where ${sql.join(named, sql` or `)} order by id for update`,
+  )
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** A malformed hold id is the act's own NotFound to report, never the batch's cast error. */
+function isUuid(value: string): boolean {
+  return UUID.test(value)
+}
+
+/** The lane of a customer: the same customer, the same lane, so its calls coalesce. */
+function laneOf(customer: ActCustomer, lanes: number): number {
+  if (lanes === 1) return 0
+  const key =
+    'telegramUserId' in customer
+      ? `${customer.projectId}:u:${customer.telegramUserId}`
+      : 'holdId' in customer
+        ? `${customer.projectId}:h:${customer.holdId}`
+        : `${customer.projectId}:k:${customer.laneKey}`
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % lanes
+}
