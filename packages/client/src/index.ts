@@ -65,3 +65,4 @@ export type EntitlementList = RouterOutputs['entitlements']['list']
 export type GrantInput = RouterInputs['credits']['grant']
 /** What `usage.consumeFeature` takes. */
 export type ConsumeFeatureInput = RouterInputs['usage']['consumeFeature']
+export { verifyWebhook, type WebhookEvent, WebhookSignatureError } from './webhooks.ts'

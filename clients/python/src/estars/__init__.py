@@ -17,11 +17,13 @@ from .errors import (
     TooManyRequests,
     Unauthorized,
 )
+from .webhooks import WebhookSignatureError, verify_webhook
 
 __all__ = [
     "BadRequest", "Conflict", "ConnectionFailed", "EStars", "EStarsError", "Forbidden",
     "IdempotencyConflict", "InsufficientCredits", "Meter", "NotFound", "PayloadTooLarge",
     "PreconditionFailed", "QuotaExceeded", "ServiceUnavailable", "TooManyRequests",
     "Unauthorized", "new_key",
+    "WebhookSignatureError", "verify_webhook",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,75 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+/**
+ * For a backend that receives e-Stars webhooks: checks the Standard Webhooks signature
+ * (docs/webhooks.md) and returns the event. Pass the body exactly as received, before any JSON
+ * parsing: the signature covers its bytes.
+ *
+ * ```ts
+ * app.post('/e-stars', express.text({ type: '*\/*' }), (req, res) => {
+ *   const event = verifyWebhook(process.env.ESTARS_WEBHOOK_SECRET!, req.headers, req.body)
+ *   // dedupe on event.id: a retry carries the same one
+ *   res.sendStatus(204)
+ * })
+ * ```
+ */
+export interface WebhookEvent<Data = Record<string, unknown>> {
+  /** `evt_<n>`, the same as the `webhook-id` header and on every retry. */
+  id: string
+  type: string
+  /** When the event happened (ISO 8601). */
+  timestamp: string
+  data: Data
+}
+
+export class WebhookSignatureError extends Error {
+  override readonly name = 'WebhookSignatureError'
+}
+
+const TOLERANCE_SECONDS = 300
+
+type Headers = Record<string, string | string[] | undefined> | { get(name: string): string | null }
+
+function header(headers: Headers, name: string): string | undefined {
+  if (typeof (headers as { get?: unknown }).get === 'function')
+    return (headers as { get(name: string): string | null }).get(name) ?? undefined
+  const value = (headers as Record<string, string | string[] | undefined>)[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/**
+ * Throws `WebhookSignatureError` unless one of the `webhook-signature` entries is the HMAC-SHA256
+ * of `<webhook-id>.<webhook-timestamp>.<body>` under the secret (a `whsec_` value; during a secret
+ * rotation pass both, newest first) and the timestamp is within five minutes of now.
+ */
+export function verifyWebhook<Data = Record<string, unknown>>(
+  secret: string | readonly string[],
+  headers: Headers,
+  body: string | Uint8Array,
+  options: { now?: Date; toleranceSeconds?: number } = {},
+): WebhookEvent<Data> {
+  const id = header(headers, 'webhook-id')
+  const timestamp = header(headers, 'webhook-timestamp')
+  const signatures = header(headers, 'webhook-signature')
+  if (!id || !timestamp || !signatures)
+    throw new WebhookSignatureError('missing webhook-id, webhook-timestamp or webhook-signature')
+  if (!/^\d{1,12}$/.test(timestamp)) throw new WebhookSignatureError('bad webhook-timestamp')
+  const now = Math.floor((options.now ?? new Date()).getTime() / 1000)
+  if (Math.abs(now - Number(timestamp)) > (options.toleranceSeconds ?? TOLERANCE_SECONDS))
+    throw new WebhookSignatureError('webhook-timestamp too far from now')
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8')
+  const presented = signatures
+    .split(' ')
+    .map((entry) => entry.split(','))
+    .filter(([version, mac]) => version === 'v1' && mac)
+    .map(([, mac]) => Buffer.from(mac as string, 'base64'))
+  const matches = (typeof secret === 'string' ? [secret] : secret).some((candidate) => {
+    if (!candidate.startsWith('whsec_')) throw new WebhookSignatureError('not a whsec_ secret')
+    const expected = createHmac('sha256', Buffer.from(candidate.slice(6), 'base64'))
+      .update(`${id}.${timestamp}.${text}`)
+      .digest()
+    return presented.some((mac) => mac.length === expected.length && timingSafeEqual(mac, expected))
+  })
+  if (!matches) throw new WebhookSignatureError('no signature matches')
+  return JSON.parse(text) as WebhookEvent<Data>
+}

@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+// The server's own signer, from its module (the billing index pulls in the whole engine).
+import { generateWebhookSecret, webhookHeaders } from '../../billing/src/webhooks/signing.ts'
+import { describe, expect, it } from 'vitest'
+import { verifyWebhook, WebhookSignatureError } from '../src/index.ts'
+
+const pythonSrc = fileURLToPath(new URL('../../../clients/python/src', import.meta.url))
+
+/** What the server sends: its own signer (billing's), over a body like the dispatcher's. */
+function delivery(secret: string, at = Math.floor(Date.now() / 1000)) {
+  const body = JSON.stringify({
+    id: 'evt_42',
+    type: 'payment.succeeded',
+    timestamp: new Date().toISOString(),
+    data: { stars: 50, note: 'ünïcode ⭐' },
+  })
+  return { body, headers: webhookHeaders(secret, { id: 'evt_42', timestamp: at, body }) }
+}
+
+/** The Python client's verifier, with the machine's python3: prints the event type or the error. */
+function pythonVerify(secret: string, headers: Record<string, string>, body: string): string {
+  const script = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(pythonSrc)})
+from estars import verify_webhook, WebhookSignatureError
+args = json.load(sys.stdin)
+try:
+    print(verify_webhook(args["secret"], args["headers"], args["body"].encode("utf-8"))["type"])
+except WebhookSignatureError as error:
+    print("refused: " + str(error))
+`
+  return execFileSync('python3', ['-c', script], {
+    input: JSON.stringify({ secret, headers, body }),
+    encoding: 'utf8',
+  }).trim()
+}
+
+describe('verifyWebhook (TypeScript and Python) against the server’s signature', () => {
+  it('accepts what the server signs and refuses a tampered body, another secret, an old capture', () => {
+    const secret = generateWebhookSecret()
+    const { body, headers } = delivery(secret)
+    expect(verifyWebhook(secret, headers, body)).toMatchObject({
+      id: 'evt_42',
+      type: 'payment.succeeded',
+      data: { stars: 50 },
+    })
+    expect(verifyWebhook(secret, new Headers({ ...headers }), Buffer.from(body)).id).toBe('evt_42')
+    expect(() => verifyWebhook(secret, headers, body.replace('50', '500'))).toThrow(
+      WebhookSignatureError,
+    )
+    expect(() => verifyWebhook(generateWebhookSecret(), headers, body)).toThrow(
+      'no signature matches',
+    )
+    // During a rotation both secrets are tried.
+    expect(verifyWebhook([generateWebhookSecret(), secret], headers, body).type).toBe(
+      'payment.succeeded',
+    )
+    const old = delivery(secret, Math.floor(Date.now() / 1000) - 3600)
+    expect(() => verifyWebhook(secret, old.headers, old.body)).toThrow('too far from now')
+    expect(() =>
+      verifyWebhook(secret, { 'webhook-id': 'evt_42', 'webhook-timestamp': '1' }, body),
+    ).toThrow('missing')
+  })
+
+  it('the Python client verifies the same way', () => {
+    const secret = generateWebhookSecret()
+    const { body, headers } = delivery(secret)
+    const plain = { ...headers }
+    expect(pythonVerify(secret, plain, body)).toBe('payment.succeeded')
+    expect(pythonVerify(secret, plain, body.replace('50', '500'))).toBe(
+      'refused: no signature matches',
+    )
+    expect(pythonVerify(generateWebhookSecret(), plain, body)).toBe('refused: no signature matches')
+    const old = delivery(secret, Math.floor(Date.now() / 1000) - 3600)
+    expect(pythonVerify(secret, { ...old.headers }, old.body)).toBe(
+      'refused: webhook-timestamp too far from now',
+    )
+  })
+})
