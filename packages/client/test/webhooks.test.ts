@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
 // The server's own signer, from its module (the billing index pulls in the whole engine).
 import { generateWebhookSecret, webhookHeaders } from '../../billing/src/webhooks/signing.ts'
-import { describe, expect, it } from 'vitest'
 import { verifyWebhook, WebhookSignatureError } from '../src/index.ts'
 
 const pythonSrc = fileURLToPath(new URL('../../../clients/python/src', import.meta.url))
@@ -15,7 +15,8 @@ function delivery(secret: string, at = Math.floor(Date.now() / 1000)) {
     timestamp: new Date().toISOString(),
     data: { stars: 50, note: 'ünïcode ⭐' },
   })
-  return { body, headers: webhookHeaders(secret, { id: 'evt_42', timestamp: at, body }) }
+  // Spread: an HTTP server's headers are a plain record.
+  return { body, headers: { ...webhookHeaders(secret, { id: 'evt_42', timestamp: at, body }) } }
 }
 
 /** The Python client's verifier, with the machine's python3: prints the event type or the error. */
