@@ -17,6 +17,7 @@ const routes: RouteDefinition[] = [
       { path: '/products', component: lazy(() => import('./pages/Products.tsx')) },
       { path: '/reconciliation', component: lazy(() => import('./pages/Reconciliation.tsx')) },
       { path: '/settings', component: lazy(() => import('./pages/Settings.tsx')) },
+      { path: '/webhooks', component: lazy(() => import('./pages/Webhooks.tsx')) },
       { path: '/audit', component: lazy(() => import('./pages/Audit.tsx')) },
       { path: '/sandbox', component: lazy(() => import('./pages/Sandbox.tsx')) },
       { path: '*', component: lazy(() => import('./pages/NotFound.tsx')) },

@@ -10,6 +10,7 @@ const links = [
   { href: '/payments', label: 'Payments' },
   { href: '/products', label: 'Products' },
   { href: '/reconciliation', label: 'Reconciliation' },
+  { href: '/webhooks', label: 'Webhooks' },
   { href: '/settings', label: 'Settings' },
   { href: '/audit', label: 'Audit log' },
 ]
