@@ -259,7 +259,7 @@ const methods = {
     return true
   },
 
-  getMyStarBalance: ({ bot }): StarAmount => ({ amount: bot.stars.balance }),
+  getMyStarBalance: ({ bot }): StarAmount => bot.stars.starAmount(),
 } satisfies Record<string, MethodHandler>
 
 export type BotApiMethod = keyof typeof methods

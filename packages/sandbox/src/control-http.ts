@@ -9,6 +9,15 @@ import type { Sandbox } from './sandbox.ts'
 const botToken = z.string().min(1).optional()
 const userId = z.coerce.number().int().positive()
 const chargeId = z.string().min(1)
+/** An affiliate-referred payment: who referred it and the commission (per mille). */
+const affiliate = z
+  .object({ userId, commissionPerMille: z.number().int().min(1).max(999) })
+  .transform((a) => ({ affiliateUserId: a.userId, commissionPerMille: a.commissionPerMille }))
+  .optional()
+const stars = {
+  amount: z.number().int().nonnegative(),
+  nanostarAmount: z.number().int().min(0).max(999_999_999).optional(),
+}
 
 interface Route<S extends z.ZodType> {
   method: 'GET' | 'POST'
@@ -126,19 +135,81 @@ export const controlRoutes: Route<z.ZodType>[] = [
     method: 'POST',
     path: '/sandbox/payments',
     input: z.union([
-      z.object({ userId, messageId: z.number().int(), botToken }),
-      z.object({ userId, invoiceLink: z.string().min(1) }),
+      z.object({ userId, messageId: z.number().int(), botToken, affiliate }),
+      z.object({ userId, invoiceLink: z.string().min(1), affiliate }),
     ]),
     run: (s, input) =>
       'invoiceLink' in input
-        ? s.payInvoice(input.userId, { invoiceLink: input.invoiceLink })
-        : s.payInvoice(input.userId, { messageId: input.messageId, botToken: input.botToken }),
+        ? s.payInvoice(
+            input.userId,
+            { invoiceLink: input.invoiceLink },
+            { affiliate: input.affiliate },
+          )
+        : s.payInvoice(
+            input.userId,
+            { messageId: input.messageId, botToken: input.botToken },
+            { affiliate: input.affiliate },
+          ),
   }),
   route({
     method: 'POST',
     path: '/sandbox/paid-media-purchases',
-    input: z.object({ userId, messageId: z.number().int(), botToken }),
-    run: (s, { userId, messageId, botToken }) => s.buyPaidMedia(userId, messageId, { botToken }),
+    input: z.object({ userId, messageId: z.number().int(), botToken, affiliate }),
+    run: (s, { userId, messageId, botToken, affiliate }) =>
+      s.buyPaidMedia(userId, messageId, { botToken, affiliate }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/withdrawals',
+    input: z.object({ amount: z.number().int().positive(), botToken }),
+    run: (s, { amount, botToken }) => s.withdrawStars(amount, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/withdrawals/settle',
+    input: z.object({
+      transactionId: z.string().min(1),
+      state: z.enum(['succeeded', 'failed']),
+      botToken,
+    }),
+    run: (s, { transactionId, state, botToken }) =>
+      s.settleWithdrawal(transactionId, state, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/ad-spend',
+    input: z.object({ ...stars, botToken }),
+    run: (s, { botToken, ...amount }) => s.spendOnAds(amount, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/api-spend',
+    input: z.object({ requestCount: z.number().int().positive(), ...stars, botToken }),
+    run: (s, { requestCount, botToken, ...amount }) =>
+      s.spendOnApi(requestCount, amount, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/gift-spend',
+    input: z.object({
+      userId,
+      kind: z.enum(['gift', 'premium']),
+      amount: z.number().int().positive(),
+      premiumMonths: z.union([z.literal(3), z.literal(6), z.literal(12)]).optional(),
+      botToken,
+    }),
+    run: (s, { userId, botToken, ...input }) => s.spendOnGift(userId, input, { botToken }),
+  }),
+  route({
+    method: 'POST',
+    path: '/sandbox/affiliate-earnings',
+    input: z.object({
+      ...stars,
+      commissionPerMille: z.number().int().min(1).max(999),
+      sponsorUserId: userId.optional(),
+      botToken,
+    }),
+    run: (s, { botToken, ...input }) => s.earnAffiliateCommission(input, { botToken }),
   }),
   route({
     method: 'POST',
@@ -233,7 +304,7 @@ export const controlRoutes: Route<z.ZodType>[] = [
     method: 'GET',
     path: '/sandbox/balance',
     input: z.object({ botToken }),
-    run: (s, { botToken }) => ({ amount: s.starBalance({ botToken }) }),
+    run: (s, { botToken }) => s.starAmount({ botToken }),
   }),
   route({
     method: 'GET',

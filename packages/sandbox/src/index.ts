@@ -23,11 +23,14 @@ export {
   Sandbox,
   type SandboxExtension,
   type SandboxOptions,
+  type StarAmountInput,
   type SubscriptionChange,
   type SubscriptionInfo,
   type WaitForMessageOptions,
 } from './sandbox.ts'
 export {
+  NANOSTARS_PER_STAR,
+  netNanostarsOf,
   PAID_MEDIA_MAX_STARS,
   PAID_MEDIA_MIN_STARS,
   SUBSCRIPTION_MAX_PRICE,
@@ -38,6 +41,7 @@ export type {
   CreateBotInput,
   CreateUserInput,
   PaymentResult,
+  Referral,
   RenewalResult,
   StoredFile,
 } from './world.ts'

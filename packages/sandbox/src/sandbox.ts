@@ -14,15 +14,18 @@ import type { WebhookAttempt } from './delivery.ts'
 import { BotApiError, SandboxError } from './errors.ts'
 import { readBotApiParams } from './params.ts'
 import { sendJson } from './respond.ts'
-import type { Subscription } from './stars.ts'
+import { NANOSTARS_PER_STAR, type Subscription } from './stars.ts'
 import { keepStarsJournal } from './stars-journal.ts'
 import type {
   BotSubscriptionUpdated,
   CallbackAnswer,
   Message,
   PaidMediaPurchased,
+  StarAmount,
   StarTransaction,
   SubscriptionState,
+  TransactionPartnerAffiliateProgram,
+  TransactionPartnerUser,
   Update,
   User,
 } from './types.ts'
@@ -30,6 +33,7 @@ import {
   type CreateBotInput,
   type CreateUserInput,
   type PaymentResult,
+  type Referral,
   type RenewalResult,
   type StoredFile,
   World,
@@ -286,10 +290,14 @@ export class Sandbox {
    * pre_checkout_query, waits for the bot's answer, then sends successful_payment and records
    * the charge. Paying the same invoice again makes a new charge.
    */
-  payInvoice(userId: number, invoice: InvoiceRef): Promise<PaymentResult> {
+  payInvoice(
+    userId: number,
+    invoice: InvoiceRef,
+    options: { affiliate?: Referral | undefined } = {},
+  ): Promise<PaymentResult> {
     const user = this.#world.requireUser(userId)
     const { bot, terms } = this.#world.resolveInvoice({ ...invoice, userId })
-    return this.#world.payInvoice(bot, user, terms)
+    return this.#world.payInvoice(bot, user, terms, options.affiliate)
   }
 
   /**
@@ -300,10 +308,15 @@ export class Sandbox {
   buyPaidMedia(
     userId: number,
     messageId: number,
-    options: BotSelector = {},
+    options: BotSelector & { affiliate?: Referral | undefined } = {},
   ): { chargeId: string; update: PaidMediaPurchased | null } {
     const { bot, user } = this.#chat(userId, options)
-    const { chargeId, update } = this.#world.purchasePaidMedia(bot, user, messageId)
+    const { chargeId, update } = this.#world.purchasePaidMedia(
+      bot,
+      user,
+      messageId,
+      options.affiliate,
+    )
     return { chargeId, update: update === undefined ? null : structuredClone(update) }
   }
 
@@ -422,8 +435,108 @@ export class Sandbox {
     return structuredClone(this.#world.requireBot(options.botToken).stars.ledger)
   }
 
+  /** Whole Stars of the bot's balance (see starAmount for the nanostars). */
   starBalance(options: BotSelector = {}): number {
     return this.#world.requireBot(options.botToken).stars.balance
+  }
+
+  /** The bot's balance as getMyStarBalance answers it: `{ amount, nanostar_amount? }`. */
+  starAmount(options: BotSelector = {}): StarAmount {
+    return this.#world.requireBot(options.botToken).stars.starAmount()
+  }
+
+  // ---- the bot's treasury (acting as Telegram) ------------------------------------------------
+
+  /** The bot's owner withdraws Stars through Fragment: a pending `fragment` row. */
+  withdrawStars(amount: number, options: BotSelector = {}): StarTransaction {
+    const bot = this.#world.requireBot(options.botToken)
+    if (!Number.isSafeInteger(amount)) throw new SandboxError('BAD_INPUT', 'whole Stars only')
+    const row = this.#world.recordOutflow(
+      bot,
+      { type: 'fragment', withdrawal_state: { type: 'pending' } },
+      amount * NANOSTARS_PER_STAR,
+    )
+    return structuredClone(row)
+  }
+
+  /** A pending withdrawal succeeds (dated now, with a Fragment URL) or fails (Stars return). */
+  settleWithdrawal(
+    transactionId: string,
+    state: 'succeeded' | 'failed',
+    options: BotSelector = {},
+  ): StarTransaction {
+    const stars = this.#world.requireBot(options.botToken).stars
+    const row = stars.settleWithdrawal(
+      transactionId,
+      state === 'failed'
+        ? { type: 'failed' }
+        : {
+            type: 'succeeded',
+            date: this.clock.unixTime(),
+            url: `https://fragment.com/tx/${transactionId.slice(-16)}`,
+          },
+    )
+    return structuredClone(row)
+  }
+
+  /** Stars spent on Telegram Ads. */
+  spendOnAds(stars: StarAmountInput, options: BotSelector = {}): StarTransaction {
+    const bot = this.#world.requireBot(options.botToken)
+    return structuredClone(
+      this.#world.recordOutflow(bot, { type: 'telegram_ads' }, nanostarsOfInput(stars)),
+    )
+  }
+
+  /** Stars spent on Bot API requests beyond the free limit (paid broadcasts). */
+  spendOnApi(
+    requestCount: number,
+    stars: StarAmountInput,
+    options: BotSelector = {},
+  ): StarTransaction {
+    if (!Number.isSafeInteger(requestCount) || requestCount < 1)
+      throw new SandboxError('BAD_INPUT', 'requestCount must be a positive integer')
+    const bot = this.#world.requireBot(options.botToken)
+    return structuredClone(
+      this.#world.recordOutflow(
+        bot,
+        { type: 'telegram_api', request_count: requestCount },
+        nanostarsOfInput(stars),
+      ),
+    )
+  }
+
+  /** The bot spends Stars on a gift (`gift_purchase`) or Premium (`premium_purchase`) for a user. */
+  spendOnGift(
+    userId: number,
+    input: { kind: 'gift' | 'premium'; amount: number; premiumMonths?: number | undefined },
+    options: BotSelector = {},
+  ): StarTransaction {
+    const { bot, user } = this.#chat(userId, options)
+    const partner: TransactionPartnerUser = {
+      type: 'user',
+      transaction_type: input.kind === 'gift' ? 'gift_purchase' : 'premium_purchase',
+      user,
+    }
+    if (input.kind === 'premium') partner.premium_subscription_duration = input.premiumMonths ?? 3
+    if (!Number.isSafeInteger(input.amount)) throw new SandboxError('BAD_INPUT', 'whole Stars only')
+    return structuredClone(
+      this.#world.recordOutflow(bot, partner, input.amount * NANOSTARS_PER_STAR),
+    )
+  }
+
+  /** The bot earns a commission as an affiliate of another bot's program (fractions allowed). */
+  earnAffiliateCommission(
+    input: StarAmountInput & { commissionPerMille: number; sponsorUserId?: number | undefined },
+    options: BotSelector = {},
+  ): StarTransaction {
+    const bot = this.#world.requireBot(options.botToken)
+    const source: TransactionPartnerAffiliateProgram = {
+      type: 'affiliate_program',
+      commission_per_mille: input.commissionPerMille,
+    }
+    if (input.sponsorUserId !== undefined)
+      source.sponsor_user = this.#world.requireUser(input.sponsorUserId)
+    return structuredClone(this.#world.recordAffiliateEarning(bot, source, nanostarsOfInput(input)))
   }
 
   /** Every webhook POST so far, in order, with its outcome. */
@@ -504,6 +617,24 @@ export class Sandbox {
       }
     }
   }
+}
+
+/** Stars given to a control call: whole Stars plus an optional nanostar part (0–999,999,999). */
+export interface StarAmountInput {
+  amount: number
+  nanostarAmount?: number | undefined
+}
+
+function nanostarsOfInput({ amount, nanostarAmount = 0 }: StarAmountInput): number {
+  if (!Number.isSafeInteger(amount) || amount < 0)
+    throw new SandboxError('BAD_INPUT', 'amount must be whole Stars, 0 or more')
+  if (
+    !Number.isSafeInteger(nanostarAmount) ||
+    nanostarAmount < 0 ||
+    nanostarAmount >= NANOSTARS_PER_STAR
+  )
+    throw new SandboxError('BAD_INPUT', 'nanostarAmount must be 0–999999999')
+  return amount * NANOSTARS_PER_STAR + nanostarAmount
 }
 
 function subscriptionInfo(s: Subscription): SubscriptionInfo {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import { SandboxError } from './errors.ts'
 import type {
   AffiliateInfo,
   PaidMedia,
+  RevenueWithdrawalState,
+  StarAmount,
   StarTransaction,
   TransactionPartnerUser,
   User,
@@ -10,6 +13,34 @@ import type {
 /** Telegram's price range for paid media (Bot API 9.3): 1–25,000 Stars. */
 export const PAID_MEDIA_MIN_STARS = 1
 export const PAID_MEDIA_MAX_STARS = 25_000
+
+/** 1 Star = 10^9 nanostars (StarAmount.nanostar_amount, StarTransaction.nanostar_amount). */
+export const NANOSTARS_PER_STAR = 1_000_000_000
+
+/** Whole Stars and the nanostar remainder, both with the sign of `nanostars` (Telegram's StarAmount). */
+export function starAmountOf(nanostars: number): StarAmount {
+  const amount = Math.trunc(nanostars / NANOSTARS_PER_STAR)
+  const nano = nanostars - amount * NANOSTARS_PER_STAR
+  return nano === 0 ? { amount } : { amount, nanostar_amount: nano }
+}
+
+const nanostarsOf = (a: { amount: number; nanostar_amount?: number | undefined }): number =>
+  a.amount * NANOSTARS_PER_STAR + (a.nanostar_amount ?? 0)
+
+/**
+ * What a ledger row does to the bot's balance, in nanostars: `source` rows add, `receiver`
+ * rows take away, a failed withdrawal gives the Stars back (counts 0), and an affiliate's
+ * commission on a user's payment is not the bot's (the row's amount is the gross; its refund
+ * row carries the commission negated).
+ */
+export function netNanostarsOf(row: StarTransaction): number {
+  const partner = row.source ?? row.receiver
+  if (partner?.type === 'fragment' && partner.withdrawal_state?.type === 'failed') return 0
+  const gross = (row.source ? 1 : -1) * nanostarsOf(row)
+  const commission =
+    partner?.type === 'user' && partner.affiliate ? nanostarsOf(partner.affiliate) : 0
+  return gross - commission
+}
 
 /** The one subscription period Telegram accepts: 30 days. */
 export const SUBSCRIPTION_PERIOD_SECONDS = 2_592_000
@@ -66,10 +97,46 @@ export class StarsAccount {
   onChange: (() => void) | undefined
   #providerSeq = 0
 
-  get balance(): number {
+  /** The balance in nanostars (charges − refunds − commissions − outflows + earnings). */
+  get balanceNanostars(): number {
     let sum = 0
-    for (const row of this.ledger) sum += row.source ? row.amount : -row.amount
+    for (const row of this.ledger) sum += netNanostarsOf(row)
     return sum
+  }
+
+  /** Whole Stars of the balance (rounded toward 0). */
+  get balance(): number {
+    return starAmountOf(this.balanceNanostars).amount
+  }
+
+  /** getMyStarBalance: whole Stars and the nanostar remainder. */
+  starAmount(): StarAmount {
+    return starAmountOf(this.balanceNanostars)
+  }
+
+  /**
+   * A transaction that is no user's charge (a withdrawal, ad or API spend, a gift bought, an
+   * affiliate commission earned): one ledger row with a fresh id.
+   */
+  recordTransaction(row: Omit<StarTransaction, 'id'>): StarTransaction {
+    const full: StarTransaction = {
+      id: `stxSANDBOX${randomBytes(18).toString('base64url')}`,
+      ...row,
+    }
+    this.#append(full)
+    return full
+  }
+
+  /** A Fragment withdrawal ends: succeeded (with its date and URL) or failed (Stars return). */
+  settleWithdrawal(id: string, state: RevenueWithdrawalState): StarTransaction {
+    const row = this.ledger.find((r) => r.id === id && r.receiver?.type === 'fragment')
+    if (!row || row.receiver?.type !== 'fragment')
+      throw new SandboxError('NOT_FOUND', `no withdrawal ${id}`)
+    if (row.receiver.withdrawal_state?.type !== 'pending')
+      throw new SandboxError('CONFLICT', 'the withdrawal is no longer pending')
+    row.receiver.withdrawal_state = state
+    this.changed()
+    return row
   }
 
   recordCharge(input: {
@@ -128,12 +195,16 @@ export class StarsAccount {
   /** Appends the refund row (same id as the charge, partner under `receiver`). */
   recordRefund(charge: Charge, date: number): void {
     charge.refunded = true
-    this.#append({
-      id: charge.id,
-      amount: charge.terms.amount,
-      date,
-      receiver: partnerOf(charge),
-    })
+    const receiver = partnerOf(charge)
+    if (receiver.affiliate) {
+      // The affiliate's commission is taken back too: negated on the refund row.
+      const back = -nanostarsOf(receiver.affiliate)
+      const { amount, nanostar_amount } = starAmountOf(back)
+      receiver.affiliate = { ...receiver.affiliate, amount }
+      if (nanostar_amount === undefined) delete receiver.affiliate.nanostar_amount
+      else receiver.affiliate.nanostar_amount = nanostar_amount
+    }
+    this.#append({ id: charge.id, amount: charge.terms.amount, date, receiver })
   }
 
   /** A change made from outside (a subscription canceled or resumed by the bot). */
@@ -184,7 +255,7 @@ function partnerOf(charge: Charge): TransactionPartnerUser {
       user: charge.user,
       paid_media: charge.paidMedia.media,
     }
-    if (charge.affiliate) partner.affiliate = charge.affiliate
+    if (charge.affiliate) partner.affiliate = { ...charge.affiliate }
     if (charge.terms.payload !== '') partner.paid_media_payload = charge.terms.payload
     return partner
   }
@@ -194,7 +265,7 @@ function partnerOf(charge: Charge): TransactionPartnerUser {
     user: charge.user,
     invoice_payload: charge.terms.payload,
   }
-  if (charge.affiliate) partner.affiliate = charge.affiliate
+  if (charge.affiliate) partner.affiliate = { ...charge.affiliate }
   if (charge.terms.subscriptionPeriod !== undefined) {
     partner.subscription_period = charge.terms.subscriptionPeriod
   }

@@ -3,14 +3,18 @@ import { type MessageContent, SandboxBot } from './bot.ts'
 import type { VirtualClock } from './clock.ts'
 import type { DeliveryOptions, WebhookReply } from './delivery.ts'
 import { badRequest, QUERY_TOO_OLD, SandboxError } from './errors.ts'
-import type { Charge, InvoiceTerms, Subscription } from './stars.ts'
+import { type Charge, type InvoiceTerms, type Subscription, starAmountOf } from './stars.ts'
 import type {
+  AffiliateInfo,
   BotSubscriptionUpdated,
   CallbackAnswer,
   Message,
   PaidMediaPurchased,
   PreCheckoutQuery,
+  StarTransaction,
   SubscriptionState,
+  TransactionPartner,
+  TransactionPartnerAffiliateProgram,
   User,
 } from './types.ts'
 
@@ -21,6 +25,13 @@ export interface WorldOptions {
   emitRefundedPaymentOnBotRefund: boolean
   /** Runs a Bot API method a webhook answered with in its response body. */
   runWebhookReply: (bot: SandboxBot, reply: WebhookReply) => void
+}
+
+/** Who referred a payment through an affiliate program, and the commission they take. */
+export interface Referral {
+  affiliateUserId: number
+  /** 1–999 per mille of the payment. */
+  commissionPerMille: number
 }
 
 export interface CreateBotInput {
@@ -228,7 +239,13 @@ export class World {
    * Pays like a Telegram client: pre_checkout_query, wait for the bot's answer (deadline in
    * real time), then a successful_payment message and a ledger row.
    */
-  async payInvoice(bot: SandboxBot, user: User, terms: InvoiceTerms): Promise<PaymentResult> {
+  async payInvoice(
+    bot: SandboxBot,
+    user: User,
+    terms: InvoiceTerms,
+    referral?: Referral,
+  ): Promise<PaymentResult> {
+    const affiliate = referral && this.affiliateOf(referral, terms.amount)
     const id = `${randomInt(1e9, 9e9)}${randomInt(1e8, 9e8)}`
     const answer = new Promise<PreCheckoutOutcome>((resolve) => {
       const state: PreCheckoutState = {
@@ -254,7 +271,7 @@ export class World {
     if (outcome === 'timeout') return { status: 'timeout' }
     if (!outcome.ok) return { status: 'rejected', errorMessage: outcome.errorMessage }
 
-    const charge = bot.stars.recordCharge({ user, terms, date: this.clock.unixTime() })
+    const charge = bot.stars.recordCharge({ user, terms, date: this.clock.unixTime(), affiliate })
     if (terms.subscriptionPeriod !== undefined) bot.stars.startSubscription(charge)
     const message = this.#paymentMessage(bot, charge, { first: true })
     const result: PaymentResult = { status: 'paid', chargeId: charge.id, message }
@@ -304,6 +321,7 @@ export class World {
     bot: SandboxBot,
     user: User,
     messageId: number,
+    referral?: Referral,
   ): { chargeId: string; update: PaidMediaPurchased | undefined } {
     const messageKey = `${user.id}:${messageId}`
     const offer = bot.paidMediaOffers.get(messageKey)
@@ -325,11 +343,59 @@ export class World {
       },
       date: this.clock.unixTime(),
       paidMedia: { messageKey, media: structuredClone(offer.media) },
+      affiliate: referral && this.affiliateOf(referral, offer.starCount),
     })
     if (offer.payload === '') return { chargeId: charge.id, update: undefined }
     const update: PaidMediaPurchased = { from: user, paid_media_payload: offer.payload }
     bot.updates.enqueue('purchased_paid_media', update, user.id)
     return { chargeId: charge.id, update }
+  }
+
+  /**
+   * The commission an affiliate takes on a payment of `stars` it referred: `per_mille`/1000 of
+   * it, exact to the nanostar (Stars × per_mille × 10^6 nanostars, always a whole number).
+   */
+  affiliateOf(referral: Referral, stars: number): AffiliateInfo {
+    const perMille = referral.commissionPerMille
+    if (!Number.isSafeInteger(perMille) || perMille < 1 || perMille > 999)
+      throw new SandboxError('BAD_INPUT', 'commissionPerMille must be 1–999')
+    const affiliate: AffiliateInfo = {
+      affiliate_user: this.requireUser(referral.affiliateUserId),
+      commission_per_mille: perMille,
+      ...starAmountOf(stars * perMille * 1_000_000),
+    }
+    return affiliate
+  }
+
+  /**
+   * Stars leave the bot's balance (a withdrawal, ads, API requests, a gift or Premium for a
+   * user): refused when the balance is short, as Telegram answers BALANCE_TOO_LOW.
+   */
+  recordOutflow(bot: SandboxBot, receiver: TransactionPartner, nanostars: number): StarTransaction {
+    if (!Number.isSafeInteger(nanostars) || nanostars <= 0)
+      throw new SandboxError('BAD_INPUT', 'the amount must be positive')
+    if (nanostars > bot.stars.balanceNanostars)
+      throw new SandboxError('CONFLICT', 'BALANCE_TOO_LOW')
+    return bot.stars.recordTransaction({
+      ...starAmountOf(nanostars),
+      date: this.clock.unixTime(),
+      receiver,
+    })
+  }
+
+  /** The bot earns a commission as an affiliate of another bot's program. */
+  recordAffiliateEarning(
+    bot: SandboxBot,
+    source: TransactionPartnerAffiliateProgram,
+    nanostars: number,
+  ): StarTransaction {
+    if (!Number.isSafeInteger(nanostars) || nanostars <= 0)
+      throw new SandboxError('BAD_INPUT', 'the amount must be positive')
+    return bot.stars.recordTransaction({
+      ...starAmountOf(nanostars),
+      date: this.clock.unixTime(),
+      source,
+    })
   }
 
   /** A new charge for the next period; refused when the user canceled the subscription. */

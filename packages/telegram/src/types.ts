@@ -87,12 +87,52 @@ export const StarAmountSchema = z.object({
 })
 export type StarAmount = z.infer<typeof StarAmountSchema>
 
+/** The affiliate's cut of a user's payment; `amount` + `nanostar_amount` (10^-9 Star), negative on refunds. */
+export const AffiliateInfoSchema = z.looseObject({
+  affiliate_user: UserSchema.optional(),
+  affiliate_chat: ChatSchema.optional(),
+  commission_per_mille: int,
+  amount: int,
+  nanostar_amount: int.optional(),
+})
+export type AffiliateInfo = z.infer<typeof AffiliateInfoSchema>
+
+export const RevenueWithdrawalStateSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('pending') }),
+  z.object({ type: z.literal('succeeded'), date: int, url: z.string() }),
+  z.object({ type: z.literal('failed') }),
+])
+export type RevenueWithdrawalState = z.infer<typeof RevenueWithdrawalStateSchema>
+
+/** A withdrawal through Fragment (read these from a partner whose `type` is 'fragment'). */
+export const TransactionPartnerFragmentSchema = z.object({
+  type: z.literal('fragment'),
+  withdrawal_state: RevenueWithdrawalStateSchema.optional(),
+})
+export type TransactionPartnerFragment = z.infer<typeof TransactionPartnerFragmentSchema>
+
+export const TransactionPartnerAffiliateProgramSchema = z.object({
+  type: z.literal('affiliate_program'),
+  sponsor_user: UserSchema.optional(),
+  commission_per_mille: int,
+})
+export type TransactionPartnerAffiliateProgram = z.infer<
+  typeof TransactionPartnerAffiliateProgramSchema
+>
+
+export const TransactionPartnerTelegramAdsSchema = z.object({ type: z.literal('telegram_ads') })
+export const TransactionPartnerTelegramApiSchema = z.object({
+  type: z.literal('telegram_api'),
+  request_count: int,
+})
+export type TransactionPartnerTelegramApi = z.infer<typeof TransactionPartnerTelegramApiSchema>
+
 export const TransactionPartnerUserSchema = z.looseObject({
   type: z.literal('user'),
   /** invoice_payment, paid_media_payment, gift_purchase, … Required in 10.1, absent in older servers. */
   transaction_type: z.string().optional(),
   user: UserSchema,
-  affiliate: z.looseObject({}).optional(),
+  affiliate: AffiliateInfoSchema.optional(),
   invoice_payload: z.string().optional(),
   subscription_period: int.optional(),
   paid_media: z.array(z.unknown()).optional(),

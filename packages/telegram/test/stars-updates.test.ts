@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { MalformedPaymentUpdateError, parsePaymentUpdate } from '../src/index.ts'
+import {
+  MalformedPaymentUpdateError,
+  parsePaymentUpdate,
+  StarTransactionSchema,
+  TransactionPartnerFragmentSchema,
+} from '../src/index.ts'
 import { payer } from './fixtures.ts'
 
 function thrownBy(fn: () => unknown): unknown {
@@ -58,5 +63,52 @@ describe('parsePaymentUpdate: Bot API 10.2/10.3 Stars updates', () => {
     )
     expect(error).toMatchObject({ kind: 'purchased_paid_media' })
     expect((error as MalformedPaymentUpdateError).issues.join('\n')).toContain('paid_media_payload')
+  })
+})
+
+describe('Stars treasury shapes (Bot API 10.1–10.3)', () => {
+  it('a user transaction keeps its AffiliateInfo typed, with nanostars; Fragment withdrawal states parse', () => {
+    const row = StarTransactionSchema.parse({
+      id: 'stx1',
+      amount: 333,
+      date: 1,
+      source: {
+        type: 'user',
+        transaction_type: 'invoice_payment',
+        user: payer,
+        affiliate: {
+          affiliate_user: payer,
+          commission_per_mille: 123,
+          amount: 40,
+          nanostar_amount: 959_000_000,
+        },
+      },
+    })
+    expect(row.source).toMatchObject({ affiliate: { amount: 40, nanostar_amount: 959_000_000 } })
+    expect(() =>
+      StarTransactionSchema.parse({
+        id: 'stx2',
+        amount: 1,
+        date: 1,
+        source: { type: 'user', user: payer, affiliate: { amount: 1 } },
+      }),
+    ).toThrow()
+    for (const state of [
+      { type: 'pending' },
+      { type: 'succeeded', date: 5, url: 'https://fragment.com/x' },
+      { type: 'failed' },
+    ])
+      expect(
+        TransactionPartnerFragmentSchema.parse({ type: 'fragment', withdrawal_state: state }),
+      ).toEqual({
+        type: 'fragment',
+        withdrawal_state: state,
+      })
+    expect(() =>
+      TransactionPartnerFragmentSchema.parse({
+        type: 'fragment',
+        withdrawal_state: { type: 'succeeded' },
+      }),
+    ).toThrow()
   })
 })
