@@ -9,6 +9,7 @@ export {
   DEMO_CATALOG,
   getProduct,
   listProducts,
+  type PaidMediaItem,
   type Product,
   type ProductKind,
   type ProductPatch,
@@ -159,15 +160,26 @@ export {
   type Invoice,
 } from './payments/orders.ts'
 export {
+  type PaidMediaOffer,
+  type PaidMediaPurchaseInput,
+  type PaidMediaPurchaseOutcome,
+  recordPaidMediaPurchase,
+  type SendPaidMediaParams,
+  sendPaidMediaProduct,
+} from './payments/paid-media.ts'
+export {
   getPayment,
   listPayments,
+  NANOSTARS_PER_STAR,
   type PayerInput,
   type Payment,
   type PaymentChannel,
   type PaymentFlag,
   type PaymentOutcome,
+  paidMediaChargeId,
   type RecordPaymentInput,
   recordPayment,
+  type StarsReceived,
   type SuccessfulPaymentInput,
 } from './payments/payments.ts'
 export {
@@ -179,6 +191,7 @@ export {
   type ReconcileResult,
   reconcile,
   resolveFinding,
+  starsReceived,
   summaryWords,
 } from './payments/reconciliation.ts'
 export {
@@ -199,10 +212,28 @@ export {
   storeRelayUpdate,
 } from './payments/relay-inbox.ts'
 export {
+  accessEndOf,
+  applyRenewalState,
   cancelSubscription,
   listSubscriptions,
+  type RenewalState,
+  type RenewalStateSource,
+  recordSubscriptionUpdate,
+  renewingSubscriptionIds,
   type Subscription,
+  type SubscriptionUpdateInput,
+  type SubscriptionUpdateOutcome,
+  stopRenewalsAfter,
+  subscriptionHistory,
 } from './payments/subscriptions.ts'
+export {
+  listStarOutflows,
+  starsText,
+  storeStarTransactions,
+  type Treasury,
+  type TreasuryOutflow,
+  treasury,
+} from './payments/treasury.ts'
 export {
   blockCustomer,
   configureAccess,
@@ -212,6 +243,18 @@ export {
   revokeEntitlement,
   unblockCustomer,
 } from './usage/access-admin.ts'
+export {
+  type ConsumeFeatureItem,
+  type ConsumeItem,
+  consumeFeatureGrouped,
+  consumeFeatureMany,
+  consumeMany,
+  type ItemOutcome,
+  MAX_BATCH_ITEMS,
+  releaseFeatureGrouped,
+  reserveFeatureGrouped,
+  settleFeatureGrouped,
+} from './usage/batch.ts'
 export { type ConsumeInput, type ConsumeResult, consume } from './usage/consume.ts'
 export {
   accessEnd,
@@ -248,6 +291,14 @@ export {
   findFeature,
   listFeatures,
 } from './usage/features.ts'
+export {
+  type ActCustomer,
+  configureGroupCommit,
+  DEFAULT_GROUP_COMMIT,
+  type GroupCommitOptions,
+  groupCommitStats,
+  grouped,
+} from './usage/group-commit.ts'
 export {
   DEFAULT_HOLD_TTL_SECONDS,
   MAX_HOLD_TTL_SECONDS,
@@ -325,3 +376,4 @@ export {
   type TimelinePage,
 } from './views/timeline.ts'
 export * from './webhooks/index.ts'
+export * from './margin/index.ts'

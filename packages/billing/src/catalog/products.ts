@@ -3,7 +3,13 @@ import { and, asc, eq, isNull } from 'drizzle-orm'
 import { InvalidInput, NotFound, ProductKeyTaken } from '../errors.ts'
 import { transact } from '../ledger/transaction.ts'
 
-export type ProductKind = 'pack' | 'unlock' | 'subscription'
+export type ProductKind = 'pack' | 'unlock' | 'subscription' | 'paid_media'
+
+/** One item of a paid-media post (`InputPaidMedia`): a photo or a video, by file_id or URL. */
+export interface PaidMediaItem {
+  type: 'photo' | 'video'
+  media: string
+}
 
 /** What defines a product; prices are whole Stars, credits whole credits. */
 export interface ProductTerms {
@@ -19,6 +25,13 @@ export interface ProductTerms {
   featureKey?: string | null | undefined
   /** Unlocks only: access for this many days; null: for life. */
   durationDays?: number | null | undefined
+  /**
+   * Subscriptions only: the period in days. Telegram has exactly one, 30 days
+   * (`subscription_period` 2592000); anything else is refused rather than silently rounded.
+   */
+  periodDays?: number | undefined
+  /** Paid media only: the 1–10 photos and videos `sendPaidMedia` sends behind the price. */
+  media?: PaidMediaItem[] | null | undefined
   sortOrder?: number | undefined
 }
 
@@ -33,18 +46,40 @@ export type ProductPatch = Partial<Omit<ProductTerms, 'kind'>>
 const KEY = /^[a-z0-9][a-z0-9_.-]{0,63}$/
 const FEATURE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/
 export const SUBSCRIPTION_DAYS = 30
+/** `sendPaidMedia.star_count`: 1–25,000 Stars (Bot API 9.3). */
+export const PAID_MEDIA_MAX_STARS = 25_000
+const MAX_PRICE: Record<ProductKind, number> = {
+  pack: 100_000,
+  unlock: 100_000,
+  subscription: 10_000,
+  paid_media: PAID_MEDIA_MAX_STARS,
+}
+
+function validateMedia(media: PaidMediaItem[] | null | undefined) {
+  if (!Array.isArray(media) || media.length < 1 || media.length > 10)
+    throw new InvalidInput('media', 'paid media must hold 1–10 photos or videos')
+  media.forEach((item, i) => {
+    if (item === null || typeof item !== 'object' || !['photo', 'video'].includes(item.type))
+      throw new InvalidInput(`media[${i}].type`, 'must be photo or video')
+    if (typeof item.media !== 'string' || item.media.trim() === '' || item.media.length > 2048)
+      throw new InvalidInput(
+        `media[${i}].media`,
+        'must be a file_id or an HTTP URL (1–2048 characters)',
+      )
+  })
+}
 
 function validate(terms: ProductTerms) {
   const chars = (s: string) => [...s].length
   const positiveInt = (v: number | null | undefined) =>
     v == null || (Number.isSafeInteger(v) && v > 0)
-  if (!['pack', 'unlock', 'subscription'].includes(terms.kind))
-    throw new InvalidInput('kind', 'must be pack, unlock or subscription')
+  if (!['pack', 'unlock', 'subscription', 'paid_media'].includes(terms.kind))
+    throw new InvalidInput('kind', 'must be pack, unlock, subscription or paid_media')
   if (chars(terms.title.trim()) < 1 || chars(terms.title) > 32)
     throw new InvalidInput('title', 'must be 1–32 characters (Telegram shows it on the invoice)')
   if (chars(terms.description.trim()) < 1 || chars(terms.description) > 255)
     throw new InvalidInput('description', 'must be 1–255 characters')
-  const maxPrice = terms.kind === 'subscription' ? 10_000 : 100_000
+  const maxPrice = MAX_PRICE[terms.kind]
   if (
     !Number.isSafeInteger(terms.priceStars) ||
     terms.priceStars < 1 ||
@@ -72,7 +107,13 @@ function validate(terms: ProductTerms) {
       throw new InvalidInput('featureKey', 'a subscription must grant a feature, credits or both')
     if (terms.durationDays != null)
       throw new InvalidInput('durationDays', 'a subscription always runs 30 days per period')
+    if (terms.periodDays !== undefined && terms.periodDays !== SUBSCRIPTION_DAYS)
+      throw new InvalidInput('periodDays', 'Telegram subscriptions run exactly 30 days per period')
+  } else if (terms.periodDays !== undefined) {
+    throw new InvalidInput('periodDays', 'only a subscription has a period')
   }
+  if (terms.kind === 'paid_media') validateMedia(terms.media)
+  else if (terms.media != null) throw new InvalidInput('media', 'only paid media carries media')
 }
 
 const columns = {
@@ -86,6 +127,7 @@ const columns = {
   creditsExpireDays: products.creditsExpireDays,
   featureKey: products.featureKey,
   durationDays: products.durationDays,
+  media: products.media,
   sortOrder: products.sortOrder,
   archivedAt: products.archivedAt,
   createdAt: products.createdAt,
@@ -113,6 +155,8 @@ export type Product = {
   creditsExpireDays: number | null
   featureKey: string | null
   durationDays: number | null
+  /** Paid media: what `sendPaidMedia` sends; null for the other kinds. */
+  media: PaidMediaItem[] | null
   sortOrder: number
   archivedAt: string | null
   createdAt: string
@@ -144,6 +188,7 @@ export async function createProduct(db: Executor, input: CreateProductInput): Pr
       creditsExpireDays: input.creditsExpireDays ?? null,
       featureKey: input.featureKey ?? null,
       durationDays: input.durationDays ?? null,
+      media: input.kind === 'paid_media' ? (input.media ?? null) : null,
       sortOrder: input.sortOrder ?? 0,
     })
     .onConflictDoNothing()
@@ -163,9 +208,10 @@ export async function updateProduct(
       Object.entries(input.patch).filter(([, v]) => v !== undefined),
     ) as ProductPatch
     validate({ ...current, ...patch })
+    const { periodDays: _period, ...values } = patch
     const [row] = await tx
       .update(products)
-      .set({ ...patch, updatedAt: input.now ?? new Date() })
+      .set({ ...values, updatedAt: input.now ?? new Date() })
       .where(and(eq(products.projectId, input.projectId), eq(products.key, input.key)))
       .returning(columns)
     return toProduct(row!)

@@ -54,6 +54,8 @@ export async function createInvoice(db: Executor, input: CreateInvoiceInput): Pr
   const order = await transact(db, async (tx) => {
     const product = await getProduct(tx, input.projectId, input.productKey)
     if (product.archivedAt) throw new ProductUnavailable(product.key, 'archived')
+    if (product.kind === 'paid_media')
+      throw new InvalidInput('productKey', 'paid media is sent with sendPaidMedia, not an invoice')
     const customer = await upsertAndLockCustomer(
       tx,
       input.projectId,
@@ -95,7 +97,8 @@ export async function createInvoice(db: Executor, input: CreateInvoiceInput): Pr
   const base = {
     orderId: order.id,
     productKey: order.product.key,
-    kind: order.product.kind,
+    // Paid media was refused above: it is sent with sendPaidMedia.
+    kind: order.product.kind as Invoice['kind'],
     priceStars: order.product.priceStars,
     expiresAt: order.expiresAt.toISOString(),
     payload,

@@ -21,6 +21,7 @@ import { addLot } from '../ledger/grant.ts'
 import { transact } from '../ledger/transaction.ts'
 import { accessEnd, grantEntitlement } from '../usage/entitlements.ts'
 import { ownsForLife } from './orders.ts'
+import { applyRenewalState } from './subscriptions.ts'
 
 const DAY_MS = 86_400_000
 
@@ -70,8 +71,24 @@ export interface RecordPaymentInput {
   via: PaymentChannel
   /** When Telegram charged; default `now`. Reconciliation passes the ledger row's date. */
   paidAt?: Date | undefined
+  /**
+   * What Telegram's ledger says the bot received (reconciliation): the transaction type and the
+   * gross, the affiliate's commission and its `AffiliateInfo`, in nanostars. Without it the gross
+   * is the whole-Star price and the net equals it.
+   */
+  stars?: StarsReceived | undefined
   now?: Date | undefined
 }
+
+/** Gross, commission and net of one charge, in nanostars (1 Star = 10^9), exact. */
+export interface StarsReceived {
+  transactionType: string | null
+  grossNanostars: number
+  commissionNanostars: number
+  affiliate: Record<string, unknown> | null
+}
+
+export const NANOSTARS_PER_STAR = 1_000_000_000
 
 export interface PaymentOutcome {
   paymentId: number
@@ -97,7 +114,7 @@ interface OrderRow {
   id: string
   customer_id: string
   product_key: string
-  kind: 'pack' | 'unlock' | 'subscription'
+  kind: 'pack' | 'unlock' | 'subscription' | 'paid_media'
   title: string
   price_stars: string
   credits: string
@@ -131,6 +148,19 @@ export async function recordPayment(
     throw new InvalidInput('total_amount', 'must be a positive whole number')
   const now = input.now ?? new Date()
   const paidAt = input.paidAt ?? now
+  const stars = input.stars ?? {
+    transactionType: null,
+    grossNanostars: p.total_amount * NANOSTARS_PER_STAR,
+    commissionNanostars: 0,
+    affiliate: null,
+  }
+  if (
+    !Number.isSafeInteger(stars.grossNanostars) ||
+    !Number.isSafeInteger(stars.commissionNanostars) ||
+    stars.commissionNanostars < 0 ||
+    stars.commissionNanostars > stars.grossNanostars
+  )
+    throw new InvalidInput('commission', 'must be between 0 and the gross, in whole nanostars')
   return transact(db, async (tx) => {
     const customer = await upsertAndLockCustomer(
       tx,
@@ -143,6 +173,10 @@ export async function recordPayment(
     await sweepExpired(tx, customer, now)
 
     const { order, flag: matchFlag } = await matchOrder(tx, input)
+    if (order?.kind === 'paid_media') {
+      const earlier = await paidMediaPaymentOf(tx, input, order.id)
+      if (earlier !== null) return outcomeOf(tx, customer, earlier, true)
+    }
     let flag: PaymentFlag | null = matchFlag
     const matched = order !== null && flag === null
     if (matched && Number(order.customer_id) !== customer.id) flag = 'payer_mismatch'
@@ -160,6 +194,11 @@ export async function recordPayment(
         currency: p.currency,
         invoicePayload: p.invoice_payload,
         isRecurring: Boolean(p.is_recurring),
+        transactionType: stars.transactionType,
+        grossNanostars: stars.grossNanostars,
+        commissionNanostars: stars.commissionNanostars,
+        netNanostars: stars.grossNanostars - stars.commissionNanostars,
+        affiliate: stars.affiliate,
         status: matched ? 'paid' : 'unmatched',
         flag,
         recordedVia: input.via,
@@ -177,6 +216,48 @@ export async function recordPayment(
     return outcomeOf(tx, customer, paymentId, false)
   })
 }
+
+/**
+ * Paid media's purchase update carries no charge id, so it is recorded under a provisional one
+ * (`paidMediaChargeId`) and the order — one post, one buyer — is what makes it once. When
+ * Telegram's ledger shows the real charge, the provisional row takes its id and its amounts; a
+ * second delivery of either kind finds the row and grants nothing. The order row is locked.
+ */
+async function paidMediaPaymentOf(
+  tx: Tx,
+  input: Pick<RecordPaymentInput, 'projectId' | 'payment' | 'stars'>,
+  orderId: string,
+): Promise<number | null> {
+  const [earlier] = await tx
+    .select({ id: payments.id, chargeId: payments.telegramPaymentChargeId })
+    .from(payments)
+    .where(and(eq(payments.projectId, input.projectId), eq(payments.orderId, orderId)))
+    .orderBy(payments.id)
+    .limit(1)
+  if (!earlier) return null
+  const incoming = input.payment.telegram_payment_charge_id
+  if (earlier.chargeId === paidMediaChargeId(orderId) && incoming !== earlier.chargeId) {
+    await tx
+      .update(payments)
+      .set({
+        telegramPaymentChargeId: incoming,
+        ...(input.stars
+          ? {
+              transactionType: input.stars.transactionType,
+              grossNanostars: input.stars.grossNanostars,
+              commissionNanostars: input.stars.commissionNanostars,
+              netNanostars: input.stars.grossNanostars - input.stars.commissionNanostars,
+              affiliate: input.stars.affiliate,
+            }
+          : {}),
+      })
+      .where(and(eq(payments.projectId, input.projectId), eq(payments.id, earlier.id)))
+  }
+  return earlier.id
+}
+
+/** The provisional charge id of a paid-media purchase known only from its update. */
+export const paidMediaChargeId = (orderId: string) => `paid_media:${orderId}`
 
 async function paymentIdOf(tx: Executor, projectId: string, chargeId: string) {
   const [row] = await tx
@@ -233,7 +314,9 @@ async function fulfil(tx: Tx, ctx: Fulfilment) {
     if (period === 'duplicate') return
     source = period.source
   }
-  if (order.kind === 'unlock' && order.feature_key) await grantUnlock(tx, ctx, order.feature_key)
+  // Paid media grants like an unlock: its feature (if any) and its credits.
+  if ((order.kind === 'unlock' || order.kind === 'paid_media') && order.feature_key)
+    await grantUnlock(tx, ctx, order.feature_key)
   await addBoughtCredits(tx, ctx, source)
   await markOrderPaid(tx, projectId, order.id, paidAt)
 }
@@ -250,7 +333,7 @@ async function extendSubscription(
   tx: Tx,
   ctx: Fulfilment,
 ): Promise<'duplicate' | { source: 'payment' | 'renewal'; subscriptionId: string }> {
-  const { input, customer, order, paymentId, paidAt } = ctx
+  const { input, customer, order, paymentId, paidAt, now } = ctx
   const projectId = input.projectId
   let source: 'payment' | 'renewal' = 'payment'
   let subscriptionId: string
@@ -276,6 +359,16 @@ async function extendSubscription(
       return 'duplicate'
     }
     await setPayment(tx, ctx, { subscriptionId, subscriptionExpiresAt: expiresAt })
+    // A renewal Telegram charged after a failed one: renewing again, recorded as a change.
+    if (found.renewalState === 'failed')
+      await applyRenewalState(tx, {
+        projectId,
+        subscriptionId,
+        state: 'active',
+        source: 'telegram',
+        details: { renewedBy: input.payment.telegram_payment_charge_id },
+        now,
+      })
     await tx
       .update(subscriptions)
       .set({
@@ -386,7 +479,11 @@ async function productIdOfOrder(tx: Tx, projectId: string, orderId: string) {
 /** The payer's subscription this order started (a renewal re-uses the first invoice's payload). */
 async function subscriptionOfOrder(tx: Tx, projectId: string, orderId: string, customerId: number) {
   const [row] = await tx
-    .select({ id: subscriptions.id, currentPeriodEnd: subscriptions.currentPeriodEnd })
+    .select({
+      id: subscriptions.id,
+      currentPeriodEnd: subscriptions.currentPeriodEnd,
+      renewalState: subscriptions.renewalState,
+    })
     .from(payments)
     .innerJoin(
       subscriptions,
@@ -497,6 +594,11 @@ const paymentColumns = {
   isRecurring: payments.isRecurring,
   subscriptionId: payments.subscriptionId,
   subscriptionExpiresAt: payments.subscriptionExpiresAt,
+  transactionType: payments.transactionType,
+  grossNanostars: payments.grossNanostars,
+  commissionNanostars: payments.commissionNanostars,
+  netNanostars: payments.netNanostars,
+  affiliate: payments.affiliate,
   recordedVia: payments.recordedVia,
   paidAt: payments.paidAt,
   refundedAt: payments.refundedAt,

@@ -17,8 +17,14 @@ import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import type { Secrets } from '../identity/secrets.ts'
 import { transact } from '../ledger/transaction.ts'
-import { recordPayment } from './payments.ts'
+import {
+  NANOSTARS_PER_STAR,
+  paidMediaChargeId,
+  recordPayment,
+  type StarsReceived,
+} from './payments.ts'
 import { recordRefund, telegramFailure } from './refunds.ts'
+import { storeStarTransactions } from './treasury.ts'
 
 export type FindingKind =
   | 'missing_payment'
@@ -26,6 +32,9 @@ export type FindingKind =
   | 'unknown_at_telegram'
   | 'amount_mismatch'
   | 'refund_unknown_at_telegram'
+  | 'commission_booked'
+  | 'bad_affiliate'
+  | 'unknown_partner'
 
 export interface ReconcileInput {
   projectId: string
@@ -56,7 +65,52 @@ interface LocalPayment {
   chargeId: string
   status: string
   amount: number
+  grossNanostars: number | null
+  commissionNanostars: number
   createdAt: Date
+}
+
+/**
+ * What the bot received for a user's charge, from Telegram's row: the gross (`amount` plus
+ * `nanostar_amount`), the affiliate's commission (`AffiliateInfo.amount` + `nanostar_amount`)
+ * and so the net, all in nanostars — never rounded to whole Stars. An `AffiliateInfo` that
+ * does not add up (negative, larger than the gross, not whole nanostars) books no commission and
+ * is flagged.
+ */
+export function starsReceived(
+  row: Pick<StarTransaction, 'amount' | 'nanostar_amount'>,
+  transactionType: string | null,
+  affiliate: Record<string, unknown> | undefined,
+): { stars: StarsReceived; affiliateProblem: string | null } {
+  const gross = row.amount * NANOSTARS_PER_STAR + (row.nanostar_amount ?? 0)
+  if (!affiliate)
+    return {
+      stars: { transactionType, grossNanostars: gross, commissionNanostars: 0, affiliate: null },
+      affiliateProblem: null,
+    }
+  const amount = affiliate.amount
+  const nano = affiliate.nanostar_amount ?? 0
+  const commission =
+    Number.isSafeInteger(amount) && Number.isSafeInteger(nano)
+      ? (amount as number) * NANOSTARS_PER_STAR + (nano as number)
+      : Number.NaN
+  const perMille = affiliate.commission_per_mille
+  const problem = !Number.isSafeInteger(commission)
+    ? 'commission is not a whole number of nanostars'
+    : commission < 0 || commission > gross
+      ? 'commission is outside 0 and the gross'
+      : !Number.isInteger(perMille) || (perMille as number) < 0 || (perMille as number) > 1000
+        ? 'commission_per_mille is not 0–1000'
+        : null
+  return {
+    stars: {
+      transactionType,
+      grossNanostars: gross,
+      commissionNanostars: problem ? 0 : commission,
+      affiliate,
+    },
+    affiliateProblem: problem,
+  }
 }
 
 /**
@@ -83,6 +137,12 @@ export async function reconcile(db: Db, input: ReconcileInput): Promise<Reconcil
       findings.push({ kind, telegramPaymentChargeId: chargeId, action: 'flagged', details })
     }
     const { charges, refunds } = splitLedger(ledger)
+    const unknownPartners = await storeStarTransactions(db, input.projectId, ledger, startedAt)
+    for (const row of unknownPartners)
+      flagOnce('unknown_partner', row.id, {
+        partnerType: row.partnerType,
+        direction: row.direction,
+      })
     await recordMissingCharges(db, input, startedAt, { charges, local, findings, flagOnce })
     await applyMissingRefunds(db, input, startedAt, { refunds, local, findings })
     await flagUnknownAtTelegram(db, input.projectId, startedAt, {
@@ -158,6 +218,8 @@ async function readLocal(db: Db, projectId: string) {
           chargeId: payments.telegramPaymentChargeId,
           status: payments.status,
           amount: payments.amountStars,
+          grossNanostars: payments.grossNanostars,
+          commissionNanostars: payments.commissionNanostars,
           createdAt: payments.createdAt,
         })
         .from(payments)
@@ -204,10 +266,28 @@ async function recordMissingCharges(
   for (const [chargeId, row] of run.charges) {
     const partner = row.source
     if (!isUserPartner(partner)) continue
+    const { stars, affiliateProblem } = starsReceived(
+      row,
+      partner.transaction_type ?? null,
+      partner.affiliate as Record<string, unknown> | undefined,
+    )
+    if (affiliateProblem)
+      run.flagOnce('bad_affiliate', chargeId, {
+        problem: affiliateProblem,
+        affiliate: stars.affiliate,
+      })
+    // Paid media carries its payload as `paid_media_payload`; the update's provisional row
+    // (no charge id) becomes this charge inside `recordPayment`.
+    const payload = partner.paid_media_payload ?? partner.invoice_payload ?? ''
+    if (partner.transaction_type === 'paid_media_payment') {
+      const ref = input.secrets.verifyOrderRef(input.projectId, payload)
+      if (ref.ok) run.local.delete(paidMediaChargeId(ref.orderId))
+    }
     const known = run.local.get(chargeId)
     if (known) {
       if (known.amount !== row.amount)
         run.flagOnce('amount_mismatch', chargeId, { local: known.amount, telegram: row.amount })
+      else await bookTelegramAmounts(db, input.projectId, run, known, stars)
       continue
     }
     const outcome = await recordPayment(db, {
@@ -217,10 +297,11 @@ async function recordMissingCharges(
       paidAt: new Date(row.date * 1000),
       now: startedAt,
       from: partner.user,
+      stars,
       payment: {
         currency: 'XTR',
         total_amount: row.amount,
-        invoice_payload: partner.invoice_payload ?? '',
+        invoice_payload: payload,
         telegram_payment_charge_id: chargeId,
         ...(partner.subscription_period ? { is_recurring: true } : {}),
       },
@@ -229,6 +310,8 @@ async function recordMissingCharges(
       chargeId,
       status: outcome.status,
       amount: row.amount,
+      grossNanostars: stars.grossNanostars,
+      commissionNanostars: stars.commissionNanostars,
       createdAt: startedAt,
     })
     // Delivered by the bot or the relay while this run read Telegram: nothing was missing.
@@ -247,6 +330,49 @@ async function recordMissingCharges(
       },
     })
   }
+}
+
+/**
+ * A charge the bot or the relay recorded knows only the whole-Star price; Telegram's row says
+ * what the bot kept. Its gross, commission and net are booked from Telegram's, once.
+ */
+async function bookTelegramAmounts(
+  db: Db,
+  projectId: string,
+  run: { findings: NewFinding[] },
+  known: LocalPayment,
+  stars: StarsReceived,
+) {
+  if (
+    known.grossNanostars === stars.grossNanostars &&
+    known.commissionNanostars === stars.commissionNanostars
+  )
+    return
+  await db
+    .update(payments)
+    .set({
+      grossNanostars: stars.grossNanostars,
+      commissionNanostars: stars.commissionNanostars,
+      netNanostars: stars.grossNanostars - stars.commissionNanostars,
+      affiliate: stars.affiliate,
+      ...(stars.transactionType ? { transactionType: stars.transactionType } : {}),
+    })
+    .where(
+      and(eq(payments.projectId, projectId), eq(payments.telegramPaymentChargeId, known.chargeId)),
+    )
+  known.grossNanostars = stars.grossNanostars
+  known.commissionNanostars = stars.commissionNanostars
+  if (stars.commissionNanostars > 0)
+    run.findings.push({
+      kind: 'commission_booked',
+      telegramPaymentChargeId: known.chargeId,
+      action: 'applied',
+      details: {
+        grossNanostars: stars.grossNanostars,
+        commissionNanostars: stars.commissionNanostars,
+        netNanostars: stars.grossNanostars - stars.commissionNanostars,
+      },
+    })
 }
 
 /** A refund at Telegram not applied here: revoked as a `refunded_payment` update would. */
@@ -444,6 +570,18 @@ const SUMMARY_WORDS: Record<string, [string, string]> = {
   'refund_unknown_at_telegram.flagged': [
     'refund Telegram does not know',
     'refunds Telegram does not know',
+  ],
+  'commission_booked.applied': [
+    'affiliate commission booked from Telegram’s ledger',
+    'affiliate commissions booked from Telegram’s ledger',
+  ],
+  'bad_affiliate.flagged': [
+    'affiliate entry that does not add up',
+    'affiliate entries that do not add up',
+  ],
+  'unknown_partner.flagged': [
+    'transaction with a partner type e-Stars does not know',
+    'transactions with a partner type e-Stars does not know',
   ],
 }
 
