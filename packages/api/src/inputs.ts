@@ -97,3 +97,20 @@ export const ledgerListInput = z.object({
   cursor,
   limit: limit(200, 50),
 })
+
+/** Token counts and micro-USD: whole numbers, 0 or more (a trillion keeps every sum safe). */
+const tokens = wholeNumber(0, MAX_AMOUNT)
+
+/**
+ * A metered act's usage record (issue 14). Strict: an unknown field (a misspelt `inputTokens`, a
+ * `currency`) is refused, not ignored — every amount is micro-USD.
+ */
+export const usageRecordInput = z.strictObject({
+  provider: line(100).refine((s) => s.trim() !== "", "must not be empty"),
+  model: line(200).refine((s) => s.trim() !== "", "must not be empty"),
+  inputTokens: tokens,
+  outputTokens: tokens,
+  cachedInputTokens: tokens.optional(),
+  reasoningTokens: tokens.optional(),
+  costMicros: tokens.optional(),
+})

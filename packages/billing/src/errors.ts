@@ -242,6 +242,52 @@ export class ConcurrentUpdate extends BillingError {
 }
 
 /** Every domain error the engine throws; the API maps each `code` to a transport code in one table. */
+// Margin control.
+/** A metered act names a model the price book does not price, and the project refuses those. */
+export class UnpricedModel extends BillingError {
+  readonly code = 'UNPRICED_MODEL'
+  constructor(
+    readonly provider: string,
+    readonly model: string,
+  ) {
+    super(`No price for ${provider}/${model}: add it to the price book, or let the project record unpriced models`)
+  }
+}
+
+/** The customer's cost of goods this day or month would pass a cost cap. Retry at `resetsAt`. */
+export class CostCapReached extends BillingError {
+  readonly code = 'COST_CAP_REACHED'
+  constructor(
+    readonly capId: string,
+    readonly scope: string,
+    readonly period: string,
+    readonly capMicros: number,
+    readonly spentMicros: number,
+    readonly requestedMicros: number,
+    /** ISO-8601 instant the period ends in the project's time zone. */
+    readonly resetsAt: string,
+  ) {
+    super(
+      `Cost cap reached: ${spentMicros} of ${capMicros} micro-USD spent this ${period}, ${requestedMicros} more requested`,
+    )
+  }
+}
+
+/** A reservation's expected cost would leave less margin than the feature's floor, even at the smallest output. */
+export class MarginFloorBreached extends BillingError {
+  readonly code = 'MARGIN_FLOOR_BREACHED'
+  constructor(
+    readonly feature: string,
+    readonly floorPercent: number,
+    readonly expectedCostMicros: number,
+    readonly heldValueMicros: number,
+  ) {
+    super(
+      `Margin floor of ${floorPercent}% for ${feature}: expected cost ${expectedCostMicros} micro-USD exceeds what the held credits allow`,
+    )
+  }
+}
+
 export type AnyBillingError =
   | InsufficientCredits
   | IdempotencyConflict
@@ -261,5 +307,8 @@ export type AnyBillingError =
   | CustomerSessionInvalid
   | FeatureNotClientConsumable
   | ConcurrentUpdate
+  | UnpricedModel
+  | CostCapReached
+  | MarginFloorBreached
 
 export type BillingErrorCode = AnyBillingError['code']

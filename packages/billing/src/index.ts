@@ -377,3 +377,4 @@ export {
 } from './views/timeline.ts'
 export * from './webhooks/index.ts'
 export * from './margin/index.ts'
+export * from './margin/index.ts'

@@ -28,6 +28,10 @@ export interface EntryContent {
   actor: string
   idempotencyKey: string | null
   metadata: unknown
+  /** Margin facts (issue 14): hashed only when one of them is set, so older entries keep their hash. */
+  revenueMicros?: number | null
+  costMicros?: number | null
+  usage?: unknown
 }
 
 /** What the write statement decides. `lots` is `lotsText(...)`; `createdAtMicros` is µs since the epoch. */
@@ -57,8 +61,22 @@ export function contentDigest(c: EntryContent): string {
       c.actor,
       c.idempotencyKey,
       c.metadata ?? null,
+      ...marginFacts(c),
     ]),
   )
+}
+
+/**
+ * The margin facts as hashed: nothing when the entry moved no revenue and carries no cost or
+ * usage (every entry written before issue 14, and a burn of free credits), so those hashes are
+ * unchanged; a zero revenue and a missing one hash alike.
+ */
+function marginFacts(c: EntryContent): unknown[] {
+  const revenueMicros = c.revenueMicros ?? 0
+  const costMicros = c.costMicros ?? null
+  const usage = c.usage ?? null
+  if (revenueMicros === 0 && !costMicros && usage === null) return []
+  return [{ revenueMicros, costMicros, usage }]
 }
 
 /** The entry's hash in TypeScript: what `chainedHashSql` computes in the database. */

@@ -1,5 +1,9 @@
 import { type Executor, ledgerEntries, rows, type Tx } from '@e-stars/db'
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { checkCostCap } from '../margin/caps.ts'
+import { costOfAct } from '../margin/cost.ts'
+import type { UsageRecord } from '../margin/usage.ts'
+import { lotValues, valueMoved, valueRemainingSql } from '../margin/value.ts'
 import { chainedHashSql, contentDigest, lotsText, microsSql } from './chain.ts'
 import type { LockedCustomer } from './customers.ts'
 import { noteBalanceCrossing } from './events.ts'
@@ -16,6 +20,7 @@ export type EntryKind =
   | 'revoke'
   | 'adjust'
   | 'repay'
+  | 'shortfall'
 
 export interface LotChange {
   lotId: number
@@ -38,7 +43,23 @@ export interface EntryDraft {
   metadata?: Record<string, unknown> | null
   /** New earliest expiry to cache on the customer; `undefined` keeps the current one. */
   nextExpiryAt?: Date | null
+  /**
+   * The metered act's usage (issue 14): its cost is computed here (the record's own
+   * `costMicros`, else the price book), and a `consume` whose cost would pass a cost cap is
+   * refused (`COST_CAP_REACHED`).
+   */
+  usage?: UsageRecord | undefined
+  /**
+   * Revenue recognised or reversed beyond what the lot changes move: a refund's reversal of its
+   * lot's recognised value (negative), or a new lot's part that repaid a debt.
+   */
+  revenueAdjustMicros?: number | undefined
+  /** The instant cost caps are checked at (default: now). */
+  now?: Date | undefined
 }
+
+/** Entry kinds that close a hold: they recognise the value the hold took out of the lots. */
+const CLOSES_HOLD = new Set<EntryKind>(['settle', 'release', 'hold_expire'])
 
 export interface BalanceAfter {
   entryId: number
@@ -61,9 +82,11 @@ export async function appendEntry(
   const heldChange = draft.heldChange ?? 0
   const debtChange = draft.debtChange ?? 0
   const lots = (draft.lots ?? []).filter((l) => l.amount !== 0)
+  const margin = await marginOf(tx, customer, draft, lots)
   const lotUpdate = lots.length
     ? sql`lot_changes as (
-        update grants g set remaining = g.remaining + v.delta
+        update grants g set remaining = g.remaining + v.delta,
+          value_remaining_micros = ${valueRemainingSql(sql`g.remaining + v.delta`)}
         from (values ${sql.join(
           lots.map((l) => sql`(${l.lotId}::int8, ${l.amount}::int8)`),
           sql`, `,
@@ -103,6 +126,9 @@ export async function appendEntry(
     actor: draft.actor,
     idempotencyKey: draft.idempotencyKey ?? null,
     metadata: draft.metadata ?? null,
+    revenueMicros: margin.revenueMicros,
+    costMicros: margin.costMicros,
+    usage: margin.usage,
   })
   // The chain head moves with the balance: the SET's right-hand sides see the row before this
   // statement, and so does `head_before` (one snapshot for the whole statement).
@@ -136,11 +162,13 @@ export async function appendEntry(
       )
       insert into ledger_entries (project_id, customer_id, kind, amount, held_change, debt_change,
         available_after, held_after, debt_after, lots, grant_id, hold_id, reason, actor, idempotency_key, metadata,
-        created_at, prev_hash, hash)
+        revenue_micros, cost_micros, usage, created_at, prev_hash, hash)
       select ${customer.projectId}, ${customer.id}, ${draft.kind}, ${draft.amount}::int8, ${heldChange}::int8,
         ${debtChange}::int8, available, held, debt, ${JSON.stringify(lots)}::jsonb, ${draft.grantId ?? null}::int8,
         ${draft.holdId ?? null}::uuid, ${draft.reason}, ${draft.actor}, ${draft.idempotencyKey ?? null},
         ${draft.metadata ? JSON.stringify(draft.metadata) : null}::jsonb,
+        ${margin.revenueMicros}::int8, ${margin.costMicros}::int8,
+        ${margin.usage ? JSON.stringify(margin.usage) : null}::jsonb,
         now(), (select ledger_head from head_before), ledger_head
       from customer_after
       returning id, available_after, held_after, debt_after,
@@ -166,6 +194,60 @@ export async function appendEntry(
     })
   }
   return after
+}
+
+interface EntryMargin {
+  revenueMicros: number | null
+  costMicros: number | null
+  usage: Record<string, unknown> | null
+}
+
+/**
+ * The entry's revenue and cost (issue 14), decided before the write so the chain hashes them.
+ * Revenue is the value its lot changes move out of the lots (`valueMoved`: negative when credits
+ * go back), plus, for an entry closing a hold, the value the hold entry took out (a hold entry's
+ * `revenueMicros` is that deferred value, recognised only when the hold closes), plus the
+ * draft's adjustment. Consume and settle entries always carry a revenue (0 for free credits).
+ */
+async function marginOf(
+  tx: Tx,
+  customer: LockedCustomer,
+  draft: EntryDraft,
+  lots: LotChange[],
+): Promise<EntryMargin> {
+  let costMicros: number | null = null
+  let usage: Record<string, unknown> | null = null
+  if (draft.usage) {
+    const act = await costOfAct(tx, customer, draft.usage)
+    costMicros = act.costMicros
+    usage = act.usage
+    if (draft.kind === 'consume' && costMicros)
+      await checkCostCap(tx, customer, costMicros, draft.now ?? new Date())
+  }
+  let revenue: number | null = null
+  if (lots.length) {
+    revenue = valueMoved(
+      await lotValues(
+        tx,
+        customer,
+        lots.map((l) => l.lotId),
+      ),
+      lots,
+    )
+  }
+  if (CLOSES_HOLD.has(draft.kind) && draft.holdId) {
+    const [hold] = await rows<{ deferred: string | null }>(
+      tx,
+      sql`select revenue_micros as deferred from ledger_entries
+          where project_id = ${customer.projectId} and customer_id = ${customer.id}
+            and kind = 'hold' and hold_id = ${draft.holdId}::uuid
+          order by id limit 1`,
+    )
+    if (hold?.deferred != null) revenue = (revenue ?? 0) + Number(hold.deferred)
+  }
+  if (draft.revenueAdjustMicros) revenue = (revenue ?? 0) + draft.revenueAdjustMicros
+  if (revenue === null && (draft.kind === 'consume' || draft.kind === 'settle')) revenue = 0
+  return { revenueMicros: revenue, costMicros, usage }
 }
 
 export interface ListLedgerInput {

@@ -2,7 +2,13 @@ import { type Executor, rows, type Tx } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import { InvalidInput } from '../errors.ts'
 
-export type EventType = 'balance.low' | 'quota.exhausted' | 'free_allowance.exhausted'
+export type EventType =
+  | 'balance.low'
+  | 'quota.exhausted'
+  | 'free_allowance.exhausted'
+  | 'margin.unpriced_model'
+  | 'margin.below_threshold'
+  | 'margin.customer_unprofitable'
 
 export interface LatchedEvent {
   projectId: string

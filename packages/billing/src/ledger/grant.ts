@@ -1,5 +1,6 @@
 import { type Db, grants, type Tx } from '@e-stars/db'
 import { InvalidInput } from '../errors.ts'
+import { valueRemaining } from '../margin/value.ts'
 import { type LockedCustomer, type TelegramProfile, upsertAndLockCustomer } from './customers.ts'
 import { appendEntry } from './entries.ts'
 import { sweepExpired } from './expiry.ts'
@@ -26,6 +27,8 @@ export interface GrantCreditsInput {
   paymentId?: number | null | undefined
   profile?: TelegramProfile | undefined
   metadata?: Record<string, unknown> | undefined
+  /** What the lot is worth in micro-USD (a free, promo or manual grant: 0 unless given). */
+  valueMicros?: number | undefined
   now?: Date | undefined
 }
 
@@ -49,6 +52,7 @@ export async function grantCredits(db: Db, input: GrantCreditsInput): Promise<Gr
   if (input.expiresAt && input.expiresAt <= now) {
     throw new InvalidInput('expiresAt', 'must be in the future')
   }
+  checkLotValue(input.valueMicros)
   const { profile: _profile, ...request } = requestOf(input)
   return act(
     db,
@@ -66,6 +70,7 @@ export async function grantCredits(db: Db, input: GrantCreditsInput): Promise<Gr
         expiresAt: input.expiresAt ?? null,
         paymentId: input.paymentId ?? null,
         metadata: input.metadata ?? {},
+        valueMicros: input.valueMicros ?? 0,
         now,
       })
       return {
@@ -89,7 +94,18 @@ export interface NewLot {
   expiresAt: Date | null
   paymentId?: number | null
   metadata: Record<string, unknown>
+  /**
+   * The lot's value in micro-USD, snapshotted now (`lotValueOf`): recognised as revenue as its
+   * credits burn. 0 (the default) for free credits.
+   */
+  valueMicros?: number
   now: Date
+}
+
+/** A lot's value is a whole number of micro-USD, 0 or more: a negative value must never mint revenue. */
+export function checkLotValue(valueMicros: number | undefined): void {
+  if (valueMicros !== undefined && (!Number.isSafeInteger(valueMicros) || valueMicros < 0))
+    throw new InvalidInput('valueMicros', 'must be a whole number of micro-USD, 0 or more')
 }
 
 /**
@@ -99,6 +115,10 @@ export interface NewLot {
  */
 export async function addLot(tx: Tx, customer: LockedCustomer, lot: NewLot) {
   const repaid = Math.min(customer.debt, lot.amount)
+  const value = lot.valueMicros ?? 0
+  checkLotValue(value)
+  // Credits that repay a debt pay for work already done: their value is recognised at once.
+  const valueLeft = valueRemaining(value, lot.amount, lot.amount - repaid)
   const [row] = await tx
     .insert(grants)
     .values({
@@ -112,6 +132,8 @@ export async function addLot(tx: Tx, customer: LockedCustomer, lot: NewLot) {
       expiresAt: lot.expiresAt,
       paymentId: lot.paymentId ?? null,
       closedAt: lot.amount === repaid ? lot.now : null,
+      valueMicros: value,
+      valueRemainingMicros: valueLeft,
     })
     .returning({ id: grants.id })
   const expiry = lot.expiresAt && lot.amount > repaid ? lot.expiresAt : null
@@ -124,6 +146,7 @@ export async function addLot(tx: Tx, customer: LockedCustomer, lot: NewLot) {
     actor: lot.actor,
     idempotencyKey: lot.idempotencyKey ?? null,
     metadata: { source: lot.source, ...(repaid ? { repaid } : {}), ...lot.metadata },
+    revenueAdjustMicros: value - valueLeft,
     nextExpiryAt:
       expiry && (!customer.nextExpiryAt || expiry < customer.nextExpiryAt) ? expiry : undefined,
   })

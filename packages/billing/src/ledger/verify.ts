@@ -80,6 +80,9 @@ interface EntryRow {
   actor: string
   idempotency_key: string | null
   metadata: string | null
+  revenue_micros: string | null
+  cost_micros: string | null
+  usage: string | null
   created_us: string
   prev_hash: string | null
   hash: string | null
@@ -205,7 +208,7 @@ function entriesAfter(
     tx,
     sql`select id, customer_id, kind, amount, held_change, debt_change, available_after, held_after,
           debt_after, lots::text as lots, grant_id, hold_id, reason, actor, idempotency_key,
-          metadata::text as metadata, ${microsSql(sql`created_at`)} as created_us, prev_hash, hash
+          metadata::text as metadata, revenue_micros, cost_micros, usage::text as usage, ${microsSql(sql`created_at`)} as created_us, prev_hash, hash
         from ledger_entries
         where project_id = ${projectId} and customer_id <= ${lastCustomer}::int8
           and (customer_id, id) > (${cursor.customer}::int8, ${cursor.entry}::int8)
@@ -331,6 +334,9 @@ function recomputedHash(projectId: string, e: EntryRow): string {
     actor: e.actor,
     idempotencyKey: e.idempotency_key,
     metadata: e.metadata === null ? null : JSON.parse(e.metadata),
+    revenueMicros: e.revenue_micros === null ? null : Number(e.revenue_micros),
+    costMicros: e.cost_micros === null ? null : Number(e.cost_micros),
+    usage: e.usage === null ? null : JSON.parse(e.usage),
   })
   return entryHash(e.prev_hash, digest, {
     customerId: e.customer_id,

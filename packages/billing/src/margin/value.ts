@@ -1,0 +1,102 @@
+import { rows, type Tx } from '@e-stars/db'
+import { sql } from 'drizzle-orm'
+import type { LockedCustomer } from '../ledger/customers.ts'
+
+/**
+ * Revenue recognition, one rule: a lot of `amount` credits worth `value` micro-USD has recognised
+ * floor(value × spent / amount) once `spent` of its credits have left it, so its unrecognised
+ * value is a function of `remaining` alone:
+ *
+ *   valueRemaining = value − floor(value × (amount − remaining) / amount)
+ *
+ * Every credit taken out moves the difference; the lot's last credit takes all of what is left
+ * (floor(value × amount / amount) = value), and credits put back (a release, a settle's unspent
+ * part) move it back — so recognised revenue + unspent value = lot value, to the micro-dollar,
+ * whatever the order of takes and returns.
+ */
+export function valueRemaining(value: number, amount: number, remaining: number): number {
+  if (amount <= 0) return 0
+  return value - Number((BigInt(value) * BigInt(amount - remaining)) / BigInt(amount))
+}
+
+/** The same, as SQL over a `grants` row `g` whose remaining becomes `remainingAfter`. */
+export const valueRemainingSql = (remainingAfter: ReturnType<typeof sql>) =>
+  sql`(g.value_micros - div(g.value_micros::numeric * (g.amount - (${remainingAfter})), g.amount)::int8)`
+
+export interface LotValueRow {
+  id: number
+  amount: number
+  remaining: number
+  valueMicros: number
+}
+
+/** The lots' amounts and values, for the lots an entry changes. The caller holds the customer lock. */
+export async function lotValues(
+  tx: Tx,
+  customer: LockedCustomer,
+  lotIds: number[],
+): Promise<Map<number, LotValueRow>> {
+  if (lotIds.length === 0) return new Map()
+  const found = await rows<{ id: string; amount: string; remaining: string; value_micros: string }>(
+    tx,
+    sql`select id, amount, remaining, value_micros from grants
+        where project_id = ${customer.projectId} and customer_id = ${customer.id}
+          and id in (${sql.join(
+            lotIds.map((id) => sql`${id}::int8`),
+            sql`, `,
+          )})`,
+  )
+  return new Map(
+    found.map((l) => [
+      Number(l.id),
+      {
+        id: Number(l.id),
+        amount: Number(l.amount),
+        remaining: Number(l.remaining),
+        valueMicros: Number(l.value_micros),
+      },
+    ]),
+  )
+}
+
+/**
+ * The value that leaves the lots when `changes` apply (positive: taken out; negative: put back).
+ * Changes to one lot apply in order.
+ */
+export function valueMoved(
+  lots: Map<number, LotValueRow>,
+  changes: ReadonlyArray<{ lotId: number; amount: number }>,
+): number {
+  const remaining = new Map<number, number>()
+  let moved = 0
+  for (const change of changes) {
+    const lot = lots.get(change.lotId)
+    if (!lot) continue
+    const before = remaining.get(lot.id) ?? lot.remaining
+    const after = before + change.amount
+    moved +=
+      valueRemaining(lot.valueMicros, lot.amount, before) -
+      valueRemaining(lot.valueMicros, lot.amount, after)
+    remaining.set(lot.id, after)
+  }
+  return moved
+}
+
+/**
+ * A lot's value when it is created, in micro-USD: what the operator says (`valueMicros`), else
+ * for a payment net Stars × the project's USD-per-Star rate (net nanostars when Telegram reported
+ * them, else the Stars paid), else 0 — a free, promo or manual grant earns nothing unless valued.
+ */
+export function lotValueOf(input: {
+  valueMicros?: number | null | undefined
+  usdPerStarMicros?: number | undefined
+  netNanostars?: bigint | number | null | undefined
+  amountStars?: number | null | undefined
+}): number {
+  if (input.valueMicros !== undefined && input.valueMicros !== null) return input.valueMicros
+  const rate = BigInt(input.usdPerStarMicros ?? 0)
+  if (input.netNanostars !== undefined && input.netNanostars !== null)
+    return Number((BigInt(input.netNanostars) * rate) / 1_000_000_000n)
+  if (input.amountStars) return Number(BigInt(input.amountStars) * rate)
+  return 0
+}
