@@ -106,8 +106,8 @@ const tokens = wholeNumber(0, MAX_AMOUNT)
  * `currency`) is refused, not ignored — every amount is micro-USD.
  */
 export const usageRecordInput = z.strictObject({
-  provider: line(100).refine((s) => s.trim() !== "", "must not be empty"),
-  model: line(200).refine((s) => s.trim() !== "", "must not be empty"),
+  provider: line(100).refine((s) => s.trim() !== '', 'must not be empty'),
+  model: line(200).refine((s) => s.trim() !== '', 'must not be empty'),
   inputTokens: tokens,
   outputTokens: tokens,
   cachedInputTokens: tokens.optional(),

@@ -250,7 +250,9 @@ export class UnpricedModel extends BillingError {
     readonly provider: string,
     readonly model: string,
   ) {
-    super(`No price for ${provider}/${model}: add it to the price book, or let the project record unpriced models`)
+    super(
+      `No price for ${provider}/${model}: add it to the price book, or let the project record unpriced models`,
+    )
   }
 }
 
