@@ -6,8 +6,10 @@ import {
   markRelayFailed,
   markRelayForwarded,
   precheck,
+  recordPaidMediaPurchase,
   recordPayment,
   recordRefund,
+  recordSubscriptionUpdate,
   relayProject,
   releaseRelayClaim,
   storeRelayUpdate,
@@ -172,6 +174,36 @@ export function mountRelay(app: express.Express, options: RelayOptions) {
           logger.info(
             { ...log, paymentId: outcome.paymentId, alreadyRefunded: outcome.alreadyRefunded },
             'relay: refund applied',
+          )
+        } else if (event?.kind === 'subscription') {
+          // Recorded at once: a cancel stops renewal, a failure starts the grace, both keep access.
+          const outcome = await recordSubscriptionUpdate(db, {
+            projectId,
+            update: event.subscription,
+            secrets: services.secrets,
+            updateId: event.updateId,
+          })
+          logger.info(
+            { ...log, status: outcome.status, flag: outcome.flag, state: event.subscription.state },
+            'relay: subscription state recorded',
+          )
+        } else if (event?.kind === 'purchased_paid_media') {
+          const outcome = await recordPaidMediaPurchase(db, {
+            projectId,
+            purchase: event.purchase,
+            secrets: services.secrets,
+            via: 'relay',
+            updateId: event.updateId,
+          })
+          logger.info(
+            {
+              ...log,
+              result: outcome.result,
+              flag: outcome.flag,
+              paymentId: outcome.payment?.paymentId ?? null,
+              duplicate: outcome.payment?.duplicate ?? null,
+            },
+            'relay: paid media purchase recorded',
           )
         } else if (event?.kind === 'pre_checkout_query' && project.botTokenEncrypted) {
           const verdict = await precheck(db, {
