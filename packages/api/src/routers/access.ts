@@ -24,7 +24,7 @@ const reservationId = z.uuid()
 const actorOf = (ctx: { project: { keyId: string } }) => `api-key:${ctx.project.keyId}`
 
 const checkInput = z.object({ telegramUserId, feature: featureKey, quantity: quantity.default(1) })
-const consumeFeatureInput = z.object({
+export const consumeFeatureInput = z.object({
   telegramUserId,
   feature: featureKey,
   quantity,
