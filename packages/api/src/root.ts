@@ -14,6 +14,7 @@ import { paymentsRouter } from './routers/payments.ts'
 import { productsRouter } from './routers/products.ts'
 import { projectRouter } from './routers/project.ts'
 import { reconcileRouter } from './routers/reconcile.ts'
+import { treasuryRouter } from './routers/treasury.ts'
 import { usageRouter } from './routers/usage.ts'
 import { webhooksRouter } from './routers/webhooks.ts'
 import { router } from './trpc.ts'
@@ -30,6 +31,7 @@ export const clientProcedures = {
   checkout: checkoutRouter,
   payments: paymentsRouter,
   reconcile: reconcileRouter,
+  treasury: treasuryRouter,
   features: featuresRouter,
   access: accessRouter,
   entitlements: entitlementsRouter,
