@@ -5,6 +5,7 @@ import { createSecrets } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
 import express from 'express'
 import { AdminCommandError, runAdminCommand } from './admin.ts'
+import { mountApiDocs } from './api-docs.ts'
 import { createApp, type Lifecycle, sendMetrics } from './app.ts'
 import { isLoopbackRequest } from './client-address.ts'
 import { defaultConsoleDir, mountConsole } from './console.ts'
@@ -112,6 +113,7 @@ export async function startServer(
     extend(app) {
       options.extend?.(app, database)
       mountRest(app, { db: database.db, logger, payments, apiKeys })
+      mountApiDocs(app)
       mountRelay(app, { db: database.db, logger, services: payments, onStored: forwarder.kick })
       miniAppServed = mountMiniApp(app, {
         db: database.db,
