@@ -33,6 +33,13 @@ import {
   settleHeldCredits,
 } from './holds.ts'
 import {
+  cappedQuantity,
+  type OverageOutcome,
+  type OveragePolicy,
+  recordShortfall,
+  unitsFor,
+} from './overage.ts'
+import {
   type ApplicableRow,
   candidateQuotas,
   chooseQuotas,
@@ -81,6 +88,7 @@ export interface CheckAccessInput {
 
 interface FeatureContext {
   timeZone: string
+  overagePolicy: OveragePolicy
   feature: Feature | null
   customer: {
     id: number
@@ -110,6 +118,7 @@ async function loadContext(
   const { projectId, featureKey } = input
   const [row] = await rows<{
     time_zone: string
+    overage_policy: OveragePolicy
     feature: unknown
     customer_id: string | null
     available: string | null
@@ -118,7 +127,7 @@ async function loadContext(
     quotas: unknown
   }>(
     db,
-    sql`select p.time_zone,
+    sql`select p.time_zone, p.overage_policy,
           (select row_to_json(f) from (
              select key, name, kind, credits, per_units, client_consumable, archived_at from features
              where project_id = p.id and key = ${featureKey}
@@ -144,6 +153,7 @@ async function loadContext(
   } | null
   return {
     timeZone: row.time_zone,
+    overagePolicy: row.overage_policy,
     feature: f
       ? {
           key: f.key,
@@ -389,7 +399,7 @@ async function admit(
   refusal: Refusal,
 ) {
   if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
-  const { timeZone, feature, quotas } = await loadContext(tx, {
+  const { timeZone, feature, quotas, overagePolicy } = await loadContext(tx, {
     projectId: input.projectId,
     featureKey: input.feature,
     customer: { id: customer.id },
@@ -413,7 +423,7 @@ async function admit(
     const q = plan.exceeded
     throw new QuotaExceeded(feature.key, q.limit, q.used, quantity, q.resetsAt, q.period, q.window)
   }
-  return { customer, feature, plan, timeZone }
+  return { customer, feature, plan, timeZone, overagePolicy }
 }
 
 function insufficient(customer: LockedCustomer, credits: number, plan: QuotaPlan) {
@@ -530,16 +540,31 @@ async function recordUsage(
 export interface ReserveFeatureInput extends ConsumeFeatureInput {
   /** How long the reservation (and its credit hold) lives before it lapses on its own. */
   ttlSeconds?: number | undefined
+  /**
+   * The smallest reservation worth making (an AI call's prompt plus a short answer). Under the
+   * project's `cap` overage policy a `quantity` the customer cannot pay shrinks to what they
+   * can, down to this; without it the reserve is all or nothing, as before.
+   */
+  minQuantity?: number | undefined
 }
 
 export interface ReserveFeatureResult {
   reservationId: string
   feature: string
-  /** The estimate reserved, in units. */
+  /** The estimate reserved, in units (less than asked when the `cap` policy shrank it). */
   quantity: number
+  /** The estimate asked for. */
+  requestedQuantity: number
   freeQuantity: number
   /** Credits held for the paid part of the estimate. */
   credits: number
+  /** The project's overage policy at reserve. */
+  overagePolicy: OveragePolicy
+  /**
+   * Under `cap`: the most units the work may use, so it cannot cost more than the hold (the bot
+   * turns it into the model's `max_tokens`). Null under `debt` and `absorb`.
+   */
+  maxQuantity: number | null
   expiresAt: string
   available: number
   held: number
@@ -560,6 +585,12 @@ export async function reserveFeature(
 ): Promise<ReserveFeatureResult> {
   const now = input.now ?? new Date()
   assertQuantity(input.quantity)
+  if (input.minQuantity !== undefined) {
+    assertQuantity(input.minQuantity, 'minQuantity')
+    if (input.minQuantity > input.quantity) {
+      throw new InvalidInput('minQuantity', 'must not exceed quantity')
+    }
+  }
   const ttl = input.ttlSeconds ?? DEFAULT_HOLD_TTL_SECONDS
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_HOLD_TTL_SECONDS) {
     throw new InvalidInput(
@@ -575,8 +606,23 @@ export async function reserveFeature(
       { projectId: input.projectId, key: idempotencyKey, operation: 'reserve_feature', request },
       (tx) => upsertAndLockCustomer(tx, input.projectId, input.telegramUserId, input.profile),
       async (tx, customer) => {
-        const { feature, plan } = await admit(tx, customer, input, input.quantity, now, refusal)
-        const credits = creditsFor(feature, plan.paidQuantity)
+        const admitted = await admit(tx, customer, input, input.quantity, now, refusal)
+        const { feature, overagePolicy } = admitted
+        let { plan } = admitted
+        let quantity = input.quantity
+        let credits = creditsFor(feature, plan.paidQuantity)
+        if (overagePolicy === 'cap' && credits > customer.available) {
+          const capped = cappedQuantity(
+            feature,
+            { quantity, minQuantity: input.minQuantity ?? quantity },
+            plan.freeQuantity,
+            customer.available,
+          )
+          if (capped === null) throw insufficient(customer, credits, plan)
+          quantity = capped
+          plan = { ...planQuotas(plan.states, quantity), states: plan.states }
+          credits = creditsFor(feature, plan.paidQuantity)
+        }
         const expiresAt = new Date(now.getTime() + ttl * 1000)
         let holdId: string | null = null
         if (credits > 0) {
@@ -589,7 +635,7 @@ export async function reserveFeature(
               customerId: customer.id,
               amount: credits,
               allocations,
-              reason: input.reason ?? `${feature.key} × ${input.quantity} (estimate)`,
+              reason: input.reason ?? `${feature.key} × ${quantity} (estimate)`,
               expiresAt,
             })
             .returning({ id: holds.id })
@@ -600,13 +646,14 @@ export async function reserveFeature(
             heldChange: credits,
             lots: debit(allocations),
             holdId,
-            reason: input.reason ?? `${feature.key} × ${input.quantity} (estimate)`,
+            reason: input.reason ?? `${feature.key} × ${quantity} (estimate)`,
             actor: input.actor,
             idempotencyKey,
             metadata: {
               ...input.metadata,
               feature: feature.key,
-              quantity: input.quantity,
+              quantity,
+              ...(quantity < input.quantity ? { requestedQuantity: input.quantity } : {}),
               freeQuantity: plan.freeQuantity,
             },
             nextExpiryAt:
@@ -617,18 +664,21 @@ export async function reserveFeature(
           tx,
           sql`insert into usage_reservations (project_id, customer_id, feature_key, quantity,
                   free_quantity, hold_id, expires_at, created_at)
-                values (${input.projectId}, ${customer.id}::int8, ${feature.key}, ${input.quantity}::int8,
+                values (${input.projectId}, ${customer.id}::int8, ${feature.key}, ${quantity}::int8,
                   ${plan.freeQuantity}::int8, ${holdId}::uuid, ${expiresAt.toISOString()}::timestamptz,
                   ${now.toISOString()}::timestamptz)
                 returning id`,
         )
-        const after = await noteExhaustion(tx, customer, feature.key, plan, input.quantity, true)
+        const after = await noteExhaustion(tx, customer, feature.key, plan, quantity, true)
         return {
           reservationId: reservation!.id,
           feature: feature.key,
-          quantity: input.quantity,
+          quantity,
+          requestedQuantity: input.quantity,
           freeQuantity: plan.freeQuantity,
           credits,
+          overagePolicy,
+          maxQuantity: overagePolicy === 'cap' ? quantity : null,
           expiresAt: expiresAt.toISOString(),
           available: customer.available,
           held: customer.held,
@@ -664,6 +714,9 @@ export interface SettleFeatureResult {
   repaid: number
   /** Credits the actual cost exceeded the hold by and the balance could not pay. */
   shortfall: number
+  /** What became of the shortfall under the project's overage policy (its ledger entry), or null without one. */
+  overage: OverageOutcome | null
+  /** The settle entry, else the shortfall entry; null only when nothing was charged and nothing went unpaid. */
   entryId: number | null
   available: number
   held: number
@@ -692,7 +745,7 @@ export async function settleFeature(
     (tx) => lockReservationOwner(tx, input),
     async (tx, customer) => {
       const reservation = await activeReservation(tx, customer, input.reservationId, now)
-      const { timeZone, feature, quotas } = await loadContext(tx, {
+      const { timeZone, feature, quotas, overagePolicy } = await loadContext(tx, {
         projectId: input.projectId,
         featureKey: reservation.featureKey,
         customer: { id: customer.id },
@@ -723,19 +776,30 @@ export async function settleFeature(
         freeQuantity: plan.freeQuantity,
         reservationId: input.reservationId,
       }
+      const facts = { reason, actor: input.actor, idempotencyKey, metadata }
       const money = reservation.holdId
-        ? await settleCreditHold(tx, customer, reservation.holdId, cost, now, {
-            reason,
-            actor: input.actor,
-            idempotencyKey,
-            metadata,
-          })
-        : await chargeWithoutHold(tx, customer, cost, now, {
-            reason,
-            actor: input.actor,
-            idempotencyKey,
-            metadata,
-          })
+        ? await settleCreditHold(tx, customer, reservation.holdId, cost, now, facts)
+        : await chargeWithoutHold(tx, customer, cost, now, facts)
+      // The work is done: what it cost beyond what was paid is written down, never dropped.
+      const overage =
+        money.shortfall > 0
+          ? await recordShortfall(
+              tx,
+              customer,
+              {
+                policy: overagePolicy,
+                units: Math.max(0, plan.paidQuantity - unitsFor(feature, money.charged)),
+                credits: money.shortfall,
+                now,
+              },
+              facts,
+            )
+          : null
+      if (overage) {
+        money.charged += overage.paid
+        money.shortfall -= overage.paid
+        money.entryId ??= overage.entryId
+      }
       await closeReservation(tx, input.projectId, input.reservationId, 'settled', now)
       const usageId = await recordUsage(tx, customer, {
         featureKey: reservation.featureKey,
@@ -761,6 +825,7 @@ export async function settleFeature(
         quantity: input.quantity,
         freeQuantity: plan.freeQuantity,
         ...money,
+        overage,
         available: customer.available,
         held: customer.held,
         debt: customer.debt,
@@ -896,7 +961,7 @@ async function settleCreditHold(
 ) {
   const hold = await activeHold(tx, customer, holdId)
   const { after, ...settled } = await settleHeldCredits(tx, customer, hold, cost, now, facts)
-  return { ...settled, entryId: after.entryId }
+  return { ...settled, entryId: after.entryId as number | null }
 }
 
 /** The money side of settling a reservation the free allowance covered: charge any overage if it can be paid in full. */
@@ -908,7 +973,14 @@ async function chargeWithoutHold(
   facts: EntryFacts,
 ) {
   if (cost === 0 || customer.available < cost) {
-    return { reserved: 0, charged: 0, returned: 0, repaid: 0, shortfall: cost, entryId: null }
+    return {
+      reserved: 0,
+      charged: 0,
+      returned: 0,
+      repaid: 0,
+      shortfall: cost,
+      entryId: null as number | null,
+    }
   }
   const allocations = await takeFromLots(tx, customer, cost, now)
   const after = await appendEntry(tx, customer, {
@@ -926,6 +998,6 @@ async function chargeWithoutHold(
     returned: 0,
     repaid: 0,
     shortfall: 0,
-    entryId: after.entryId,
+    entryId: after.entryId as number | null,
   }
 }
