@@ -3,10 +3,17 @@ import {
   getPayment,
   listPayments,
   listSubscriptions,
+  recordPaidMediaPurchase,
   recordPayment,
   recordRefund,
+  recordSubscriptionUpdate,
   refundPayment,
+  sendPaidMediaProduct,
+  stopRenewalsAfter,
+  subscriptionHistory,
 } from '@e-stars/billing'
+import { z } from 'zod'
+import { telegramUserId } from '../inputs.ts'
 import {
   cancelSubscriptionInput,
   listPaymentsInput,
@@ -15,7 +22,25 @@ import {
   recordRefundInput,
   refundInput,
   subscriptionsInput,
+  telegramUser,
 } from '../payment-inputs.ts'
+import { catalogKey, line } from '../text.ts'
+
+/** Bot API 10.2 `BotSubscriptionUpdated`; an unknown `state` is stored and flagged, not refused. */
+const subscriptionUpdateInput = z.object({
+  updateId: z.number().int().min(0).optional(),
+  subscription: z.object({
+    user: telegramUser,
+    invoice_payload: line(4096),
+    state: line(32, { min: 1 }),
+  }),
+})
+/** `Update.purchased_paid_media`. */
+const paidMediaPurchaseInput = z.object({
+  updateId: z.number().int().min(0).optional(),
+  purchase: z.object({ from: telegramUser, paid_media_payload: line(128) }),
+})
+
 import { actorOf, paymentProcedure } from '../payment-services.ts'
 import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
@@ -49,7 +74,11 @@ export const paymentsRouter = {
         via: 'api',
       }),
     ),
-  /** Refunds the Stars through the project's bot (refundStarPayment), then revokes, once. */
+  /**
+   * Refunds the Stars through the project's bot (refundStarPayment), then revokes, once. A
+   * subscription charge's renewal is then stopped (editUserStarSubscription), after the refund
+   * committed; `renewal` says whether that worked.
+   */
   refund: paymentProcedure
     .meta(
       rest(
@@ -59,15 +88,69 @@ export const paymentsRouter = {
       ),
     )
     .input(refundInput)
-    .mutation(async ({ ctx, input }) =>
-      refundPayment(ctx.db, {
+    .mutation(async ({ ctx, input }) => {
+      const botApi = await ctx.payments.botApiFor(ctx.project.id)
+      const outcome = await refundPayment(ctx.db, {
         projectId: ctx.project.id,
         telegramPaymentChargeId: input.telegramPaymentChargeId,
         reason: input.reason,
         by: actorOf(ctx),
-        botApi: await ctx.payments.botApiFor(ctx.project.id),
+        botApi,
+      })
+      const { subscriptionId } = await getPayment(ctx.db, {
+        projectId: ctx.project.id,
+        telegramPaymentChargeId: input.telegramPaymentChargeId,
+      })
+      const renewal = subscriptionId
+        ? await stopRenewalsAfter(ctx.db, {
+            projectId: ctx.project.id,
+            reason: 'refund',
+            subscriptionIds: [subscriptionId],
+            botApi,
+          })
+        : []
+      return { ...outcome, renewal }
+    }),
+  /** Records a `subscription` update (cancel, re-enable, failed renewal) at once; once per update. */
+  recordSubscriptionUpdate: paymentProcedure
+    .meta(rest('POST', '/subscriptions/updates', 'Record a subscription state update'))
+    .input(subscriptionUpdateInput)
+    .mutation(({ ctx, input }) =>
+      recordSubscriptionUpdate(ctx.db, {
+        projectId: ctx.project.id,
+        update: input.subscription,
+        updateId: input.updateId,
+        secrets: ctx.payments.secrets,
       }),
     ),
+  /** Records a `purchased_paid_media` update: a payment, once per post, granting its product. */
+  recordPaidMediaPurchase: paymentProcedure
+    .meta(rest('POST', '/payments/paid-media', 'Record a purchased_paid_media update, once'))
+    .input(paidMediaPurchaseInput)
+    .mutation(({ ctx, input }) =>
+      recordPaidMediaPurchase(ctx.db, {
+        projectId: ctx.project.id,
+        purchase: input.purchase,
+        updateId: input.updateId,
+        secrets: ctx.payments.secrets,
+        via: 'api',
+      }),
+    ),
+  /** Sends a paid-media product to a customer (sendPaidMedia with its price and a signed payload). */
+  sendPaidMedia: paymentProcedure
+    .meta(rest('POST', '/paid-media', 'Send a paid-media product to a customer'))
+    .input(z.object({ telegramUserId, productKey: catalogKey }))
+    .mutation(async ({ ctx, input }) => {
+      const botApi = await ctx.payments.botApiFor(ctx.project.id)
+      return sendPaidMediaProduct(ctx.db, {
+        projectId: ctx.project.id,
+        telegramUserId: input.telegramUserId,
+        productKey: input.productKey,
+        secrets: ctx.payments.secrets,
+        sendPaidMedia: async (params) =>
+          (await botApi.call('sendPaidMedia', params)) as { message_id: number },
+      })
+    }),
   get: botProcedure
     .meta(rest('GET', '/payments/{telegramPaymentChargeId}', 'One payment'))
     .input(paymentRef)
@@ -85,6 +168,13 @@ export const paymentsRouter = {
         projectId: ctx.project.id,
         telegramUserId: input.telegramUserId,
       }),
+    ),
+  /** A subscription's renewal-state history, oldest first. */
+  subscriptionHistory: botProcedure
+    .meta(rest('GET', '/subscriptions/{subscriptionId}/history', 'Renewal-state history'))
+    .input(z.object({ subscriptionId: z.uuid() }))
+    .query(({ ctx, input }) =>
+      subscriptionHistory(ctx.db, { projectId: ctx.project.id, ...input }),
     ),
   /** Stops renewal (editUserStarSubscription); access stays until the paid period ends. */
   cancelSubscription: paymentProcedure
