@@ -202,6 +202,7 @@ export {
   recordRefund,
   refundPayment,
 } from './payments/refunds.ts'
+export * from './payments/refund-abuse.ts'
 export {
   type ClaimedUpdate,
   claimRelayUpdates,

@@ -1,6 +1,7 @@
 import { type Executor, rows } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import type { Secrets } from '../identity/secrets.ts'
+import { checkRefundAbuse } from './refund-abuse.ts'
 
 /** The fields of Telegram's `pre_checkout_query` that decide it. */
 export interface PreCheckoutQueryInput {
@@ -21,6 +22,7 @@ export type PrecheckRefusal =
   | 'blocked'
   | 'already_owned'
   | 'already_subscribed'
+  | 'refund_limit'
 
 export type PrecheckResult =
   | { ok: true; errorMessage: null; orderId: string }
@@ -37,6 +39,8 @@ export const PRECHECK_MESSAGES: Record<PrecheckRefusal, string> = {
   blocked: 'Purchases are turned off for your account. Please contact the bot’s support.',
   already_owned: 'You already own this for life, so there is nothing to pay.',
   already_subscribed: 'You already have this subscription. It renews by itself.',
+  refund_limit:
+    'Sorry, new purchases are paused on your account because of several recent refunds. Please contact the bot’s support if you think this is a mistake.',
 }
 
 const refuse = (reason: PrecheckRefusal): PrecheckResult => ({
@@ -48,7 +52,9 @@ const refuse = (reason: PrecheckRefusal): PrecheckResult => ({
 /**
  * Decides a `pre_checkout_query` in one read: the order exists and is this project's, is open and
  * not expired, is the payer's, the amount and currency match, the product is on sale, the
- * customer is not blocked and does not own it for life already. Writes nothing.
+ * customer is not blocked and does not own it for life already, and has not reached the project's
+ * refund-abuse limit. Writes nothing, except blocking the customer when that limit's action is
+ * `block`.
  */
 export async function precheck(
   db: Executor,
@@ -59,6 +65,7 @@ export async function precheck(
   if (!ref.ok) return refuse('invalid_invoice')
   const [order] = await rows<{
     status: string
+    customer_id: string
     kind: string
     price_stars: string
     expires_at: string | Date
@@ -68,7 +75,7 @@ export async function precheck(
     owned_for_life: boolean
   }>(
     db,
-    sql`select o.status, o.kind, o.price_stars, o.expires_at, c.telegram_user_id,
+    sql`select o.status, o.customer_id, o.kind, o.price_stars, o.expires_at, c.telegram_user_id,
           c.blocked_at is not null as blocked, p.archived_at is not null as archived,
           (o.kind = 'unlock' and o.duration_days is null and exists(
             select 1 from entitlements e where e.project_id = o.project_id and e.customer_id = o.customer_id
@@ -88,5 +95,11 @@ export async function precheck(
   if (order.archived) return refuse('archived')
   if (order.blocked) return refuse('blocked')
   if (order.owned_for_life) return refuse('already_owned')
+  const abuse = await checkRefundAbuse(db, {
+    projectId: input.projectId,
+    customerId: order.customer_id,
+    now,
+  })
+  if (abuse.abuse) return refuse(abuse.action === 'block' ? 'blocked' : 'refund_limit')
   return { ok: true, errorMessage: null, orderId: ref.orderId }
 }
