@@ -1,9 +1,9 @@
 import {
   checkAccess,
-  consumeFeature,
-  releaseFeature,
-  reserveFeature,
-  settleFeature,
+  consumeFeatureGrouped as consumeFeature,
+  releaseFeatureGrouped as releaseFeature,
+  reserveFeatureGrouped as reserveFeature,
+  settleFeatureGrouped as settleFeature,
 } from '@e-stars/billing'
 import { z } from 'zod'
 import {
