@@ -1,5 +1,6 @@
 import type { Tx } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
+import type { UsageRecord } from '../margin/usage.ts'
 import type { LockedCustomer } from './customers.ts'
 import { appendEntry, type BalanceAfter, type EntryKind } from './entries.ts'
 import { type Allocation, returnToLots, total } from './lots.ts'
@@ -16,6 +17,8 @@ export interface EntryFacts {
   actor: string
   idempotencyKey: string | null
   metadata: Record<string, unknown>
+  /** The metered act's usage record (issue 14): its entry carries the cost. */
+  usage?: UsageRecord | undefined
 }
 
 export async function closeHold(

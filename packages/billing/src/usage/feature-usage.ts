@@ -24,6 +24,9 @@ import { type EntryFacts, releaseHeldCredits } from '../ledger/held.ts'
 import { act } from '../ledger/idempotency.ts'
 import { debit, takeFromLots } from '../ledger/lots.ts'
 import { transact } from '../ledger/transaction.ts'
+import { checkCostCap } from '../margin/caps.ts'
+import { checkUsage, costOfAct } from '../margin/cost.ts'
+import type { UsageRecord } from '../margin/usage.ts'
 import { accessEnd } from './entitlements.ts'
 import { creditsFor, type Feature, type FeatureKind } from './features.ts'
 import {
@@ -289,6 +292,13 @@ export interface ConsumeFeatureInput extends FeatureMutation {
   feature: string
   quantity: number
   profile?: TelegramProfile | undefined
+  /**
+   * The metered act's usage record (issue 14). At consume and settle it is the actual usage and
+   * its entry carries the cost (an entry of 0 credits when the free allowance covered it, so a
+   * free answer's cost is on the ledger too); at reserve it is the expected usage, checked
+   * against the cost caps before anything is held.
+   */
+  usage?: UsageRecord | undefined
 }
 
 export interface ConsumeFeatureResult {
@@ -321,6 +331,7 @@ export async function consumeFeature(
 ): Promise<ConsumeFeatureResult> {
   const now = input.now ?? new Date()
   assertQuantity(input.quantity)
+  if (input.usage) checkUsage(input.usage)
   const { now: _now, profile: _profile, idempotencyKey, ...request } = input
   const refusal: Refusal = {}
   try {
@@ -332,10 +343,12 @@ export async function consumeFeature(
         const { feature, plan } = await admit(tx, customer, input, input.quantity, now, refusal)
         const credits = creditsFor(feature, plan.paidQuantity)
         let entry: Awaited<ReturnType<typeof appendEntry>> | null = null
-        if (credits > 0) {
+        if (credits > 0 || input.usage) {
           if (customer.available < credits) throw insufficient(customer, credits, plan)
-          const allocations = await takeFromLots(tx, customer, credits, now)
+          const allocations = credits > 0 ? await takeFromLots(tx, customer, credits, now) : []
           entry = await appendEntry(tx, customer, {
+            usage: input.usage,
+            now,
             kind: 'consume',
             amount: -credits,
             lots: debit(allocations),
@@ -591,6 +604,7 @@ export async function reserveFeature(
       throw new InvalidInput('minQuantity', 'must not exceed quantity')
     }
   }
+  if (input.usage) checkUsage(input.usage)
   const ttl = input.ttlSeconds ?? DEFAULT_HOLD_TTL_SECONDS
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_HOLD_TTL_SECONDS) {
     throw new InvalidInput(
@@ -608,6 +622,11 @@ export async function reserveFeature(
       async (tx, customer) => {
         const admitted = await admit(tx, customer, input, input.quantity, now, refusal)
         const { feature, overagePolicy } = admitted
+        // The expected cost must fit the cost caps now, under the lock, before anything is held.
+        if (input.usage) {
+          const expected = await costOfAct(tx, customer, input.usage)
+          await checkCostCap(tx, customer, expected.costMicros ?? 0, now)
+        }
         let { plan } = admitted
         let quantity = input.quantity
         let credits = creditsFor(feature, plan.paidQuantity)
@@ -696,6 +715,8 @@ export interface SettleFeatureInput extends FeatureMutation {
   reservationId: string
   /** The actual units used; 0 is allowed (nothing was done). */
   quantity: number
+  /** The actual usage record (issue 14): the settle's entry carries its cost. */
+  usage?: UsageRecord | undefined
 }
 
 export interface SettleFeatureResult {
@@ -738,6 +759,7 @@ export async function settleFeature(
 ): Promise<SettleFeatureResult> {
   const now = input.now ?? new Date()
   assertQuantity(input.quantity, 'quantity', 0)
+  if (input.usage) checkUsage(input.usage)
   const { now: _now, idempotencyKey, ...request } = input
   return act(
     db,
@@ -776,7 +798,7 @@ export async function settleFeature(
         freeQuantity: plan.freeQuantity,
         reservationId: input.reservationId,
       }
-      const facts = { reason, actor: input.actor, idempotencyKey, metadata }
+      const facts = { reason, actor: input.actor, idempotencyKey, metadata, usage: input.usage }
       const money = reservation.holdId
         ? await settleCreditHold(tx, customer, reservation.holdId, cost, now, facts)
         : await chargeWithoutHold(tx, customer, cost, now, facts)
@@ -792,7 +814,8 @@ export async function settleFeature(
                 credits: money.shortfall,
                 now,
               },
-              facts,
+              // The usage's cost goes on one entry: the settle's or charge's when there is one.
+              money.entryId === null ? facts : { ...facts, usage: undefined },
             )
           : null
       if (overage) {
@@ -972,7 +995,7 @@ async function chargeWithoutHold(
   now: Date,
   facts: EntryFacts,
 ) {
-  if (cost === 0 || customer.available < cost) {
+  if ((cost === 0 && !facts.usage) || customer.available < cost) {
     return {
       reserved: 0,
       charged: 0,
@@ -982,11 +1005,13 @@ async function chargeWithoutHold(
       entryId: null as number | null,
     }
   }
-  const allocations = await takeFromLots(tx, customer, cost, now)
+  const allocations = cost > 0 ? await takeFromLots(tx, customer, cost, now) : []
   const after = await appendEntry(tx, customer, {
     kind: 'consume',
     amount: -cost,
     lots: debit(allocations),
+    usage: facts.usage,
+    now,
     reason: facts.reason,
     actor: facts.actor,
     idempotencyKey: facts.idempotencyKey,

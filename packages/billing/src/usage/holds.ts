@@ -232,6 +232,7 @@ export async function settleHeldCredits(
     reason: facts.reason,
     actor: facts.actor,
     idempotencyKey: facts.idempotencyKey,
+    usage: facts.usage,
     metadata: {
       ...facts.metadata,
       actual: cost,

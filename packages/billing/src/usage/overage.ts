@@ -80,6 +80,8 @@ export async function recordShortfall(
     reason: `${facts.reason} (overage: ${policy})`,
     actor: facts.actor,
     idempotencyKey: facts.idempotencyKey,
+    usage: facts.usage,
+    now,
     metadata: {
       ...facts.metadata,
       policy,
