@@ -14,6 +14,7 @@ import { paymentsRouter } from './routers/payments.ts'
 import { productsRouter } from './routers/products.ts'
 import { projectRouter } from './routers/project.ts'
 import { reconcileRouter } from './routers/reconcile.ts'
+import { refundAbuseRouter } from './routers/refund-abuse.ts'
 import { treasuryRouter } from './routers/treasury.ts'
 import { usageRouter } from './routers/usage.ts'
 import { webhooksRouter } from './routers/webhooks.ts'
@@ -48,6 +49,8 @@ export const appRouter = router({
   operator: operatorRouter,
   /** Signed webhooks, from the console (session cookie, like `operator`). */
   webhooks: webhooksRouter,
+  /** Refund-abuse policy and the customers by refund rate, from the console. */
+  refundAbuse: refundAbuseRouter,
 })
 
 export type AppRouter = typeof appRouter
