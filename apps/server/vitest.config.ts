@@ -19,6 +19,7 @@ const alone = [
   'test/python-client.test.ts',
   'test/operator-reset-password.test.ts',
   'test/ledger-verify.test.ts',
+  'test/production-build.test.ts',
   'test/attack/**/*.test.ts',
 ]
 
