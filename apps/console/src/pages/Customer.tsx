@@ -4,6 +4,7 @@ import { AdjustCredits } from '../components/AdjustCredits.tsx'
 import { confirmDialog } from '../components/ConfirmDialog.tsx'
 import { GrantAccess } from '../components/GrantAccess.tsx'
 import { RefundButton } from '../components/RefundButton.tsx'
+import { RefundFigures } from '../components/RefundFigures.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { api, errorInfo, type RouterOutputs } from '../lib/api.ts'
@@ -170,6 +171,7 @@ export default function Customer() {
                     <div class="metric-value">{formatStars(c().lifetimeStars)}</div>
                     <div class="muted">{plural(c().paymentsCount, 'payment')}</div>
                   </div>
+                  <RefundFigures telegramUserId={c().telegramUserId} />
                 </div>
               </>
             )}
