@@ -8,6 +8,15 @@ import { createOfflineModel } from './model/offline.ts'
 import { createOpenAiModel } from './model/openai.ts'
 import { startNudges } from './nudges.ts'
 
+/** Named explicitly: Telegram's default may leave out the Bot API 10.2/10.3 Stars updates (Telegraf's types stop at 7.1). */
+const ALLOWED_UPDATES = [
+  'message',
+  'callback_query',
+  'pre_checkout_query',
+  'subscription',
+  'purchased_paid_media',
+] as never[]
+
 async function main() {
   const env = parseEnv()
   const logger = pino({ level: env.LOG_LEVEL })
@@ -58,14 +67,11 @@ async function main() {
                 host: env.WEBHOOK_HOST,
                 ...(env.WEBHOOK_SECRET ? { secretToken: env.WEBHOOK_SECRET } : {}),
               },
-              allowedUpdates: ['message', 'callback_query', 'pre_checkout_query'],
+              allowedUpdates: ALLOWED_UPDATES,
             },
             resolve,
           )
-        : bot.launch(
-            { allowedUpdates: ['message', 'callback_query', 'pre_checkout_query'] },
-            resolve,
-          )
+        : bot.launch({ allowedUpdates: ALLOWED_UPDATES }, resolve)
     launched.catch(reject)
   })
   const me = bot.botInfo

@@ -3,6 +3,7 @@ import type { BotChannel } from './channel.ts'
 import type { CustomerCache, TelegramUserLike } from './customers.ts'
 import { errorFields, type Logger } from './logger.ts'
 import type { PaymentRecording, RecordedPayment, RecordedRefund } from './payments.ts'
+import type { RecordedPaidMediaPurchase, RecordedSubscriptionUpdate } from './stars-updates.ts'
 
 export type BalanceView = RouterOutputs['credits']['balance']
 export type AccessAnswer = RouterOutputs['access']['check']
@@ -73,6 +74,9 @@ export class Billing {
   payment: PaymentRecording<RecordedPayment> | null = null
   /** Set on a `refunded_payment` update. */
   refund: PaymentRecording<RecordedRefund> | null = null
+  /** Set on a `subscription` or `purchased_paid_media` update (Bot API 10.2/10.3). */
+  starsUpdate: PaymentRecording<RecordedSubscriptionUpdate | RecordedPaidMediaPurchase> | null =
+    null
   #calls = 0
 
   constructor(private readonly deps: BillingDeps) {}

@@ -10,6 +10,7 @@ import { CustomerCache } from './customers.ts'
 import { consoleLogger, errorFields, type Logger } from './logger.ts'
 import { DEFAULT_MESSAGES, type EStarsMessages } from './messages.ts'
 import { decidePreCheckout, recordRefundedPayment, recordSuccessfulPayment } from './payments.ts'
+import { recordStarsUpdate, type StarsUpdateEvent } from './stars-updates.ts'
 import type { PaySupportOptions } from './support.ts'
 import { DEFAULT_RECORD_RETRY, type RetryPolicy } from './transient.ts'
 
@@ -34,6 +35,7 @@ export type PaymentEvent =
   | { kind: 'pre_checkout_query'; updateId: number; query: PreCheckoutQuery }
   | { kind: 'successful_payment'; updateId: number; payment: SuccessfulPayment; from: User }
   | { kind: 'refunded_payment'; updateId: number; refund: RefundedPayment; from: User }
+  | StarsUpdateEvent
 
 /** What the adapter does after the core saw an update. */
 export type UpdateOutcome = 'answered' | 'next'
@@ -122,6 +124,10 @@ export function createEStarsCore(options: EStarsOptions): EStarsCore {
           }
           return 'next'
         }
+        case 'subscription':
+        case 'purchased_paid_media':
+          billing.starsUpdate = await recordStarsUpdate(client, event, { retry, logger })
+          return 'next'
       }
     },
   }
