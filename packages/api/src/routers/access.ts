@@ -12,6 +12,7 @@ import {
   metadata,
   reason,
   telegramUserId,
+  usageRecordInput,
   wholeNumber,
 } from '../inputs.ts'
 import { rest } from '../rest/route.ts'
@@ -31,6 +32,8 @@ export const consumeFeatureInput = z.object({
   idempotencyKey,
   reason: reason.optional(),
   metadata: metadata.optional(),
+  /** The act's usage record (issue 14); at reserve, the expected usage checked against the cost caps. */
+  usage: usageRecordInput.optional(),
 })
 
 export const accessRouter = {
@@ -56,7 +59,13 @@ export const featureUsageRouter = {
   /** Reserve an estimate of units (they count against quotas until settled or released). */
   reserveFeature: botProcedure
     .meta(rest('POST', '/usage/features/reserve', 'Reserve feature units'))
-    .input(consumeFeatureInput.extend({ ttlSeconds: wholeNumber(1, 86_400).optional() }))
+    .input(
+      consumeFeatureInput.extend({
+        ttlSeconds: wholeNumber(1, 86_400).optional(),
+        /** Under the `cap` overage policy, an unaffordable estimate shrinks down to this. */
+        minQuantity: quantity.optional(),
+      }),
+    )
     .mutation(({ ctx, input }) =>
       reserveFeature(ctx.db, { ...input, projectId: ctx.project.id, actor: actorOf(ctx) }),
     ),
@@ -70,6 +79,7 @@ export const featureUsageRouter = {
         idempotencyKey,
         reason: reason.optional(),
         metadata: metadata.optional(),
+        usage: usageRecordInput.optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
