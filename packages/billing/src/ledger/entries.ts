@@ -1,5 +1,6 @@
 import { type Executor, ledgerEntries, rows, type Tx } from '@e-stars/db'
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
+import { noteCustomerMargin } from '../margin/alerts.ts'
 import { checkCostCap } from '../margin/caps.ts'
 import { costOfAct } from '../margin/cost.ts'
 import type { UsageRecord } from '../margin/usage.ts'
@@ -184,6 +185,7 @@ export async function appendEntry(
   customer.held = after.held
   customer.debt = after.debt
   customer.nextExpiryAt = row!.next_expiry_at === null ? null : new Date(row!.next_expiry_at)
+  if (margin.costMicros) await noteCustomerMargin(tx, customer, draft.now ?? new Date())
   if (Number(row!.threshold ?? 0) > 0) {
     await noteBalanceCrossing(tx, customer, {
       kind: draft.kind,

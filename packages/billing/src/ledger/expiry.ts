@@ -41,16 +41,17 @@ export async function sweepExpired(tx: Tx, customer: LockedCustomer, now: Date):
       },
     )
   }
-  const lots = await rows<{ id: string; remaining: string; expires_at: string }>(
+  // An expired lot's unspent value is recognised with its expiry (breakage; issue 14).
+  const lots = await rows<{ id: string; remaining: string; expires_at: string; value: string }>(
     tx,
     sql`with due as (
-          select id, remaining, expires_at from grants
+          select id, remaining, expires_at, value_remaining_micros from grants
           where project_id = ${customer.projectId} and customer_id = ${customer.id}
             and closed_at is null and expires_at <= ${at}::timestamptz
         )
-        update grants set remaining = 0, closed_at = ${at}::timestamptz
+        update grants set remaining = 0, value_remaining_micros = 0, closed_at = ${at}::timestamptz
         from due where grants.project_id = ${customer.projectId} and grants.id = due.id
-        returning due.id, due.remaining, due.expires_at`,
+        returning due.id, due.remaining, due.expires_at, due.value_remaining_micros as value`,
   )
   for (const lot of lots) {
     const remaining = Number(lot.remaining)
@@ -63,6 +64,7 @@ export async function sweepExpired(tx: Tx, customer: LockedCustomer, now: Date):
       reason: 'Credits expired',
       actor: 'system',
       metadata: { expiredAt: new Date(lot.expires_at).toISOString() },
+      revenueAdjustMicros: Number(lot.value),
     })
   }
   const [next] = await rows<{ next: string | null }>(

@@ -18,6 +18,17 @@
  *   the largest output that keeps it, or `MARGIN_FLOOR_BREACHED`.
  * - `lotValueOf(...)` — a lot's value at creation; `addLot` takes `valueMicros`.
  */
+export { checkMarginAlerts, noteCustomerMargin } from './alerts.ts'
+export {
+  addCostCap,
+  type CostCapInput,
+  listCostCaps,
+  listPriceBook,
+  type PriceBookEntryInput,
+  removeCostCap,
+  removeModelPrice,
+  setModelPrice,
+} from './book.ts'
 export { type AppliedCap, capsFor, checkCostCap } from './caps.ts'
 export { type ActCost, checkUsage, costOfAct } from './cost.ts'
 export {
@@ -27,5 +38,29 @@ export {
   marginFloorMaxTokens,
 } from './floor.ts'
 export { defaultPrice, defaultPrices, priceFor } from './prices.ts'
+export {
+  DEFAULT_USD_PER_STAR_MICROS,
+  getMarginSettings,
+  type MarginSettings,
+  type MarginSettingsPatch,
+  updateMarginSettings,
+} from './settings.ts'
 export { costOf, type ModelPrice, type UsageRecord } from './usage.ts'
-export { type LotValueRow, lotValueOf, lotValues, valueMoved, valueRemaining } from './value.ts'
+export {
+  type LotValueRow,
+  lotValueOf,
+  lotValues,
+  paidLotValue,
+  valueMoved,
+  valueRemaining,
+} from './value.ts'
+export {
+  type MarginDimension,
+  type MarginInput,
+  type MarginRow,
+  type MarginSummary,
+  marginBreakdown,
+  marginCsv,
+  marginSummary,
+  unprofitableCustomers,
+} from './views.ts'

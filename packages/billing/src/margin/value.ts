@@ -1,4 +1,4 @@
-import { rows, type Tx } from '@e-stars/db'
+import { type Executor, rows, type Tx } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import type { LockedCustomer } from '../ledger/customers.ts'
 
@@ -99,4 +99,29 @@ export function lotValueOf(input: {
     return Number((BigInt(input.netNanostars) * rate) / 1_000_000_000n)
   if (input.amountStars) return Number(BigInt(input.amountStars) * rate)
   return 0
+}
+
+/**
+ * A paid lot's value (a pack, or a subscription period's allowance: the plan's price for its
+ * credits): the payment's net Stars × the project's USD-per-Star rate, in micro-USD. Read in the
+ * payment's own transaction, after the payment row is written.
+ */
+export async function paidLotValue(
+  db: Executor,
+  projectId: string,
+  paymentId: number | null,
+): Promise<number> {
+  if (paymentId === null) return 0
+  const [found] = await rows<{ net: string | null; stars: string; rate: string }>(
+    db,
+    sql`select p.net_nanostars as net, p.amount_stars as stars, pr.usd_per_star_micros as rate
+        from payments p join projects pr on pr.id = p.project_id
+        where p.project_id = ${projectId} and p.id = ${paymentId}`,
+  )
+  if (!found) return 0
+  return lotValueOf({
+    usdPerStarMicros: Number(found.rate),
+    netNanostars: found.net === null ? null : BigInt(found.net),
+    amountStars: Number(found.stars),
+  })
 }

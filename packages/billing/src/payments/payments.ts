@@ -18,6 +18,7 @@ import {
 } from '../ledger/customers.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
 import { addLot } from '../ledger/grant.ts'
+import { paidLotValue } from '../margin/value.ts'
 import { transact } from '../ledger/transaction.ts'
 import { accessEnd, grantEntitlement } from '../usage/entitlements.ts'
 import { ownsForLife } from './orders.ts'
@@ -449,6 +450,7 @@ async function addBoughtCredits(tx: Tx, ctx: Fulfilment, source: 'payment' | 're
       actor,
       paymentId,
       expiresAt: expiresAt && expiresAt > now ? expiresAt : null,
+      valueMicros: await paidLotValue(tx, customer.projectId, paymentId),
       now,
       metadata: {
         paymentId,

@@ -143,7 +143,13 @@ async function revokeLocked(
     absorbed,
   }
   let after = balanceOf(customer)
-  if (facts.voided + facts.repaidFromOtherLots + facts.debtAdded + facts.heldVoided > 0) {
+  // The refund reverses all the revenue its lots earned: the entry moves their unspent value out
+  // of them and takes back their whole value, so the refunded lots net to zero revenue.
+  const reversed = bought.valueMicros
+  if (
+    facts.voided + facts.repaidFromOtherLots + facts.debtAdded + facts.heldVoided > 0 ||
+    reversed > 0
+  ) {
     after = balanceOf(
       await appendEntry(tx, customer, {
         kind: 'revoke',
@@ -151,6 +157,7 @@ async function revokeLocked(
         heldChange: -facts.heldVoided,
         debtChange: facts.debtAdded,
         lots: [...bought.changes, ...takenBack.changes],
+        revenueAdjustMicros: bought.deferredMicros - reversed,
         grantId: bought.lotIds.length === 1 ? bought.lotIds[0]! : null,
         reason: `Refund: ${input.reason}`,
         actor: input.by,
@@ -199,16 +206,27 @@ async function refundPolicyOf(tx: Tx, projectId: string): Promise<RefundPolicy> 
  * open holds are voided with them (not spent yet), and the rest is what was spent.
  */
 async function voidBoughtCredits(tx: Tx, customer: LockedCustomer, paymentId: number, now: Date) {
-  const lots = await rows<{ id: string; amount: string; remaining: string; expired: string }>(
+  const lots = await rows<{
+    id: string
+    amount: string
+    remaining: string
+    expired: string
+    value_micros: string
+  }>(
     tx,
-    sql`select g.id, g.amount, g.remaining,
+    sql`select g.id, g.amount, g.remaining, g.value_micros,
           coalesce((select -sum(e.amount) from ledger_entries e where e.project_id = g.project_id
             and e.customer_id = g.customer_id and e.kind = 'expire' and e.grant_id = g.id), 0) as expired
         from grants g where g.project_id = ${customer.projectId} and g.customer_id = ${customer.id}
           and g.payment_id = ${paymentId} order by g.id`,
   )
   const lotIds = lots.map((l) => Number(l.id))
-  const heldByLot = await voidHeldCredits(tx, customer, new Set(lotIds), now)
+  const { byLot: heldByLot, deferredMicros } = await voidHeldCredits(
+    tx,
+    customer,
+    new Set(lotIds),
+    now,
+  )
   const changes: LotChange[] = []
   let voided = 0
   let spent = 0
@@ -231,7 +249,8 @@ async function voidBoughtCredits(tx: Tx, customer: LockedCustomer, paymentId: nu
         ),
       )
   const heldVoided = [...heldByLot.values()].reduce((sum, n) => sum + n, 0)
-  return { lotIds, changes, voided, spent, heldVoided }
+  const valueMicros = lots.reduce((sum, l) => sum + Number(l.value_micros), 0)
+  return { lotIds, changes, voided, spent, heldVoided, valueMicros, deferredMicros }
 }
 
 /**
@@ -554,9 +573,12 @@ async function voidHeldCredits(
   customer: LockedCustomer,
   revokedLots: Set<number>,
   now: Date,
-): Promise<Map<number, number>> {
+): Promise<{ byLot: Map<number, number>; deferredMicros: number }> {
   const byLot = new Map<number, number>()
-  if (revokedLots.size === 0) return byLot
+  // A hold closed here has no closing entry: its deferred value (the hold entry's revenue) is
+  // recognised by the refund's entry instead, which reverses it with the lot's whole value.
+  let deferredMicros = 0
+  if (revokedLots.size === 0) return { byLot, deferredMicros }
   const open = await rows<{ id: string; amount: string; allocations: unknown }>(
     tx,
     sql`select id, amount, allocations from holds
@@ -570,6 +592,15 @@ async function voidHeldCredits(
       if (revokedLots.has(a.lotId)) byLot.set(a.lotId, (byLot.get(a.lotId) ?? 0) + a.amount)
     }
     const left = kept.reduce((sum, a) => sum + a.amount, 0)
+    if (left === 0) {
+      const [deferred] = await rows<{ value: string | null }>(
+        tx,
+        sql`select revenue_micros as value from ledger_entries
+            where project_id = ${customer.projectId} and customer_id = ${customer.id}
+              and kind = 'hold' and hold_id = ${hold.id}::uuid order by id limit 1`,
+      )
+      deferredMicros += Number(deferred?.value ?? 0)
+    }
     await tx.execute(
       left > 0
         ? sql`update holds set amount = ${left}, allocations = ${JSON.stringify(kept)}::jsonb
@@ -578,5 +609,5 @@ async function voidHeldCredits(
               where project_id = ${customer.projectId} and id = ${hold.id}`,
     )
   }
-  return byLot
+  return { byLot, deferredMicros }
 }
