@@ -16,12 +16,53 @@ import {
   tightenDataDir,
 } from './first-start.ts'
 import { describeError } from './logger.ts'
+import { rotateStoredSecrets } from './rotate-secrets.ts'
+import { loadSecrets } from './secret-key.ts'
+
+const quiet = { info() {}, warn() {}, error() {} }
+
+/**
+ * `pnpm cli secrets rotate`: with SECRET_KEY set to the new key and SECRET_KEY_PREVIOUS to the
+ * old one, re-encrypts every stored bot token and webhook secret with the new key.
+ */
+async function secretsCommand(argv: string[]) {
+  if (argv[0] !== 'rotate' || argv.length > 1)
+    throw new UsageError(
+      'Usage: pnpm cli secrets rotate   (SECRET_KEY=new SECRET_KEY_PREVIOUS=old)',
+    )
+  const env = parseEnv()
+  if (!env.SECRET_KEY || !env.SECRET_KEY_PREVIOUS)
+    throw new ConfigError(
+      'secrets rotate: set SECRET_KEY to the new key and SECRET_KEY_PREVIOUS to the old one',
+    )
+  const secrets = loadSecrets(env, quiet)
+  restrictNewFiles()
+  if (!env.DATABASE_URL) {
+    assertDataDirUsable(env.DATA_DIR, { sharedWithServer: true })
+    if (readControlFile(env.DATA_DIR))
+      throw new ConfigError(
+        'secrets rotate: the server holds the embedded database; stop it, rotate, then start it with the new keys',
+      )
+  }
+  const database = await openDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolSize: 2 })
+  try {
+    const done = await rotateStoredSecrets(database.db, secrets)
+    console.log(
+      `Re-encrypted ${done.botTokens} bot token(s) and ${done.webhookSecrets} webhook secret(s) with SECRET_KEY. ` +
+        'Keep SECRET_KEY_PREVIOUS until invoices issued before the switch have expired.',
+    )
+  } finally {
+    await database.close()
+    if (!env.DATABASE_URL) tightenDataDir(env.DATA_DIR)
+  }
+}
 
 async function main(argv: string[]) {
   if (argv.length === 0 || argv.includes('--help')) {
     console.log(usage)
     return
   }
+  if (argv[0] === 'secrets') return secretsCommand(argv.slice(1))
   // Bad arguments are refused before anything is opened.
   const command = parseAdminCommand(argv)
   const env = parseEnv()

@@ -22,6 +22,11 @@ const schema = z.object({
     .string()
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /** During a rotation, the key before SECRET_KEY: read with either, write with SECRET_KEY. */
+  SECRET_KEY_PREVIOUS: z
+    .string()
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   /** The Telegram Bot API server; the sandbox's apiRoot in tests and the demo. */
   TELEGRAM_API_ROOT: z
     .url({ protocol: /^https?$/, error: 'must be an http(s):// URL' })

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '@e-stars/api'
-import { generateSecretKey, parseSecretKey } from '@e-stars/billing'
+import { createSecrets, generateSecretKey, parseSecretKey, type Secrets } from '@e-stars/billing'
 import { ConfigError, type Env } from './env.ts'
 
 /**
@@ -37,4 +37,31 @@ export function loadSecretKey(env: Env, logger: Logger): Buffer {
     'generated a SECRET_KEY for the embedded database; back it up with the data',
   )
   return parseSecretKey(readFileSync(path, 'utf8'))
+}
+
+/**
+ * `SECRET_KEY_PREVIOUS`, set while rotating: order references signed and secrets encrypted
+ * with it still verify and decrypt; nothing new is written with it (docs/deploy.md, "Rotating
+ * SECRET_KEY").
+ */
+export function loadPreviousSecretKey(env: Env): Buffer | null {
+  if (!env.SECRET_KEY_PREVIOUS) return null
+  try {
+    return parseSecretKey(env.SECRET_KEY_PREVIOUS)
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid configuration:\n  SECRET_KEY_PREVIOUS: ${(error as Error).message}`,
+    )
+  }
+}
+
+/** The server's secrets: written with SECRET_KEY, read with it or SECRET_KEY_PREVIOUS. */
+export function loadSecrets(env: Env, logger: Logger): Secrets {
+  const previous = loadPreviousSecretKey(env)
+  const current = loadSecretKey(env, logger)
+  if (previous?.equals(current))
+    throw new ConfigError(
+      'Invalid configuration:\n  SECRET_KEY_PREVIOUS: is the same as SECRET_KEY; set it to the old key or remove it',
+    )
+  return createSecrets(current, previous)
 }

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http'
 import { type AddressInfo, createServer } from 'node:net'
 import { createPaymentServices, type Logger } from '@e-stars/api'
-import { createSecrets } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
 import express from 'express'
 import { AdminCommandError, runAdminCommand } from './admin.ts'
@@ -25,7 +24,7 @@ import { startReconcileJob } from './reconcile-job.ts'
 import { mountRelay, startRelayForwarder } from './relay.ts'
 import { RequestKeyCache } from './request-log.ts'
 import { mountRest } from './rest.ts'
-import { loadSecretKey } from './secret-key.ts'
+import { loadSecrets } from './secret-key.ts'
 
 export interface RunningServer {
   url: string
@@ -57,7 +56,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   if (!options.database && !options.firstStart && !env.DATABASE_URL)
     assertDataDirUsable(env.DATA_DIR)
-  const secrets = createSecrets(loadSecretKey(env, logger))
+  const secrets = loadSecrets(env, logger)
   const { database, demoProjectId, demoOperator } =
     options.firstStart ??
     (await openFirstStart(env, {
