@@ -98,11 +98,18 @@ const productTerms = {
   featureKey: catalogKey.nullish(),
   durationDays: wholeNumber(1, 36_500).nullish(),
   sortOrder: wholeNumber(-1000, 1000).optional(),
+  /** Paid media: the photos and videos sendPaidMedia sends (the engine checks 1–10 items). */
+  media: z
+    .array(z.object({ type: z.enum(['photo', 'video']), media: line(2048, { min: 1 }) }))
+    .max(10)
+    .nullish(),
+  /** Subscriptions: Telegram's only period is 30 days; another value is refused by name. */
+  periodDays: wholeNumber(1, 366).optional(),
 }
 
 export const productCreateInput = z.object({
   key: catalogKey,
-  kind: z.enum(['pack', 'unlock', 'subscription']),
+  kind: z.enum(['pack', 'unlock', 'subscription', 'paid_media']),
   ...productTerms,
 })
 
