@@ -8,6 +8,7 @@ import { eventsRouter } from './routers/events.ts'
 import { featuresRouter } from './routers/features.ts'
 import { invoicesRouter } from './routers/invoices.ts'
 import { ledgerRouter } from './routers/ledger.ts'
+import { marginRouter } from './routers/margin.ts'
 import { meRouter, miniAppRouter } from './routers/me.ts'
 import { operatorRouter } from './routers/operator/index.ts'
 import { paymentsRouter } from './routers/payments.ts'
@@ -51,6 +52,8 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   /** Refund-abuse policy and the customers by refund rate, from the console. */
   refundAbuse: refundAbuseRouter,
+  /** Margin control (revenue, cost, price book, cost caps), from the console. */
+  margin: marginRouter,
 })
 
 export type AppRouter = typeof appRouter
