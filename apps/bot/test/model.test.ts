@@ -3,9 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodePng } from '../src/image/png.ts'
 import { renderImage } from '../src/image/render.ts'
 import { createOfflineModel } from '../src/model/offline.ts'
-import { createOpenAiModel, ModelError, retryAfterSeconds } from '../src/model/openai.ts'
+import {
+  createOpenAiModel,
+  ModelError,
+  providerOf,
+  retryAfterSeconds,
+} from '../src/model/openai.ts'
 import { countTokens, tokenizerFor, truncateToTokens } from '../src/model/tokenizer.ts'
-import { SYSTEM_PROMPT } from '../src/model/types.ts'
+import { priceTokens, SYSTEM_PROMPT, usdToMicros } from '../src/model/types.ts'
 import { startModelStub } from './model-stub.ts'
 
 describe('the tokenizer', () => {
@@ -54,6 +59,28 @@ describe('the offline model', () => {
     expect(a.usage.promptTokens).toBe(countTokens(`${SYSTEM_PROMPT}\nWhat is a good habit?`))
     expect(a.usage.completionTokens).toBe(countTokens(a.text))
     expect(a.usage.totalTokens).toBe(a.usage.promptTokens + a.usage.completionTokens)
+    // The usage record for meter(): the same tokens and the configured price's cost, rounded up.
+    expect(a.record).toEqual({
+      provider: 'e-stars',
+      model: 'offline',
+      inputTokens: a.usage.promptTokens,
+      outputTokens: a.usage.completionTokens,
+      costMicros: Math.ceil(
+        (a.usage.promptTokens * 150_000 + a.usage.completionTokens * 600_000) / 1e6,
+      ),
+    })
+    const dear = createOfflineModel({
+      price: { inputPerMillionMicros: 2_000_000, outputPerMillionMicros: 10_000_000 },
+    })
+    const c = await dear.complete('What is a good habit?')
+    expect(c.record.costMicros).toBe(
+      priceTokens(
+        { inputPerMillionMicros: 2_000_000, outputPerMillionMicros: 10_000_000 },
+        c.usage.promptTokens,
+        c.usage.completionTokens,
+      ),
+    )
+    expect(c.record.costMicros).toBeGreaterThan(a.record.costMicros ?? 0)
   })
 
   it('never uses more than its estimate (the reservation covers every answer)', async () => {
@@ -95,6 +122,8 @@ describe('an OpenAI-compatible model', () => {
       text: 'Hi there',
       model: 'tiny-1',
       usage: { promptTokens: 21, completionTokens: 3, totalTokens: 24 },
+      // The host is neither OpenAI nor OpenRouter: the provider is the host itself.
+      record: { provider: '127.0.0.1', model: 'tiny-1', inputTokens: 21, outputTokens: 3 },
     })
     expect(seen().at(-1)).toEqual({
       auth: 'Bearer sk-test',
@@ -108,6 +137,48 @@ describe('an OpenAI-compatible model', () => {
       },
     })
     expect(model.estimate('Hello?')).toBeGreaterThan(50)
+  })
+
+  it('passes cached and reasoning tokens and the provider’s own cost (OpenRouter’s usage.cost)', async () => {
+    stub.reply = {
+      status: 200,
+      body: {
+        model: 'openai/gpt-4o-mini',
+        choices: [{ message: { content: 'Sure.' } }],
+        usage: {
+          prompt_tokens: 1200,
+          completion_tokens: 80,
+          total_tokens: 1280,
+          prompt_tokens_details: { cached_tokens: 1000 },
+          completion_tokens_details: { reasoning_tokens: 30 },
+          cost: 0.0001,
+        },
+      },
+    }
+    const model = createOpenAiModel({ baseUrl: url, model: 'gpt-4o-mini', provider: 'openrouter' })
+    expect((await model.complete('Hi')).record).toEqual({
+      provider: 'openrouter',
+      model: 'openai/gpt-4o-mini',
+      inputTokens: 1200,
+      outputTokens: 80,
+      cachedInputTokens: 1000,
+      reasoningTokens: 30,
+      // 0.0001 USD is 100 micro-USD exactly, not 101 (float noise is not rounded up).
+      costMicros: 100,
+    })
+    expect(providerOf('https://openrouter.ai/api/v1')).toBe('openrouter')
+    expect(providerOf('https://api.openai.com/v1')).toBe('openai')
+    expect(usdToMicros(0.000_123_4)).toBe(124)
+    expect(usdToMicros(0)).toBe(0)
+    // A negative cost is not a cost: the answer is refused as unexpected, nothing is settled.
+    stub.reply = {
+      status: 200,
+      body: {
+        choices: [{ message: { content: 'x' } }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2, cost: -1 },
+      },
+    }
+    await expect(model.complete('Hi')).rejects.toThrow(/unexpected answer/)
   })
 
   it('counts with the local tokenizer when the server reports no usage, and says so', async () => {

@@ -1,5 +1,11 @@
 import { countTokens, truncateToTokens } from './tokenizer.ts'
-import { type ChatModel, type Completion, SYSTEM_PROMPT } from './types.ts'
+import {
+  type ChatModel,
+  type Completion,
+  priceTokens,
+  SYSTEM_PROMPT,
+  type TokenPrice,
+} from './types.ts'
 
 const SENTENCES = [
   'Here is the short version: start small, measure, then improve what the numbers point at.',
@@ -29,6 +35,17 @@ function hash(text: string): number {
 export interface OfflineModelOptions {
   /** The answer's cap in tokens (what `estimate` adds to the prompt). Default 120. */
   maxTokens?: number
+  /**
+   * What the operator is taken to pay per million tokens. It costs nothing to run, so the
+   * default is a small hosted model's list price (0.15 USD in, 0.60 USD out per million), so the
+   * margin views show a believable cost. Reported as the call's `costMicros`.
+   */
+  price?: TokenPrice
+}
+
+export const OFFLINE_MODEL_PRICE: TokenPrice = {
+  inputPerMillionMicros: 150_000,
+  outputPerMillionMicros: 600_000,
 }
 
 /**
@@ -38,6 +55,7 @@ export interface OfflineModelOptions {
  */
 export function createOfflineModel(options: OfflineModelOptions = {}): ChatModel {
   const maxTokens = options.maxTokens ?? 120
+  const price = options.price ?? OFFLINE_MODEL_PRICE
   return {
     name: 'offline',
     maxTokens,
@@ -60,6 +78,13 @@ export function createOfflineModel(options: OfflineModelOptions = {}): ChatModel
         text,
         model: 'offline',
         usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
+        record: {
+          provider: 'e-stars',
+          model: 'offline',
+          inputTokens: promptTokens,
+          outputTokens: completionTokens,
+          costMicros: priceTokens(price, promptTokens, completionTokens),
+        },
       }
     },
   }

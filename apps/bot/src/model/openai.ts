@@ -1,12 +1,20 @@
 import { z } from 'zod'
 import { tokenizerFor } from './tokenizer.ts'
-import { type ChatModel, type Completion, SYSTEM_PROMPT } from './types.ts'
+import {
+  type ChatModel,
+  type Completion,
+  SYSTEM_PROMPT,
+  type UsageRecord,
+  usdToMicros,
+} from './types.ts'
 
 export interface OpenAiModelOptions {
   /** e.g. `https://api.openai.com/v1`, or any OpenAI-compatible server (vLLM, Ollama, LiteLLM…). */
   baseUrl: string
   apiKey?: string | undefined
   model: string
+  /** The price book's provider name; default from the host (`openai`, `openrouter`, else the host). */
+  provider?: string | undefined
   /** The answer's cap (`max_tokens`). Default 400. */
   maxTokens?: number
   /** The whole call, a retry after a 429 included. Default 25 s (MODEL_TIMEOUT_MS). */
@@ -25,6 +33,14 @@ const ChatCompletion = z.object({
       prompt_tokens: z.number().int().nonnegative(),
       completion_tokens: z.number().int().nonnegative(),
       total_tokens: z.number().int().nonnegative(),
+      prompt_tokens_details: z
+        .object({ cached_tokens: z.number().int().nonnegative().optional() })
+        .nullish(),
+      completion_tokens_details: z
+        .object({ reasoning_tokens: z.number().int().nonnegative().optional() })
+        .nullish(),
+      /** OpenRouter (and some proxies) report what the call cost, in USD. */
+      cost: z.number().nonnegative().nullish(),
     })
     .optional(),
 })
@@ -50,6 +66,14 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
   return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000))
 }
 
+/** The provider name the price book knows a host by. */
+export function providerOf(baseUrl: string): string {
+  const host = URL.canParse(baseUrl) ? new URL(baseUrl).hostname : baseUrl
+  if (host === 'api.openai.com') return 'openai'
+  if (host.endsWith('openrouter.ai')) return 'openrouter'
+  return host
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -66,6 +90,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
   const sleep = options.sleep ?? defaultSleep
   const tokenizer = tokenizerFor(options.model)
   const promptTokens = (prompt: string) => tokenizer.count(`${SYSTEM_PROMPT}\n${prompt}`)
+  const provider = options.provider ?? providerOf(options.baseUrl)
 
   async function post(prompt: string, cap: number, signal: AbortSignal): Promise<Response> {
     try {
@@ -139,7 +164,18 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
       const text = parsed.data.choices[0]?.message.content ?? ''
       const model = parsed.data.model ?? options.model
       const reported = parsed.data.usage
-      if (reported)
+      if (reported) {
+        const record: UsageRecord = {
+          provider,
+          model,
+          inputTokens: reported.prompt_tokens,
+          outputTokens: reported.completion_tokens,
+        }
+        const cached = reported.prompt_tokens_details?.cached_tokens
+        const reasoning = reported.completion_tokens_details?.reasoning_tokens
+        if (cached) record.cachedInputTokens = Math.min(cached, reported.prompt_tokens)
+        if (reasoning) record.reasoningTokens = Math.min(reasoning, reported.completion_tokens)
+        if (typeof reported.cost === 'number') record.costMicros = usdToMicros(reported.cost)
         return {
           text,
           model,
@@ -148,7 +184,9 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
             completionTokens: reported.completion_tokens,
             totalTokens: reported.total_tokens,
           },
+          record,
         }
+      }
       const counted = { prompt: promptTokens(prompt), completion: tokenizer.count(text) }
       return {
         text,
@@ -158,6 +196,12 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
           promptTokens: counted.prompt,
           completionTokens: counted.completion,
           totalTokens: counted.prompt + counted.completion,
+        },
+        record: {
+          provider,
+          model,
+          inputTokens: counted.prompt,
+          outputTokens: counted.completion,
         },
       }
     },

@@ -5,9 +5,48 @@ export interface TokenUsage {
   totalTokens: number
 }
 
+/**
+ * The usage record e-Stars puts on the metered act (issue 14, the engine's `UsageRecord`): what
+ * the answer cost the operator. `costMicros` is the provider's own cost when it reports one (or
+ * the offline model's configured price); without it e-Stars prices the tokens from the project's
+ * price book. The model only returns it; the caller passes it to `meter()`.
+ */
+export interface UsageRecord {
+  provider: string
+  model: string
+  inputTokens: number
+  outputTokens: number
+  cachedInputTokens?: number
+  reasoningTokens?: number
+  /** Whole micro-USD. */
+  costMicros?: number
+}
+
+/** A model's price in micro-USD per million tokens (the price book's unit). */
+export interface TokenPrice {
+  inputPerMillionMicros: number
+  outputPerMillionMicros: number
+}
+
+/** Cost in whole micro-USD, rounded up once (never under-counts), integers only. */
+export function priceTokens(price: TokenPrice, inputTokens: number, outputTokens: number): number {
+  const picos =
+    BigInt(inputTokens) * BigInt(price.inputPerMillionMicros) +
+    BigInt(outputTokens) * BigInt(price.outputPerMillionMicros)
+  return Number((picos + 999_999n) / 1_000_000n)
+}
+
+/** USD as a provider reports it (a float, e.g. OpenRouter's `usage.cost`) to whole micro-USD, rounded up. */
+export function usdToMicros(usd: number): number {
+  // To nano-dollars first, so float noise (0.0001 × 1e6 = 100.00000000000001) does not round up.
+  return Math.ceil(Math.round(usd * 1e9) / 1000)
+}
+
 export interface Completion {
   text: string
   usage: TokenUsage
+  /** What to pass to `meter()` as the metered act's usage. */
+  record: UsageRecord
   model: string
   /** True when the server reported no usage and the tokens were counted locally. */
   estimated?: boolean
