@@ -1,5 +1,6 @@
 import { listOperatorProjects } from '@e-stars/billing'
 import { operatorProcedure } from '../../trpc.ts'
+import { operatorTreasuryRouter } from '../treasury.ts'
 import { auditRouter } from './audit.ts'
 import { authRouter } from './auth.ts'
 import { operatorFeaturesRouter, operatorProductsRouter } from './catalog.ts'
@@ -20,6 +21,7 @@ export const operatorRouter = {
   products: operatorProductsRouter,
   features: operatorFeaturesRouter,
   reconciliation: operatorReconciliationRouter,
+  treasury: operatorTreasuryRouter,
   apiKeys: apiKeysRouter,
   audit: auditRouter,
   settings: settingsRouter,
