@@ -1,4 +1,4 @@
-import type { EStarsClient, RouterOutputs } from '@e-stars/client'
+import type { EStarsClient, RouterInputs, RouterOutputs } from '@e-stars/client'
 import type { BotChannel } from './channel.ts'
 import type { CustomerCache, TelegramUserLike } from './customers.ts'
 import { errorFields, type Logger } from './logger.ts'
@@ -10,6 +10,8 @@ export type AccessAnswer = RouterOutputs['access']['check']
 export type FeatureConsumption = RouterOutputs['usage']['consumeFeature']
 export type FeatureReservation = RouterOutputs['usage']['reserveFeature']
 export type FeatureSettlement = RouterOutputs['usage']['settleFeature']
+/** A model call's usage record (issue 14): provider, model, tokens and optionally its own cost. */
+export type UsageRecord = NonNullable<RouterInputs['usage']['settleFeature']['usage']>
 export type EntitlementList = RouterOutputs['entitlements']['list']
 export type Invoice = RouterOutputs['invoices']['create']
 
@@ -20,6 +22,8 @@ export interface Metered<T> {
   quantity: number
   /** Facts for the ledger line, e.g. `{ tokens: 312, model: 'gpt-4o-mini' }`. */
   metadata?: Record<string, string | number | boolean | null>
+  /** The model's own usage record: the settle's ledger entry carries its cost. */
+  usage?: UsageRecord
 }
 
 export interface MeterOptions {
@@ -28,6 +32,14 @@ export interface MeterOptions {
   ttlSeconds?: number
   /** The ledger line's reason, e.g. "AI answer". */
   reason?: string
+  /**
+   * The smallest estimate worth running the work for. Under the project's `cap` overage policy
+   * an estimate the user cannot pay shrinks to what they can, down to this, and the work gets
+   * `reservation.maxQuantity` to stay within (a model's `max_tokens`).
+   */
+  minEstimate?: number
+  /** The expected usage, checked against the project's cost caps before anything is held. */
+  usage?: UsageRecord
 }
 
 export interface MeterOutcome<T> {
@@ -151,6 +163,8 @@ export class Billing {
       idempotencyKey: `${key}:reserve`,
       ...(options.ttlSeconds ? { ttlSeconds: options.ttlSeconds } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
+      ...(options.minEstimate !== undefined ? { minQuantity: options.minEstimate } : {}),
+      ...(options.usage ? { usage: options.usage } : {}),
     })
     let metered: Metered<T>
     try {
@@ -181,7 +195,22 @@ export class Billing {
         idempotencyKey: `${key}:settle`,
         ...(options.reason ? { reason: options.reason } : {}),
         ...(metered.metadata ? { metadata: metered.metadata } : {}),
+        ...(metered.usage ? { usage: metered.usage } : {}),
       })
+      // Never silent: the unpaid part is on the ledger (a shortfall entry) and in the log.
+      if (settlement.overage)
+        this.deps.logger.warn(
+          {
+            telegramUserId,
+            reservationId: reservation.reservationId,
+            policy: settlement.overage.policy,
+            unpaidUnits: settlement.overage.units,
+            unpaidCredits: settlement.overage.credits,
+            debt: settlement.overage.debt,
+            entryId: settlement.overage.entryId,
+          },
+          'the work cost more than was paid; the shortfall is on the ledger',
+        )
       return { result: metered.result, reservation, settlement }
     } catch (error) {
       this.deps.logger.error(
