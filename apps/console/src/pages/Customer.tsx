@@ -18,6 +18,7 @@ import {
 } from '../lib/format.ts'
 import { byPaidAtDesc, useProductTitle } from '../lib/products.ts'
 import { useSession } from '../lib/session.tsx'
+import { CustomerSubscriptions } from './CustomerSubscriptions.tsx'
 
 /** The customer, or null when the project has no such customer (one not-found page, no panels). */
 export const getCustomer = query(async (projectId: string, telegramUserId: number) => {
@@ -374,6 +375,7 @@ export default function Customer() {
             </Section>
           </div>
         </div>
+        <CustomerSubscriptions telegramUserId={id()} />
         <Section title="Payments" retry={refreshCustomer}>
           <Show when={customer()}>
             {(c) => (
