@@ -12,20 +12,29 @@ import { pgbenchScriptFromEngine } from './capture.ts'
 import { type Summary, summarize } from './stats.ts'
 
 /**
- * `pnpm bench`: in one run on one machine, (a) pgbench issuing exactly the statements the engine
- * issues for one consume, against (b) `usage.consume` through the typed client over HTTP from a
- * separate process. Same database, same data, same concurrency. Prints ops/s, p50/p99, (b)/(a).
+ * `pnpm bench`: one run, one machine, one database, one data set (10k customers; one hot
+ * customer), concurrency 8/32/64, and ratios against baselines measured in that same run:
+ * - (a) pgbench `-M prepared` on the minimal consume (`minimal-consume.pgbench.sql`, fixed SQL);
+ * - (a′) pgbench on exactly the statements the engine issues for one consume (capture.ts);
+ * - (b) `usage.consume` through the typed client over HTTP, from a separate process;
+ * - (c) `usage.consumeMany`, 100 items per call, the same way.
+ * The server is the production build (`node apps/server/dist/main.mjs`); its RSS and CPU, and the
+ * load generator's CPU, are read from /proc and `process.cpuUsage` per run. Prints the tables and
+ * a final `BENCH {...}` line (ratios against (a)); writes results-latest.md.
  */
 const adminUrl =
   process.env.BENCH_DATABASE_URL ??
   process.env.TEST_DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres'
-const seconds = Number(process.env.BENCH_SECONDS ?? 8)
+const seconds = Number(process.env.BENCH_SECONDS ?? 6)
 const levels = (process.env.BENCH_CONCURRENCY ?? '8,32,64').split(',').map(Number)
 const CUSTOMERS = 10_000
+const BATCH = 100
 const here = fileURLToPath(new URL('.', import.meta.url))
 const tsx = join(here, '../node_modules/.bin/tsx')
-const serverMain = join(here, '../../../apps/server/src/main.ts')
+const serverDir = join(here, '../../../apps/server')
+const minimalScript = join(here, '../minimal-consume.pgbench.sql')
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 
 function requirePgbench() {
   try {
@@ -70,44 +79,59 @@ async function seed(url: string) {
   await sql`insert into ledger_entries (project_id, customer_id, kind, amount, available_after, held_after, debt_after, grant_id, reason, actor)
             select g.project_id, g.customer_id, 'grant', ${big}, ${big}, 0, 0, g.id, 'bench', 'bench'
             from grants g where g.project_id = ${project.id}`
+  // capture.ts turns the engine's row ids into the Telegram user id: they must be equal.
+  const [aligned] = await sql<{ count: number }[]>`
+    select count(*)::int as count from customers c join grants g on g.customer_id = c.id
+    where c.project_id = ${project.id} and c.id = c.telegram_user_id and g.id = c.id`
+  if (aligned?.count !== CUSTOMERS) throw new Error('seed: customer and grant ids are not 1..n')
   await sql`vacuum analyze`
   await sql.end()
   await database.close()
   return { projectId: project.id, apiKey: key.key }
 }
 
-function runPgbench(url: string, scriptText: string, concurrency: number): Summary {
+function runPgbench(
+  url: string,
+  scriptText: string,
+  concurrency: number,
+  defines: Record<string, string> = {},
+): Summary {
   const dir = mkdtempSync(join(tmpdir(), 'estars-pgbench-'))
   const script = join(dir, 'consume.sql')
   writeFileSync(script, scriptText)
   const u = new URL(url)
-  execFileSync(
-    'pgbench',
-    [
-      '-n',
-      '-M',
-      'prepared',
-      '-c',
-      String(concurrency),
-      '-j',
-      '2',
-      '-T',
-      String(seconds),
-      '-f',
-      script,
-      '-l',
-      '--log-prefix',
-      join(dir, 'log'),
-      '-h',
-      u.hostname,
-      '-p',
-      u.port || '5432',
-      '-U',
-      decodeURIComponent(u.username || 'postgres'),
-      u.pathname.slice(1),
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  const pgbench = (args: string[]) => {
+    try {
+      execFileSync('pgbench', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    } catch (error) {
+      const stderr = String((error as { stderr?: Buffer }).stderr ?? '')
+      throw new Error(`pgbench failed on ${script}:\n${stderr.split('\n').slice(0, 6).join('\n')}`)
+    }
+  }
+  pgbench([
+    '-n',
+    '-M',
+    'prepared',
+    '-c',
+    String(concurrency),
+    '-j',
+    '2',
+    '-T',
+    String(seconds),
+    ...Object.entries(defines).flatMap(([name, value]) => ['-D', `${name}=${value}`]),
+    '-f',
+    script,
+    '-l',
+    '--log-prefix',
+    join(dir, 'log'),
+    '-h',
+    u.hostname,
+    '-p',
+    u.port || '5432',
+    '-U',
+    decodeURIComponent(u.username || 'postgres'),
+    u.pathname.slice(1),
+  ])
   const latencies: number[] = []
   let first = Number.POSITIVE_INFINITY
   let last = 0
@@ -125,38 +149,80 @@ function runPgbench(url: string, scriptText: string, concurrency: number): Summa
   return summarize(latencies, Math.max(seconds, last - first))
 }
 
-function runLoad(plan: object): Promise<Summary & { errors: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [join(here, 'load.ts'), JSON.stringify(plan)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
-    )
-  })
+interface LoadResult extends Summary {
+  errors: number
+  cpuMicros: number
 }
 
+/** A process's CPU time so far (user + system, microseconds) and resident set (MB), from /proc. */
+function processStat(pid: number): { cpuMicros: number; rssMB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the command name.
+  const ticks = Number(fields[11]) + Number(fields[12])
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  return { cpuMicros: (ticks / CLOCK_TICKS) * 1e6, rssMB: Number(rss ?? 0) / 1024 }
+}
+
+interface Measured extends LoadResult {
+  serverCpuMicros: number
+  serverRssMB: number
+}
+
+/** One load run, with the server's CPU over the run and its largest RSS sampled during it. */
+async function runLoad(serverPid: number, plan: object): Promise<Measured> {
+  const before = processStat(serverPid)
+  let rssMB = before.rssMB
+  const sampler = setInterval(() => {
+    rssMB = Math.max(rssMB, processStat(serverPid).rssMB)
+  }, 250)
+  try {
+    const result = await new Promise<LoadResult>((resolve, reject) => {
+      const child = spawn(tsx, [join(here, 'load.ts'), JSON.stringify(plan)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString()
+      })
+      child.on('exit', (code) =>
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited ${code}`)),
+      )
+    })
+    const after = processStat(serverPid)
+    return {
+      ...result,
+      serverCpuMicros: after.cpuMicros - before.cpuMicros,
+      serverRssMB: Math.max(rssMB, after.rssMB),
+    }
+  } finally {
+    clearInterval(sampler)
+  }
+}
+
+/** The production build, started with node: what `start:prod` runs (docs/deploy.md). */
 async function startServer(url: string): Promise<{ child: ChildProcess; base: string }> {
+  execFileSync('pnpm', ['run', 'build'], { cwd: serverDir, stdio: ['ignore', 'ignore', 'inherit'] })
   const port = await freePort()
-  const child = spawn(tsx, [serverMain], {
+  const child = spawn(process.execPath, [join(serverDir, 'dist/main.mjs')], {
+    cwd: serverDir,
     env: {
       ...process.env,
+      NODE_ENV: 'production',
       DATABASE_URL: url,
+      HOST: '127.0.0.1',
       PORT: String(port),
+      SANDBOX: 'off',
       LOG_LEVEL: 'warn',
-      DB_POOL_SIZE: '32',
+      DB_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '32',
       SECRET_KEY: randomBytes(32).toString('base64'),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const base = `http://127.0.0.1:${port}`
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return { child, base }
+      if ((await fetch(`${base}/readyz`)).ok) return { child, base }
     } catch {}
     await new Promise((r) => setTimeout(r, 200))
   }
@@ -164,41 +230,59 @@ async function startServer(url: string): Promise<{ child: ChildProcess; base: st
 }
 
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits })
+const ratio = (x: number, base: number) => `${fmt(x / base, 2)}×`
+const latency = (s: Summary) => `${fmt(s.p50, 2)} / ${fmt(s.p99, 2)}`
+const perOp = (micros: number, ops: number) => (ops > 0 ? fmt(micros / ops, 0) : '–')
+
+/** Whether this build's router has `usage.consumeMany` (the typed client cannot tell at run time). */
+async function hasConsumeMany(base: string, apiKey: string): Promise<boolean> {
+  const response = await fetch(`${base}/trpc/usage.consumeMany`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ items: [] }),
+  })
+  return response.status !== 404
+}
 
 async function main() {
   requirePgbench()
   const db = await createBenchDatabase()
   console.log(
-    `bench database ${db.name}; ${seconds}s per run; concurrency ${levels.join('/')}; ${CUSTOMERS} customers`,
+    `bench database ${db.name}; ${seconds}s per run; concurrency ${levels.join('/')}; ${CUSTOMERS} customers; ${BATCH} items per consumeMany`,
   )
   const { projectId, apiKey } = await seed(db.url)
   const script = await pgbenchScriptFromEngine(db.url, projectId, CUSTOMERS)
   writeFileSync(join(here, '../consume.pgbench.sql'), script(false))
+  const minimal = readFileSync(minimalScript, 'utf8')
   const server = await startServer(db.url)
-  const rows: string[] = []
+  const pid = server.child.pid!
+  const throughput: string[] = []
+  const costs: string[] = []
+  const figures = new Map<string, { a: Summary; b: Measured; c: Measured | null }>()
+  let rssMB = 0
   try {
-    await runLoad({
-      url: server.base,
-      apiKey,
-      concurrency: 8,
-      seconds: 2,
-      customers: CUSTOMERS,
-      hot: false,
-    })
+    const batched = await hasConsumeMany(server.base, apiKey)
+    if (!batched) console.log('usage.consumeMany is not in this build: (c) is not measured')
+    const load = { url: server.base, apiKey, customers: CUSTOMERS }
+    await runLoad(pid, { ...load, concurrency: 8, seconds: 2, hot: false })
     for (const hot of [false, true]) {
       for (const concurrency of levels) {
-        const a = runPgbench(db.url, script(hot), concurrency)
-        const b = await runLoad({
-          url: server.base,
-          apiKey,
-          concurrency,
-          seconds,
-          customers: CUSTOMERS,
-          hot,
-        })
-        const row = `| ${hot ? 'one hot customer' : '10k customers'} | ${concurrency} | ${fmt(a.opsPerSec, 0)} | ${fmt(a.p50, 2)} / ${fmt(a.p99, 2)} | ${fmt(b.opsPerSec, 0)} | ${fmt(b.p50, 2)} / ${fmt(b.p99, 2)} | ${fmt(b.opsPerSec / a.opsPerSec, 2)}× |${b.errors ? ` ${b.errors} errors` : ''}`
-        rows.push(row)
+        const customers = String(hot ? 1 : CUSTOMERS)
+        const a = runPgbench(db.url, minimal, concurrency, { project: projectId, customers })
+        const a2 = runPgbench(db.url, script(hot), concurrency)
+        const b = await runLoad(pid, { ...load, concurrency, seconds, hot })
+        const c = batched
+          ? await runLoad(pid, { ...load, concurrency, seconds, hot, batch: BATCH })
+          : null
+        rssMB = Math.max(rssMB, b.serverRssMB, c?.serverRssMB ?? 0)
+        figures.set(`${hot ? 'hot' : 'spread'}${concurrency}`, { a, b, c })
+        const name = hot ? 'one hot customer' : '10k customers'
+        const row = `| ${name} | ${concurrency} | ${fmt(a.opsPerSec, 0)} | ${fmt(a2.opsPerSec, 0)} (${ratio(a2.opsPerSec, a.opsPerSec)}) | ${fmt(b.opsPerSec, 0)} (${ratio(b.opsPerSec, a.opsPerSec)}) | ${c ? `${fmt(c.opsPerSec, 0)} (${ratio(c.opsPerSec, a.opsPerSec)})` : 'not in this build'} | ${latency(a)} | ${latency(b)} | ${c ? latency(c) : '–'} |${b.errors || c?.errors ? ` errors: ${b.errors} / ${c?.errors ?? 0}` : ''}`
+        throughput.push(row)
         console.log(row)
+        costs.push(
+          `| ${name} | ${concurrency} | ${perOp(b.serverCpuMicros, b.ops)} | ${perOp(b.cpuMicros, b.ops)} | ${fmt(b.serverRssMB, 0)} | ${c ? perOp(c.serverCpuMicros, c.ops) : '–'} | ${c ? perOp(c.cpuMicros, c.ops) : '–'} | ${c ? fmt(c.serverRssMB, 0) : '–'} |`,
+        )
       }
     }
   } finally {
@@ -208,13 +292,33 @@ async function main() {
     await admin.unsafe(`drop database if exists ${db.name} with (force)`)
     await admin.end()
   }
-  const table = [
-    '| load | concurrency | (a) pgbench ops/s | (a) p50 / p99 ms | (b) e-Stars HTTP ops/s | (b) p50 / p99 ms | (b)/(a) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows,
+  const tables = [
+    'Consumes per second (ratio against (a) in this run) and per-call latency p50 / p99 in ms:',
+    '',
+    '| load | callers | (a) minimal SQL | (a′) engine SQL | (b) usage.consume | (c) consumeMany ×100 | (a) p50 / p99 | (b) p50 / p99 | (c) p50 / p99 per call |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...throughput,
+    '',
+    "CPU per consume in µs (server, load generator) and the server's largest RSS in MB during the run:",
+    '',
+    '| load | callers | (b) server µs | (b) client µs | (b) RSS | (c) server µs | (c) client µs | (c) RSS |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...costs,
   ].join('\n')
-  console.log(`\n${table}\n`)
-  writeFileSync(join(here, '../results-latest.md'), `${table}\n`)
+  console.log(`\n${tables}\n`)
+  writeFileSync(join(here, '../results-latest.md'), `${tables}\n`)
+  const top = Math.max(...levels)
+  const spread = figures.get(`spread${top}`)
+  const hot = figures.get(`hot${top}`)
+  const round = (n: number | undefined) => (n === undefined ? null : Math.round(n * 100) / 100)
+  const line = {
+    [`spread${top}`]: round(spread && spread.b.opsPerSec / spread.a.opsPerSec),
+    [`hot${top}`]: round(hot && hot.b.opsPerSec / hot.a.opsPerSec),
+    batch: round(spread?.c ? spread.c.opsPerSec / spread.a.opsPerSec : undefined),
+    p99ms: round(spread?.b.p99),
+    rssMB: Math.round(rssMB),
+  }
+  console.log(`BENCH ${JSON.stringify(line)}`)
 }
 
 await main()

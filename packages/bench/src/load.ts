@@ -3,7 +3,11 @@ import { performance } from 'node:perf_hooks'
 import { createEStarsClient } from '@e-stars/api/client'
 import { summarize } from './stats.ts'
 
-/** Load generator, run as its own process: N concurrent loops of `usage.consume` over HTTP. */
+/**
+ * Load generator, run as its own process: N concurrent loops over HTTP through the typed client,
+ * of `usage.consume` (one consume per call) or `usage.consumeMany` (`batch` consumes per call).
+ * Reports consumes/s (items, not calls), per-call latency, errors and this process's own CPU.
+ */
 interface LoadPlan {
   url: string
   apiKey: string
@@ -11,26 +15,41 @@ interface LoadPlan {
   seconds: number
   customers: number
   hot: boolean
+  /** Items per `usage.consumeMany` call; absent: `usage.consume`. */
+  batch?: number
 }
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan
 const client = createEStarsClient({ url: plan.url, apiKey: plan.apiKey })
 const latencies: number[] = []
 let errors = 0
+let consumes = 0
+const customer = () => (plan.hot ? 1 : 1 + Math.floor(Math.random() * plan.customers))
+const item = () => ({
+  telegramUserId: customer(),
+  amount: 1,
+  reason: 'bench',
+  idempotencyKey: randomUUID(),
+})
 const started = performance.now()
+const cpuStarted = process.cpuUsage()
 const deadline = started + plan.seconds * 1000
 
 async function worker() {
   while (performance.now() < deadline) {
-    const telegramUserId = plan.hot ? 1 : 1 + Math.floor(Math.random() * plan.customers)
     const t0 = performance.now()
     try {
-      await client.usage.consume.mutate({
-        telegramUserId,
-        amount: 1,
-        reason: 'bench',
-        idempotencyKey: randomUUID(),
-      })
+      if (plan.batch) {
+        const results = await client.usage.consumeMany.mutate({
+          items: Array.from({ length: plan.batch }, item),
+        })
+        const failed = results.filter((result: { ok: boolean }) => !result.ok).length
+        errors += failed
+        consumes += results.length - failed
+      } else {
+        await client.usage.consume.mutate(item())
+        consumes++
+      }
       latencies.push(performance.now() - t0)
     } catch {
       errors++
@@ -40,4 +59,14 @@ async function worker() {
 
 await Promise.all(Array.from({ length: plan.concurrency }, worker))
 const elapsed = (performance.now() - started) / 1000
-process.stdout.write(`${JSON.stringify({ ...summarize(latencies, elapsed), errors })}\n`)
+const cpu = process.cpuUsage(cpuStarted)
+const calls = summarize(latencies, elapsed)
+process.stdout.write(
+  `${JSON.stringify({
+    ...calls,
+    ops: consumes,
+    opsPerSec: consumes / elapsed,
+    errors,
+    cpuMicros: cpu.user + cpu.system,
+  })}\n`,
+)
