@@ -123,10 +123,13 @@ describe('subscription state updates (Bot API 10.2)', () => {
     const events = await rows<{ type: string; state: string }>(
       t.db,
       sql`select type, payload->>'state' as state from events
-          where project_id = ${projectId} and type = 'subscription.renewal_state_changed'
+          where project_id = ${projectId} and type in ('subscription.cancelled', 'subscription.renewed', 'subscription.failed')
             and payload->>'subscriptionId' = ${sub.subscription.id} order by id`,
     )
-    expect(events.map((e) => e.state)).toEqual(['canceled', 'active'])
+    expect(events.map((e) => [e.type, e.state])).toEqual([
+      ['subscription.cancelled', 'canceled'],
+      ['subscription.renewed', 'active'],
+    ])
   })
 
   it('a failed renewal ends access at the period end plus the grace days, exactly; a later charge renews', async () => {

@@ -254,7 +254,7 @@ export async function applyRenewalState(
   await emitEvent(tx, {
     projectId: input.projectId,
     customerId: Number(owner!.customer_id),
-    type: 'subscription.renewal_state_changed',
+    type: STATE_EVENTS[input.state],
     payload: {
       subscriptionId: input.subscriptionId,
       productKey: row!.productKey,
@@ -267,6 +267,16 @@ export async function applyRenewalState(
     },
   })
   return { result: 'applied', previous, subscription: present(row!, input.now) }
+}
+
+/**
+ * The outbox event of each renewal state, under the names webhooks publish (docs/webhooks.md):
+ * a re-enabled subscription renews again. The payload says the state and the one before.
+ */
+const STATE_EVENTS: Record<RenewalState, string> = {
+  active: 'subscription.renewed',
+  canceled: 'subscription.cancelled',
+  failed: 'subscription.failed',
 }
 
 /** Bot API 10.2 `BotSubscriptionUpdated`, as Telegram names it. */
