@@ -34,7 +34,14 @@ const periodOf = (input: { from?: string | undefined; to?: string | undefined })
 
 export const marginDimension = z.enum(['day', 'feature', 'model', 'product', 'customer'])
 
+/**
+ * Strict, so a misspelt or unknown field (a `currency`: every amount is micro-USD) is refused;
+ * `projectId` is listed because tRPC hands every input parser the whole input.
+ */
+const projectId = z.uuid()
+
 export const priceInput = z.strictObject({
+  projectId,
   provider: name(100),
   model: name(200),
   inputPerMillionMicros: micros,
@@ -43,6 +50,7 @@ export const priceInput = z.strictObject({
 })
 
 export const costCapInput = z.strictObject({
+  projectId,
   scope: z.enum(['project', 'product', 'customer']),
   period: z.enum(['day', 'month']),
   /** A cap of 0 would stop every act: refused, like a negative one. */
@@ -52,6 +60,7 @@ export const costCapInput = z.strictObject({
 })
 
 export const marginSettingsInput = z.strictObject({
+  projectId,
   usdPerStarMicros: micros.optional(),
   unpricedModelPolicy: z.enum(['refuse', 'flag']).optional(),
   marginAlertPercent: wholeNumber(-100, 100).nullable().optional(),
@@ -106,8 +115,8 @@ export const marginRouter = {
     .query(({ input }) => defaultPrices(input.provider)),
   setPrice: ownerProcedure
     .input(priceInput)
-    .mutation(({ ctx, input }) =>
-      setModelPrice(ctx.db, { ...input, projectId: ctx.project.id, updatedBy: ctx.actor }),
+    .mutation(({ ctx, input: { projectId: _, ...price } }) =>
+      setModelPrice(ctx.db, { ...price, projectId: ctx.project.id, updatedBy: ctx.actor }),
     ),
   removePrice: ownerProcedure
     .input(z.object({ provider: name(100), model: name(200) }))
@@ -117,7 +126,9 @@ export const marginRouter = {
   caps: projectProcedure.query(({ ctx }) => listCostCaps(ctx.db, ctx.project.id)),
   addCap: ownerProcedure
     .input(costCapInput)
-    .mutation(({ ctx, input }) => addCostCap(ctx.db, { ...input, projectId: ctx.project.id })),
+    .mutation(({ ctx, input: { projectId: _, ...cap } }) =>
+      addCostCap(ctx.db, { ...cap, projectId: ctx.project.id }),
+    ),
   removeCap: ownerProcedure
     .input(z.object({ capId: z.uuid() }))
     .mutation(({ ctx, input }) =>
@@ -126,7 +137,7 @@ export const marginRouter = {
   settings: projectProcedure.query(({ ctx }) => getMarginSettings(ctx.db, ctx.project.id)),
   updateSettings: ownerProcedure
     .input(marginSettingsInput)
-    .mutation(({ ctx, input }) =>
-      updateMarginSettings(ctx.db, { projectId: ctx.project.id, actor: ctx.actor, patch: input }),
+    .mutation(({ ctx, input: { projectId: _, ...patch } }) =>
+      updateMarginSettings(ctx.db, { projectId: ctx.project.id, actor: ctx.actor, patch }),
     ),
 }
