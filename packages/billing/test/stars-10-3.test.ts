@@ -16,6 +16,7 @@ import {
   recordPaidMediaPurchase,
   recordPayment,
   recordSubscriptionUpdate,
+  refundPayment,
   sendPaidMediaProduct,
   stopRenewalsAfter,
   subscriptionHistory,
@@ -49,9 +50,9 @@ const customerId = async (telegramUserId: number) => {
 const proUntil = async (userId: number, at: Date) =>
   accessEnd(t.db, projectId, await customerId(userId), 'pro', at)
 
-async function subscribe(userId: number) {
+async function subscribe(userId: number, project = projectId) {
   const invoice = await createInvoice(t.db, {
-    projectId,
+    projectId: project,
     telegramUserId: userId,
     productKey: 'plus',
     secrets,
@@ -61,14 +62,14 @@ async function subscribe(userId: number) {
   const paid = await s.sandbox.payInvoice(userId, { invoiceLink: invoice.invoiceLink! })
   if (paid.status !== 'paid') throw new Error(paid.status)
   await recordPayment(t.db, {
-    projectId,
+    projectId: project,
     secrets,
     via: 'api',
     now: now(),
     ...(await bot.payment(paid.chargeId)),
   })
   const [subscription] = await listSubscriptions(t.db, {
-    projectId,
+    projectId: project,
     telegramUserId: userId,
     now: now(),
   })
@@ -215,6 +216,37 @@ describe('subscription state updates (Bot API 10.2)', () => {
       { flag: 'unknown_state', update_id: '9011' },
       { flag: 'no_subscription', update_id: '9012' },
     ])
+  })
+
+  it('refunding a subscription charge cancels its renewal at Telegram after the refund, recorded as a state change', async () => {
+    const sub = await subscribe(BOB)
+    const edits: unknown[] = []
+    await refundPayment(t.db, {
+      projectId,
+      telegramPaymentChargeId: sub.chargeId,
+      reason: 'asked for it',
+      by: 'operator:test',
+      now: now(),
+      botApi: {
+        refundStarPayment: (params) => s.api.refundStarPayment(params),
+        editUserStarSubscription: async (params) => {
+          // The refund is committed before Telegram is asked to stop the renewal.
+          expect(
+            (await getPayment(t.db, { projectId, telegramPaymentChargeId: sub.chargeId })).status,
+          ).toBe('refunded')
+          edits.push(params)
+          return s.api.editUserStarSubscription(params)
+        },
+      },
+    })
+    expect(edits).toEqual([
+      { user_id: BOB, telegram_payment_charge_id: sub.chargeId, is_canceled: true },
+    ])
+    const history = await subscriptionHistory(t.db, {
+      projectId,
+      subscriptionId: sub.subscription.id,
+    })
+    expect(history.map((h) => [h.state, h.source])).toEqual([['canceled', 'refund']])
   })
 
   it('a refund stops renewal with editUserStarSubscription after it commits; a failing call is reported', async () => {

@@ -9,7 +9,6 @@ import {
   recordSubscriptionUpdate,
   refundPayment,
   sendPaidMediaProduct,
-  stopRenewalsAfter,
   subscriptionHistory,
 } from '@e-stars/billing'
 import { z } from 'zod'
@@ -75,9 +74,8 @@ export const paymentsRouter = {
       }),
     ),
   /**
-   * Refunds the Stars through the project's bot (refundStarPayment), then revokes, once. A
-   * subscription charge's renewal is then stopped (editUserStarSubscription), after the refund
-   * committed; `renewal` says whether that worked.
+   * Refunds the Stars through the project's bot (refundStarPayment), then revokes, once; a
+   * subscription charge's renewal is then stopped (editUserStarSubscription, after the commit).
    */
   refund: paymentProcedure
     .meta(
@@ -88,29 +86,15 @@ export const paymentsRouter = {
       ),
     )
     .input(refundInput)
-    .mutation(async ({ ctx, input }) => {
-      const botApi = await ctx.payments.botApiFor(ctx.project.id)
-      const outcome = await refundPayment(ctx.db, {
+    .mutation(async ({ ctx, input }) =>
+      refundPayment(ctx.db, {
         projectId: ctx.project.id,
         telegramPaymentChargeId: input.telegramPaymentChargeId,
         reason: input.reason,
         by: actorOf(ctx),
-        botApi,
-      })
-      const { subscriptionId } = await getPayment(ctx.db, {
-        projectId: ctx.project.id,
-        telegramPaymentChargeId: input.telegramPaymentChargeId,
-      })
-      const renewal = subscriptionId
-        ? await stopRenewalsAfter(ctx.db, {
-            projectId: ctx.project.id,
-            reason: 'refund',
-            subscriptionIds: [subscriptionId],
-            botApi,
-          })
-        : []
-      return { ...outcome, renewal }
-    }),
+        botApi: await ctx.payments.botApiFor(ctx.project.id),
+      }),
+    ),
   /** Records a `subscription` update (cancel, re-enable, failed renewal) at once; once per update. */
   recordSubscriptionUpdate: paymentProcedure
     .meta(rest('POST', '/subscriptions/updates', 'Record a subscription state update'))

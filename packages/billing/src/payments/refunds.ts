@@ -29,6 +29,7 @@ import { allocate, debit, liveLots, total } from '../ledger/lots.ts'
 import { transact } from '../ledger/transaction.ts'
 import { revokeEntitlementsOfPayment } from '../usage/entitlements.ts'
 import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'
+import { applyRenewalState } from './subscriptions.ts'
 
 export type RefundPolicy = 'debt' | 'absorb'
 
@@ -452,18 +453,17 @@ async function stopRenewal(
       telegram_payment_charge_id: subscription.firstChargeId,
       is_canceled: true,
     })
-    await db
-      .update(subscriptions)
-      .set({
-        status: sql`case when ${subscriptions.status} = 'active' then 'canceled' else ${subscriptions.status} end`,
-        canceledAt: input.now ?? new Date(),
-      })
-      .where(
-        and(
-          eq(subscriptions.projectId, input.projectId),
-          eq(subscriptions.id, payment.subscriptionId),
-        ),
-      )
+    // Recorded as a renewal-state change (history and event), as a user's cancel would be.
+    await transact(db, (tx) =>
+      applyRenewalState(tx, {
+        projectId: input.projectId,
+        subscriptionId: payment.subscriptionId,
+        state: 'canceled',
+        source: 'refund',
+        details: { refundedBy: input.by },
+        now: input.now ?? new Date(),
+      }),
+    )
   } catch {
     // Renewal keeps running at Telegram; the next renewal's payment will show up and can be refunded.
   }
