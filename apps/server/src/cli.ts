@@ -1,4 +1,4 @@
-import { openDatabase } from '@e-stars/db'
+import { BackupError, backupPglite, openDatabase, restorePglite } from '@e-stars/db'
 import {
   AdminCommandError,
   parseAdminCommand,
@@ -18,6 +18,51 @@ import {
 import { describeError } from './logger.ts'
 import { rotateStoredSecrets } from './rotate-secrets.ts'
 import { loadSecrets } from './secret-key.ts'
+
+/**
+ * `pnpm cli backup <file>` and `pnpm cli restore <file> [--replace]` for the embedded database
+ * (DATA_DIR). With DATABASE_URL use pg_dump / pg_restore (docs/deploy.md).
+ */
+async function backupCommand(argv: string[]) {
+  const [verb, file, ...rest] = argv
+  const replace = rest.includes('--replace')
+  if (
+    !file ||
+    file.startsWith('--') ||
+    rest.some((a) => a !== '--replace') ||
+    (verb === 'backup' && replace)
+  )
+    throw new UsageError('Usage: pnpm cli backup <file>  |  pnpm cli restore <file> [--replace]')
+  const env = parseEnv()
+  if (env.DATABASE_URL)
+    throw new ConfigError(
+      `${verb}: DATABASE_URL is set; back up PostgreSQL with pg_dump and restore with pg_restore (docs/deploy.md)`,
+    )
+  restrictNewFiles()
+  // PGlite is one process: while the server runs, the files on disk are not a consistent copy.
+  if (readControlFile(env.DATA_DIR))
+    throw new ConfigError(
+      `${verb}: the server is running on ${env.DATA_DIR}; stop it first (the embedded database is one process, a copy taken beside it is not consistent)`,
+    )
+  try {
+    if (verb === 'backup') {
+      const done = await backupPglite(env.DATA_DIR, file)
+      console.log(
+        `Backed up ${env.DATA_DIR} to ${file} (${done.bytes} bytes, sha256 ${done.sha256.slice(0, 12)}…). ` +
+          'It contains secret.key: keep it as private as the data.',
+      )
+    } else {
+      const done = await restorePglite(file, env.DATA_DIR, { replace })
+      tightenDataDir(env.DATA_DIR)
+      console.log(
+        `Restored ${file} into ${env.DATA_DIR}.${done.keptAs ? ` The previous directory is kept as ${done.keptAs}.` : ''}`,
+      )
+    }
+  } catch (error) {
+    if (error instanceof BackupError) throw new ConfigError(`${verb}: ${error.message}`)
+    throw error
+  }
+}
 
 const quiet = { info() {}, warn() {}, error() {} }
 
@@ -63,6 +108,7 @@ async function main(argv: string[]) {
     return
   }
   if (argv[0] === 'secrets') return secretsCommand(argv.slice(1))
+  if (argv[0] === 'backup' || argv[0] === 'restore') return backupCommand(argv)
   // Bad arguments are refused before anything is opened.
   const command = parseAdminCommand(argv)
   const env = parseEnv()

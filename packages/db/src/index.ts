@@ -1,4 +1,11 @@
 export {
+  BackupError,
+  type BackupSummary,
+  backupPglite,
+  readBackup,
+  restorePglite,
+} from './backup.ts'
+export {
   type Database,
   type DatabaseOptions,
   type Db,
