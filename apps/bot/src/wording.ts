@@ -154,7 +154,13 @@ export const WORDS = {
      * What the answer cost, after the settle: "free", "12 credits", "12 credits (part free)";
      * an overage the balance could not pay is said, not hidden.
      */
-    cost: (s: { charged: number; freeQuantity: number; shortfall: number }) => {
+    cost: (s: {
+      charged: number
+      freeQuantity: number
+      shortfall: number
+      /** The project's `debt` overage policy: the unpaid part is owed, repaid by the next top-up. */
+      overage?: { debt: number } | null
+    }) => {
       const paid =
         s.charged > 0
           ? `${plural(s.charged, 'credit', 'credits')}${s.freeQuantity > 0 ? ' (part free)' : ''}`
@@ -163,6 +169,8 @@ export const WORDS = {
               ? 'part free'
               : 'nothing charged'
             : 'free'
+      if (s.overage && s.overage.debt > 0)
+        return `${paid}; ${plural(s.overage.debt, 'credit', 'credits')} owed (your next top-up repays it)`
       return s.shortfall > 0
         ? `${paid}; ${plural(s.shortfall, 'credit', 'credits')} unpaid (more than your balance)`
         : paid

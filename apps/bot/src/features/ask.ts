@@ -105,11 +105,19 @@ askFeature.on(message('text'), async (ctx, next) => {
       model: completion.model,
       ...(completion.estimated ? { estimated: true } : {}),
     },
+    usage: completion.record,
   })
   if (!settlement) return
-  if (settlement.shortfall > 0)
+  if (settlement.overage)
     ctx.logger.warn(
-      { ...who(ctx), shortfall: settlement.shortfall, tokens },
+      {
+        ...who(ctx),
+        shortfall: settlement.shortfall,
+        tokens,
+        policy: settlement.overage.policy,
+        debt: settlement.overage.debt,
+        entryId: settlement.overage.entryId,
+      },
       'the answer cost more than the balance could pay; the unpaid part was not charged',
     )
   await ctx.telegram
@@ -142,12 +150,20 @@ async function reserveAnswer(ctx: BotContext, prompt: string, idempotencyKey: st
       telegramUserId,
       feature: ctx.features.tokens,
       quantity,
+      // The `cap` overage policy shrinks an unaffordable estimate down to this, engine-side.
+      minQuantity: Math.min(quantity, promptPart + MIN_ANSWER_TOKENS),
       idempotencyKey,
       reason: 'AI answer',
     })
   try {
-    return { reservation: await reserve(estimate), answerCap: ctx.model.maxTokens }
+    const reservation = await reserve(estimate)
+    const answerCap =
+      reservation.maxQuantity === null
+        ? ctx.model.maxTokens
+        : Math.min(ctx.model.maxTokens, reservation.maxQuantity - promptPart)
+    return { reservation, answerCap }
   } catch (error) {
+    // `debt` and `absorb` projects reserve all or nothing: shrink to what the balance pays here.
     if (billingErrorOf(error)?.code !== 'INSUFFICIENT_CREDITS') throw error
     const affordable = await affordableTokens(ctx)
     if (affordable - promptPart < MIN_ANSWER_TOKENS) throw error

@@ -1,6 +1,6 @@
 import { type Executor, projects, rows } from '@e-stars/db'
 import { eq, sql } from 'drizzle-orm'
-import { NotFound } from '../errors.ts'
+import { InvalidInput, NotFound } from '../errors.ts'
 import { transact } from '../ledger/transaction.ts'
 import { recordAudit } from './audit.ts'
 import { checkProjectRules } from './project-rules.ts'
@@ -43,12 +43,15 @@ export async function revokeProjectApiKey(
 }
 
 type RefundPolicy = 'debt' | 'absorb'
+type OveragePolicy = 'cap' | 'debt' | 'absorb'
 
 export interface ProjectSettings {
   id: string
   name: string
   timeZone: string
   refundPolicy: RefundPolicy
+  /** What an answer that costs more than the customer can pay does (usage/overage.ts). */
+  overagePolicy: OveragePolicy
   lowBalanceThreshold: number
   /** The token itself is write-only: only whether one is set. */
   botTokenSet: boolean
@@ -66,6 +69,7 @@ export async function getProjectSettings(
       name: projects.name,
       timeZone: projects.timeZone,
       refundPolicy: projects.refundPolicy,
+      overagePolicy: projects.overagePolicy,
       lowBalanceThreshold: projects.lowBalanceThreshold,
       botTokenEncrypted: projects.botTokenEncrypted,
       relayTarget: projects.relayTarget,
@@ -78,6 +82,7 @@ export async function getProjectSettings(
   return {
     ...rest,
     refundPolicy: rest.refundPolicy as RefundPolicy,
+    overagePolicy: rest.overagePolicy as OveragePolicy,
     botTokenSet: botTokenEncrypted !== null,
     createdAt: rest.createdAt.toISOString(),
   }
@@ -89,6 +94,7 @@ export interface UpdateProjectSettingsInput {
   name?: string | undefined
   timeZone?: string | undefined
   refundPolicy?: RefundPolicy | undefined
+  overagePolicy?: OveragePolicy | undefined
   lowBalanceThreshold?: number | undefined
 }
 
@@ -98,12 +104,15 @@ export async function updateProjectSettings(
   input: UpdateProjectSettingsInput,
 ): Promise<ProjectSettings> {
   checkProjectRules(input)
+  if (input.overagePolicy !== undefined && !['cap', 'debt', 'absorb'].includes(input.overagePolicy))
+    throw new InvalidInput('overagePolicy', 'must be cap, debt or absorb')
   return transact(db, async (tx) => {
     const before = await getProjectSettings(tx, input.projectId)
     const patch = {
       ...(input.name !== undefined ? { name: input.name.trim() } : {}),
       ...(input.timeZone !== undefined ? { timeZone: input.timeZone } : {}),
       ...(input.refundPolicy !== undefined ? { refundPolicy: input.refundPolicy } : {}),
+      ...(input.overagePolicy !== undefined ? { overagePolicy: input.overagePolicy } : {}),
       ...(input.lowBalanceThreshold !== undefined
         ? { lowBalanceThreshold: input.lowBalanceThreshold }
         : {}),

@@ -67,6 +67,7 @@ export const settingsUpdateInput = z.object({
   name: label.optional(),
   timeZone: line(64, { min: 1 }).optional(),
   refundPolicy: z.enum(['debt', 'absorb']).optional(),
+  overagePolicy: z.enum(['cap', 'debt', 'absorb']).optional(),
   lowBalanceThreshold: amount.or(z.literal(0)).optional(),
 })
 
