@@ -67,6 +67,8 @@ export const grantInput = z.object({
   priority: wholeNumber(-1000, 1000).optional(),
   idempotencyKey,
   metadata: metadata.optional(),
+  /** What the lot is worth in micro-USD, recognised as revenue as it burns (free credits: 0). */
+  valueMicros: wholeNumber(0, MAX_AMOUNT).optional(),
 })
 
 export const consumeInput = z.object({

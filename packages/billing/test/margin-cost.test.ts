@@ -3,6 +3,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import {
   addCostCap,
+  checkMarginAlerts,
   checkMarginFloor,
   costOf,
   defaultPrice,
@@ -366,5 +367,75 @@ describe('the margin floor', () => {
     expect(() =>
       checkMarginFloor({ ...base, inputTokens: 10_000, mode: 'cap', requestedMaxTokens: 10 }),
     ).toThrow(expect.objectContaining({ code: 'MARGIN_FLOOR_BREACHED' }))
+  })
+})
+
+describe('margin alerts', () => {
+  it('a customer whose cost passes their revenue raises one event a day', async () => {
+    const id = await createProject(t.db)
+    await grantCredits(t.db, {
+      projectId: id,
+      telegramUserId: USER,
+      amount: 100,
+      reason: 'pack',
+      source: 'manual',
+      actor: 'test',
+      idempotencyKey: key(),
+      valueMicros: 10_000,
+    })
+    // 10 credits earn 1000 micro-USD; the call costs 900, then 900 more: cost passes revenue.
+    await metered(t.db, id, 10, usage({ costMicros: 900 }))
+    const unprofitable = () =>
+      t.db
+        .select()
+        .from(events)
+        .where(and(eq(events.projectId, id), eq(events.type, 'margin.customer_unprofitable')))
+    expect(await unprofitable()).toHaveLength(0)
+    await metered(t.db, id, 10, usage({ costMicros: 1_200 }))
+    await metered(t.db, id, 10, usage({ costMicros: 1_200 }))
+    const raised = await unprofitable()
+    expect(raised).toHaveLength(1)
+    expect(raised[0]!.payload).toMatchObject({ revenueMicros: 2_000, costMicros: 2_100 })
+  })
+
+  it('a day whose margin falls below the project threshold: one event for the project and the feature', async () => {
+    const id = await project(t.db, { marginAlertPercent: 50 })
+    const value = await grantCredits(t.db, {
+      projectId: id,
+      telegramUserId: USER,
+      amount: 10,
+      reason: 'pack',
+      source: 'manual',
+      actor: 'test',
+      idempotencyKey: key(),
+      valueMicros: 10_000,
+      priority: 100,
+    })
+    expect(value.amount).toBe(10)
+    const now = new Date()
+    await transact(t.db, async (tx) => {
+      const customer = await lockCustomer(tx, id, USER)
+      const allocations = await takeFromLots(tx, customer, 10, now)
+      return appendEntry(tx, customer, {
+        kind: 'consume',
+        amount: -10,
+        lots: debit(allocations),
+        reason: 'answer',
+        actor: 'test',
+        metadata: { feature: 'answer' },
+        usage: usage({ costMicros: 6_000 }),
+      })
+    })
+    const day = now.toISOString().slice(0, 10)
+    expect(await checkMarginAlerts(t.db, { projectId: id, day })).toBe(2)
+    expect(await checkMarginAlerts(t.db, { projectId: id, day })).toBe(0)
+    const alerts = await t.db
+      .select()
+      .from(events)
+      .where(and(eq(events.projectId, id), eq(events.type, 'margin.below_threshold')))
+    expect(alerts.map((a) => (a.payload as { subject: string }).subject).sort()).toEqual([
+      'feature',
+      'project',
+    ])
   })
 })
