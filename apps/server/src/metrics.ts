@@ -11,7 +11,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
  *   by a bounded name (a procedure the router has, a route template), never by a raw URL;
  * - background jobs, through `jobMetrics` (process-wide: every server in the process shares it);
  * - the database, read at scrape time with a short cache and a timeout, so every replica reports
- *   the same totals and a slow database cannot hang a scrape.
+ *   the same totals and a slow database cannot hang a scrape;
+ * - this replica's database pool, counted where calls leave for it (`poolStatsOf`).
  * Labels carry the project id where it is useful and never a customer id (cardinality).
  */
 
@@ -105,6 +106,74 @@ async function readSnapshot(db: Db): Promise<Snapshot> {
   return { relay, findings, ledger, payments }
 }
 
+/**
+ * This replica's pool, counted at drizzle's session: every statement or transaction the server
+ * starts outside a transaction takes one pool connection for as long as it runs (statements
+ * inside a transaction run on that transaction's connection). postgres.js does not publish its
+ * queue, so "in use" is the calls in flight up to the pool's size and "waiting" the rest; the
+ * latency is a call's, wait for a connection included. PGlite is a pool of one.
+ */
+interface PoolStats {
+  size: number
+  inFlight: number
+  observers: Set<(kind: 'statement' | 'transaction', seconds: number, failed: boolean) => void>
+}
+
+const poolStats = new WeakMap<Db, PoolStats>()
+
+type Session = {
+  prepareQuery: (...args: unknown[]) => Record<string, unknown>
+  transaction: (...args: unknown[]) => Promise<unknown>
+}
+
+/** The pool counters of `db`, installed once per database handle (every app on it shares them). */
+export function poolStatsOf(db: Db): PoolStats {
+  const known = poolStats.get(db)
+  if (known) return known
+  const handle = db as unknown as {
+    session?: Session
+    $client?: { options?: { max?: number } }
+  }
+  const stats: PoolStats = {
+    size: handle.$client?.options?.max ?? 1,
+    inFlight: 0,
+    observers: new Set(),
+  }
+  poolStats.set(db, stats)
+  const session = handle.session
+  if (!session) return stats
+  const timed = async <T>(kind: 'statement' | 'transaction', run: () => Promise<T>) => {
+    const started = process.hrtime.bigint()
+    stats.inFlight++
+    let failed = true
+    try {
+      const result = await run()
+      failed = false
+      return result
+    } finally {
+      stats.inFlight--
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      for (const observe of stats.observers) observe(kind, seconds, failed)
+    }
+  }
+  const prepareQuery = session.prepareQuery.bind(session)
+  session.prepareQuery = (...args) => {
+    const prepared = prepareQuery(...args)
+    for (const method of ['execute', 'all'] as const) {
+      const original = prepared[method]
+      if (typeof original !== 'function') continue
+      prepared[method] = (...callArgs: unknown[]) =>
+        timed('statement', () =>
+          (original as (...a: unknown[]) => Promise<unknown>).apply(prepared, callArgs),
+        )
+    }
+    return prepared
+  }
+  const transaction = session.transaction.bind(session)
+  session.transaction = (...args) => timed('transaction', () => transaction(...args))
+  return stats
+}
+
 /** Procedure paths the router has: anything else in a URL is counted as `unknown`. */
 const PROCEDURES = new Set(Object.keys(appRouter._def.procedures))
 
@@ -159,6 +228,7 @@ export interface ServerMetrics {
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+const QUERY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
 export function createMetrics(db: Db): ServerMetrics {
   const registry = new Registry()
@@ -169,6 +239,41 @@ export function createMetrics(db: Db): ServerMetrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   })
+  const pool = poolStatsOf(db)
+  new Gauge({
+    name: 'estars_db_pool_connections_in_use',
+    help: 'Database pool connections running a statement or transaction of this replica',
+    registers: [registry],
+    collect() {
+      this.set(Math.min(pool.inFlight, pool.size))
+    },
+  })
+  new Gauge({
+    name: 'estars_db_pool_waiting',
+    help: 'Statements and transactions of this replica waiting for a free pool connection',
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, pool.inFlight - pool.size))
+    },
+  })
+  new Gauge({
+    name: 'estars_db_pool_size',
+    help: 'The most connections this replica opens (DB_POOL_SIZE; 1 for PGlite)',
+    registers: [registry],
+    collect() {
+      this.set(pool.size)
+    },
+  })
+  const queries = new Histogram({
+    name: 'estars_db_query_duration_seconds',
+    help: 'Database calls outside a transaction and whole transactions, waiting for a connection included',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: QUERY_BUCKETS,
+    registers: [registry],
+  })
+  pool.observers.add((kind, seconds, failed) =>
+    queries.observe({ kind, outcome: failed ? 'error' : 'ok' }, seconds),
+  )
   const gauge = (name: string, help: string, labelNames: string[]) =>
     new Gauge({ name, help, labelNames, registers: [registry] })
   const databaseUp = gauge(
