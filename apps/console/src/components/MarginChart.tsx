@@ -7,7 +7,8 @@ import { formatNumber } from '../lib/format.ts'
  * go through the shared number formatter; integers only, no float division.
  */
 export function formatUsd(micros: number): string {
-  const sign = micros < 0 ? '−' : ''
+  // A word joiner keeps "−$" together when a narrow card wraps the figure.
+  const sign = micros < 0 ? '−\u2060' : ''
   const abs = Math.abs(micros)
   const dollars = Math.floor(abs / 1_000_000)
   const rest = String(abs % 1_000_000).padStart(6, '0')
