@@ -64,6 +64,12 @@ async function backupCommand(argv: string[]) {
   }
 }
 
+/** The commands this file runs itself (they need no admin command on the server). */
+const MORE_USAGE = `
+  backup <file>               back up the embedded database (DATA_DIR); stop the server first
+  restore <file> [--replace]  restore one into an empty DATA_DIR (--replace keeps the old beside it)
+  secrets rotate              re-encrypt stored secrets with SECRET_KEY (SECRET_KEY_PREVIOUS = the old key)`
+
 const quiet = { info() {}, warn() {}, error() {} }
 
 /**
@@ -105,6 +111,7 @@ async function secretsCommand(argv: string[]) {
 async function main(argv: string[]) {
   if (argv.length === 0 || argv.includes('--help')) {
     console.log(usage)
+    console.log(MORE_USAGE)
     return
   }
   if (argv[0] === 'secrets') return secretsCommand(argv.slice(1))

@@ -295,3 +295,46 @@ describe('signed webhooks from the outbox', () => {
     ).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 })
+
+describe('the server runs the webhook job', () => {
+  it('an event written while the server runs reaches the endpoint, signed, without a call', async () => {
+    const { parseEnv } = await import('../src/env.ts')
+    const { startServer } = await import('../src/server.ts')
+    const own = receiver()
+    const url = await own.start()
+    const key = randomBytes(32).toString('base64')
+    const server = await startServer(
+      parseEnv({
+        PORT: '0',
+        SECRET_KEY: key,
+        RECONCILE_INTERVAL_SECONDS: '0',
+        ALLOW_PRIVATE_TARGETS: 'on',
+      }),
+      silent,
+      { database: { ...database, close: async () => {} } },
+    )
+    try {
+      const project = await createProject(database.db, { name: 'Live' })
+      const { secret } = await createWebhookEndpoint(database.db, {
+        projectId: project.id,
+        url,
+        eventTypes: ['balance.low'],
+        secrets: createSecrets(key),
+        targetRule: loopbackAllowed,
+      })
+      await emit(project.id, 'balance.low', { available: 2 })
+      const until = Date.now() + 60_000
+      while (own.got.length === 0 && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 100))
+      expect(own.got).toHaveLength(1)
+      expect(verifyWebhook(secret, own.got[0]!.headers, own.got[0]!.body)).toBe(true)
+      expect(JSON.parse(own.got[0]!.body)).toMatchObject({
+        type: 'balance.low',
+        data: { available: 2 },
+      })
+    } finally {
+      await server.close()
+      await own.close()
+    }
+  })
+})
