@@ -215,4 +215,56 @@ describe('Bot API 10.2/10.3 Stars through the relay, end to end', () => {
     const treasury = await client.treasury.summary.query()
     expect(treasury).toMatchObject({ agrees: true, differenceNanostars: 0, flags: [] })
   })
+
+  it('blocking the customer from the console stops renewal at Telegram after the block; the console reads history and the treasury', async () => {
+    const client = createEStarsClient({ url: server.url, apiKey })
+    const invoice = await client.invoices.create.mutate({
+      telegramUserId: ALICE,
+      productKey: 'plus',
+    })
+    const paid = await sandbox.payInvoice(ALICE, { invoiceLink: invoice.invoiceLink! })
+    if (paid.status !== 'paid') throw new Error(paid.status)
+    const current = () =>
+      waitUntil(async () => {
+        const list = await listSubscriptions(database.db, { projectId, telegramUserId: ALICE })
+        return list.find((s) => s.firstChargeId === paid.chargeId)
+      }, 'the new subscription')
+    expect(await current()).toMatchObject({ renews: true })
+
+    const login = await fetch(`${server.url}/trpc/operator.auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(server.demoOperator),
+    })
+    const { result } = (await login.json()) as { result: { data: { csrfToken: string } } }
+    const headers = {
+      'content-type': 'application/json',
+      cookie: login.headers.get('set-cookie')!.split(';')[0]!,
+      'x-csrf-token': result.data.csrfToken,
+    }
+    const blocked = await fetch(`${server.url}/trpc/operator.customers.setBlocked`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ projectId, telegramUserId: ALICE, blocked: true }),
+    })
+    expect(blocked.status).toBe(200)
+    expect(await current()).toMatchObject({ renewalState: 'canceled', renews: false, active: true })
+    // Telegram (the sandbox) was told: the subscription will not renew.
+    expect(sandbox.subscription(paid.chargeId)).toMatchObject({ canceled: true })
+
+    const read = async (path: string) => {
+      const input = encodeURIComponent(JSON.stringify({ projectId, telegramUserId: ALICE }))
+      const response = await fetch(`${server.url}/trpc/${path}?input=${input}`, { headers })
+      expect(response.status).toBe(200)
+      return ((await response.json()) as { result: { data: unknown } }).result.data
+    }
+    const subscriptions = (await read('operator.treasury.subscriptions')) as Array<{
+      firstChargeId: string
+      history: Array<{ state: string; source: string }>
+    }>
+    expect(subscriptions.find((s) => s.firstChargeId === paid.chargeId)?.history).toEqual([
+      expect.objectContaining({ state: 'canceled', source: 'block' }),
+    ])
+    expect(await read('operator.treasury.summary')).toMatchObject({ agrees: true })
+  })
 })

@@ -7,8 +7,10 @@ import {
   getCustomerQuotaUsage,
   grantEntitlementByOperator,
   listTimeline,
+  renewingSubscriptionIds,
   revokeEntitlement,
   searchCustomers,
+  stopRenewalsAfter,
   unblockCustomer,
 } from '@e-stars/billing'
 import { z } from 'zod'
@@ -61,9 +63,12 @@ export const operatorCustomersRouter = {
       actor: ctx.actor,
     }),
   ),
-  /** A blocked customer can neither buy nor consume. */
-  setBlocked: ownerProcedure.input(blockInput).mutation(({ ctx, input }) =>
-    audited(
+  /**
+   * A blocked customer can neither buy nor consume. Blocking also stops their subscriptions'
+   * renewal at Telegram (editUserStarSubscription), after the block committed.
+   */
+  setBlocked: ownerProcedure.input(blockInput).mutation(async ({ ctx, input }) => {
+    const customer = await audited(
       ctx.db,
       (tx) =>
         (input.blocked ? blockCustomer : unblockCustomer)(tx, {
@@ -78,8 +83,26 @@ export const operatorCustomersRouter = {
         before: { blocked: !input.blocked },
         after: (c) => ({ blocked: c.blocked }),
       },
-    ),
-  ),
+    )
+    if (input.blocked && ctx.payments) {
+      const subscriptionIds = await renewingSubscriptionIds(ctx.db, {
+        projectId: ctx.project.id,
+        telegramUserId: input.telegramUserId,
+      })
+      // No bot token: nothing renews through e-Stars' bot; the block itself stands either way.
+      const botApi = subscriptionIds.length
+        ? await ctx.payments.botApiFor(ctx.project.id).catch(() => null)
+        : null
+      if (botApi)
+        await stopRenewalsAfter(ctx.db, {
+          projectId: ctx.project.id,
+          reason: 'block',
+          subscriptionIds,
+          botApi,
+        })
+    }
+    return customer
+  }),
   /** Access to a gated feature by hand (support, promotions); stacks on current access. */
   grantEntitlement: ownerProcedure.input(entitlementGrantInput).mutation(({ ctx, input }) =>
     audited(
