@@ -9,8 +9,12 @@ import {
   release,
   reserve,
   settle,
+  valueOfAllocations,
   valueRemaining,
 } from '../src/index.ts'
+import { lockCustomer } from '../src/ledger/customers.ts'
+import { takeFromLots } from '../src/ledger/lots.ts'
+import { transact } from '../src/ledger/transaction.ts'
 import { revokePayment } from '../src/payments/refunds.ts'
 import { createProject, key, ledgerMismatches, useDatabase } from './fixtures.ts'
 
@@ -352,5 +356,38 @@ describe('revenue recognition', () => {
     )
     expect(Number(net!.net)).toBe(0)
     expect((await verifyLedger(t.db, { projectId })).findings).toEqual([])
+  })
+
+  it('a hold defers the value of its credits; its settle recognises the charged part only', async () => {
+    const projectId = await createProject(t.db)
+    await paidLot(t.db, projectId, 10, 1_000_000, START, null)
+    const quoted = await transact(t.db, async (tx) => {
+      const customer = await lockCustomer(tx, projectId, USER)
+      return valueOfAllocations(tx, customer, await takeFromLots(tx, customer, 3, START))
+    })
+    expect(quoted).toBe(300_000)
+    const base = { projectId, actor: 'test', now: START }
+    const hold = await reserve(t.db, {
+      ...base,
+      telegramUserId: USER,
+      amount: 3,
+      reason: 'estimate',
+      idempotencyKey: key(),
+    })
+    const settled = await settle(t.db, {
+      ...base,
+      holdId: hold.holdId,
+      amount: 2,
+      idempotencyKey: key(),
+    })
+    const revenue = await rows<{ kind: string; revenue_micros: string }>(
+      t.db,
+      sql`select kind, revenue_micros from ledger_entries where project_id = ${projectId}
+          and id in (${hold.entryId}, ${settled.entryId}) order by id`,
+    )
+    expect(revenue.map((r) => [r.kind, Number(r.revenue_micros)])).toEqual([
+      ['hold', 300_000],
+      ['settle', 200_000],
+    ])
   })
 })

@@ -15,7 +15,8 @@
  * - `checkCostCap(tx, customer, expectedCostMicros, now)` — the same check for a reserve path's
  *   expected cost.
  * - `marginFloorMaxTokens(...)` / `checkMarginFloor(...)` — the feature margin floor at reserve:
- *   the largest output that keeps it, or `MARGIN_FLOOR_BREACHED`.
+ *   the largest output that keeps it, or `MARGIN_FLOOR_BREACHED`; `valueOfAllocations(tx,
+ *   customer, allocations)` gives the held credits' value to pass as `heldValueMicros`.
  * - `lotValueOf(...)` — a lot's value at creation; `addLot` takes `valueMicros`.
  */
 export { checkMarginAlerts, noteCustomerMargin } from './alerts.ts'
@@ -52,6 +53,7 @@ export {
   lotValues,
   paidLotValue,
   valueMoved,
+  valueOfAllocations,
   valueRemaining,
 } from './value.ts'
 export {

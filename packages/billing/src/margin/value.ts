@@ -125,3 +125,24 @@ export async function paidLotValue(
     amountStars: Number(found.stars),
   })
 }
+
+/**
+ * What credits about to be taken from the lots are worth (micro-USD): the value a reserve would
+ * defer, for the margin floor (`checkMarginFloor`'s `heldValueMicros`). Call it before the hold's
+ * entry is written; the caller holds the customer lock.
+ */
+export async function valueOfAllocations(
+  tx: Tx,
+  customer: LockedCustomer,
+  allocations: ReadonlyArray<{ lotId: number; amount: number }>,
+): Promise<number> {
+  const taken = allocations.map((a) => ({ lotId: a.lotId, amount: -a.amount }))
+  return valueMoved(
+    await lotValues(
+      tx,
+      customer,
+      taken.map((a) => a.lotId),
+    ),
+    taken,
+  )
+}
