@@ -22,7 +22,7 @@ export interface OverviewDay {
 const MAX_DAYS = 400
 
 /** Credits a ledger entry spent: consumption, and the charged part of a settled hold. */
-const spent = sql`case when e.kind = 'consume' then -e.amount
+const spent = sql`case when e.kind in ('consume', 'shortfall') then -e.amount
   when e.kind = 'settle' then -(e.amount + e.held_change) else 0 end`
 
 /**
@@ -69,6 +69,9 @@ export async function getOverview(db: Executor, input: OverviewInput) {
     sold: string | null
     granted: string | null
     consumed: string | null
+    shortfalls: string | null
+    unpaid: string | null
+    debt: string | null
   }>(
     db,
     sql`select
@@ -77,7 +80,14 @@ export async function getOverview(db: Executor, input: OverviewInput) {
           (select sum(amount) from grants where project_id = ${input.projectId}
              and source not in ('payment', 'renewal') and ${inPeriod('created_at')}) as granted,
           (select sum(${spent}) from ledger_entries e where e.project_id = ${input.projectId}
-             and e.kind in ('consume', 'settle') and ${inPeriod('e.created_at')}) as consumed`,
+             and e.kind in ('consume', 'settle', 'shortfall') and ${inPeriod('e.created_at')}) as consumed,
+          (select count(*) from ledger_entries e where e.project_id = ${input.projectId}
+             and e.kind = 'shortfall' and ${inPeriod('e.created_at')}) as shortfalls,
+          (select sum((e.metadata->>'unpaidCredits')::int8) from ledger_entries e
+             where e.project_id = ${input.projectId}
+             and e.kind = 'shortfall' and ${inPeriod('e.created_at')}) as unpaid,
+          (select sum(e.debt_change) from ledger_entries e where e.project_id = ${input.projectId}
+             and e.kind = 'shortfall' and ${inPeriod('e.created_at')}) as debt`,
   )
   const top = await rows<{
     telegram_user_id: string
@@ -88,7 +98,7 @@ export async function getOverview(db: Executor, input: OverviewInput) {
     db,
     sql`select c.telegram_user_id, c.username, c.first_name, t.consumed from (
           select e.customer_id, sum(${spent}) as consumed from ledger_entries e
-          where e.project_id = ${input.projectId} and e.kind in ('consume', 'settle')
+          where e.project_id = ${input.projectId} and e.kind in ('consume', 'settle', 'shortfall')
             and ${inPeriod('e.created_at')}
           group by e.customer_id order by consumed desc limit ${input.topConsumers ?? 10}
         ) t join customers c on c.project_id = ${input.projectId} and c.id = t.customer_id
@@ -109,7 +119,7 @@ export async function getOverview(db: Executor, input: OverviewInput) {
           where project_id = ${input.projectId} and source in ('payment', 'renewal') and ${inPeriod('created_at')} group by 1
         union all
         select ${dayOf('e.created_at')}, 'consumed', sum(${spent}) from ledger_entries e
-          where e.project_id = ${input.projectId} and e.kind in ('consume', 'settle') and ${inPeriod('e.created_at')} group by 1`,
+          where e.project_id = ${input.projectId} and e.kind in ('consume', 'settle', 'shortfall') and ${inPeriod('e.created_at')} group by 1`,
   )
   const days = new Map<string, OverviewDay>()
   for (const day of daysBetween(input.from, input.to, tz)) {
@@ -141,6 +151,12 @@ export async function getOverview(db: Executor, input: OverviewInput) {
     creditsSold: Number(credits?.sold ?? 0),
     creditsGranted: Number(credits?.granted ?? 0),
     creditsConsumed: Number(credits?.consumed ?? 0),
+    /** Work done beyond what was paid (issue 19): how often, the credits it cost, the part now owed. */
+    shortfalls: {
+      count: Number(credits?.shortfalls ?? 0),
+      credits: Number(credits?.unpaid ?? 0),
+      debt: Number(credits?.debt ?? 0),
+    },
     topConsumers: top.map((t) => ({
       telegramUserId: Number(t.telegram_user_id),
       username: t.username,

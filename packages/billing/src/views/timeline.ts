@@ -172,6 +172,21 @@ export function describeEntry(entry: DescribableEntry): EntryDescription {
         change,
         tone,
       }
+    case 'shortfall': {
+      // Work done beyond what was paid (usage/overage.ts): said in full, whatever the policy.
+      const unpaid = Number(meta.unpaidCredits ?? 0)
+      const units = Number(meta.unpaidUnits ?? 0)
+      const fate =
+        entry.debtChange > 0
+          ? `${formatCount(entry.debtChange)} became debt`
+          : `${formatCount(Number(meta.absorbed ?? unpaid))} not charged (the operator's loss)`
+      const paid = amount < 0 ? `${formatCount(-amount)} paid from the balance, ` : ''
+      return {
+        text: `${formatCount(unpaid)} credits unpaid for ${formatCount(units)} units beyond what was paid: ${paid}${fate}; ${entry.reason}`,
+        change,
+        tone: 'debit',
+      }
+    }
     default:
       return { text: `${signed(amount)}: ${entry.reason}`, change, tone }
   }
