@@ -15,6 +15,7 @@ import {
   reconcile,
   recordPaidMediaPurchase,
   recordPayment,
+  recordRefund,
   recordSubscriptionUpdate,
   refundPayment,
   sendPaidMediaProduct,
@@ -291,6 +292,50 @@ describe('subscription state updates (Bot API 10.2)', () => {
       now: now(),
     })
     expect(resumed.renewalState).toBe('active')
+  })
+})
+
+describe('CHARGE_ALREADY_REFUNDED (tdlib/telegram-bot-api#690)', () => {
+  it("is done only once Telegram confirms: before, the payment stands; the refunded_payment then revokes with the operator's name", async () => {
+    const sub = await subscribe(ALICE)
+    const telegram = {
+      refundStarPayment: async () => {
+        // The error the client raises for Telegram's answer.
+        const { TelegramApiError } = await import('@e-stars/telegram')
+        throw new TelegramApiError('refundStarPayment', {
+          error_code: 400,
+          description: 'Bad Request: CHARGE_ALREADY_REFUNDED',
+        })
+      },
+      // Telegram's ledger shows the charge, and no refund of it.
+      getStarTransactions: (params: { offset?: number; limit?: number }) =>
+        s.api.getStarTransactions(params),
+    }
+    await expect(
+      refundPayment(t.db, {
+        projectId,
+        telegramPaymentChargeId: sub.chargeId,
+        reason: 'duplicate charge',
+        by: 'operator:op-7',
+        now: now(),
+        botApi: telegram,
+      }),
+    ).rejects.toThrow(/CHARGE_ALREADY_REFUNDED/)
+    expect(
+      await getPayment(t.db, { projectId, telegramPaymentChargeId: sub.chargeId }),
+    ).toMatchObject({
+      status: 'paid',
+      refundedBy: 'operator:op-7',
+    })
+    // Telegram's refunded_payment arrives: now it is done, in the operator's name.
+    s.sandbox.refundPayment(sub.chargeId)
+    const refund = await recordRefund(t.db, {
+      projectId,
+      via: 'api',
+      now: now(),
+      ...(await bot.refund(sub.chargeId)),
+    })
+    expect(refund).toMatchObject({ alreadyRefunded: false, refundedBy: 'operator:op-7' })
   })
 })
 

@@ -9,10 +9,12 @@ import {
   type Tx,
 } from '@e-stars/db'
 import {
+  allStarTransactions,
   type BotApi,
   isChargeAlreadyRefunded,
   isTelegramError,
   isTransient,
+  starTransactionKind,
 } from '@e-stars/telegram'
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound, TelegramCallFailed } from '../errors.ts'
@@ -349,7 +351,9 @@ export interface RefundPaymentInput extends RefundActor {
   projectId: string
   telegramPaymentChargeId: string
   /** With `editUserStarSubscription`, refunding a subscription's current period also stops renewal. */
-  botApi: Pick<BotApi, 'refundStarPayment'> & Partial<Pick<BotApi, 'editUserStarSubscription'>>
+  /** With `getStarTransactions`, a CHARGE_ALREADY_REFUNDED answer is checked against the ledger. */
+  botApi: Pick<BotApi, 'refundStarPayment'> &
+    Partial<Pick<BotApi, 'editUserStarSubscription' | 'getStarTransactions'>>
   now?: Date | undefined
   /** Runs inside the revocation's transaction (the console's audit row). */
   onRevoked?: ((tx: Tx, outcome: RefundOutcome) => Promise<void>) | undefined
@@ -392,6 +396,15 @@ export async function refundPayment(db: Db, input: RefundPaymentInput): Promise<
       await withdrawRefundRequest(db, input.projectId, Number(payment.id))
       throw telegramFailure('refundStarPayment', error)
     }
+    // Telegram answers CHARGE_ALREADY_REFUNDED on some charges it did not refund, and on some it
+    // did (tdlib/telegram-bot-api#690): done only once its ledger lists the refund. Otherwise the
+    // request stays on the payment, and the refunded_payment update or reconciliation revokes it
+    // with this operator's name when Telegram confirms.
+    if (
+      input.botApi.getStarTransactions &&
+      !(await refundListed(input.botApi.getStarTransactions, input.telegramPaymentChargeId))
+    )
+      throw telegramFailure('refundStarPayment', error)
   }
   const outcome = await transact(db, async (tx) => {
     const revoked = await revokePayment(tx, { ...input, now })
@@ -407,6 +420,13 @@ export async function refundPayment(db: Db, input: RefundPaymentInput): Promise<
   // This call made the refund at Telegram, even when its refunded_payment update revoked it a
   // moment earlier (with this operator's name and reason): the ledger has one revocation either way.
   return { ...outcome, alreadyRefunded: false }
+}
+
+/** Whether Telegram's ledger lists a refund of the charge (the same id, the user as receiver). */
+async function refundListed(getStarTransactions: BotApi['getStarTransactions'], chargeId: string) {
+  for await (const row of allStarTransactions({ getStarTransactions }))
+    if (row.id === chargeId && starTransactionKind(row) === 'refund') return true
+  return false
 }
 
 /** Telegram refused: the payment is as it was (a refund made meanwhile by another door stays). */
