@@ -64,6 +64,8 @@ export const featureUsageRouter = {
         ttlSeconds: wholeNumber(1, 86_400).optional(),
         /** Under the `cap` overage policy, an unaffordable estimate shrinks down to this. */
         minQuantity: quantity.optional(),
+        /** A feature's margin floor: `cap` returns maxOutputTokens (default), `refuse` refuses. */
+        marginFloor: z.enum(['cap', 'refuse']).optional(),
       }),
     )
     .mutation(({ ctx, input }) =>

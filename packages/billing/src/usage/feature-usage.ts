@@ -26,7 +26,10 @@ import { debit, takeFromLots } from '../ledger/lots.ts'
 import { transact } from '../ledger/transaction.ts'
 import { checkCostCap } from '../margin/caps.ts'
 import { checkUsage, costOfAct } from '../margin/cost.ts'
+import { checkMarginFloor } from '../margin/floor.ts'
+import { priceFor } from '../margin/prices.ts'
 import type { UsageRecord } from '../margin/usage.ts'
+import { valueOfAllocations } from '../margin/value.ts'
 import { accessEnd } from './entitlements.ts'
 import { creditsFor, type Feature, type FeatureKind } from './features.ts'
 import {
@@ -92,6 +95,8 @@ export interface CheckAccessInput {
 interface FeatureContext {
   timeZone: string
   overagePolicy: OveragePolicy
+  /** The feature's margin floor, 0–100 %, or null without one (issue 14). */
+  marginFloorPercent: number | null
   feature: Feature | null
   customer: {
     id: number
@@ -132,7 +137,8 @@ async function loadContext(
     db,
     sql`select p.time_zone, p.overage_policy,
           (select row_to_json(f) from (
-             select key, name, kind, credits, per_units, client_consumable, archived_at from features
+             select key, name, kind, credits, per_units, client_consumable, archived_at,
+               margin_floor_percent from features
              where project_id = p.id and key = ${featureKey}
                ${input.includeArchived ? sql`` : sql`and archived_at is null`}) f) as feature,
           c.id as customer_id, c.available, c.blocked_at, c.next_expiry_at,
@@ -153,10 +159,12 @@ async function loadContext(
     per_units: number | string
     client_consumable: boolean
     archived_at: string | null
+    margin_floor_percent: number | null
   } | null
   return {
     timeZone: row.time_zone,
     overagePolicy: row.overage_policy,
+    marginFloorPercent: f?.margin_floor_percent ?? null,
     feature: f
       ? {
           key: f.key,
@@ -412,7 +420,7 @@ async function admit(
   refusal: Refusal,
 ) {
   if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
-  const { timeZone, feature, quotas, overagePolicy } = await loadContext(tx, {
+  const { timeZone, feature, quotas, overagePolicy, marginFloorPercent } = await loadContext(tx, {
     projectId: input.projectId,
     featureKey: input.feature,
     customer: { id: customer.id },
@@ -436,7 +444,7 @@ async function admit(
     const q = plan.exceeded
     throw new QuotaExceeded(feature.key, q.limit, q.used, quantity, q.resetsAt, q.period, q.window)
   }
-  return { customer, feature, plan, timeZone, overagePolicy }
+  return { customer, feature, plan, timeZone, overagePolicy, marginFloorPercent }
 }
 
 function insufficient(customer: LockedCustomer, credits: number, plan: QuotaPlan) {
@@ -559,6 +567,12 @@ export interface ReserveFeatureInput extends ConsumeFeatureInput {
    * can, down to this; without it the reserve is all or nothing, as before.
    */
   minQuantity?: number | undefined
+  /**
+   * A feature with a margin floor, given the expected `usage` (its `outputTokens` the answer's
+   * cap): `cap` (default) returns the largest `maxOutputTokens` that keeps the floor, `refuse`
+   * throws MARGIN_FLOOR_BREACHED when the requested output does not fit.
+   */
+  marginFloor?: 'cap' | 'refuse' | undefined
 }
 
 export interface ReserveFeatureResult {
@@ -578,6 +592,11 @@ export interface ReserveFeatureResult {
    * turns it into the model's `max_tokens`). Null under `debt` and `absorb`.
    */
   maxQuantity: number | null
+  /**
+   * The feature's margin floor, when it binds: the most output tokens the model may produce so
+   * the expected cost keeps the floor (pass it on as `max_tokens`). Null when no floor applies.
+   */
+  maxOutputTokens: number | null
   expiresAt: string
   available: number
   held: number
@@ -621,7 +640,7 @@ export async function reserveFeature(
       (tx) => upsertAndLockCustomer(tx, input.projectId, input.telegramUserId, input.profile),
       async (tx, customer) => {
         const admitted = await admit(tx, customer, input, input.quantity, now, refusal)
-        const { feature, overagePolicy } = admitted
+        const { feature, overagePolicy, marginFloorPercent } = admitted
         // The expected cost must fit the cost caps now, under the lock, before anything is held.
         if (input.usage) {
           const expected = await costOfAct(tx, customer, input.usage)
@@ -644,9 +663,27 @@ export async function reserveFeature(
         }
         const expiresAt = new Date(now.getTime() + ttl * 1000)
         let holdId: string | null = null
+        let maxOutputTokens: number | null = null
         if (credits > 0) {
           if (customer.available < credits) throw insufficient(customer, credits, plan)
           const allocations = await takeFromLots(tx, customer, credits, now)
+          // The free allowance's cost is the operator's choice; the floor guards what is paid for.
+          const price =
+            marginFloorPercent !== null && input.usage
+              ? await priceFor(tx, input.projectId, input.usage.provider, input.usage.model)
+              : null
+          if (price && input.usage && marginFloorPercent !== null) {
+            maxOutputTokens = checkMarginFloor({
+              feature: feature.key,
+              floorPercent: marginFloorPercent,
+              heldValueMicros: await valueOfAllocations(tx, customer, allocations),
+              price,
+              inputTokens: input.usage.inputTokens,
+              cachedInputTokens: input.usage.cachedInputTokens ?? 0,
+              requestedMaxTokens: input.usage.outputTokens,
+              mode: input.marginFloor ?? 'cap',
+            }).maxTokens
+          }
           const [hold] = await tx
             .insert(holds)
             .values({
@@ -698,6 +735,7 @@ export async function reserveFeature(
           credits,
           overagePolicy,
           maxQuantity: overagePolicy === 'cap' ? quantity : null,
+          maxOutputTokens,
           expiresAt: expiresAt.toISOString(),
           available: customer.available,
           held: customer.held,
