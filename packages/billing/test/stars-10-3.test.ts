@@ -695,6 +695,57 @@ describe('paid media, affiliate commissions, nanostars, treasury', () => {
     expect(flagged.flags[0]).toContain('difference -7.5')
   })
 
+  it('the purchase update from bot and relay racing reconciliation: one payment, credited once', async () => {
+    const offer = await sendPaidMediaProduct(t.db, {
+      projectId: project,
+      telegramUserId: BOB,
+      productKey: 'photos',
+      secrets,
+      sendPaidMedia: async () => ({ message_id: 42 }),
+    })
+    const before = (await getBalance(t.db, { projectId: project, telegramUserId: BOB })).available
+    const purchase = { from: { id: BOB, first_name: 'Bob' }, paid_media_payload: offer.payload }
+    const fromLedger = () =>
+      recordPayment(t.db, {
+        projectId: project,
+        secrets,
+        via: 'reconciliation',
+        from: { id: BOB, first_name: 'Bob' },
+        payment: {
+          currency: 'XTR',
+          total_amount: 75,
+          invoice_payload: offer.payload,
+          telegram_payment_charge_id: 'charge-media-race',
+        },
+        stars: {
+          transactionType: 'paid_media_payment',
+          grossNanostars: 75 * NANO,
+          commissionNanostars: 0,
+          affiliate: null,
+        },
+      })
+    const results = await Promise.all([
+      recordPaidMediaPurchase(t.db, { projectId: project, purchase, secrets, via: 'relay' }),
+      fromLedger(),
+      recordPaidMediaPurchase(t.db, { projectId: project, purchase, secrets, via: 'api' }),
+      fromLedger(),
+      recordPaidMediaPurchase(t.db, { projectId: project, purchase, secrets, via: 'relay' }),
+    ])
+    expect(results.length).toBe(5)
+    const [count] = await rows<{ n: string; charge: string }>(
+      t.db,
+      sql`select count(*) as n, max(telegram_payment_charge_id) as charge from payments
+          where project_id = ${project} and order_id = ${offer.orderId}`,
+    )
+    expect(Number(count!.n)).toBe(1)
+    expect((await getBalance(t.db, { projectId: project, telegramUserId: BOB })).available).toBe(
+      before + 100,
+    )
+    // Whichever came first, the charge ends with Telegram's id once the ledger has been seen.
+    expect(count!.charge).toBe('charge-media-race')
+    expect(await ledgerMismatches(t.db)).toEqual([])
+  })
+
   it('an affiliate entry that does not add up books no commission and is flagged; a bad paid-media payload is stored, flagged', async () => {
     const invoice = await createInvoice(t.db, {
       projectId: project,
