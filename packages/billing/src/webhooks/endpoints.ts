@@ -19,6 +19,10 @@ export const WEBHOOK_EVENT_TYPES = [
   'entitlement.revoked',
   'reconciliation.finding',
   'cost_cap.reached',
+  'margin.customer_unprofitable',
+  'margin.unpriced_model',
+  'subscription.update_unmatched',
+  'paid_media.purchase_unmatched',
 ] as const
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number]
