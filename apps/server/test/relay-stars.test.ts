@@ -267,4 +267,54 @@ describe('Bot API 10.2/10.3 Stars through the relay, end to end', () => {
     ])
     expect(await read('operator.treasury.summary')).toMatchObject({ agrees: true })
   })
+
+  it('bad input is refused naming the field: a paid-media price over 25,000, no media, a 31-day period, a bad subscription update', async () => {
+    const client = createEStarsClient({ url: server.url, apiKey })
+    const media = [{ type: 'photo' as const, media: 'https://example.com/p.jpg' }]
+    const refusal = (products: unknown[]) =>
+      client.products.apply
+        .mutate({ products: products as never })
+        .then(() => null)
+        .catch((e: { data?: { code?: string }; message: string }) => ({
+          code: e.data?.code,
+          message: e.message,
+        }))
+    const base = { title: 'Photos', description: 'Photos', key: 'bad_media' }
+    expect(
+      await refusal([{ ...base, kind: 'paid_media', priceStars: 25_001, media }]),
+    ).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('priceStars'),
+    })
+    expect(await refusal([{ ...base, kind: 'paid_media', priceStars: 10 }])).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('media'),
+    })
+    expect(
+      await refusal([
+        {
+          ...base,
+          key: 'monthly',
+          kind: 'subscription',
+          priceStars: 10,
+          credits: 5,
+          periodDays: 31,
+        },
+      ]),
+    ).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('periodDays') })
+    // A subscription update with no user: refused by the schema, naming the field.
+    const bad = await client.payments.recordSubscriptionUpdate
+      .mutate({ subscription: { invoice_payload: 'x', state: 'canceled' } } as never)
+      .catch((e: { data?: { code?: string }; message: string }) => e)
+    expect(bad).toMatchObject({
+      data: { code: 'BAD_REQUEST' },
+      message: expect.stringContaining('user'),
+    })
+    // An unknown state is not refused: stored and flagged.
+    expect(
+      await client.payments.recordSubscriptionUpdate.mutate({
+        subscription: { user: { id: ALICE }, invoice_payload: 'x', state: 'paused' },
+      }),
+    ).toMatchObject({ status: 'flagged', flag: 'unknown_state' })
+  })
 })
