@@ -20,6 +20,7 @@ import {
   refundPayment,
   sendPaidMediaProduct,
   stopRenewalsAfter,
+  storeStarTransactions,
   subscriptionHistory,
   treasury,
 } from '../src/index.ts'
@@ -744,6 +745,59 @@ describe('paid media, affiliate commissions, nanostars, treasury', () => {
     // Whichever came first, the charge ends with Telegram's id once the ledger has been seen.
     expect(count!.charge).toBe('charge-media-race')
     expect(await ledgerMismatches(t.db)).toEqual([])
+  })
+
+  it("a withdrawal moves from pending to succeeded in the stored ledger; another project's payload is not ours", async () => {
+    const date = Math.floor(Date.now() / 1000)
+    const pending: StarTransaction = {
+      id: 'wd-moving',
+      amount: 7,
+      date,
+      receiver: { type: 'fragment', withdrawal_state: { type: 'pending' } },
+    }
+    await storeStarTransactions(t.db, project, [pending], new Date())
+    await storeStarTransactions(
+      t.db,
+      project,
+      [
+        {
+          ...pending,
+          receiver: {
+            type: 'fragment',
+            withdrawal_state: { type: 'succeeded', date, url: 'https://fragment.example/w' },
+          },
+        },
+      ],
+      new Date(),
+    )
+    const [stored] = await rows<{ withdrawal_state: string; n: string }>(
+      t.db,
+      sql`select withdrawal_state, (select count(*) from star_transactions where project_id = ${project} and id = 'wd-moving') as n
+          from star_transactions where project_id = ${project} and id = 'wd-moving'`,
+    )
+    expect({ ...stored, n: Number(stored!.n) }).toEqual({ withdrawal_state: 'succeeded', n: 1 })
+
+    // A subscription payload signed for the first project, delivered to this one.
+    const [order] = await rows<{ order_id: string }>(
+      t.db,
+      sql`select order_id from payments where project_id = ${projectId} and subscription_id is not null limit 1`,
+    )
+    const foreign = secrets.signOrderRef(projectId, order!.order_id)
+    expect(
+      await recordSubscriptionUpdate(t.db, {
+        projectId: project,
+        secrets,
+        update: { user: { id: ALICE }, invoice_payload: foreign, state: 'canceled' },
+      }),
+    ).toMatchObject({ status: 'flagged', flag: 'unknown_payload' })
+    expect(
+      await recordPaidMediaPurchase(t.db, {
+        projectId: project,
+        secrets,
+        via: 'relay',
+        purchase: { from: { id: ALICE }, paid_media_payload: foreign },
+      }),
+    ).toMatchObject({ result: 'flagged', flag: 'unknown_payload' })
   })
 
   it('an affiliate entry that does not add up books no commission and is flagged; a bad paid-media payload is stored, flagged', async () => {
