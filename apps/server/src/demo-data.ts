@@ -7,6 +7,7 @@ import {
   listProducts,
   recordPayment,
   type Secrets,
+  setModelPrice,
 } from '@e-stars/billing'
 import type { Db } from '@e-stars/db'
 import type { Env } from './env.ts'
@@ -102,6 +103,7 @@ export async function seedDemoData(
     (p) => p.kind === 'pack',
   )
   if (packs.length === 0) return { customers: 0, payments: 0 }
+  await seedPriceBook(db, input.projectId)
   let payments = 0
   for (const [i, customer] of DEMO_CUSTOMERS.entries()) {
     for (let k = 0; k < 1 + (i % 3); k++) {
@@ -111,6 +113,11 @@ export async function seedDemoData(
     for (let k = 0; k < 2 + (i % 4); k++)
       await seedAnswer(db, input.projectId, customer, 800 + ((i * 997 + k * 613) % 9000))
   }
+  // The margin story's heavy user: Grace asks long questions of the dear model, every day's
+  // allowance and then her credits, and costs more than she paid.
+  const heavy = DEMO_CUSTOMERS[6]!
+  for (let k = 0; k < 8; k++)
+    await seedAnswer(db, input.projectId, heavy, 4_000 + k * 250, HEAVY_MODEL, 2)
   await grantCredits(db, {
     projectId: input.projectId,
     telegramUserId: DEMO_CUSTOMERS[0]!.id,
@@ -161,8 +168,44 @@ async function seedPurchase(
   })
 }
 
-/** One AI answer of `tokens` tokens, metered as the bot meters one; a customer out of credits stops. */
-async function seedAnswer(db: Db, projectId: string, customer: DemoCustomer, tokens: number) {
+/**
+ * The demo's price book (micro-USD per million tokens). `ai.tokens` sells 100 tokens for a
+ * credit, about 13 USD per million tokens at a small pack's price: the small model earns its
+ * keep, the reasoning model costs more than it sells for (the model "too cheap for its price").
+ */
+const CHEAP_MODEL = { provider: 'openai', model: 'gpt-4o-mini' }
+const HEAVY_MODEL = { provider: 'openai', model: 'o1' }
+async function seedPriceBook(db: Db, projectId: string) {
+  await setModelPrice(db, {
+    projectId,
+    ...CHEAP_MODEL,
+    inputPerMillionMicros: 150_000,
+    outputPerMillionMicros: 600_000,
+    updatedBy: 'system',
+  })
+  await setModelPrice(db, {
+    projectId,
+    ...HEAVY_MODEL,
+    inputPerMillionMicros: 15_000_000,
+    outputPerMillionMicros: 60_000_000,
+    updatedBy: 'system',
+  })
+}
+
+/**
+ * One AI answer of `tokens` tokens (1/`answerShare` of them the answer: a fifth for a chat model,
+ * half for a reasoning one), metered as the bot meters one with its usage record, so the price
+ * book prices it; a customer out of credits stops.
+ */
+async function seedAnswer(
+  db: Db,
+  projectId: string,
+  customer: DemoCustomer,
+  tokens: number,
+  model = CHEAP_MODEL,
+  answerShare = 5,
+) {
+  const outputTokens = Math.floor(tokens / answerShare)
   await consumeFeature(db, {
     projectId,
     telegramUserId: customer.id,
@@ -171,6 +214,7 @@ async function seedAnswer(db: Db, projectId: string, customer: DemoCustomer, tok
     reason: 'AI answer',
     actor: 'api-key:demo',
     idempotencyKey: randomUUID(),
+    usage: { ...model, inputTokens: tokens - outputTokens, outputTokens },
   }).catch((error: unknown) => {
     if (!(error instanceof InsufficientCredits)) throw error
   })
