@@ -6,6 +6,8 @@ import {
   consume,
   expireDue,
   grantCredits,
+  lotValueOf,
+  paidLotValue,
   release,
   reserve,
   settle,
@@ -389,5 +391,45 @@ describe('revenue recognition', () => {
       ['hold', 300_000],
       ['settle', 200_000],
     ])
+  })
+
+  it('a paid lot is worth net Stars × the USD-per-Star rate: net nanostars when known, else Stars paid', async () => {
+    const projectId = await createProject(t.db)
+    await t.db.execute(sql`update projects set usd_per_star_micros = 12000 where id = ${projectId}`)
+    const [withNet] = await t.db
+      .insert(payments)
+      .values({
+        projectId,
+        telegramPaymentChargeId: `charge-${key()}`,
+        telegramUserId: USER,
+        amountStars: 100,
+        invoicePayload: 'test',
+        status: 'paid',
+        recordedVia: 'api',
+        paidAt: START,
+        grossNanostars: 100_000_000_000,
+        commissionNanostars: 20_000_000_000,
+        netNanostars: 80_000_000_000,
+      })
+      .returning({ id: payments.id })
+    const [plain] = await t.db
+      .insert(payments)
+      .values({
+        projectId,
+        telegramPaymentChargeId: `charge-${key()}`,
+        telegramUserId: USER,
+        amountStars: 50,
+        invoicePayload: 'test',
+        status: 'paid',
+        recordedVia: 'api',
+        paidAt: START,
+      })
+      .returning({ id: payments.id })
+    expect(await paidLotValue(t.db, projectId, withNet!.id)).toBe(960_000)
+    expect(await paidLotValue(t.db, projectId, plain!.id)).toBe(600_000)
+    // Another project's payment id is worth nothing here (wrong tenant).
+    expect(await paidLotValue(t.db, await createProject(t.db), withNet!.id)).toBe(0)
+    expect(lotValueOf({ usdPerStarMicros: 13_000, netNanostars: 1n })).toBe(0)
+    expect(lotValueOf({ valueMicros: 5, usdPerStarMicros: 13_000, amountStars: 10 })).toBe(5)
   })
 })
