@@ -16,7 +16,6 @@ const routes: RouteDefinition[] = [
       { path: '/payments', component: lazy(() => import('./pages/Payments.tsx')) },
       { path: '/products', component: lazy(() => import('./pages/Products.tsx')) },
       { path: '/margin', component: lazy(() => import('./pages/Margin.tsx')) },
-      { path: '/margin', component: lazy(() => import('./pages/Margin.tsx')) },
       { path: '/reconciliation', component: lazy(() => import('./pages/Reconciliation.tsx')) },
       { path: '/treasury', component: lazy(() => import('./pages/Treasury.tsx')) },
       { path: '/settings', component: lazy(() => import('./pages/Settings.tsx')) },

@@ -378,4 +378,3 @@ export {
 } from './views/timeline.ts'
 export * from './webhooks/index.ts'
 export * from './margin/index.ts'
-export * from './margin/index.ts'

@@ -10,7 +10,6 @@ const links = [
   { href: '/payments', label: 'Payments' },
   { href: '/products', label: 'Products' },
   { href: '/margin', label: 'Margin' },
-  { href: '/margin', label: 'Margin' },
   { href: '/reconciliation', label: 'Reconciliation' },
   { href: '/treasury', label: 'Treasury' },
   { href: '/webhooks', label: 'Webhooks' },
