@@ -146,6 +146,7 @@ export {
   type VerifyLedgerInput,
   verifyLedger,
 } from './ledger/verify.ts'
+export * from './margin/index.ts'
 export {
   PRECHECK_MESSAGES,
   type PreCheckoutQueryInput,
@@ -194,6 +195,7 @@ export {
   starsReceived,
   summaryWords,
 } from './payments/reconciliation.ts'
+export * from './payments/refund-abuse.ts'
 export {
   type RefundActor,
   type RefundedPaymentInput,
@@ -202,7 +204,6 @@ export {
   recordRefund,
   refundPayment,
 } from './payments/refunds.ts'
-export * from './payments/refund-abuse.ts'
 export {
   type ClaimedUpdate,
   claimRelayUpdates,
@@ -377,4 +378,3 @@ export {
   type TimelinePage,
 } from './views/timeline.ts'
 export * from './webhooks/index.ts'
-export * from './margin/index.ts'

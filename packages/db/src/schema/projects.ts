@@ -258,9 +258,7 @@ export const webhookDeliveries = pgTable(
   (t) => [
     primaryKey({ columns: [t.projectId, t.id] }),
     uniqueIndex('webhook_deliveries_event').on(t.projectId, t.endpointId, t.eventId),
-    index('webhook_deliveries_pending')
-      .on(t.nextAttemptAt)
-      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_pending').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
     check('webhook_deliveries_status', sql`${t.status} in ('pending', 'delivered', 'failed')`),
   ],
 )
