@@ -17,7 +17,14 @@ export interface RestRoute {
 }
 
 /** The first segment of every procedure a bot calls with its API key (the rest are not REST). */
-export const NOT_BOT_FACING = ['operator', 'miniApp', 'me', 'webhooks'] as const
+export const NOT_BOT_FACING = [
+  'operator',
+  'miniApp',
+  'me',
+  'webhooks',
+  'refundAbuse',
+  'margin',
+] as const
 
 function compile(path: string): RestRoute['match'] {
   const names: string[] = []
