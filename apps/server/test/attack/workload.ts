@@ -1289,10 +1289,36 @@ export class Workload {
       'usage.releaseFeature': 'release',
     }
     for (const [key, record] of this.acked) {
-      const list = byKey.get(key) ?? []
       const r = record.answer.result!
+      // A settle over its hold, under the overage policy, also writes a shortfall entry under the
+      // same key: the one the answer names (`overage.entryId`), worth what the overage paid or owed.
+      const overage = r.overage as { entryId?: unknown; paid?: unknown; debt?: unknown } | undefined
+      const all = byKey.get(key) ?? []
+      const shortfalls = all.filter((e) => e.kind === 'shortfall')
+      const list = all.filter((e) => e.kind !== 'shortfall')
+      const overageEntry = overage?.entryId == null ? null : n(overage.entryId)
+      if (
+        shortfalls.length !== (overageEntry === null ? 0 : 1) ||
+        (overageEntry !== null && Number(shortfalls[0]!.id) !== overageEntry)
+      ) {
+        this.fail('shortfall entry ≠ answer', `${describe(record)}: entries ${JSON.stringify(all)}`)
+        continue
+      }
+      if (shortfalls[0]) {
+        const e = shortfalls[0]
+        const effect = Number(e.amount) + Number(e.held_change) - Number(e.debt_change)
+        if (
+          Number(e.telegram_user_id) !== record.customer ||
+          effect !== -(n(overage!.paid) + n(overage!.debt))
+        )
+          this.fail('shortfall entry ≠ answer', `${describe(record)}: ${JSON.stringify(e)}`)
+      }
       // reserveFeature names no entry: it writes one exactly when part of it is paid (held).
-      const writes = record.path === 'usage.reserveFeature' ? n(r.credits) > 0 : r.entryId !== null
+      // A wholly free settle over its allowance writes only the shortfall, and names it.
+      const writes =
+        record.path === 'usage.reserveFeature'
+          ? n(r.credits) > 0
+          : r.entryId !== null && (overageEntry === null || n(r.entryId) !== overageEntry)
       const entryId = record.path === 'usage.reserveFeature' ? null : n(r.entryId)
       if (!writes) {
         if (list.length)
