@@ -8,10 +8,20 @@ import {
   settle,
 } from '@e-stars/billing'
 import { z } from 'zod'
-import { consumeInput, releaseInput, reserveInput, settleInput } from '../inputs.ts'
+import {
+  consumeInput as creditConsumeInput,
+  settleInput as creditSettleInput,
+  releaseInput,
+  reserveInput,
+  usageRecordInput,
+} from '../inputs.ts'
 import { rest } from '../rest/route.ts'
 import { botProcedure } from '../trpc.ts'
 import { consumeFeatureInput } from './access.ts'
+
+/** The act's usage record (issue 14), optional: its cost goes on the entry, checked against the cost caps. */
+const consumeInput = creditConsumeInput.extend({ usage: usageRecordInput.optional() })
+const settleInput = creditSettleInput.extend({ usage: usageRecordInput.optional() })
 
 const actorOf = (ctx: { project: { keyId: string } }) => `api-key:${ctx.project.keyId}`
 

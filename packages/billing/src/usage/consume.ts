@@ -6,6 +6,7 @@ import { sweepExpired } from '../ledger/expiry.ts'
 import { balanceOf } from '../ledger/grant.ts'
 import { act, requestOf } from '../ledger/idempotency.ts'
 import { debit, takeFromLots } from '../ledger/lots.ts'
+import type { UsageRecord } from '../margin/usage.ts'
 import { grouped } from './group-commit.ts'
 
 export interface Mutation {
@@ -20,6 +21,8 @@ export interface Mutation {
 export interface ConsumeInput extends Mutation {
   telegramUserId: number
   amount: number
+  /** The act's usage record (issue 14): its cost goes on the consume entry, checked against the cost caps. */
+  usage?: UsageRecord | undefined
 }
 
 export interface ConsumeResult {
@@ -69,6 +72,7 @@ export function consumeInTransaction(db: Db, input: ConsumeInput): Promise<Consu
         reason: input.reason,
         actor: input.actor,
         idempotencyKey: input.idempotencyKey,
+        usage: input.usage,
         metadata: input.metadata ?? null,
       })
       return { entryId: after.entryId, consumed: input.amount, ...balanceOf(after) }

@@ -23,13 +23,14 @@ import {
   takeFromLots,
   total,
 } from '../ledger/lots.ts'
+import type { UsageRecord } from '../margin/usage.ts'
 import type { ConsumeInput, Mutation } from './consume.ts'
 import { grouped } from './group-commit.ts'
 
 export const DEFAULT_HOLD_TTL_SECONDS = 15 * 60
 export const MAX_HOLD_TTL_SECONDS = 24 * 60 * 60
 
-export interface ReserveInput extends ConsumeInput {
+export interface ReserveInput extends Omit<ConsumeInput, 'usage'> {
   /** How long the hold lives before its credits return on their own. */
   ttlSeconds?: number | undefined
 }
@@ -116,6 +117,8 @@ export interface SettleInput extends Omit<Mutation, 'reason'> {
   /** The actual cost. */
   amount: number
   reason?: string | undefined
+  /** The act's usage record (issue 14): its cost goes on the settle entry. */
+  usage?: UsageRecord | undefined
 }
 
 export interface SettleResult {
@@ -176,6 +179,7 @@ export async function settleInTransaction(db: Db, input: SettleInput): Promise<S
           reason: input.reason ?? hold.reason,
           actor: input.actor,
           idempotencyKey: input.idempotencyKey,
+          usage: input.usage,
           metadata: input.metadata ?? {},
         },
       )
