@@ -39,6 +39,7 @@ export type JobName =
   | 'reconcile'
   | 'relay-forward'
   | 'webhooks'
+  | 'margin-alerts'
 
 /** The hook every job calls once per run; it never changes what the job does. */
 export const jobMetrics = {

@@ -17,6 +17,7 @@ import {
   openFirstStart,
 } from './first-start.ts'
 import { startJobs } from './jobs.ts'
+import { startMarginAlertsJob } from './margin-alerts-job.ts'
 import { createMetrics, metricsTokenMatches, type ServerMetrics } from './metrics.ts'
 import { defaultMiniAppDir, mountMiniApp } from './miniapp.ts'
 import { createOutbound, ownPortsOf, privateTargetsAllowed, targetRefusal } from './outbound.ts'
@@ -186,6 +187,7 @@ export async function startServer(
     intervalMs: env.RECONCILE_INTERVAL_SECONDS * 1000,
     services: payments,
   })
+  const marginAlertsJob = startMarginAlertsJob(database.db, logger)
   lifecycle.jobsRunning = true
   logger.info({ url, database: database.kind }, 'e-Stars server listening')
 
@@ -204,7 +206,12 @@ export async function startServer(
         lifecycle.draining = true
         if (env.DRAIN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, env.DRAIN_DELAY_MS))
         // Jobs take no new run; a run in progress finishes (or, for a forward, its lease lapses).
-        const jobsStopped = Promise.all([jobs.stop(), forwarder.stop(), reconcileJob.stop()])
+        const jobsStopped = Promise.all([
+          jobs.stop(),
+          forwarder.stop(),
+          reconcileJob.stop(),
+          marginAlertsJob.stop(),
+        ])
         await Promise.all([drained(server, env.DRAIN_TIMEOUT_MS), jobsStopped])
         lifecycle.jobsRunning = false
         if (metricsServer) await drained(metricsServer, 0)

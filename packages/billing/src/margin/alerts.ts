@@ -93,3 +93,28 @@ export async function checkMarginAlerts(
   )
   return written.length
 }
+
+/** Days checked back from the last completed one, so a day missed while no replica ran is caught up. */
+const CATCH_UP_DAYS = 2
+
+/**
+ * The daily job's one pass (apps/server, margin-alerts-job.ts): for each project with a margin
+ * alert set, `checkMarginAlerts` for its last completed days in its own time zone. Safe to run
+ * often and on many replicas: a day's alert for a subject is written once.
+ */
+export async function checkDueMarginAlerts(
+  db: Executor,
+  input: { now?: Date | undefined } = {},
+): Promise<{ projects: number; events: number }> {
+  const now = (input.now ?? new Date()).toISOString()
+  const due = await rows<{ id: string; day: string }>(
+    db,
+    sql`select p.id, to_char((${now}::timestamptz at time zone p.time_zone)::date - d.n, 'YYYY-MM-DD') as day
+        from projects p, generate_series(1, ${CATCH_UP_DAYS}::int) as d(n)
+        where p.margin_alert_percent is not null
+        order by p.id, d.n desc`,
+  )
+  let events = 0
+  for (const { id, day } of due) events += await checkMarginAlerts(db, { projectId: id, day })
+  return { projects: new Set(due.map((d) => d.id)).size, events }
+}

@@ -19,7 +19,7 @@
  *   customer, allocations)` gives the held credits' value to pass as `heldValueMicros`.
  * - `lotValueOf(...)` — a lot's value at creation; `addLot` takes `valueMicros`.
  */
-export { checkMarginAlerts, noteCustomerMargin } from './alerts.ts'
+export { checkDueMarginAlerts, checkMarginAlerts, noteCustomerMargin } from './alerts.ts'
 export {
   addCostCap,
   type CostCapInput,
