@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { MessageContent, SandboxBot } from './bot.ts'
+import { emit } from './emitted.ts'
 import { BotApiError, badRequest } from './errors.ts'
 import { isRecord, isUpload, Params, type RawParams } from './params.ts'
 import {
@@ -267,8 +268,8 @@ export type BotApiMethod = keyof typeof methods
 export const BOT_API_METHODS = Object.keys(methods) as BotApiMethod[]
 
 // Telegram matches method names case-insensitively.
-const byLowerName = new Map<string, MethodHandler>(
-  Object.entries(methods).map(([name, handler]) => [name.toLowerCase(), handler]),
+const byLowerName = new Map<string, { name: string; handler: MethodHandler }>(
+  Object.entries(methods).map(([name, handler]) => [name.toLowerCase(), { name, handler }]),
 )
 
 /** Runs one Bot API method for `bot`; throws BotApiError as Telegram would answer. */
@@ -279,9 +280,11 @@ export async function callBotApi(
   raw: RawParams,
   signal: AbortSignal = new AbortController().signal,
 ): Promise<unknown> {
-  const handler = byLowerName.get(method.toLowerCase())
-  if (!handler) throw new BotApiError(404, 'Not Found')
-  return await handler({ world, bot, params: new Params(raw), signal })
+  const entry = byLowerName.get(method.toLowerCase())
+  if (!entry) throw new BotApiError(404, 'Not Found')
+  const result = await entry.handler({ world, bot, params: new Params(raw), signal })
+  emit({ kind: 'result', method: entry.name, value: result })
+  return result
 }
 
 // ---- parameter helpers ------------------------------------------------------------------

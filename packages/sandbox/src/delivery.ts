@@ -1,4 +1,5 @@
 import type { VirtualClock } from './clock.ts'
+import { emit } from './emitted.ts'
 import { BotApiError } from './errors.ts'
 import { isRecord } from './params.ts'
 import type { Update, UpdateKind } from './types.ts'
@@ -265,6 +266,7 @@ export class UpdateChannel {
     try {
       const headers: Record<string, string> = { 'content-type': 'application/json' }
       if (webhook.secretToken) headers['x-telegram-bot-api-secret-token'] = webhook.secretToken
+      emit({ kind: 'update', value: pending.update })
       const res = await fetch(webhook.url, {
         method: 'POST',
         headers,

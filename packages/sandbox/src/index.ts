@@ -3,6 +3,7 @@ export { VirtualClock } from './clock.ts'
 export { controlHeaders } from './control-access.ts'
 export { controlRoutes } from './control-http.ts'
 export type { WebhookAttempt } from './delivery.ts'
+export { type Emitted, observeEmitted } from './emitted.ts'
 export { BotApiError, SandboxError, type SandboxErrorCode } from './errors.ts'
 export {
   type MiniAppHostOptions,

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import {
   BOT_API_METHODS,
   createSandbox,
@@ -8,66 +6,47 @@ import {
   type Sandbox,
   type Update,
 } from '../src/index.ts'
+import { referencedTypes, resultErrors, shapeErrors, spec, undefinedTypes } from './conformance.ts'
 import { callApi } from './helpers.ts'
 
-const fieldSpec = z.object({ types: z.array(z.string()), required: z.boolean() })
-const botApiSpec = z.object({
-  version: z.string(),
-  methods: z.record(
-    z.string(),
-    z.object({ returns: z.array(z.string()), fields: z.record(z.string(), fieldSpec) }),
-  ),
-  types: z.record(z.string(), z.record(z.string(), fieldSpec)),
-})
-const spec = botApiSpec.parse(
-  JSON.parse(readFileSync(new URL('../spec/stars-subset.json', import.meta.url), 'utf8')),
-)
-
-// Union types of the spec whose only member the sandbox produces.
-const UNION_MEMBER: Record<string, string> = {
-  TransactionPartner: 'TransactionPartnerUser',
-  MaybeInaccessibleMessage: 'Message',
-}
-
-/**
- * Checks `value` against spec type `typeName`: required fields present, no field the spec
- * does not know, primitive types right, and nested spec types checked in turn.
- */
-function shapeErrors(typeName: string, value: unknown, path: string): string[] {
-  const name = UNION_MEMBER[typeName] ?? typeName
-  if (name === 'Integer') return Number.isInteger(value) ? [] : [`${path}: not an Integer`]
-  if (name === 'String') return typeof value === 'string' ? [] : [`${path}: not a String`]
-  if (name === 'Boolean') return typeof value === 'boolean' ? [] : [`${path}: not a Boolean`]
-  if (name.startsWith('Array of ')) {
-    if (!Array.isArray(value)) return [`${path}: not an array`]
-    return value.flatMap((item, i) => shapeErrors(name.slice(9), item, `${path}[${i}]`))
-  }
-  const fields = spec.types[name]
-  if (!fields) return [] // a type outside the extract (Chat, MessageEntity…)
-  if (typeof value !== 'object' || value === null) return [`${path}: not an object`]
-  const record = value as Record<string, unknown>
-  const errors: string[] = []
-  for (const [field, f] of Object.entries(fields)) {
-    if (f.required && record[field] === undefined)
-      errors.push(`${path}.${field}: required, missing`)
-  }
-  for (const [field, fieldValue] of Object.entries(record)) {
-    const f = fields[field]
-    if (!f) errors.push(`${path}.${field}: not a field of ${name}`)
-    else if (f.types.length === 1 && f.types[0]) {
-      errors.push(...shapeErrors(f.types[0], fieldValue, `${path}.${field}`))
-    }
-  }
-  return errors
-}
-
-function resultErrors(method: string, result: unknown): string[] {
-  const returns = spec.methods[method]?.returns ?? []
-  const attempts = returns.map((t) => shapeErrors(t, result, `${method}()`))
-  return attempts.find((e) => e.length === 0) ?? attempts.flat()
-}
-
 const ALICE = 2_000_001
+
+describe(`the subset itself (${spec.version})`, () => {
+  it('is Bot API 10.3 and has Update.subscription (10.2)', () => {
+    expect(spec.version).toBe('Bot API 10.3')
+    expect(spec.types.Update?.subscription).toEqual({
+      types: ['BotSubscriptionUpdated'],
+      required: false,
+    })
+    expect(Object.keys(spec.types.BotSubscriptionUpdated ?? {}).sort()).toEqual([
+      'invoice_payload',
+      'state',
+      'user',
+    ])
+  })
+
+  it('defines every type it references (methods, results, fields, union members)', () => {
+    expect(referencedTypes().size).toBeGreaterThan(200)
+    expect(undefinedTypes()).toEqual([])
+  })
+
+  it('a referenced type missing from the subset is found, and never passes a shape check', () => {
+    const { MessageEntity: _dropped, ...types } = spec.types
+    expect(undefinedTypes({ ...spec, types })).toEqual([
+      'MessageEntity (referenced by sendMessage.entities)',
+    ])
+    expect(shapeErrors('NoSuchType', {}, 'x')).toEqual([
+      'x: type NoSuchType is not defined in the subset',
+    ])
+  })
+
+  it('tells union members apart by their constant type field', () => {
+    const pending = { type: 'pending' }
+    expect(shapeErrors('RevenueWithdrawalState', pending, 's')).toEqual([])
+    expect(shapeErrors('RevenueWithdrawalState', { type: 'succeeded' }, 's')).not.toEqual([])
+    expect(shapeErrors('TransactionPartner', { type: 'users' }, 'p')).not.toEqual([])
+  })
+})
 
 describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
   let sandbox: Sandbox
@@ -133,6 +112,12 @@ describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
           .callbackQueryId,
       }
     },
+    sendPhoto: async () => ({ chat_id: ALICE, photo: 'AgACAgSANDBOXphoto' }),
+    sendPaidMedia: async () => ({
+      chat_id: ALICE,
+      star_count: 5,
+      media: [{ type: 'photo', media: 'AgACAgSANDBOXphoto' }],
+    }),
     sendInvoice: async () => ({ chat_id: ALICE, ...invoice }),
     createInvoiceLink: async () => ({ ...invoice, subscription_period: 2_592_000 }),
     answerPreCheckoutQuery: async () => {
@@ -150,10 +135,8 @@ describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
     }),
   }
 
-  it('implements every method of the extract (plus sendPhoto and sendPaidMedia)', () => {
-    expect([...BOT_API_METHODS].sort()).toEqual(
-      [...Object.keys(spec.methods), 'sendPhoto', 'sendPaidMedia'].sort(),
-    )
+  it('implements every method of the subset, and the subset lists every method it implements', () => {
+    expect([...BOT_API_METHODS].sort()).toEqual(Object.keys(spec.methods).sort())
   })
 
   const order = Object.keys(spec.methods).filter((m) => m !== 'getUpdates')

@@ -98,3 +98,25 @@ describe('payment type schemas agree with the spec', () => {
     },
   )
 })
+
+describe(`the subset is closed (${spec.version})`, () => {
+  it('defines every type its methods, fields and unions refer to', () => {
+    const unions = spec.unions as Record<string, string[]>
+    const primitives = new Set(['Integer', 'String', 'Boolean', 'Float', 'True'])
+    const refs = [
+      ...Object.values(specMethods).flatMap((m) => [
+        ...m.returns,
+        ...Object.values(m.fields).flatMap((f) => f.types),
+      ]),
+      ...Object.values(specTypes).flatMap((fields) =>
+        Object.values(fields).flatMap((f) => f.types),
+      ),
+      ...Object.values(unions).flat(),
+    ].map((t) => t.replace(/^(Array of )+/, ''))
+    const missing = [...new Set(refs)].filter(
+      (name) => !primitives.has(name) && !(name in specTypes) && !(name in unions),
+    )
+    expect(missing).toEqual([])
+    expect(specTypes.Update).toHaveProperty('subscription')
+  })
+})
