@@ -3,12 +3,14 @@ import {
   defaultPrices,
   getMarginSettings,
   listCostCaps,
+  listFeatureMarginFloors,
   listPriceBook,
   marginBreakdown,
   marginCsv,
   marginSummary,
   removeCostCap,
   removeModelPrice,
+  setFeatureMarginFloor,
   setModelPrice,
   unprofitableCustomers,
   updateMarginSettings,
@@ -64,6 +66,13 @@ export const marginSettingsInput = z.strictObject({
   usdPerStarMicros: micros.optional(),
   unpricedModelPolicy: z.enum(['refuse', 'flag']).optional(),
   marginAlertPercent: wholeNumber(-100, 100).nullable().optional(),
+})
+
+export const featureFloorInput = z.strictObject({
+  projectId,
+  featureKey: name(64),
+  /** Percent of the held credits' value the expected cost must leave; null removes the floor. */
+  floorPercent: wholeNumber(0, 100).nullable(),
 })
 
 /**
@@ -139,5 +148,14 @@ export const marginRouter = {
     .input(marginSettingsInput)
     .mutation(({ ctx, input: { projectId: _, ...patch } }) =>
       updateMarginSettings(ctx.db, { projectId: ctx.project.id, actor: ctx.actor, patch }),
+    ),
+  /** Each metered feature's margin floor (percent; null: none). */
+  featureFloors: projectProcedure.query(({ ctx }) =>
+    listFeatureMarginFloors(ctx.db, ctx.project.id),
+  ),
+  setFeatureFloor: ownerProcedure
+    .input(featureFloorInput)
+    .mutation(({ ctx, input: { projectId: _, ...floor } }) =>
+      setFeatureMarginFloor(ctx.db, { ...floor, projectId: ctx.project.id, actor: ctx.actor }),
     ),
 }

@@ -42,8 +42,10 @@ export { defaultPrice, defaultPrices, priceFor } from './prices.ts'
 export {
   DEFAULT_USD_PER_STAR_MICROS,
   getMarginSettings,
+  listFeatureMarginFloors,
   type MarginSettings,
   type MarginSettingsPatch,
+  setFeatureMarginFloor,
   updateMarginSettings,
 } from './settings.ts'
 export { costOf, type ModelPrice, type UsageRecord } from './usage.ts'

@@ -1,5 +1,5 @@
-import { type Executor, projects } from '@e-stars/db'
-import { eq } from 'drizzle-orm'
+import { type Executor, features, projects } from '@e-stars/db'
+import { and, asc, eq, isNull } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import { recordAudit } from '../identity/audit.ts'
 import { transact } from '../ledger/transaction.ts'
@@ -100,5 +100,57 @@ export async function updateMarginSettings(
       after: settings,
     })
     return settings
+  })
+}
+
+/** Each live metered feature's margin floor (percent; null: none), for the console. */
+export async function listFeatureMarginFloors(db: Executor, projectId: string) {
+  return db
+    .select({
+      featureKey: features.key,
+      name: features.name,
+      floorPercent: features.marginFloorPercent,
+    })
+    .from(features)
+    .where(
+      and(
+        eq(features.projectId, projectId),
+        eq(features.kind, 'metered'),
+        isNull(features.archivedAt),
+      ),
+    )
+    .orderBy(asc(features.key))
+}
+
+/**
+ * Sets (or, with null, removes) a feature's margin floor: at reserve, the expected cost may not
+ * exceed the held credits' value × (1 − floor). A floor outside 0–100 % is refused; audited.
+ */
+export async function setFeatureMarginFloor(
+  db: Executor,
+  input: { projectId: string; featureKey: string; floorPercent: number | null; actor: string },
+) {
+  const floor = input.floorPercent
+  if (floor !== null && (!Number.isInteger(floor) || floor < 0 || floor > 100))
+    throw new InvalidInput('floorPercent', 'must be a whole percentage from 0 to 100')
+  return transact(db, async (tx) => {
+    const where = and(eq(features.projectId, input.projectId), eq(features.key, input.featureKey))
+    const [before] = await tx
+      .select({ floorPercent: features.marginFloorPercent, kind: features.kind })
+      .from(features)
+      .where(where)
+    if (!before) throw new NotFound('Feature', input.featureKey)
+    if (before.kind !== 'metered')
+      throw new InvalidInput('featureKey', 'must be a metered feature (a gated one has no cost)')
+    await tx.update(features).set({ marginFloorPercent: floor, updatedAt: new Date() }).where(where)
+    await recordAudit(tx, {
+      projectId: input.projectId,
+      actor: input.actor,
+      action: 'feature.margin_floor',
+      target: `feature:${input.featureKey}`,
+      before: { floorPercent: before.floorPercent },
+      after: { floorPercent: floor },
+    })
+    return { featureKey: input.featureKey, floorPercent: floor }
   })
 }
