@@ -18,8 +18,25 @@ export function startNudges(
     client: options.client,
     logger: options.logger,
     ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
-    handle: (event) => nudge(reference, event, options.logger),
+    handle: (event) => handleNudge(reference, event, options.logger),
   })
+}
+
+/** One event's nudge; a user who never started the bot, or blocked it, is skipped, not a failure. */
+export async function handleNudge(
+  reference: ReferenceBot,
+  event: BillingEvent,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await nudge(reference, event, logger)
+  } catch (error) {
+    if ((error as { response?: { error_code?: number } }).response?.error_code !== 403) throw error
+    logger.info(
+      { eventId: event.id, type: event.type, telegramUserId: event.telegramUserId },
+      'nudge skipped: the user has not started the bot or has blocked it',
+    )
+  }
 }
 
 async function nudge(reference: ReferenceBot, event: BillingEvent, logger: Logger) {
@@ -54,6 +71,6 @@ async function nudge(reference: ReferenceBot, event: BillingEvent, logger: Logge
         ),
       ),
     )
-  }
+  } else return
   logger.info({ eventId: event.id, type: event.type, telegramUserId: userId }, 'nudge sent')
 }
