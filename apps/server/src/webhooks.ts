@@ -2,11 +2,12 @@ import type { Logger } from '@e-stars/api'
 import {
   type ClaimedDelivery,
   claimWebhookDeliveries,
+  decodeWebhookSecret,
   markWebhookDelivered,
   markWebhookFailed,
   queueWebhookDeliveries,
-  releaseWebhookClaim,
   type Secrets,
+  signingSecrets,
   webhookHeaders,
   webhookMessage,
 } from '@e-stars/billing'
@@ -18,20 +19,31 @@ export interface WebhookDispatcherOptions {
   outbound: Outbound
   secrets: Secrets
   intervalMs?: number
+  /**
+   * How long a claimed delivery belongs to this process (60 s): after a crash, another replica
+   * sends it again once the lease lapses. Each attempt is bounded to half of it.
+   */
   leaseMs?: number
-  /** Per attempt, the whole request (the 10 s). */
+  /** Per attempt, the whole request (the 10 s; at most half the lease). */
   timeoutMs?: number
 }
+
+/** Claim rounds per run: a backlog drains within a run, and new events are queued between runs. */
+const ROUNDS_PER_RUN = 200
 
 /**
  * Signed webhooks (docs/webhooks.md): each run copies new outbox events into every endpoint's
  * deliveries, then sends the due ones through the outbound guard (no private addresses unless
- * allowed, no redirects, a 10 s bound), signed with the endpoint's secret. One endpoint's
- * deliveries go one after another, and an endpoint that fails is not tried again in the same run.
+ * allowed, no redirects, a 10 s bound), signed with the endpoint's secret (and its previous one
+ * during a rotation's overlap). An endpoint gets one delivery at a time, in event order, across
+ * every replica (claimWebhookDeliveries): each round sends at most one per endpoint, different
+ * endpoints at once; a failing delivery holds its endpoint's next ones until its retry.
  */
 export function createWebhookDispatcher(db: Db, logger: Logger, options: WebhookDispatcherOptions) {
   const inFlight = new AbortController()
   let stopped = false
+  const leaseMs = options.leaseMs ?? 60_000
+  const timeoutMs = Math.min(options.timeoutMs ?? 10_000, Math.floor(leaseMs / 2))
 
   async function deliver(delivery: ClaimedDelivery, now: Date): Promise<boolean> {
     const log = {
@@ -39,13 +51,16 @@ export function createWebhookDispatcher(db: Db, logger: Logger, options: Webhook
       endpointId: delivery.endpointId,
       deliveryId: delivery.id,
     }
-    let secret: string
+    let secrets: string[]
     try {
-      secret = options.secrets.decryptWebhookSecret(
-        delivery.projectId,
-        delivery.endpointId,
-        delivery.secretEncrypted,
+      const stored = decodeWebhookSecret(
+        options.secrets.decryptWebhookSecret(
+          delivery.projectId,
+          delivery.endpointId,
+          delivery.secretEncrypted,
+        ),
       )
+      secrets = signingSecrets(stored, now)
     } catch (error) {
       logger.error(
         { ...log, err: serializeError(error) },
@@ -63,10 +78,10 @@ export function createWebhookDispatcher(db: Db, logger: Logger, options: Webhook
       headers: {
         'content-type': 'application/json',
         'user-agent': 'e-Stars-Webhooks/1',
-        ...webhookHeaders(secret, { ...message, timestamp: Math.floor(Date.now() / 1000) }),
+        ...webhookHeaders(secrets, { ...message, timestamp: Math.floor(Date.now() / 1000) }),
       },
       body: message.body,
-      timeoutMs: options.timeoutMs ?? 10_000,
+      timeoutMs,
       maxResponseBytes: 4096,
       signal: inFlight.signal,
       log: { ...log, attempt: delivery.attempt },
@@ -89,21 +104,16 @@ export function createWebhookDispatcher(db: Db, logger: Logger, options: Webhook
     now: Date = new Date(),
   ): Promise<{ queued: number; sent: number; failed: number }> {
     const queued = await queueWebhookDeliveries(db, now)
-    const claimed = await claimWebhookDeliveries(db, { leaseMs: options.leaseMs, now })
-    const failing = new Set<string>()
     let sent = 0
     let failed = 0
-    for (const delivery of claimed) {
-      if (stopped) break
-      if (failing.has(delivery.endpointId)) {
-        // Not tried: due again right away next run, without counting an attempt.
-        await releaseWebhookClaim(db, { ...delivery, now })
-        continue
-      }
-      if (await deliver(delivery, now)) sent++
-      else {
-        failed++
-        failing.add(delivery.endpointId)
+    for (let round = 0; round < ROUNDS_PER_RUN && !stopped; round++) {
+      const claimed = await claimWebhookDeliveries(db, { leaseMs, now })
+      if (claimed.length === 0) break
+      // One per endpoint: endpoints are independent, so they are sent at once.
+      const results = await Promise.all(claimed.map((delivery) => deliver(delivery, now)))
+      for (const ok of results) {
+        if (ok) sent++
+        else failed++
       }
     }
     return { queued, sent, failed }

@@ -8,8 +8,10 @@ import {
   listWebhookDeliveries,
   listWebhookEndpoints,
   resendWebhookDelivery,
+  rotateWebhookSecret,
   verifyWebhook,
   WEBHOOK_RETRY_DELAYS_SECONDS,
+  WEBHOOK_SECRET_OVERLAP_SECONDS,
 } from '@e-stars/billing'
 import type { Database } from '@e-stars/db'
 import { createTestDatabase } from '@e-stars/db/testing'
@@ -214,6 +216,83 @@ describe('signed webhooks from the outbox', () => {
     expect(await jobs.runOnce(new Date(at + 3_600_000))).toMatchObject({ queued: 0, sent: 0 })
   })
 
+  it('a rotated secret: both sign during the overlap, then only the new one', async () => {
+    const project = await createProject(database.db, { name: 'Rotated' })
+    const { endpoint, secret: old } = await createWebhookEndpoint(database.db, {
+      projectId: project.id,
+      url: hookUrl,
+      eventTypes: [],
+      secrets,
+      targetRule: loopbackAllowed,
+    })
+    const jobs = dispatcher()
+    const rotatedAt = new Date()
+    const rotated = await rotateWebhookSecret(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+      secrets,
+      now: rotatedAt,
+    })
+    expect(rotated.secret).toMatch(/^whsec_/)
+    expect(rotated.secret).not.toBe(old)
+    expect(rotated.previousSecretUntil.getTime() - rotatedAt.getTime()).toBe(
+      WEBHOOK_SECRET_OVERLAP_SECONDS * 1000,
+    )
+    expect(WEBHOOK_SECRET_OVERLAP_SECONDS).toBe(24 * 3600)
+    // The list says an overlap runs (with the server's secrets), never a secret.
+    const [listed] = await listWebhookEndpoints(database.db, project.id, { secrets })
+    expect(listed!.previousSecretUntil).toEqual(rotated.previousSecretUntil)
+    expect(JSON.stringify(listed)).not.toContain(rotated.secret.slice(6))
+    expect(JSON.stringify(listed)).not.toContain(old.slice(6))
+
+    // During the overlap (an hour later): two v1 signatures; the old secret alone verifies.
+    await emit(project.id, 'balance.low', { during: true })
+    expect(await jobs.runOnce(new Date(rotatedAt.getTime() + 3_600_000))).toMatchObject({
+      sent: 1,
+    })
+    const during = hook.got.at(-1)!
+    expect(String(during.headers['webhook-signature']).split(' ')).toHaveLength(2)
+    expect(verifyWebhook(old, during.headers, during.body)).toBe(true)
+    expect(verifyWebhook(rotated.secret, during.headers, during.body)).toBe(true)
+
+    // After it (25 h later): only the new secret signs; a receiver still on the old one refuses.
+    const after = new Date(rotatedAt.getTime() + 25 * 3_600_000)
+    await emit(project.id, 'balance.low', { after: true })
+    expect(await jobs.runOnce(after)).toMatchObject({ sent: 1 })
+    const late = hook.got.at(-1)!
+    expect(JSON.parse(late.body).data).toEqual({ after: true })
+    expect(String(late.headers['webhook-signature']).split(' ')).toHaveLength(1)
+    expect(verifyWebhook(old, late.headers, late.body)).toBe(false)
+    expect(verifyWebhook(rotated.secret, late.headers, late.body)).toBe(true)
+    const [ended] = await listWebhookEndpoints(database.db, project.id, { secrets, now: after })
+    expect(ended!.previousSecretUntil).toBeNull()
+
+    // Rotating again during an overlap: the secret being replaced is the one that keeps signing.
+    const first = await rotateWebhookSecret(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+      secrets,
+    })
+    const second = await rotateWebhookSecret(database.db, {
+      projectId: project.id,
+      endpointId: endpoint.id,
+      secrets,
+    })
+    await emit(project.id, 'balance.low', { twice: true })
+    expect(await jobs.runOnce()).toMatchObject({ sent: 1 })
+    const twice = hook.got.at(-1)!
+    expect(verifyWebhook(second.secret, twice.headers, twice.body)).toBe(true)
+    expect(verifyWebhook(first.secret, twice.headers, twice.body)).toBe(true)
+    expect(verifyWebhook(rotated.secret, twice.headers, twice.body)).toBe(false)
+    await expect(
+      rotateWebhookSecret(database.db, {
+        projectId: project.id,
+        endpointId: crypto.randomUUID(),
+        secrets,
+      }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+
   it('refuses a private address unless allowed, and bad input naming the field', async () => {
     const project = await createProject(database.db, { name: 'Guarded' })
     const strict = (url: URL) => targetRefusal(url, { allowPrivate: false })
@@ -237,8 +316,104 @@ describe('signed webhooks from the outbox', () => {
     await expect(create('https://example.com/hook', ['payment.exploded'])).rejects.toMatchObject({
       field: 'eventTypes',
     })
+    // Plain http to a public name: refused unless private targets are allowed (demo, tests).
+    await expect(create('http://hooks.example.com/hook')).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'url',
+      message: expect.stringMatching(/https/),
+    })
+    await expect(create('https://user:pw@hooks.example.com/hook')).rejects.toMatchObject({
+      field: 'url',
+    })
     expect(await listWebhookEndpoints(database.db, project.id)).toEqual([])
+    // Exactly 2,048 characters is allowed, and http where private targets are allowed.
+    const longest = `https://hooks.example.com/${'a'.repeat(2048 - 'https://hooks.example.com/'.length)}`
+    expect(longest).toHaveLength(2048)
+    await create(longest)
+    await create('http://hooks.example.com/hook', [], loopbackAllowed)
+    expect(await listWebhookEndpoints(database.db, project.id)).toHaveLength(2)
   })
+
+  it('a receiver that redirects or answers slowly fails the attempt: no redirect followed, a timeout', async () => {
+    const project = await createProject(database.db, { name: 'Evasive' })
+    const elsewhere = receiver()
+    const elsewhereUrl = await elsewhere.start()
+    const redirector = createServer((req, res) => {
+      req.resume()
+      res.writeHead(302, { location: elsewhereUrl }).end()
+    })
+    const slow = createServer((req) => {
+      req.resume() // and never answer
+    })
+    const listen = async (server: Server) => {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`
+    }
+    try {
+      const redirecting = await createWebhookEndpoint(database.db, {
+        projectId: project.id,
+        url: await listen(redirector),
+        eventTypes: [],
+        secrets,
+        targetRule: loopbackAllowed,
+      })
+      const hanging = await createWebhookEndpoint(database.db, {
+        projectId: project.id,
+        url: await listen(slow),
+        eventTypes: [],
+        secrets,
+        targetRule: loopbackAllowed,
+      })
+      await emit(project.id, 'balance.low', { available: 1 })
+      const timeouts: Array<number | undefined> = []
+      const real = createOutbound({ allowPrivate: true, ownPorts: () => [], logger: silent })
+      const jobs = (timeoutMs?: number) =>
+        createWebhookDispatcher(database.db, silent, {
+          secrets,
+          ...(timeoutMs ? { timeoutMs } : {}),
+          outbound: {
+            post: (url, request) => {
+              timeouts.push(request.timeoutMs)
+              // The default's check does not wait the 10 s out: it only reads the bound asked for.
+              return timeoutMs
+                ? real.post(url, request)
+                : Promise.resolve({ delivered: false, error: 'the target answered HTTP 5xx' })
+            },
+          },
+        })
+      const started = Date.now()
+      expect(await jobs(300).runOnce()).toMatchObject({ queued: 2, sent: 0, failed: 2 })
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(timeouts).toEqual([300, 300])
+      expect(elsewhere.got).toEqual([])
+      const [redirected] = await listWebhookDeliveries(database.db, {
+        projectId: project.id,
+        endpointId: redirecting.endpoint.id,
+      })
+      expect(redirected).toMatchObject({
+        status: 'pending',
+        lastError: 'the target answered a redirect',
+      })
+      const [timedOut] = await listWebhookDeliveries(database.db, {
+        projectId: project.id,
+        endpointId: hanging.endpoint.id,
+      })
+      expect(timedOut!.status).toBe('pending')
+      expect(timedOut!.lastError).toMatch(/^the target/)
+      // By default each attempt has 10 s (the lease, 60 s, outlasts it).
+      timeouts.length = 0
+      await jobs().runOnce(new Date(Date.now() + 10 * 60_000))
+      expect(timeouts).toEqual([10_000, 10_000])
+    } finally {
+      redirector.closeAllConnections()
+      slow.closeAllConnections()
+      await Promise.all([
+        elsewhere.close(),
+        new Promise((r) => redirector.close(r)),
+        new Promise((r) => slow.close(r)),
+      ])
+    }
+  }, 30_000)
 
   it('the outbound guard refuses a stored name that resolves to a private address', async () => {
     const project = await createProject(database.db, { name: 'Rebound' })

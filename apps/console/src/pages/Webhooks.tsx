@@ -127,7 +127,12 @@ export default function Webhooks() {
   const endpoints = createAsync(() => listEndpoints(session.projectId()))
   const eventTypes = createAsync(() => listEventTypes(session.projectId()))
   const act = useAct()
-  const [secret, setSecret] = createSignal<{ url: string; secret: string } | null>(null)
+  const [secret, setSecret] = createSignal<{
+    url: string
+    secret: string
+    /** After a rotation: until when the previous secret still signs. */
+    previousUntil?: string
+  } | null>(null)
   const [open, setOpen] = createSignal<string | null>(null)
   const readOnly = () => !session.isOwner()
   return (
@@ -143,6 +148,14 @@ export default function Webhooks() {
                 <strong>Copy the signing secret for {s().url} now: it is shown once.</strong>
               </p>
               <code class="secret">{s().secret}</code>
+              <Show when={s().previousUntil}>
+                {(until) => (
+                  <p>
+                    Until {formatDateTime(until(), session.timeZone())}, deliveries are signed with
+                    both this secret and the previous one: switch your receiver to it before then.
+                  </p>
+                )}
+              </Show>
               <button type="button" class="secondary small" onClick={() => setSecret(null)}>
                 I stored it
               </button>
@@ -183,6 +196,17 @@ export default function Webhooks() {
                             ) : (
                               'on'
                             )}
+                            <Show when={e.previousSecretUntil}>
+                              {(until) => (
+                                <>
+                                  {' '}
+                                  <span class="badge warning" data-testid="webhook-overlap">
+                                    previous secret signs until{' '}
+                                    {formatDateTime(until(), session.timeZone())}
+                                  </span>
+                                </>
+                              )}
+                            </Show>
                           </td>
                           <td class="row">
                             <button
@@ -211,6 +235,32 @@ export default function Webhooks() {
                                 }
                               >
                                 {e.disabledAt ? 'Turn on' : 'Turn off'}
+                              </button>
+                              <button
+                                type="button"
+                                class="secondary small"
+                                onClick={async () => {
+                                  const sure = await confirmDialog({
+                                    title: `Rotate the signing secret of ${e.url}?`,
+                                    body: 'A new secret is shown once. For 24 hours deliveries carry signatures with both the new and the current secret; after that, only the new one.',
+                                    confirmLabel: 'Rotate secret',
+                                  })
+                                  if (!sure) return
+                                  void act.run('Secret rotated.', async () => {
+                                    const rotated = await api.webhooks.rotateSecret.mutate({
+                                      projectId: session.projectId(),
+                                      endpointId: e.id,
+                                    })
+                                    setSecret({
+                                      url: rotated.endpoint.url,
+                                      secret: rotated.secret,
+                                      previousUntil: rotated.previousSecretUntil,
+                                    })
+                                    await revalidate(listEndpoints.key)
+                                  })
+                                }}
+                              >
+                                Rotate secret
                               </button>
                               <button
                                 type="button"

@@ -6,6 +6,7 @@ import {
   listWebhookEndpoints,
   MAX_WEBHOOK_URL_LENGTH,
   resendWebhookDelivery,
+  rotateWebhookSecret,
   setWebhookEndpointEnabled,
   WEBHOOK_EVENT_TYPES,
 } from '@e-stars/billing'
@@ -23,20 +24,27 @@ export const webhookCreateInput = z.object({
   eventTypes: z.array(z.enum(WEBHOOK_EVENT_TYPES)).max(WEBHOOK_EVENT_TYPES.length).default([]),
 })
 
+function needSecrets<T>(payments: T | null | undefined): T {
+  if (!payments)
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: 'Webhooks need SECRET_KEY on the server (their secrets are stored encrypted)',
+    })
+  return payments
+}
+
 /**
  * Signed webhooks, from the console (session cookie; owners change, viewers read). The signing
  * secret is in `create`'s answer only: it is stored encrypted and never shown again.
  */
 export const webhooksRouter = {
   eventTypes: projectProcedure.query(() => [...WEBHOOK_EVENT_TYPES]),
-  list: projectProcedure.query(({ ctx }) => listWebhookEndpoints(ctx.db, ctx.project.id)),
+  /** With `previousSecretUntil` while a rotation's overlap runs (never a secret). */
+  list: projectProcedure.query(({ ctx }) =>
+    listWebhookEndpoints(ctx.db, ctx.project.id, { secrets: ctx.payments?.secrets }),
+  ),
   create: ownerProcedure.input(webhookCreateInput).mutation(({ ctx, input }) => {
-    const payments = ctx.payments
-    if (!payments)
-      throw new TRPCError({
-        code: 'PRECONDITION_FAILED',
-        message: 'Webhooks need SECRET_KEY on the server (their secrets are stored encrypted)',
-      })
+    const payments = needSecrets(ctx.payments)
     return audited(
       ctx.db,
       (tx) =>
@@ -58,6 +66,30 @@ export const webhooksRouter = {
           url: r.endpoint.url,
           eventTypes: r.endpoint.eventTypes,
         }),
+      },
+    )
+  }),
+  /**
+   * A new signing secret, in this answer only. For 24 h deliveries are signed with both the new
+   * and the previous secret (two `v1,` signatures), then with the new one only.
+   */
+  rotateSecret: ownerProcedure.input(endpointInput).mutation(({ ctx, input }) => {
+    const payments = needSecrets(ctx.payments)
+    return audited(
+      ctx.db,
+      (tx) =>
+        rotateWebhookSecret(tx, {
+          projectId: ctx.project.id,
+          endpointId: input.endpointId,
+          secrets: payments.secrets,
+        }),
+      {
+        projectId: ctx.project.id,
+        actor: ctx.actor,
+        action: 'webhook.rotate_secret',
+        target: `webhook:${input.endpointId}`,
+        // Never a secret: when the previous one stops signing.
+        after: (r) => ({ previousSecretUntil: r.previousSecretUntil }),
       },
     )
   }),

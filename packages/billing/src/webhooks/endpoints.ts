@@ -3,7 +3,12 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import type { TargetRule } from '../identity/project-telegram.ts'
 import type { Secrets } from '../identity/secrets.ts'
-import { generateWebhookSecret } from './signing.ts'
+import {
+  decodeWebhookSecret,
+  encodeWebhookSecret,
+  generateWebhookSecret,
+  WEBHOOK_SECRET_OVERLAP_SECONDS,
+} from './signing.ts'
 
 /** The events an endpoint may subscribe to (docs/webhooks.md); an empty list means all of them. */
 export const WEBHOOK_EVENT_TYPES = [
@@ -39,6 +44,11 @@ export interface WebhookEndpoint {
   cursor: number
   disabledAt: Date | null
   createdAt: Date
+  /**
+   * During a secret rotation's overlap: when the previous secret stops signing (null otherwise,
+   * or when the list was read without the server's secrets).
+   */
+  previousSecretUntil?: Date | null
 }
 
 const endpointColumns = {
@@ -50,10 +60,14 @@ const endpointColumns = {
   createdAt: webhookEndpoints.createdAt,
 }
 
+/** The server's rule lets a loopback address through: ALLOW_PRIVATE_TARGETS (or no rule, a test). */
+const privateTargetsAllowed = (rule: TargetRule | undefined) =>
+  !rule || rule(new URL('http://127.0.0.1/')) === null
+
 /**
- * An endpoint's URL: http(s), at most 2,048 characters, and allowed by the server's outbound rule
- * (a private or loopback address is refused unless ALLOW_PRIVATE_TARGETS). Names are judged
- * again, by their addresses, on every delivery.
+ * An endpoint's URL: https (http too where private targets are allowed), at most 2,048
+ * characters, and allowed by the server's outbound rule (a private or loopback address is refused
+ * unless ALLOW_PRIVATE_TARGETS). Names are judged again, by their addresses, on every delivery.
  */
 function checkWebhookUrl(target: string, rule: TargetRule | undefined): string {
   if (target.length > MAX_WEBHOOK_URL_LENGTH)
@@ -70,6 +84,10 @@ function checkWebhookUrl(target: string, rule: TargetRule | undefined): string {
     throw new InvalidInput('url', 'must not carry a user name or password')
   const refusal = rule?.(url) ?? null
   if (refusal) throw new InvalidInput('url', refusal)
+  // Plain http only where private targets are allowed (the demo, tests: a local receiver); a
+  // real endpoint gets its events, and their signatures, over TLS.
+  if (url.protocol === 'http:' && !privateTargetsAllowed(rule))
+    throw new InvalidInput('url', 'must be an https URL (http only with ALLOW_PRIVATE_TARGETS)')
   return url.toString()
 }
 
@@ -123,15 +141,93 @@ export async function createWebhookEndpoint(
   return { endpoint: endpoint as WebhookEndpoint, secret }
 }
 
+/**
+ * A project's endpoints. With the server's `secrets`, each says whether a rotation's overlap is
+ * running (`previousSecretUntil`); the secrets themselves never leave here.
+ */
 export async function listWebhookEndpoints(
   db: Executor,
   projectId: string,
+  options: { secrets?: Secrets | undefined; now?: Date } = {},
 ): Promise<WebhookEndpoint[]> {
-  return db
-    .select(endpointColumns)
+  const found = await db
+    .select({ ...endpointColumns, secretEncrypted: webhookEndpoints.secretEncrypted })
     .from(webhookEndpoints)
     .where(eq(webhookEndpoints.projectId, projectId))
     .orderBy(webhookEndpoints.createdAt)
+  const now = options.now ?? new Date()
+  return found.map(({ secretEncrypted, ...endpoint }) => {
+    if (!options.secrets) return endpoint as WebhookEndpoint
+    let until: Date | null = null
+    try {
+      const stored = decodeWebhookSecret(
+        options.secrets.decryptWebhookSecret(projectId, endpoint.id, secretEncrypted),
+      )
+      if (stored.previous && stored.previous.until > now) until = stored.previous.until
+    } catch {
+      // Not readable with this SECRET_KEY: the delivery log says so; the list still shows it.
+    }
+    return { ...(endpoint as WebhookEndpoint), previousSecretUntil: until }
+  })
+}
+
+/**
+ * Rotates an endpoint's signing secret: a new one, returned this once. For the overlap (24 h by
+ * default) deliveries carry two signatures, with the new and the previous secret, so a receiver
+ * still holding the previous one keeps verifying while it switches; after it, only the new one
+ * signs. Rotating again during an overlap ends the older one: the secret being replaced becomes
+ * the previous one.
+ */
+export async function rotateWebhookSecret(
+  db: Executor,
+  input: {
+    projectId: string
+    endpointId: string
+    secrets: Secrets
+    now?: Date
+    overlapSeconds?: number
+  },
+): Promise<{ endpoint: WebhookEndpoint; secret: string; previousSecretUntil: Date }> {
+  const [row] = await db
+    .select({ secretEncrypted: webhookEndpoints.secretEncrypted })
+    .from(webhookEndpoints)
+    .where(
+      and(
+        eq(webhookEndpoints.projectId, input.projectId),
+        eq(webhookEndpoints.id, input.endpointId),
+      ),
+    )
+    .for('update')
+  if (!row) throw new NotFound('Webhook endpoint', input.endpointId)
+  const old = decodeWebhookSecret(
+    input.secrets.decryptWebhookSecret(input.projectId, input.endpointId, row.secretEncrypted),
+  )
+  const secret = generateWebhookSecret()
+  const until = new Date(
+    (input.now ?? new Date()).getTime() +
+      (input.overlapSeconds ?? WEBHOOK_SECRET_OVERLAP_SECONDS) * 1000,
+  )
+  const [endpoint] = await db
+    .update(webhookEndpoints)
+    .set({
+      secretEncrypted: input.secrets.encryptWebhookSecret(
+        input.projectId,
+        input.endpointId,
+        encodeWebhookSecret({ current: secret, previous: { secret: old.current, until } }),
+      ),
+    })
+    .where(
+      and(
+        eq(webhookEndpoints.projectId, input.projectId),
+        eq(webhookEndpoints.id, input.endpointId),
+      ),
+    )
+    .returning(endpointColumns)
+  return {
+    endpoint: { ...(endpoint as WebhookEndpoint), previousSecretUntil: until },
+    secret,
+    previousSecretUntil: until,
+  }
 }
 
 /**

@@ -69,49 +69,90 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims due deliveries of enabled endpoints for `leaseMs`: the claim moves `next_attempt_at` to
- * the lease's end, so a replica that dies mid-send leaves the delivery due again when it lapses
- * (at least once: the receiver may see it twice, with the same `webhook-id`).
+ * Claims, for each enabled endpoint, its next delivery — one per endpoint, never two at once, in
+ * event order, across every replica on the database:
+ *
+ * - the endpoint rows are locked first (`for update skip locked`, one transaction), so two
+ *   replicas never decide for the same endpoint at the same time; the choice is made by a second
+ *   statement, whose snapshot is taken after the lock, so it sees the previous holder's claim;
+ * - an endpoint's candidate is its oldest pending delivery (by id, which follows event order, as
+ *   the cursor queues them), and only when it is due and no other pending delivery of the
+ *   endpoint is waiting for its time (a lease in flight, or a backoff): a failing delivery holds
+ *   the ones behind it, and a "Send again" waits for the delivery in flight.
+ *
+ * The claim moves `next_attempt_at` to the lease's end, so a replica that dies mid-send leaves the
+ * delivery due again when the lease lapses (at least once: the receiver may see it twice, with the
+ * same `webhook-id`). The lease must outlast an attempt (the dispatcher bounds each attempt to
+ * half of it).
  */
 export async function claimWebhookDeliveries(
-  db: Executor,
+  db: Db,
   input: { leaseMs?: number; limit?: number; now?: Date } = {},
 ): Promise<ClaimedDelivery[]> {
   const now = (input.now ?? new Date()).toISOString()
   const leaseUntil = new Date(Date.parse(now) + (input.leaseMs ?? 60_000)).toISOString()
-  const claimed = await rows<{
-    project_id: string
-    id: string
-    endpoint_id: string
-    event_id: string
-    attempts: number
-    url: string
-    secret_encrypted: string
-    type: string
-    payload: Record<string, unknown> | string
-    event_at: string | Date
-  }>(
-    db,
-    sql`with due as (
-          select d.project_id, d.id from webhook_deliveries d
-          where d.status = 'pending' and d.next_attempt_at <= ${now}::timestamptz
-            and exists (select 1 from webhook_endpoints w where w.project_id = d.project_id
-              and w.id = d.endpoint_id and w.disabled_at is null)
-          order by d.next_attempt_at, d.id
+  const claimed = await db.transaction(async (tx) => {
+    // The endpoints with something due, the longest waiting first (none starves behind others).
+    const endpoints = await rows<{ project_id: string; id: string }>(
+      tx,
+      sql`select w.project_id, w.id from webhook_endpoints w
+          where w.disabled_at is null
+            and exists (select 1 from webhook_deliveries d
+              where d.project_id = w.project_id and d.endpoint_id = w.id
+                and d.status = 'pending' and d.next_attempt_at <= ${now}::timestamptz)
+          order by (select min(d.next_attempt_at) from webhook_deliveries d
+              where d.project_id = w.project_id and d.endpoint_id = w.id
+                and d.status = 'pending')
           limit ${input.limit ?? 50}
-          for update skip locked
-        ), claimed as (
-          update webhook_deliveries d
-          set next_attempt_at = ${leaseUntil}::timestamptz, attempts = d.attempts + 1
-          from due where d.project_id = due.project_id and d.id = due.id
-          returning d.project_id, d.id, d.endpoint_id, d.event_id, d.attempts
-        )
-        select c.*, w.url, w.secret_encrypted, e.type, e.payload, e.created_at as event_at
-        from claimed c
-        join webhook_endpoints w on w.project_id = c.project_id and w.id = c.endpoint_id
-        join events e on e.project_id = c.project_id and e.id = c.event_id
-        order by c.endpoint_id, c.event_id`,
-  )
+          for update of w skip locked`,
+    )
+    if (endpoints.length === 0) return []
+    const locked = JSON.stringify(endpoints.map((e) => ({ project_id: e.project_id, id: e.id })))
+    return rows<{
+      project_id: string
+      id: string
+      endpoint_id: string
+      event_id: string
+      attempts: number
+      url: string
+      secret_encrypted: string
+      type: string
+      payload: Record<string, unknown> | string
+      event_at: string | Date
+    }>(
+      tx,
+      sql`with locked as (
+            select * from jsonb_to_recordset(${locked}::jsonb) as l(project_id uuid, id uuid)
+          ), head as (
+            select h.project_id, h.id from locked l
+            cross join lateral (
+              select d.project_id, d.id, d.next_attempt_at from webhook_deliveries d
+              where d.project_id = l.project_id and d.endpoint_id = l.id and d.status = 'pending'
+              order by d.id
+              limit 1
+            ) h
+            where h.next_attempt_at <= ${now}::timestamptz
+              and not exists (
+                select 1 from webhook_deliveries o
+                where o.project_id = l.project_id and o.endpoint_id = l.id
+                  and o.status = 'pending' and o.id <> h.id
+                  and o.next_attempt_at > ${now}::timestamptz
+              )
+          ), claimed as (
+            update webhook_deliveries d
+            set next_attempt_at = ${leaseUntil}::timestamptz, attempts = d.attempts + 1
+            from head
+            where d.project_id = head.project_id and d.id = head.id
+              and d.status = 'pending' and d.next_attempt_at <= ${now}::timestamptz
+            returning d.project_id, d.id, d.endpoint_id, d.event_id, d.attempts
+          )
+          select c.*, w.url, w.secret_encrypted, e.type, e.payload, e.created_at as event_at
+          from claimed c
+          join webhook_endpoints w on w.project_id = c.project_id and w.id = c.endpoint_id
+          join events e on e.project_id = c.project_id and e.id = c.event_id
+          order by c.endpoint_id, c.event_id`,
+    )
+  })
   return claimed.map((r) => ({
     projectId: r.project_id,
     id: Number(r.id),
@@ -189,17 +230,4 @@ export async function markWebhookFailed(
         where project_id = ${input.projectId} and id = ${input.id}`,
   )
   return { gaveUp: false }
-}
-
-/** A claimed delivery not tried (its endpoint just failed): due again, the attempt not counted. */
-export async function releaseWebhookClaim(
-  db: Executor,
-  input: { projectId: string; id: number; now?: Date },
-) {
-  await db.execute(
-    sql`update webhook_deliveries
-        set next_attempt_at = ${(input.now ?? new Date()).toISOString()}::timestamptz,
-            attempts = greatest(attempts - 1, 0)
-        where project_id = ${input.projectId} and id = ${input.id}`,
-  )
 }

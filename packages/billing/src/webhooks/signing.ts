@@ -33,20 +33,66 @@ export function signWebhook(
   return `v1,${mac}`
 }
 
+/**
+ * A secret being rotated: the old one keeps signing, next to the new one, this long (24 h), so a
+ * receiver can switch to the new secret at its own pace; after it, only the new one signs.
+ */
+export const WEBHOOK_SECRET_OVERLAP_SECONDS = 86_400
+
+/**
+ * What an endpoint's `secret_encrypted` holds once decrypted: the secret itself (`whsec_…`), or,
+ * after a rotation, JSON with the new secret and the previous one with the end of its overlap.
+ */
+export interface StoredWebhookSecret {
+  current: string
+  previous: { secret: string; until: Date } | null
+}
+
+export function encodeWebhookSecret(stored: StoredWebhookSecret): string {
+  if (!stored.previous) return stored.current
+  return JSON.stringify({
+    current: stored.current,
+    previous: stored.previous.secret,
+    previousUntil: stored.previous.until.toISOString(),
+  })
+}
+
+export function decodeWebhookSecret(plaintext: string): StoredWebhookSecret {
+  if (plaintext.startsWith(WEBHOOK_SECRET_PREFIX)) return { current: plaintext, previous: null }
+  const parsed = JSON.parse(plaintext) as {
+    current: string
+    previous: string
+    previousUntil: string
+  }
+  return {
+    current: parsed.current,
+    previous: { secret: parsed.previous, until: new Date(parsed.previousUntil) },
+  }
+}
+
+/** The secrets that sign at `now`: the current one, and the previous one during its overlap. */
+export function signingSecrets(stored: StoredWebhookSecret, now: Date = new Date()): string[] {
+  return stored.previous && stored.previous.until.getTime() > now.getTime()
+    ? [stored.current, stored.previous.secret]
+    : [stored.current]
+}
+
 export interface WebhookHeaders {
   'webhook-id': string
   'webhook-timestamp': string
   'webhook-signature': string
 }
 
+/** The headers of one attempt; several secrets (a rotation) give one `v1,` signature each. */
 export function webhookHeaders(
-  secret: string,
+  secret: string | readonly string[],
   message: { id: string; timestamp: number; body: string },
 ): WebhookHeaders {
+  const secrets = typeof secret === 'string' ? [secret] : secret
   return {
     'webhook-id': message.id,
     'webhook-timestamp': String(message.timestamp),
-    'webhook-signature': signWebhook(secret, message),
+    'webhook-signature': secrets.map((s) => signWebhook(s, message)).join(' '),
   }
 }
 
