@@ -3,15 +3,16 @@
  * and the tests (which read these) follow. The formatters below are shared with the e-Stars
  * console's way of writing numbers and dates.
  */
+import { plural as countOf, formatNumber } from '@e-stars/billing/format'
 
-/** 12000 → "12 000": grouped by spaces, the way the e-Stars console and ledger lines write it. */
-export function formatCount(n: number): string {
-  const sign = n < 0 ? '−' : ''
-  return sign + String(Math.abs(Math.trunc(n))).replace(/\B(?=(\d{3})+(?!\d))/g, ' ')
-}
+/**
+ * 12000 → "12,000", −5 → "−5": e-Stars' one number format (`@e-stars/billing/format`), the same
+ * function the console, the Mini App and the timeline write numbers with.
+ */
+export const formatCount = formatNumber
 
-export const plural = (n: number, one: string, many: string) =>
-  `${formatCount(n)} ${n === 1 ? one : many}`
+/** (1, 'credit', 'credits') → "1 credit", (5000, …) → "5,000 credits". */
+export const plural = (n: number, one: string, many: string) => countOf(n, one, many)
 
 /** "in 5 h 12 min", "in 3 min", "in 2 days". */
 export function inHowLong(iso: string, now = Date.now()): string {
@@ -80,10 +81,10 @@ export const WORDS = {
       `• Just send me a message to ask anything. ${formatCount(free.limit)} tokens of answers are free ${free.period === 'day' ? 'every day' : `every ${free.period}`}; ${formatCount(free.remaining)} left${free.remaining < free.limit ? `, back ${whenResets(free.resetsAt)}` : ''}.`,
     askMetered: '• Just send me a message to ask anything; answers are metered by tokens.',
     imagine: (credits: number, perDay: number | null) =>
-      `• /imagine <what> draws a picture (${formatCount(credits)} credits${perDay !== null ? `, up to ${perDay} a day` : ''}).`,
+      `• /imagine <what> draws a picture (${plural(credits, 'credit', 'credits')}${perDay !== null ? `, up to ${formatCount(perDay)} a day` : ''}).`,
     buy: '• /buy tops up credits, /plans shows Pro and the monthly plan.',
     more: '• /balance, /usage and /help any time.',
-    balance: (available: number) => `Your balance: ${formatCount(available)} credits.`,
+    balance: (available: number) => `Your balance: ${plural(available, 'credit', 'credits')}.`,
   },
   help: [
     'Send any message and I answer it (metered by tokens; some are free every day).',
@@ -102,7 +103,7 @@ export const WORDS = {
     unknown: (key: string) => `There is no "${key}" for sale. /buy shows what there is.`,
     /** "Pack S — 500 credits · 50 ⭐", "Pro for life · 500 ⭐", "Plus · 200 ⭐ a month". */
     button: (p: { kind: string; title: string; credits: number; priceStars: number }) => {
-      const price = `${p.priceStars} ⭐${p.kind === 'subscription' ? ' a month' : ''}`
+      const price = `${formatCount(p.priceStars)} ⭐${p.kind === 'subscription' ? ' a month' : ''}`
       return p.kind === 'pack'
         ? `${p.title} — ${p.credits} credits · ${price}`
         : `${p.title} · ${price}`
@@ -111,19 +112,19 @@ export const WORDS = {
   plans: {
     none: 'There are no plans right now; /buy has credit packs.',
     line: (p: { kind: string; title: string; priceStars: number; description: string }) =>
-      `• ${p.title} — ${p.priceStars} ⭐${p.kind === 'subscription' ? ' a month, renews by itself, cancel any time' : ''}: ${p.description}.`,
+      `• ${p.title} — ${formatCount(p.priceStars)} ⭐${p.kind === 'subscription' ? ' a month, renews by itself, cancel any time' : ''}: ${p.description}.`,
     list: (lines: string[]) => `Plans:\n${lines.join('\n')}\n\nCredit packs are on /buy.`,
   },
   balance: {
-    available: (n: number) => `Balance: ${formatCount(n)} credits.`,
-    held: (n: number) => `Held for answers in progress: ${formatCount(n)} credits.`,
+    available: (n: number) => `Balance: ${plural(n, 'credit', 'credits')}.`,
+    held: (n: number) => `Held for answers in progress: ${plural(n, 'credit', 'credits')}.`,
     debt: (n: number) =>
-      `Owed from a refund: ${formatCount(n)} credits (taken from your next top-up).`,
+      `Owed from a refund: ${plural(n, 'credit', 'credits')} (taken from your next top-up).`,
     access: (name: string, untilIso: string | null) => `${name}: ${until(untilIso)}.`,
     free: (free: Allowance) =>
       `Free answers: ${formatCount(free.remaining)} of ${formatCount(free.limit)} tokens left ${periodWord(free.period)}, back ${whenResets(free.resetsAt)}.`,
     images: (quota: Allowance) =>
-      `Images: ${quota.remaining} of ${quota.limit} left ${periodWord(quota.period)}, resets ${whenResets(quota.resetsAt)}.`,
+      `Images: ${formatCount(quota.remaining)} of ${formatCount(quota.limit)} left ${periodWord(quota.period)}, resets ${whenResets(quota.resetsAt)}.`,
     footer: 'Top up: /buy · History: /usage',
   },
   usage: {
@@ -139,10 +140,11 @@ export const WORDS = {
       credits: number,
       quota: { remaining: number; limit: number; period: string } | null,
     ) =>
-      `“${[...prompt].slice(0, 200).join('')}” — ${formatCount(credits)} credits${quota ? ` · ${quota.remaining} of ${quota.limit} left ${periodWord(quota.period)}` : ''}`,
+      `“${[...prompt].slice(0, 200).join('')}” — ${plural(credits, 'credit', 'credits')}${quota ? ` · ${formatCount(quota.remaining)} of ${formatCount(quota.limit)} left ${periodWord(quota.period)}` : ''}`,
   },
   ask: {
-    tooLong: (max: number) => `That is a long one: please keep a question under ${max} characters.`,
+    tooLong: (max: number) =>
+      `That is a long one: please keep a question under ${formatCount(max)} characters.`,
     empty: 'Send me a question in words, and I will answer it.',
     modelDown:
       'The AI model is not answering right now. Nothing was charged; please try again in a minute.',
@@ -192,7 +194,7 @@ export const WORDS = {
   },
   nudges: {
     lowBalance: (available: number) =>
-      `Heads up: you have ${formatCount(available)} credits left. Top up with one tap:`,
+      `Heads up: you have ${plural(available, 'credit', 'credits')} left. Top up with one tap:`,
     freeExhausted: (period: string, resetsAt: string | null) =>
       `That was the last of your free answers ${periodWord(period)}. From now on answers use credits (/balance); the free ones come back ${whenResets(resetsAt)}.`,
     quotaExhausted: (limit: number, what: string, period: string, resetsAt: string | null) =>
@@ -200,8 +202,8 @@ export const WORDS = {
   },
   payments: {
     received: (parts: string[], available: number) =>
-      `Payment received, thank you! ${parts.join(', ')}.\nBalance: ${formatCount(available)} credits. Ask away!`,
-    credits: (n: number) => `+${formatCount(n)} credits`,
+      `Payment received, thank you! ${parts.join(', ')}.\nBalance: ${plural(available, 'credit', 'credits')}. Ask away!`,
+    credits: (n: number) => `+${plural(n, 'credit', 'credits')}`,
     pro: (endsAt: string | null) => `Pro ${until(endsAt)}`,
     supportIntro:
       'Payment support: reply here with what went wrong (which purchase, when) and we answer within ' +

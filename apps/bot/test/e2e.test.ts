@@ -68,7 +68,7 @@ const texts = (messages: Message[]) => messages.map((m) => m.text ?? '')
 const NOT_ENOUGH = opening(WORDS.refusals.notEnough('x', 2, 1, null))
 /** An answer once its cost is known (the settle adds it after delivery), or a refusal. */
 const isAnswer = (m: Message) =>
-  /— [\d ]+ tokens · /.test(m.text ?? '') || (m.text?.startsWith(NOT_ENOUGH) ?? false)
+  /— [\d,]+ tokens · /.test(m.text ?? '') || (m.text?.startsWith(NOT_ENOUGH) ?? false)
 const RECEIVED = opening(WORDS.payments.received([], 0), 2)
 
 async function pay(invoice: Message) {
@@ -137,12 +137,12 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
       answers.push(reply)
     }
     expect(refusal).toBeDefined()
-    const footers = answers.map((a) => /— ([\d ]+) tokens · (.+)$/.exec(a.text ?? ''))
+    const footers = answers.map((a) => /— ([\d,]+) tokens · (.+)$/.exec(a.text ?? ''))
     expect(footers.every(Boolean)).toBe(true)
     expect(footers[0]?.[2]).toBe(WORDS.ask.cost({ charged: 0, freeQuantity: 1, shortfall: 0 }))
     const partFree = WORDS.ask.cost({ charged: 2, freeQuantity: 1, shortfall: 0 })
     expect(footers.some((f) => f?.[2]?.endsWith(partFree.slice(1)))).toBe(true)
-    expect(footers.at(-1)?.[2]).toMatch(/^[\d ]+ credits$/)
+    expect(footers.at(-1)?.[2]).toMatch(/^[\d,]+ credits$/)
     expect(answers[0]?.text).toMatch(
       /^\(offline model\) About “Question 1: how should I plan my week\?”: /,
     )
@@ -154,12 +154,12 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
       .filter((e) => e.kind === 'settle' && (e.metadata as { charged: number }).charged > 0)
       .reverse()
     const paidTokens = footers
-      .map((f) => Number(f?.[1]?.replace(/ /g, '')))
+      .map((f) => Number(f?.[1]?.replace(/,/g, '')))
       .filter(
         (_, i) => footers[i]?.[2] !== WORDS.ask.cost({ charged: 0, freeQuantity: 1, shortfall: 0 }),
       )
     expect(settles.map((e) => (e.metadata as { tokens: number }).tokens)).toEqual(paidTokens)
-    const totalTokens = footers.reduce((sum, f) => sum + Number(f?.[1]?.replace(/ /g, '')), 0)
+    const totalTokens = footers.reduce((sum, f) => sum + Number(f?.[1]?.replace(/,/g, '')), 0)
     const now = await balance()
     expect(now.held).toBe(0)
     expect(FIRST_PACK.credits - now.available).toBe(totalTokens - 300)
@@ -205,7 +205,7 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
       ),
     )
     const answer = await alice().say('And what about next week?', isAnswer)
-    expect(answer.text).toMatch(/— [\d ]+ tokens · [\d ]+ credits$/)
+    expect(answer.text).toMatch(/— [\d,]+ tokens · [\d,]+ credits$/)
     expect(answer.text).not.toContain('free')
   })
 

@@ -76,7 +76,7 @@ const shortfallsOf = async (telegramUserId: number) =>
     await listLedger(stack.db, { projectId: stack.projectId, telegramUserId, limit: 100 })
   ).entries.filter((e) => e.kind === 'shortfall')
 const balanceOf = (telegramUserId: number) => stack.client.credits.balance.query({ telegramUserId })
-const isCostedAnswer = (m: Message) => /\n— [\d ]+ tokens · /.test(m.text ?? '')
+const isCostedAnswer = (m: Message) => /\n— [\d,]+ tokens · /.test(m.text ?? '')
 const footer = (m: Message) => m.text?.split('\n').at(-1) ?? ''
 
 describe('each overage policy, the model over-reporting', () => {

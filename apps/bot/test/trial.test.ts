@@ -107,7 +107,7 @@ const ledgerOf = async (telegramUserId: number) =>
   (await listLedger(stack.db, { projectId: stack.projectId, telegramUserId, limit: 100 })).entries
 const balanceOf = (telegramUserId: number) => stack.client.credits.balance.query({ telegramUserId })
 /** An answer once its cost is on it (the settle comes after delivery). */
-const isCostedAnswer = (m: Message) => /\n— [\d ]+ tokens · /.test(m.text ?? '')
+const isCostedAnswer = (m: Message) => /\n— [\d,]+ tokens · /.test(m.text ?? '')
 
 /** A model that answers at once, except for prompts with "hang" until `open()` is called. */
 function hangingModel() {

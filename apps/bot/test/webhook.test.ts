@@ -156,7 +156,7 @@ describe('the reference bot in webhook mode', () => {
     expect(welcome.text?.startsWith(WORDS.start.welcome('Bob'))).toBe(true)
     open()
     const answer = await userOf(stack.sandbox, ALICE).next(question.message_id, (m) =>
-      /— [\d ]+ tokens · /.test(m.text ?? ''),
+      /— [\d,]+ tokens · /.test(m.text ?? ''),
     )
     expect(answer.text).toMatch(/^\(offline model\)/)
     await bot.telegram.deleteWebhook()

@@ -19,7 +19,9 @@ export interface EStarsMessages {
   subscribeMessage: (invoice: Invoice) => string
 }
 
-const count = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ' ')
+/** 12000 → "12,000": e-Stars' one number format (what `@e-stars/billing/format` writes). */
+const grouping = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+const count = (n: number) => (n < 0 ? '\u2212' : '') + grouping.format(Math.abs(Math.trunc(n)))
 
 export const DEFAULT_MESSAGES: EStarsMessages = {
   checkoutUnavailable: CHECKOUT_UNAVAILABLE_MESSAGE,

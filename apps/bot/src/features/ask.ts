@@ -76,7 +76,7 @@ askFeature.on(message('text'), async (ctx, next) => {
 
   const tokens = completion.usage.totalTokens
   const footer = `\n\n${WORDS.ask.tokens(tokens)}`
-  // Room for the cost the settle adds to the footer (" · 1 234 credits (part free); …").
+  // Room for the cost the settle adds to the footer (" · 1,234 credits (part free); …").
   const body = fitText(completion.text, TELEGRAM_LIMITS.message - [...footer].length - 120) || '…'
   let sent: { message_id: number }
   try {
