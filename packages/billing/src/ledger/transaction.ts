@@ -1,5 +1,6 @@
 import type { Db, Tx } from '@e-stars/db'
 import { ConcurrentUpdate } from '../errors.ts'
+import { newStagedCache, type StagedCache } from './staged.ts'
 
 /** deadlock_detected and serialization_failure: the database rolled the work back, so running it again is safe. */
 const RETRYABLE = new Set(['40P01', '40001'])
@@ -35,19 +36,28 @@ export async function retryingConflicts<R>(work: () => Promise<R>): Promise<R> {
 
 /**
  * What a group-commit batch's transaction shares with the acts inside it: the first deadlock or
- * serialization failure any act met (an act may catch and swallow it, the batch must not commit).
+ * serialization failure any act met (an act may catch and swallow it, the batch must not commit),
+ * and the customers it holds locked with their staged state (staged.ts).
  */
-interface BatchState {
+export interface BatchState {
   conflict?: unknown
+  staged: StagedCache
+  /** A staged act (a consume) is running: it reads and writes through `staged`. */
+  staging: boolean
 }
 
 const batches = new WeakMap<object, BatchState>()
 
 /** Marks `tx` as a group-commit batch's transaction: a `transact` on it becomes a savepoint. */
 export function openBatch(tx: Tx): BatchState {
-  const state: BatchState = {}
+  const state: BatchState = { staged: newStagedCache(), staging: false }
   batches.set(tx, state)
   return state
+}
+
+/** The batch `db` belongs to (its transaction or one of its savepoints), if any. */
+export function batchOf(db: unknown): BatchState | undefined {
+  return batches.get(db as object)
 }
 
 /**

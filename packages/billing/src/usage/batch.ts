@@ -40,8 +40,11 @@ export function consumeMany(
     items.map((item) => {
       const input = { ...item, ...context }
       return settleOutcome(
-        grouped(db, { projectId: input.projectId, telegramUserId: input.telegramUserId }, (tx) =>
-          consumeInTransaction(tx, input),
+        grouped(
+          db,
+          { projectId: input.projectId, telegramUserId: input.telegramUserId },
+          (tx) => consumeInTransaction(tx, input),
+          { staged: true },
         ),
       )
     }),

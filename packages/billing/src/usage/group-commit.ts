@@ -1,7 +1,8 @@
 import type { Db, Tx } from '@e-stars/db'
 import { type SQL, sql } from 'drizzle-orm'
 import { BillingError } from '../errors.ts'
-import { openBatch, retryingConflicts } from '../ledger/transaction.ts'
+import { flushAndForget, flushStaged, lockAndStage, type StagedCache } from '../ledger/staged.ts'
+import { isRetryable, openBatch, retryingConflicts, transact } from '../ledger/transaction.ts'
 
 /**
  * Group commit: the metering acts (consume, reserve, settle, release, and their feature-level
@@ -13,14 +14,25 @@ import { openBatch, retryingConflicts } from '../ledger/transaction.ts'
  * - An idle lane waits one turn of the event loop (`setImmediate`, well under 1 ms) to collect
  *   the calls that arrived together; while a lane's batch is committing, new calls queue and go
  *   in the next batch (up to `maxBatch`). A lone call is a batch of one: the same code path.
- * - The batch locks every customer it names in id order, in one statement, before any act runs;
- *   then each act runs in arrival order through its usual function, whose `transact` is a
- *   SAVEPOINT inside the batch (see `transact`): a refusal rolls back that act alone and goes to
- *   its own caller, the others stand. Idempotency, events, quotas and entitlements are the acts'
- *   own code, unchanged; a key replayed inside one batch sees the earlier act's claim exactly as
- *   if it had been sent after it.
- * - A deadlock or serialization failure runs the whole batch again; callers hear back only after
- *   the commit, so nothing is acknowledged that could still be lost.
+ * - The batch locks every customer it names in id order, in one statement, and loads those rows
+ *   and their lots with credits left (one more statement): the batch's staged state
+ *   (ledger/staged.ts). Then each act runs in arrival order.
+ * - A consume is a staged act: it is decided on the staged state in memory (blocked, insufficient
+ *   credits, burn order, revenue, balance after, chain hash) and written in one statement that
+ *   claims its key and, with the claim, burns the lots, inserts the entry and stores the
+ *   response. A refusal is decided before anything is written, so it needs no savepoint. The
+ *   customer rows are written once per batch, at the end (`flushStaged`): a hot customer's
+ *   batch of N consumes is one lock, N statements and one row update.
+ * - Any other act runs through its usual function, whose `transact` is a SAVEPOINT inside the
+ *   batch (see `transact`): a refusal rolls back that act alone and goes to its own caller, the
+ *   others stand. Before it runs, the staged customers are written and forgotten (it may read or
+ *   change anything); the next consume stages its customer again.
+ * - Idempotency, events, quotas and entitlements keep their rules: a key replayed inside one
+ *   batch sees the earlier act's claim exactly as if it had been sent after it.
+ * - A deadlock or serialization failure runs the whole batch again. A staged act that fails for
+ *   an unexpected reason (a database error aborts the transaction) makes the batch run again
+ *   with every act in its own savepoint, so only that act gets the error. Callers hear back only
+ *   after the commit, so nothing is acknowledged that could still be lost.
  */
 
 /** The customer an act touches: named by telegram user, by credit hold, or unknown until it runs. */
@@ -40,6 +52,8 @@ export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { lanes: 4, maxBatch: 10
 
 interface Pending {
   customer: ActCustomer
+  /** A staged act (a consume): decided on the batch's staged customers, no savepoint (staged.ts). */
+  staged: boolean
   run: (tx: Db) => Promise<unknown>
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
@@ -92,11 +106,22 @@ export function groupCommitStats(db: Db): { batches: number; acts: number } {
  * Runs `run` as one act of the next batch on its customer's lane and settles with its own
  * result or error, after the batch has committed.
  */
-export function grouped<R>(db: Db, customer: ActCustomer, run: (tx: Db) => Promise<R>): Promise<R> {
+export function grouped<R>(
+  db: Db,
+  customer: ActCustomer,
+  run: (tx: Db) => Promise<R>,
+  options: { staged?: boolean } = {},
+): Promise<R> {
   const committer = committerOf(db)
   const lane = committer.lanes[laneOf(customer, committer.lanes.length)]!
   return new Promise<R>((resolve, reject) => {
-    lane.queue.push({ customer, run, resolve: resolve as (value: unknown) => void, reject })
+    lane.queue.push({
+      customer,
+      staged: options.staged ?? false,
+      run,
+      resolve: resolve as (value: unknown) => void,
+      reject,
+    })
     if (!lane.busy) {
       lane.busy = true
       setImmediate(() => void drain(db, committer, lane))
@@ -116,43 +141,85 @@ async function drain(db: Db, committer: Committer, lane: Lane): Promise<void> {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
+/** Thrown out of a batch's transaction when a staged act failed unexpectedly: run it again, isolated. */
+class StagedActFailed extends Error {}
+
 async function commitBatch(db: Db, batch: Pending[]): Promise<void> {
-  let outcomes: Outcome[]
-  try {
-    outcomes = await retryingConflicts(() =>
-      db.transaction(async (tx) => {
-        const state = openBatch(tx)
-        await lockCustomers(tx, batch)
-        const done: Outcome[] = []
-        let unexpected = false
-        for (const act of batch) {
-          try {
-            done.push({ ok: true, value: await act.run(tx as unknown as Db) })
-          } catch (error) {
-            done.push({ ok: false, error })
-            if (!(error instanceof BillingError)) unexpected = true
-          }
-          if (state.conflict) throw state.conflict
-        }
-        // A database error outside any savepoint would leave the transaction aborted, and COMMIT
-        // would then quietly roll back acts already counted as done: prove it is still alive.
-        if (unexpected) await tx.execute(sql`select 1`)
-        return done
-      }),
-    )
-  } catch (error) {
-    for (const act of batch) act.reject(error)
-    return
+  let outcomes: Outcome[] | undefined
+  // Staged acts run without savepoints; one that fails for an unexpected reason (a database
+  // error leaves the transaction aborted) makes the batch run again with every act isolated in
+  // its own savepoint, so the others still commit and that one alone gets its error.
+  for (const isolate of [false, true]) {
+    try {
+      outcomes = await retryingConflicts(() => db.transaction((tx) => runBatch(tx, batch, isolate)))
+      break
+    } catch (error) {
+      if (error instanceof StagedActFailed && !isolate) continue
+      for (const act of batch) act.reject(error)
+      return
+    }
   }
   batch.forEach((act, i) => {
-    const outcome = outcomes[i]!
+    const outcome = outcomes![i]!
     if (outcome.ok) act.resolve(outcome.value)
     else act.reject(outcome.error)
   })
 }
 
-/** Locks every customer the batch names, in id order, in one statement (one global lock order). */
-async function lockCustomers(tx: Tx, batch: Pending[]): Promise<void> {
+async function runBatch(tx: Tx, batch: Pending[], isolate: boolean): Promise<Outcome[]> {
+  const state = openBatch(tx)
+  await lockCustomers(tx, batch, state.staged)
+  const done: Outcome[] = []
+  let unexpected = false
+  for (const act of batch) {
+    if (act.staged) {
+      state.staging = true
+      try {
+        const value = isolate
+          ? await transact(tx as unknown as Db, async (savepoint) => {
+              const result = await act.run(savepoint as unknown as Db)
+              await flushStaged(savepoint, state.staged)
+              return result
+            })
+          : await act.run(tx as unknown as Db)
+        done.push({ ok: true, value })
+      } catch (error) {
+        if (isRetryable(error)) state.conflict ??= error
+        if (!(error instanceof BillingError)) {
+          if (!isolate && !state.conflict) throw new StagedActFailed()
+          unexpected = true
+        }
+        // Its savepoint rolled back whatever it staged: read the customers again.
+        if (isolate) state.staged.customers.clear()
+        done.push({ ok: false, error })
+      } finally {
+        state.staging = false
+      }
+    } else {
+      // Another act may read or change anything: the staged customers are written and forgotten.
+      await flushAndForget(tx, state.staged)
+      try {
+        done.push({ ok: true, value: await act.run(tx as unknown as Db) })
+      } catch (error) {
+        done.push({ ok: false, error })
+        if (!(error instanceof BillingError)) unexpected = true
+      }
+    }
+    if (state.conflict) throw state.conflict
+  }
+  // One write per changed customer for the whole batch.
+  await flushStaged(tx, state.staged)
+  // A database error outside any savepoint would leave the transaction aborted, and COMMIT
+  // would then quietly roll back acts already counted as done: prove it is still alive.
+  if (unexpected) await tx.execute(sql`select 1`)
+  return done
+}
+
+/**
+ * Locks every customer the batch names, in id order, in one statement (one global lock order),
+ * and stages them with their lots for the batch's consumes.
+ */
+async function lockCustomers(tx: Tx, batch: Pending[], cache: StagedCache): Promise<void> {
   const byUser = new Map<string, SQL>()
   const byHold = new Map<string, SQL>()
   for (const { customer } of batch) {
@@ -177,9 +244,7 @@ async function lockCustomers(tx: Tx, batch: Pending[]): Promise<void> {
     )
   }
   if (named.length === 0) return
-  await tx.execute(
-    sql`select id from customers where ${sql.join(named, sql` or `)} order by id for update`,
-  )
+  await lockAndStage(tx, cache, sql.join(named, sql` or `))
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
