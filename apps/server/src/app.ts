@@ -15,7 +15,7 @@ import { createAttemptLimits } from './attempt-limits.ts'
 import { clientAddress, requestIsHttps, type TrustProxy } from './client-address.ts'
 import { errorHandler, notFound } from './error-bodies.ts'
 import { createMetrics, metricsTokenMatches, routesOf, type ServerMetrics } from './metrics.ts'
-import { requestIds, requestLog } from './request-log.ts'
+import { type RequestLogOptions, requestIds, requestLog } from './request-log.ts'
 import { securityHeaders } from './security-headers.ts'
 
 /** What readiness reads besides the database: set by server.ts as it starts and drains. */
@@ -42,6 +42,8 @@ export interface AppOptions extends ApiDependencies {
   metrics?: ServerMetrics | undefined
   /** `/metrics` on this app, for `Authorization: Bearer <token>` only; unset: not served here. */
   metricsToken?: string | undefined
+  /** Which request lines are written at info, and what is slow (LOG_REQUESTS, SLOW_REQUEST_MS). */
+  requestLog?: RequestLogOptions | undefined
 }
 
 /**
@@ -79,7 +81,7 @@ export function createApp(options: AppOptions) {
   app.use(requestIds())
   const metrics = options.metrics ?? createMetrics(options.db)
   app.use(metrics.observe)
-  app.use(requestLog(options.logger, routesOf))
+  app.use(requestLog(options.logger, routesOf, options.requestLog))
   const lifecycle = options.lifecycle
   app.use((_req, res, next) => {
     // A draining replica tells keep-alive clients to reconnect, to a replica that stays.

@@ -12,6 +12,14 @@ const schema = z.object({
   DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Which requests get their line at `info` (request-log.ts): `failed` (default) the 4xx at info
+   * and the 5xx and slow ones at warn, every other at `debug`; `all` every request at info (an
+   * access log), failed and slow ones still at warn.
+   */
+  LOG_REQUESTS: z.enum(['failed', 'all']).default('failed'),
+  /** A request that takes this long is logged at warn, whatever its status. */
+  SLOW_REQUEST_MS: z.coerce.number().int().min(1).max(600_000).default(1000),
   EXPIRY_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   /**

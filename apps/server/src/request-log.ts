@@ -59,33 +59,69 @@ export class RequestKeyCache extends ApiKeyCache {
 /** Probes are not logged: a load balancer asks every few seconds. */
 const UNLOGGED = new Set(['/healthz', '/readyz', '/metrics'])
 
+/** Which request lines are written at `info` (LOG_REQUESTS), and what counts as slow (SLOW_REQUEST_MS). */
+export interface RequestLogOptions {
+  /** `all`: every request at info; `failed` (default): successful fast ones at debug. */
+  requests?: 'failed' | 'all' | undefined
+  /** A request at least this long is logged at warn; default 1000 ms. */
+  slowMs?: number | undefined
+}
+
+/** A logger that may also have `debug` and pino's `isLevelEnabled` (the server's does). */
+type LevelledLogger = Logger & {
+  debug?(obj: object, msg?: string): void
+  isLevelEnabled?(level: string): boolean
+}
+
+/**
+ * The level of a request's line: a 5xx or a slow request at `warn` (the error itself is logged at
+ * `error` where it happened), a 4xx at `info` (a refusal: bad input, no key, no credits), any other
+ * at `debug`, or at `info` with `requests: 'all'`. A bot calls `usage.consume` on every answer:
+ * one info line per call would be most of the log and a measurable share of the server's CPU.
+ */
+export function requestLogLevel(
+  status: number,
+  durationMs: number,
+  options: RequestLogOptions = {},
+): 'debug' | 'info' | 'warn' {
+  if (status >= 500 || durationMs >= (options.slowMs ?? 1000)) return 'warn'
+  if (status >= 400 || options.requests === 'all') return 'info'
+  return 'debug'
+}
+
 /**
  * One line per request when it is answered: id, method, API family, procedures or route
- * template, project, status and duration. Never the URL's query (tRPC GET inputs), a body or a
- * header: those can hold keys and init data.
+ * template, project, status and duration, at the level `requestLogLevel` gives. Never the URL's
+ * query (tRPC GET inputs), a body or a header: those can hold keys and init data. A line below
+ * the logger's level is not built at all.
  */
 export function requestLog(
-  logger: Logger,
+  logger: LevelledLogger,
   routesOf: (req: express.Request, res: express.Response) => { api: string; routes: string[] },
+  options: RequestLogOptions = {},
 ): express.RequestHandler {
+  const debugOn = () => Boolean(logger.debug) && (logger.isLevelEnabled?.('debug') ?? true)
   return (req, res, next) => {
     const started = process.hrtime.bigint()
     res.once('finish', () => {
       if (UNLOGGED.has(req.path)) return
+      const durationMs = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10
+      const level = requestLogLevel(res.statusCode, durationMs, options)
+      if (level === 'debug' && !debugOn()) return
       const facts = factsOf(res)
       const { api, routes } = routesOf(req, res)
-      logger.info(
-        {
-          requestId: facts?.requestId,
-          method: req.method,
-          api,
-          ...(api === 'trpc' ? { procedures: routes } : { route: routes[0] }),
-          projectId: facts?.projectId,
-          status: res.statusCode,
-          durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10,
-        },
-        'request',
-      )
+      const line = {
+        requestId: facts?.requestId,
+        method: req.method,
+        api,
+        ...(api === 'trpc' ? { procedures: routes } : { route: routes[0] }),
+        projectId: facts?.projectId,
+        status: res.statusCode,
+        durationMs,
+        ...(level === 'warn' && res.statusCode < 500 ? { slow: true } : {}),
+      }
+      if (level === 'debug') logger.debug!(line, 'request')
+      else logger[level](line, 'request')
     })
     next()
   }

@@ -109,6 +109,7 @@ export async function startServer(
     lifecycle,
     metrics,
     metricsToken: env.METRICS_TOKEN,
+    requestLog: { requests: env.LOG_REQUESTS, slowMs: env.SLOW_REQUEST_MS },
     targetRule: (url) => targetRefusal(url, { allowPrivate }),
     extend(app) {
       options.extend?.(app, database)

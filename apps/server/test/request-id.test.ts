@@ -3,13 +3,24 @@ import { connect } from 'node:net'
 import { createEStarsClient } from '@e-stars/api/client'
 import { createApiKey } from '@e-stars/billing'
 import { createTestDatabase } from '@e-stars/db/testing'
+import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseEnv } from '../src/env.ts'
-import { requestIdOf } from '../src/request-log.ts'
+import { createLogger } from '../src/logger.ts'
+import {
+  type RequestLogOptions,
+  requestIdOf,
+  requestIds,
+  requestLog,
+  requestLogLevel,
+} from '../src/request-log.ts'
 import { type RunningServer, startServer } from '../src/server.ts'
 import { captureLogs } from './log-capture.ts'
 
 const logs = captureLogs()
+const PINO_DEBUG = 20
+const PINO_INFO = 30
+const PINO_WARN = 40
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 let server: RunningServer
 let apiKey: string
@@ -129,6 +140,8 @@ describe('request ids', () => {
     })
     expect(lines[1]).toMatchObject({ procedures: ['usage.consume'], projectId })
     expect(lines[1]!.status).toBeGreaterThanOrEqual(400)
+    // A success is a debug line (the bot's every call); a refusal is an info line.
+    expect(lines.map((l) => l.level)).toEqual([PINO_DEBUG, PINO_INFO])
     for (const line of lines) expect(typeof line.durationMs).toBe('number')
     const text = logs.lines.join('\n')
     expect(text).not.toContain(secretReason)
@@ -151,5 +164,70 @@ describe('request ids', () => {
       status: response.status,
     })
     expect(JSON.stringify(line)).not.toContain('5000000321')
+  })
+})
+
+describe('request lines by level (LOG_REQUESTS, SLOW_REQUEST_MS)', () => {
+  it('a success is debug, a refusal info, a 5xx or a slow request warn; `all` lifts successes to info', () => {
+    expect(requestLogLevel(200, 3)).toBe('debug')
+    expect(requestLogLevel(204, 999)).toBe('debug')
+    expect(requestLogLevel(402, 3)).toBe('info')
+    expect(requestLogLevel(404, 3)).toBe('info')
+    expect(requestLogLevel(500, 3)).toBe('warn')
+    expect(requestLogLevel(503, 3)).toBe('warn')
+    expect(requestLogLevel(200, 1000)).toBe('warn')
+    expect(requestLogLevel(200, 40, { slowMs: 25 })).toBe('warn')
+    expect(requestLogLevel(200, 3, { requests: 'all' })).toBe('info')
+    expect(requestLogLevel(404, 3, { requests: 'all' })).toBe('info')
+  })
+
+  /** A small app with the server's id and log middleware, its logger at `level`, and what it wrote. */
+  async function served(level: 'info' | 'debug', options: RequestLogOptions = {}) {
+    const written: Record<string, unknown>[] = []
+    const logger = createLogger({
+      level,
+      destination: { write: (line: string) => void written.push(JSON.parse(line)) },
+    })
+    const app = express()
+    app.use(requestIds())
+    app.use(
+      requestLog(logger, (req) => ({ api: 'other', routes: [req.path] }), {
+        slowMs: 80,
+        ...options,
+      }),
+    )
+    app.get('/ok', (_req, res) => void res.json({ ok: true }))
+    app.get('/slow', (_req, res) => void setTimeout(() => res.json({ ok: true }), 120))
+    app.get('/refused', (_req, res) => void res.status(402).json({ error: 'no credits' }))
+    app.get('/broken', (_req, res) => void res.status(500).json({ error: 'broken' }))
+    const listener = app.listen(0, '127.0.0.1')
+    await new Promise((resolve) => listener.once('listening', resolve))
+    const { port } = listener.address() as { port: number }
+    const ids: Record<string, string> = {}
+    for (const path of ['/ok', '/slow', '/refused', '/broken']) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`)
+      ids[path] = response.headers.get('x-request-id')!
+      await response.text()
+    }
+    await new Promise((resolve) => listener.close(resolve))
+    const levelOf = (path: string) =>
+      written.find((line) => line.msg === 'request' && line.requestId === ids[path])?.level
+    return { written, levelOf }
+  }
+
+  it('at LOG_LEVEL=info a fast success writes no line; refusals, failures and slow requests do, with their ids', async () => {
+    const { levelOf } = await served('info')
+    expect(levelOf('/ok')).toBeUndefined()
+    expect(levelOf('/refused')).toBe(PINO_INFO)
+    expect(levelOf('/broken')).toBe(PINO_WARN)
+    expect(levelOf('/slow')).toBe(PINO_WARN)
+  })
+
+  it('LOG_REQUESTS=all writes every request at info; LOG_LEVEL=debug shows successes at debug', async () => {
+    const all = await served('info', { requests: 'all' })
+    expect(all.levelOf('/ok')).toBe(PINO_INFO)
+    expect(all.written.find((l) => l.level === PINO_WARN && l.slow === true)).toBeDefined()
+    const debug = await served('debug')
+    expect(debug.levelOf('/ok')).toBe(PINO_DEBUG)
   })
 })
