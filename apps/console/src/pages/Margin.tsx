@@ -1,6 +1,10 @@
-import { createAsync, query, revalidate } from '@solidjs/router'
+import { createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
 import { createSignal, For, Show } from 'solid-js'
 import { formatPercent, formatUsd, MarginChart } from '../components/MarginChart.tsx'
+import { CostCaps, getCaps } from '../components/margin/CostCaps.tsx'
+import { FeatureFloors, getFeatureFloors } from '../components/margin/FeatureFloors.tsx'
+import { getMarginSettings, MarginSettingsForm } from '../components/margin/MarginSettingsForm.tsx'
+import { getPrices, PriceBook } from '../components/margin/PriceBook.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
 import { api, type RouterOutputs } from '../lib/api.ts'
@@ -10,16 +14,28 @@ import { useSession } from '../lib/session.tsx'
 type Dimension = 'day' | 'feature' | 'model' | 'product' | 'customer'
 type Row = RouterOutputs['margin']['breakdown'][number]
 
+/** The periods the page offers, in days back from now; 30 is the API's own default. */
+const PERIODS = [7, 30, 90] as const
+type Days = (typeof PERIODS)[number]
+const DAY_MS = 86_400_000
+/** The last `days` days, ending now (the API's `from` ≤ t < `to`). */
+const periodOf = (days: Days) => {
+  const to = new Date()
+  return { from: new Date(to.getTime() - days * DAY_MS).toISOString(), to: to.toISOString() }
+}
+
 const getSummary = query(
-  (projectId: string) => api.margin.summary.query({ projectId }),
+  (projectId: string, days: Days) => api.margin.summary.query({ projectId, ...periodOf(days) }),
   'margin-summary',
 )
 const getBreakdown = query(
-  (projectId: string, by: Dimension) => api.margin.breakdown.query({ projectId, by }),
+  (projectId: string, days: Days, by: Dimension) =>
+    api.margin.breakdown.query({ projectId, by, ...periodOf(days) }),
   'margin-breakdown',
 )
 const getUnprofitable = query(
-  (projectId: string) => api.margin.unprofitableCustomers.query({ projectId }),
+  (projectId: string, days: Days) =>
+    api.margin.unprofitableCustomers.query({ projectId, ...periodOf(days) }),
   'margin-unprofitable',
 )
 const getRefunders = query(
@@ -28,11 +44,20 @@ const getRefunders = query(
 )
 
 const retry = () =>
-  revalidate([getSummary.key, getBreakdown.key, getUnprofitable.key, getRefunders.key])
+  revalidate([
+    getSummary.key,
+    getBreakdown.key,
+    getUnprofitable.key,
+    getRefunders.key,
+    getPrices.key,
+    getCaps.key,
+    getMarginSettings.key,
+    getFeatureFloors.key,
+  ])
 
 /** Saves the API's CSV as a file: the text is the API's, byte for byte. */
-async function downloadCsv(projectId: string, by: Dimension) {
-  const { filename, csv } = await api.margin.csv.query({ projectId, by })
+async function downloadCsv(projectId: string, days: Days, by: Dimension) {
+  const { filename, csv } = await api.margin.csv.query({ projectId, by, ...periodOf(days) })
   const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }))
   const a = document.createElement('a')
   a.href = url
@@ -41,9 +66,12 @@ async function downloadCsv(projectId: string, by: Dimension) {
   setTimeout(() => URL.revokeObjectURL(url), 1000)
 }
 
-function MarginTable(props: { rows: Row[]; label: string; testid: string }) {
+function MarginTable(props: { rows: Row[]; label: string; testid: string; days: Days }) {
   return (
-    <Show when={props.rows.length > 0} fallback={<Empty>Nothing metered in these 30 days.</Empty>}>
+    <Show
+      when={props.rows.length > 0}
+      fallback={<Empty>Nothing metered in these {props.days} days.</Empty>}
+    >
       <div class="table-scroll">
         <table data-testid={props.testid}>
           <thead>
@@ -83,24 +111,41 @@ function MarginTable(props: { rows: Row[]; label: string; testid: string }) {
 }
 
 /**
- * Margin: what the last 30 days earned (the value of the credits burned), what the answers cost
+ * Margin: what the chosen period (7, 30 or 90 days; `?days=` in the address) earned (the value of the credits burned), what the answers cost
  * (the usage records), and the gap, per day, feature, model, product and customer. Figures are
- * the API's, to the micro-dollar; CSV downloads are the API's text.
+ * the API's, to the micro-dollar; CSV downloads are the API's text. Below them, the controls:
+ * the price book, cost caps, feature margin floors and the margin settings (owners change them).
  */
 export default function Margin() {
   const session = useSession()
+  const [params, setParams] = useSearchParams<{ days?: string }>()
+  const period = (): Days => PERIODS.find((d) => String(d) === params.days) ?? 30
   const [by, setBy] = createSignal<Dimension>('feature')
   const [csvError, setCsvError] = createSignal<unknown>(null)
-  const summary = createAsync(() => getSummary(session.projectId()))
-  const days = createAsync(() => getBreakdown(session.projectId(), 'day'))
-  const rows = createAsync(() => getBreakdown(session.projectId(), by()))
-  const unprofitable = createAsync(() => getUnprofitable(session.projectId()))
+  const summary = createAsync(() => getSummary(session.projectId(), period()))
+  const days = createAsync(() => getBreakdown(session.projectId(), period(), 'day'))
+  const rows = createAsync(() => getBreakdown(session.projectId(), period(), by()))
+  const unprofitable = createAsync(() => getUnprofitable(session.projectId(), period()))
   const refunders = createAsync(() => getRefunders(session.projectId()))
   return (
     <div class="page" data-testid="margin-page">
       <header class="page-header">
         <h1>Margin</h1>
-        <span class="muted">Last 30 days</span>
+        <fieldset class="segmented" aria-label="Period" data-testid="margin-period">
+          <For each={PERIODS}>
+            {(d) => (
+              <button
+                type="button"
+                classList={{ selected: period() === d }}
+                aria-pressed={period() === d}
+                data-days={d}
+                onClick={() => setParams({ days: d === 30 ? undefined : String(d) })}
+              >
+                {d} days
+              </button>
+            )}
+          </For>
+        </fieldset>
       </header>
       <Section retry={retry}>
         <Show when={summary()}>
@@ -151,7 +196,10 @@ export default function Margin() {
         </Show>
       </Section>
       <Section title="Revenue and cost per day" retry={retry}>
-        <Show when={(days() ?? []).length > 0} fallback={<Empty>No metered calls yet.</Empty>}>
+        <Show
+          when={(days() ?? []).length > 0}
+          fallback={<Empty>No metered calls in these {period()} days.</Empty>}
+        >
           <MarginChart days={days() ?? []} />
           <p class="muted">
             <span style={{ color: '#2f855a' }}>■</span> revenue{' '}
@@ -180,7 +228,7 @@ export default function Margin() {
               data-testid="margin-csv"
               onClick={() => {
                 setCsvError(null)
-                downloadCsv(session.projectId(), by()).catch(setCsvError)
+                downloadCsv(session.projectId(), period(), by()).catch(setCsvError)
               }}
             >
               Download CSV
@@ -189,7 +237,7 @@ export default function Margin() {
         }
       >
         <Outcome pending={false} error={csvError()} />
-        <MarginTable rows={rows() ?? []} label={by()} testid="margin-breakdown" />
+        <MarginTable rows={rows() ?? []} label={by()} testid="margin-breakdown" days={period()} />
       </Section>
       <div class="columns">
         <Section title="Customers costing more than they pay" retry={retry}>
@@ -197,6 +245,7 @@ export default function Margin() {
             rows={unprofitable() ?? []}
             label="Telegram user"
             testid="margin-unprofitable"
+            days={period()}
           />
         </Section>
         <Section title="Customers by refund rate" retry={retry}>
@@ -233,6 +282,23 @@ export default function Margin() {
               </table>
             </div>
           </Show>
+        </Section>
+      </div>
+      <h2 class="page-subtitle">Controls</h2>
+      <div class="columns">
+        <Section title="Price book" retry={retry}>
+          <PriceBook projectId={session.projectId()} owner={session.isOwner()} />
+        </Section>
+        <Section title="Cost caps" retry={retry}>
+          <CostCaps projectId={session.projectId()} owner={session.isOwner()} />
+        </Section>
+      </div>
+      <div class="columns">
+        <Section title="Revenue rate and alerts" retry={retry}>
+          <MarginSettingsForm projectId={session.projectId()} owner={session.isOwner()} />
+        </Section>
+        <Section title="Floors per feature" retry={retry}>
+          <FeatureFloors projectId={session.projectId()} owner={session.isOwner()} />
         </Section>
       </div>
     </div>
