@@ -260,6 +260,10 @@ describe('a viewer', () => {
     await p.goto(`${world.server.url}/settings`)
     await p.getByTestId('api-keys').waitFor()
     expect(await p.getByRole('button', { name: 'Create key' }).count()).toBe(0)
+    // The overage policy is shown with its sentences, but only an owner changes it.
+    const policy = p.getByRole('form', { name: 'Overage policy' })
+    expect(await policy.getByRole('radio', { name: /Debt/ }).isDisabled()).toBe(true)
+    expect(await policy.getByRole('button', { name: 'Save policy' }).count()).toBe(0)
     // Going around the page does not help: the server refuses the viewer's refund.
     const csrf = await p.evaluate(async () => {
       const r = await fetch('/trpc/operator.auth.session', { credentials: 'include' })

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { consume, grantCredits, listProducts } from '@e-stars/billing'
+import {
+  consume,
+  getOverview,
+  getProjectSettings,
+  grantCredits,
+  listProducts,
+  reserveFeature,
+  settleFeature,
+} from '@e-stars/billing'
 import { sql } from 'drizzle-orm'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -118,6 +126,96 @@ describe('the first hour in the console', () => {
     const bought = products.find((p) => cells.includes(p.title))
     expect(bought, cells.join(' | ')).toBeDefined()
     expect(cells).not.toContain(bought!.key)
+  })
+
+  it('pages payments by the Paid column at the source: no later page holds a newer payment', async () => {
+    // The API itself, one payment a page, as the console's pager walks it (and the CSV export).
+    const walked = await page.evaluate(async (projectId) => {
+      const get = async (path: string, input: unknown) => {
+        const response = await fetch(
+          `/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}`,
+          { credentials: 'include' },
+        )
+        return ((await response.json()) as { result: { data: unknown } }).result.data
+      }
+      const paid: string[] = []
+      let cursor: string | null = null
+      for (let i = 0; i < 10; i++) {
+        const p = (await get('operator.payments.list', { projectId, limit: 1, cursor })) as {
+          payments: Array<{ paidAt: string }>
+          nextCursor: string | null
+        }
+        paid.push(...p.payments.map((x) => x.paidAt))
+        cursor = p.nextCursor
+        if (!cursor) break
+      }
+      const csv = (await get('operator.payments.exportCsv', { projectId })) as { csv: string }
+      const exported = csv.csv
+        .trim()
+        .split('\r\n')
+        .slice(1)
+        .map((line) => line.split(',')[0]!)
+      return { paid, exported }
+    }, world.projectId)
+    expect(walked.paid).toHaveLength(3)
+    expect(walked.paid).toEqual([...walked.paid].sort().reverse())
+    expect(walked.exported).toEqual(walked.paid)
+  })
+
+  it('sets the overage policy on the Settings page, stores it, and counts a shortfall in the Overview', async () => {
+    await page.goto(`${world.server.url}/settings`)
+    const form = page.getByRole('form', { name: 'Overage policy' })
+    await form.waitFor()
+    expect(await form.getByRole('radio', { name: /^Cap/ }).isChecked()).toBe(true)
+    // One sentence each says what the policy does.
+    expect(await form.textContent()).toContain('becomes debt')
+    await form.getByRole('radio', { name: /^Debt/ }).check()
+    await form.getByRole('button', { name: 'Save policy' }).click()
+    await eventually(() => form.getByRole('status').textContent()).toContain(
+      'Overage policy saved: Debt.',
+    )
+    const db = world.database.db
+    expect((await getProjectSettings(db, world.projectId)).overagePolicy).toBe('debt')
+    await page.reload()
+    await eventually(() =>
+      page
+        .getByRole('form', { name: 'Overage policy' })
+        .getByRole('radio', { name: /^Debt/ })
+        .isChecked(),
+    ).toBe(true)
+
+    // A customer with no credits whose answer used far more than its hold: the rest is debt.
+    const reservation = await reserveFeature(db, {
+      projectId: world.projectId,
+      telegramUserId: 2_000_077,
+      feature: 'ai.tokens',
+      quantity: 100,
+      actor: 'api-key:demo',
+      idempotencyKey: randomUUID(),
+    })
+    await settleFeature(db, {
+      projectId: world.projectId,
+      reservationId: reservation.reservationId,
+      quantity: 100_000,
+      actor: 'api-key:demo',
+      idempotencyKey: randomUUID(),
+    })
+    const day = 86_400_000
+    const { shortfalls } = await getOverview(db, {
+      projectId: world.projectId,
+      from: new Date(Date.now() - 30 * day),
+      to: new Date(Date.now() + day),
+    })
+    expect(shortfalls.count).toBeGreaterThan(0)
+    expect(shortfalls.debt).toBeGreaterThan(0)
+    await page.goto(`${world.server.url}/`)
+    const card = page.getByTestId('shortfalls')
+    await eventually(() => card.locator('.metric-value').textContent()).toBe(
+      shortfalls.count.toLocaleString('en-US'),
+    )
+    const hint = await card.locator('.muted').textContent()
+    expect(hint).toContain(`${shortfalls.credits.toLocaleString('en-US')} credits unpaid`)
+    expect(hint).toContain(`${shortfalls.debt.toLocaleString('en-US')} owed as debt`)
   })
 
   it('shows one not-found page for a missing customer, with no panels and no forms', async () => {

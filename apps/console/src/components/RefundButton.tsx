@@ -1,4 +1,5 @@
-import { createSignal, Show } from 'solid-js'
+import { action, json, useSubmission } from '@solidjs/router'
+import { Show } from 'solid-js'
 import { api, describeError, errorInfo } from '../lib/api.ts'
 import { formatNumber, formatStars, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -10,58 +11,55 @@ interface RefundablePayment {
 }
 
 /**
+ * refundStarPayment through the project's bot; answers what was revoked, in words. Nothing is
+ * refetched yet: the dialog shows Telegram's answer first, and the page refreshes when it closes.
+ */
+const refundPayment = action(async (projectId: string, payment: RefundablePayment, d: FormData) => {
+  const outcome = await api.operator.payments.refund.mutate({
+    projectId,
+    telegramPaymentChargeId: payment.chargeId,
+    reason: String(d.get('reason')),
+  })
+  const parts = [
+    `Telegram refunded ${formatStars(payment.amountStars)}`,
+    `${plural(outcome.voided, 'unspent credit')} revoked`,
+  ]
+  if (outcome.spent > 0)
+    parts.push(
+      outcome.policy === 'debt'
+        ? `${formatNumber(outcome.repaidFromOtherLots)} taken from other lots, ${formatNumber(outcome.debtAdded)} owed as debt`
+        : `${formatNumber(outcome.absorbed)} already spent (absorbed)`,
+    )
+  if (outcome.entitlementsRevoked > 0)
+    parts.push(`${plural(outcome.entitlementsRevoked, 'entitlement')} ended`)
+  return json(`${parts.join('; ')}.`, { revalidate: 'nothing' })
+}, 'payment-refund')
+
+/** Telegram's refusal is said as Telegram's; anything else in the console's words. */
+const refusal = (error: unknown) =>
+  errorInfo(error).billing?.code === 'TELEGRAM_CALL_FAILED'
+    ? `Telegram said: ${describeError(error)}`
+    : describeError(error)
+
+/**
  * Refund with a confirmation and a reason. Sends refundStarPayment through the project's bot and
  * shows Telegram's answer: what was revoked, or why Telegram refused.
  */
 export function RefundButton(props: { payment: RefundablePayment; onDone: () => void }) {
   const session = useSession()
   let dialog!: HTMLDialogElement
-  const [pending, setPending] = createSignal(false)
-  const [answer, setAnswer] = createSignal<{ ok: boolean; text: string } | null>(null)
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault()
-    const data = new FormData(event.currentTarget as HTMLFormElement)
-    setPending(true)
-    setAnswer(null)
-    try {
-      const outcome = await api.operator.payments.refund.mutate({
-        projectId: session.projectId(),
-        telegramPaymentChargeId: props.payment.chargeId,
-        reason: String(data.get('reason')),
-      })
-      const parts = [
-        `Telegram refunded ${formatStars(props.payment.amountStars)}`,
-        `${plural(outcome.voided, 'unspent credit')} revoked`,
-      ]
-      if (outcome.spent > 0)
-        parts.push(
-          outcome.policy === 'debt'
-            ? `${formatNumber(outcome.repaidFromOtherLots)} taken from other lots, ${formatNumber(outcome.debtAdded)} owed as debt`
-            : `${formatNumber(outcome.absorbed)} already spent (absorbed)`,
-        )
-      if (outcome.entitlementsRevoked > 0)
-        parts.push(`${plural(outcome.entitlementsRevoked, 'entitlement')} ended`)
-      setAnswer({ ok: true, text: `${parts.join('; ')}.` })
-    } catch (e) {
-      const info = errorInfo(e)
-      setAnswer({
-        ok: false,
-        text:
-          info.billing?.code === 'TELEGRAM_CALL_FAILED'
-            ? `Telegram said: ${describeError(e)}`
-            : describeError(e),
-      })
-    } finally {
-      setPending(false)
-    }
-  }
+  const submission = useSubmission(
+    refundPayment,
+    ([, payment]) => payment.chargeId === props.payment.chargeId,
+  )
+  const done = () => Boolean(submission.result)
   return (
     <>
       <button
         type="button"
         class="danger small"
         onClick={() => {
-          setAnswer(null)
+          submission.clear()
           dialog.showModal()
         }}
       >
@@ -72,10 +70,14 @@ export function RefundButton(props: { payment: RefundablePayment; onDone: () => 
         aria-labelledby={`refund-${props.payment.chargeId}`}
         // The page refreshes once Telegram's answer has been read (the row then shows "refunded").
         onClose={() => {
-          if (answer()?.ok) props.onDone()
+          if (done()) props.onDone()
         }}
       >
-        <form class="stack" onSubmit={submit}>
+        <form
+          class="stack"
+          action={refundPayment.with(session.projectId(), props.payment)}
+          method="post"
+        >
           <h2 id={`refund-${props.payment.chargeId}`}>
             Refund {formatStars(props.payment.amountStars)}?
           </h2>
@@ -88,20 +90,27 @@ export function RefundButton(props: { payment: RefundablePayment; onDone: () => 
             Reason
             <input name="reason" type="text" required maxLength={500} autofocus />
           </label>
-          <Show when={answer()}>
-            {(a) => (
-              <p class={a().ok ? 'success' : 'form-error'} role={a().ok ? 'status' : 'alert'}>
-                {a().text}
+          <Show when={submission.result}>
+            {(text) => (
+              <p class="success" role="status">
+                {text()}
+              </p>
+            )}
+          </Show>
+          <Show when={submission.error}>
+            {(error) => (
+              <p class="form-error" role="alert">
+                {refusal(error())}
               </p>
             )}
           </Show>
           <div class="row end">
             <button type="button" class="secondary" onClick={() => dialog.close()}>
-              {answer()?.ok ? 'Close' : 'Cancel'}
+              {done() ? 'Close' : 'Cancel'}
             </button>
-            <Show when={!answer()?.ok}>
-              <button type="submit" class="danger" disabled={pending()}>
-                {pending() ? 'Refunding…' : 'Refund'}
+            <Show when={!done()}>
+              <button type="submit" class="danger" disabled={submission.pending}>
+                {submission.pending ? 'Refunding…' : 'Refund'}
               </button>
             </Show>
           </div>

@@ -1,7 +1,7 @@
 import { createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { createSignal, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
-import { Empty } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api, type RouterOutputs } from '../lib/api.ts'
 import { formatDateTime } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -70,48 +70,28 @@ export default function Audit() {
       <Section retry={() => revalidate(listAudit.key)}>
         <Show when={page()}>
           {(p) => (
-            <Show
-              when={p().entries.length > 0}
-              fallback={<Empty>No operator actions recorded yet.</Empty>}
-            >
-              <div class="table-scroll">
-                <table class="audit" data-testid="audit">
-                  <thead>
-                    <tr>
-                      <th>When</th>
-                      <th>Who</th>
-                      <th>What</th>
-                      <th>Target</th>
-                      <th>Before</th>
-                      <th>After</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={[...p().entries, ...older()]}>
-                      {(e) => (
-                        <tr>
-                          <td>{formatDateTime(e.createdAt, session.timeZone())}</td>
-                          <td>{e.actor.replace(/^operator:/, '')}</td>
-                          <td class="mono">{e.action}</td>
-                          <td class="mono small">{e.target ?? '—'}</td>
-                          <td>
-                            <pre>{show(e.before)}</pre>
-                          </td>
-                          <td>
-                            <pre>{show(e.after)}</pre>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
+            <>
+              <Table
+                rows={[...p().entries, ...older()]}
+                class="audit"
+                testId="audit"
+                label="Audit log"
+                empty="No operator actions recorded yet."
+                columns={[
+                  { header: 'When', cell: (e) => formatDateTime(e.createdAt, session.timeZone()) },
+                  { header: 'Who', cell: (e) => e.actor.replace(/^operator:/, '') },
+                  { header: 'What', class: 'mono', cell: (e) => e.action },
+                  { header: 'Target', class: 'mono small', cell: (e) => e.target ?? '—' },
+                  { header: 'Before', cell: (e) => <pre>{show(e.before)}</pre> },
+                  { header: 'After', cell: (e) => <pre>{show(e.after)}</pre> },
+                ]}
+              />
               <Show when={next()}>
                 <button type="button" class="secondary" onClick={more}>
                   Older entries
                 </button>
               </Show>
-            </Show>
+            </>
           )}
         </Show>
       </Section>

@@ -1,4 +1,13 @@
-import { A, createAsync, query, revalidate, useParams } from '@solidjs/router'
+import {
+  A,
+  action,
+  createAsync,
+  query,
+  revalidate,
+  useAction,
+  useParams,
+  useSubmission,
+} from '@solidjs/router'
 import { createSignal, For, Show } from 'solid-js'
 import { AdjustCredits } from '../components/AdjustCredits.tsx'
 import { confirmDialog } from '../components/ConfirmDialog.tsx'
@@ -7,6 +16,7 @@ import { RefundButton } from '../components/RefundButton.tsx'
 import { RefundFigures } from '../components/RefundFigures.tsx'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api, errorInfo, type RouterOutputs } from '../lib/api.ts'
 import {
   customerName,
@@ -50,6 +60,43 @@ type TimelineEntry = RouterOutputs['operator']['customers']['timeline']['entries
 
 export const refreshCustomer = () => revalidate([getCustomer.key, getBalance.key, getTimeline.key])
 
+/** Block (after the console's own confirmation) or unblock; null when the operator cancelled. */
+const setBlocked = action(async (projectId: string, telegramUserId: number, blocked: boolean) => {
+  if (
+    blocked &&
+    !(await confirmDialog({
+      title: 'Block this customer?',
+      body: 'They can neither buy nor consume until unblocked.',
+      confirmLabel: 'Block',
+      danger: true,
+    }))
+  )
+    return null
+  await api.operator.customers.setBlocked.mutate({ projectId, telegramUserId, blocked })
+  return blocked ? 'Blocked.' : 'Unblocked.'
+}, 'customer-block')
+
+/** End an entitlement now, with the reason the console's dialog asks for. */
+const revokeEntitlement = action(
+  async (projectId: string, entitlement: { id: number; featureKey: string }) => {
+    const reason = await confirmDialog({
+      title: `End ${entitlement.featureKey} for this customer?`,
+      body: 'The access ends now; the reason goes to the audit log.',
+      confirmLabel: 'Revoke',
+      danger: true,
+      reason: { label: 'Reason' },
+    })
+    if (typeof reason !== 'string') return null
+    await api.operator.customers.revokeEntitlement.mutate({
+      projectId,
+      entitlementId: entitlement.id,
+      reason,
+    })
+    return `Ended ${entitlement.featureKey}.`
+  },
+  'entitlement-revoke',
+)
+
 export default function Customer() {
   const session = useSession()
   const params = useParams<{ telegramUserId: string }>()
@@ -58,35 +105,10 @@ export default function Customer() {
   const balance = createAsync(() => getBalance(session.projectId(), id()))
   const timeline = createAsync(() => getTimeline(session.projectId(), id()))
   const quotas = createAsync(() => getQuotas(session.projectId(), id()))
-  const [blocking, setBlocking] = createSignal(false)
-  const [blockError, setBlockError] = createSignal<unknown>(null)
-  const [revokeError, setRevokeError] = createSignal<unknown>(null)
-  const toggleBlocked = async (blocked: boolean) => {
-    if (
-      blocked &&
-      !(await confirmDialog({
-        title: 'Block this customer?',
-        body: 'They can neither buy nor consume until unblocked.',
-        confirmLabel: 'Block',
-        danger: true,
-      }))
-    )
-      return
-    setBlocking(true)
-    setBlockError(null)
-    try {
-      await api.operator.customers.setBlocked.mutate({
-        projectId: session.projectId(),
-        telegramUserId: id(),
-        blocked,
-      })
-      await refreshCustomer()
-    } catch (e) {
-      setBlockError(e)
-    } finally {
-      setBlocking(false)
-    }
-  }
+  const blocking = useSubmission(setBlocked)
+  const toggleBlocked = useAction(setBlocked)
+  const revoking = useSubmission(revokeEntitlement)
+  const revoke = useAction(revokeEntitlement)
   // Older pages of the timeline, loaded on demand.
   const [older, setOlder] = createSignal<TimelineEntry[]>([])
   const [olderCursor, setOlderCursor] = createSignal<string | null | undefined>(undefined)
@@ -141,15 +163,19 @@ export default function Customer() {
                       <button
                         type="button"
                         class={c().blocked ? 'secondary' : 'danger'}
-                        disabled={blocking()}
-                        onClick={() => toggleBlocked(!c().blocked)}
+                        disabled={blocking.pending}
+                        onClick={() =>
+                          void toggleBlocked(session.projectId(), id(), !c().blocked).catch(
+                            () => {},
+                          )
+                        }
                       >
                         {c().blocked ? 'Unblock' : 'Block'}
                       </button>
                     </div>
                   </Show>
                 </header>
-                <Outcome pending={false} error={blockError()} />
+                <Outcome pending={false} error={blocking.error} />
                 <div class="metrics">
                   <div class="metric card">
                     <div class="metric-label">Available</div>
@@ -228,39 +254,36 @@ export default function Customer() {
             <Section title="Lots" retry={refreshCustomer}>
               <Show when={balance()}>
                 {(b) => (
-                  <Show when={b().lots.length > 0} fallback={<Empty>No live lots.</Empty>}>
-                    <div class="table-scroll">
-                      <table>
-                        <thead>
-                          <tr>
-                            <th>Source</th>
-                            <th class="num">Remaining</th>
-                            <th>Expires</th>
-                          </tr>
-                        </thead>
-                        <tbody>
-                          <For each={b().lots}>
-                            {(lot) => (
-                              <tr>
-                                <td class="reason">
-                                  {lot.reason}{' '}
-                                  <Show when={!lot.reason.toLowerCase().includes(lot.source)}>
-                                    <span class="muted">({lot.source})</span>
-                                  </Show>
-                                </td>
-                                <td class="num">
-                                  {formatNumber(lot.remaining)} / {formatNumber(lot.amount)}
-                                </td>
-                                <td>
-                                  {lot.expiresAt ? formatDateTime(lot.expiresAt, tz()) : 'never'}
-                                </td>
-                              </tr>
-                            )}
-                          </For>
-                        </tbody>
-                      </table>
-                    </div>
-                  </Show>
+                  <Table
+                    rows={b().lots}
+                    label="Lots"
+                    empty="No live lots."
+                    columns={[
+                      {
+                        header: 'Source',
+                        class: 'reason',
+                        cell: (lot) => (
+                          <>
+                            {lot.reason}{' '}
+                            <Show when={!lot.reason.toLowerCase().includes(lot.source)}>
+                              <span class="muted">({lot.source})</span>
+                            </Show>
+                          </>
+                        ),
+                      },
+                      {
+                        header: 'Remaining',
+                        class: 'num',
+                        cell: (lot) =>
+                          `${formatNumber(lot.remaining)} / ${formatNumber(lot.amount)}`,
+                      },
+                      {
+                        header: 'Expires',
+                        cell: (lot) =>
+                          lot.expiresAt ? formatDateTime(lot.expiresAt, tz()) : 'never',
+                      },
+                    ]}
+                  />
                 )}
               </Show>
             </Section>
@@ -285,42 +308,39 @@ export default function Customer() {
             <Section title="Quotas" retry={refreshCustomer}>
               <Show when={quotas()}>
                 {(list) => (
-                  <Show when={list().length > 0} fallback={<Empty>No quota applies.</Empty>}>
-                    <div class="table-scroll">
-                      <table>
-                        <thead>
-                          <tr>
-                            <th>Feature</th>
-                            <th class="num">Used</th>
-                            <th>Resets</th>
-                          </tr>
-                        </thead>
-                        <tbody>
-                          <For each={list()}>
-                            {(q) => (
-                              <tr>
-                                <td>
-                                  {q.featureName}{' '}
-                                  <span class="muted">
-                                    {q.free ? '(free allowance)' : `(per ${q.period})`}
-                                  </span>
-                                </td>
-                                <td class="num" classList={{ warn: q.remaining === 0 }}>
-                                  {formatNumber(q.used)} / {formatNumber(q.limit)}
-                                </td>
-                                <td>{q.resetsAt ? formatRelative(q.resetsAt) : '—'}</td>
-                              </tr>
-                            )}
-                          </For>
-                        </tbody>
-                      </table>
-                    </div>
-                  </Show>
+                  <Table
+                    rows={list()}
+                    label="Quotas"
+                    empty="No quota applies."
+                    columns={[
+                      {
+                        header: 'Feature',
+                        cell: (q) => (
+                          <>
+                            {q.featureName}{' '}
+                            <span class="muted">
+                              {q.free ? '(free allowance)' : `(per ${q.period})`}
+                            </span>
+                          </>
+                        ),
+                      },
+                      {
+                        header: 'Used',
+                        class: 'num',
+                        cellClass: (q) => q.remaining === 0 && 'warn',
+                        cell: (q) => `${formatNumber(q.used)} / ${formatNumber(q.limit)}`,
+                      },
+                      {
+                        header: 'Resets',
+                        cell: (q) => (q.resetsAt ? formatRelative(q.resetsAt) : '—'),
+                      },
+                    ]}
+                  />
                 )}
               </Show>
             </Section>
             <Section title="Entitlements" retry={refreshCustomer}>
-              <Outcome pending={false} error={revokeError()} />
+              <Outcome pending={false} error={revoking.error} />
               <Show when={session.isOwner()}>
                 <GrantAccess telegramUserId={id()} />
               </Show>
@@ -343,24 +363,8 @@ export default function Customer() {
                               <button
                                 type="button"
                                 class="secondary small"
-                                onClick={async () => {
-                                  const reason = await confirmDialog({
-                                    title: `End ${e.featureKey} for this customer?`,
-                                    body: 'The access ends now; the reason goes to the audit log.',
-                                    confirmLabel: 'Revoke',
-                                    danger: true,
-                                    reason: { label: 'Reason' },
-                                  })
-                                  if (typeof reason !== 'string') return
-                                  setRevokeError(null)
-                                  await api.operator.customers.revokeEntitlement
-                                    .mutate({
-                                      projectId: session.projectId(),
-                                      entitlementId: e.id,
-                                      reason,
-                                    })
-                                    .then(refreshCustomer, setRevokeError)
-                                }}
+                                disabled={revoking.pending}
+                                onClick={() => void revoke(session.projectId(), e).catch(() => {})}
                               >
                                 Revoke
                               </button>
@@ -379,47 +383,39 @@ export default function Customer() {
         <Section title="Payments" retry={refreshCustomer}>
           <Show when={customer()}>
             {(c) => (
-              <Show when={c().payments.length > 0} fallback={<Empty>No payments yet.</Empty>}>
-                <div class="table-scroll">
-                  <table data-testid="payments">
-                    <thead>
-                      <tr>
-                        <th>Paid</th>
-                        <th>Product</th>
-                        <th class="num">Stars</th>
-                        <th>Status</th>
-                        <th>Charge</th>
-                        <th />
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={[...c().payments].sort(byPaidAtDesc)}>
-                        {(p) => (
-                          <tr>
-                            <td>{formatDateTime(p.paidAt, tz())}</td>
-                            <td>{productTitle(p.productKey)}</td>
-                            <td class="num">{formatStars(p.amountStars)}</td>
-                            <td>
-                              <span class={`badge ${p.status}`}>{p.status}</span>
-                              <Show when={p.refundedAt}>
-                                <div class="muted">
-                                  {p.refundedBy ? `by ${p.refundedBy}` : ''} {p.refundReason ?? ''}
-                                </div>
-                              </Show>
-                            </td>
-                            <td class="mono small">{p.chargeId}</td>
-                            <td>
-                              <Show when={p.status === 'paid' && session.isOwner()}>
-                                <RefundButton payment={p} onDone={refreshCustomer} />
-                              </Show>
-                            </td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </div>
-              </Show>
+              <Table
+                rows={[...c().payments].sort(byPaidAtDesc)}
+                testId="payments"
+                label="Payments"
+                empty="No payments yet."
+                columns={[
+                  { header: 'Paid', cell: (p) => formatDateTime(p.paidAt, tz()) },
+                  { header: 'Product', cell: (p) => productTitle(p.productKey) },
+                  { header: 'Stars', class: 'num', cell: (p) => formatStars(p.amountStars) },
+                  {
+                    header: 'Status',
+                    cell: (p) => (
+                      <>
+                        <span class={`badge ${p.status}`}>{p.status}</span>
+                        <Show when={p.refundedAt}>
+                          <div class="muted">
+                            {p.refundedBy ? `by ${p.refundedBy}` : ''} {p.refundReason ?? ''}
+                          </div>
+                        </Show>
+                      </>
+                    ),
+                  },
+                  { header: 'Charge', class: 'mono small', cell: (p) => p.chargeId },
+                  {
+                    header: '',
+                    cell: (p) => (
+                      <Show when={p.status === 'paid' && session.isOwner()}>
+                        <RefundButton payment={p} onDone={refreshCustomer} />
+                      </Show>
+                    ),
+                  },
+                ]}
+              />
             )}
           </Show>
         </Section>

@@ -4,6 +4,7 @@ import { Section } from '../components/Section.tsx'
 import { Empty } from '../components/States.tsx'
 import { api } from '../lib/api.ts'
 import { formatDateTime } from '../lib/format.ts'
+import { useProductTitle } from '../lib/products.ts'
 import { useSession } from '../lib/session.tsx'
 
 const loadSubscriptions = query(
@@ -30,6 +31,7 @@ export function CustomerSubscriptions(props: { telegramUserId: number }) {
   const session = useSession()
   const list = createAsync(() => loadSubscriptions(session.projectId(), props.telegramUserId))
   const tz = () => session.timeZone()
+  const productTitle = useProductTitle()
   return (
     <Section title="Subscriptions" retry={() => revalidate(loadSubscriptions.key)}>
       <Show when={list()}>
@@ -39,7 +41,7 @@ export function CustomerSubscriptions(props: { telegramUserId: number }) {
               {(s) => (
                 <div class="subscription">
                   <p>
-                    <strong>{s.productKey}</strong>{' '}
+                    <strong>{productTitle(s.productKey)}</strong>{' '}
                     <span class={`badge ${s.renewalState === 'active' ? '' : 'warn'}`}>
                       {STATE_WORDS[s.renewalState] ?? s.renewalState}
                     </span>{' '}

@@ -1,7 +1,7 @@
 import { A, createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { createSignal, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
-import { Empty } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api } from '../lib/api.ts'
 import { customerName, formatDateTime, formatNumber, formatStars } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -64,85 +64,80 @@ export default function Customers() {
       <Section retry={() => revalidate(searchCustomers.key)}>
         <Show when={page()}>
           {(p) => (
-            <Show
-              when={p().customers.length > 0}
-              fallback={
-                <Empty>
-                  {q()
+            <>
+              <Table
+                rows={p().customers}
+                class="customers"
+                label="Customers"
+                empty={
+                  q()
                     ? `No customer matches “${q()}”.`
-                    : 'No customers yet: they appear when your bot first sees them.'}
-                </Empty>
-              }
-            >
-              <div class="table-scroll">
-                <table class="customers">
-                  <thead>
-                    <tr>
-                      <th>Customer</th>
-                      <th>Telegram id</th>
-                      <th class="num">Balance</th>
-                      <th class="num">Held</th>
-                      <th class="num">Debt</th>
-                      <th class="num">Lifetime</th>
-                      <th>Last activity</th>
-                      <th />
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={p().customers}>
-                      {(c) => (
-                        <tr>
-                          <td>
-                            <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
-                            <Show when={c.username}>
-                              <span class="muted"> @{c.username}</span>
-                            </Show>
-                          </td>
-                          <td class="mono">{c.telegramUserId}</td>
-                          <td class="num">{formatNumber(c.available)}</td>
-                          <td class="num">{formatNumber(c.held)}</td>
-                          <td class="num" classList={{ warn: c.debt > 0 }}>
-                            {formatNumber(c.debt)}
-                          </td>
-                          <td class="num">{formatStars(c.lifetimeStars)}</td>
-                          <td>{formatDateTime(c.lastActiveAt, session.timeZone())}</td>
-                          <td>
-                            <Show when={c.blocked}>
-                              <span class="badge danger">blocked</span>
-                            </Show>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-              <nav class="pager" aria-label="Pages">
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={history().length === 0}
-                  onClick={() => {
-                    const previous = history()
-                    setHistory(previous.slice(0, -1))
-                    setParams({ after: previous[previous.length - 1] ?? undefined })
-                  }}
-                >
-                  ← Previous
-                </button>
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={!p().nextCursor}
-                  onClick={() => {
-                    setHistory([...history(), cursor()])
-                    setParams({ after: p().nextCursor ?? undefined })
-                  }}
-                >
-                  Next →
-                </button>
-              </nav>
-            </Show>
+                    : 'No customers yet: they appear when your bot first sees them.'
+                }
+                columns={[
+                  {
+                    header: 'Customer',
+                    cell: (c) => (
+                      <>
+                        <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
+                        <Show when={c.username}>
+                          <span class="muted"> @{c.username}</span>
+                        </Show>
+                      </>
+                    ),
+                  },
+                  { header: 'Telegram id', class: 'mono', cell: (c) => c.telegramUserId },
+                  { header: 'Balance', class: 'num', cell: (c) => formatNumber(c.available) },
+                  { header: 'Held', class: 'num', cell: (c) => formatNumber(c.held) },
+                  {
+                    header: 'Debt',
+                    class: 'num',
+                    cellClass: (c) => c.debt > 0 && 'warn',
+                    cell: (c) => formatNumber(c.debt),
+                  },
+                  { header: 'Lifetime', class: 'num', cell: (c) => formatStars(c.lifetimeStars) },
+                  {
+                    header: 'Last activity',
+                    cell: (c) => formatDateTime(c.lastActiveAt, session.timeZone()),
+                  },
+                  {
+                    header: '',
+                    cell: (c) => (
+                      <Show when={c.blocked}>
+                        <span class="badge danger">blocked</span>
+                      </Show>
+                    ),
+                  },
+                ]}
+              />
+              <Show when={history().length > 0 || p().nextCursor}>
+                <nav class="pager" aria-label="Pages">
+                  <button
+                    type="button"
+                    class="secondary"
+                    disabled={history().length === 0}
+                    onClick={() => {
+                      const previous = history()
+                      setHistory(previous.slice(0, -1))
+                      setParams({ after: previous[previous.length - 1] ?? undefined })
+                    }}
+                  >
+                    ← Previous
+                  </button>
+                  <button
+                    type="button"
+                    class="secondary"
+                    disabled={!p().nextCursor}
+                    onClick={() => {
+                      setHistory([...history(), cursor()])
+                      setParams({ after: p().nextCursor ?? undefined })
+                    }}
+                  >
+                    Next →
+                  </button>
+                </nav>
+              </Show>
+            </>
           )}
         </Show>
       </Section>

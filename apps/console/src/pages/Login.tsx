@@ -1,43 +1,41 @@
-import { useNavigate } from '@solidjs/router'
-import { createEffect, createSignal, onMount, Show } from 'solid-js'
-import { describeError, errorInfo } from '../lib/api.ts'
+import { action, useNavigate, useSubmission } from '@solidjs/router'
+import { createEffect, onMount, Show } from 'solid-js'
+import { api, describeError, errorInfo, setCsrfToken } from '../lib/api.ts'
 import { formatRelative } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
+
+/** Logs in; the router then refetches the session, and the page moves on to the overview. */
+const logIn = action(async (d: FormData) => {
+  const result = await api.operator.auth.login.mutate({
+    email: String(d.get('email')),
+    password: String(d.get('password')),
+  })
+  setCsrfToken(result.csrfToken)
+  return true
+}, 'login')
+
+/** Why the login was refused, in words: a wrong password, or too many attempts and when to retry. */
+function refusal(error: unknown): string {
+  const info = errorInfo(error)
+  if (info.billing?.code === 'TOO_MANY_LOGIN_ATTEMPTS')
+    return `Too many failed attempts. Try again ${formatRelative(String(info.billing.retryAt))}.`
+  if (info.code === 'UNAUTHORIZED') return 'Wrong email or password.'
+  return describeError(error)
+}
 
 export default function Login() {
   const session = useSession()
   const navigate = useNavigate()
-  const [pending, setPending] = createSignal(false)
-  const [error, setError] = createSignal<string | null>(null)
+  const submission = useSubmission(logIn)
   let email!: HTMLInputElement
   // `autofocus` only works on the first page load; the login page may be reached later.
   onMount(() => email.focus())
   createEffect(() => {
     if (session.session()) navigate('/', { replace: true })
   })
-  const submit = async (event: SubmitEvent) => {
-    event.preventDefault()
-    const form = new FormData(event.currentTarget as HTMLFormElement)
-    setPending(true)
-    setError(null)
-    try {
-      await session.login(String(form.get('email')), String(form.get('password')))
-      navigate('/', { replace: true })
-    } catch (e) {
-      const info = errorInfo(e)
-      if (info.billing?.code === 'TOO_MANY_LOGIN_ATTEMPTS')
-        setError(
-          `Too many failed attempts. Try again ${formatRelative(String(info.billing.retryAt))}.`,
-        )
-      else if (info.code === 'UNAUTHORIZED') setError('Wrong email or password.')
-      else setError(describeError(e))
-    } finally {
-      setPending(false)
-    }
-  }
   return (
     <main class="login">
-      <form class="card login-card" onSubmit={submit} aria-labelledby="login-title">
+      <form class="card login-card" action={logIn} method="post" aria-labelledby="login-title">
         <h1 id="login-title">e-Stars console</h1>
         <p class="muted">Log in to see balances, payments and refunds.</p>
         <label>
@@ -48,13 +46,15 @@ export default function Login() {
           Password
           <input name="password" type="password" autocomplete="current-password" required />
         </label>
-        <Show when={error()}>
-          <p class="form-error" role="alert">
-            {error()}
-          </p>
+        <Show when={submission.error}>
+          {(error) => (
+            <p class="form-error" role="alert">
+              {refusal(error())}
+            </p>
+          )}
         </Show>
-        <button type="submit" disabled={pending()}>
-          {pending() ? 'Logging in…' : 'Log in'}
+        <button type="submit" disabled={submission.pending}>
+          {submission.pending ? 'Logging in…' : 'Log in'}
         </button>
       </form>
     </main>

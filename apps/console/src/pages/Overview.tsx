@@ -2,7 +2,7 @@ import { A, createAsync, query, revalidate, useSearchParams } from '@solidjs/rou
 import { For, Show } from 'solid-js'
 import { Chart } from '../components/Chart.tsx'
 import { Section } from '../components/Section.tsx'
-import { Empty } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api } from '../lib/api.ts'
 import { customerName, formatDay, formatNumber, formatStars, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -67,6 +67,16 @@ export default function Overview() {
                   hint={`+${formatNumber(o().creditsGranted)} granted free`}
                 />
                 <Metric label="Credits consumed" value={formatNumber(o().creditsConsumed)} />
+                <Metric
+                  label="Shortfalls"
+                  testId="shortfalls"
+                  value={formatNumber(o().shortfalls.count)}
+                  hint={
+                    o().shortfalls.count === 0
+                      ? 'every answer was paid in full'
+                      : `${plural(o().shortfalls.credits, 'credit')} unpaid · ${formatNumber(o().shortfalls.debt)} owed as debt`
+                  }
+                />
               </div>
               <div class="charts">
                 <div class="card">
@@ -116,33 +126,22 @@ export default function Overview() {
                     ({o().timeZone})
                   </span>
                 </header>
-                <Show
-                  when={o().topConsumers.length > 0}
-                  fallback={<Empty>No credits were consumed in this period.</Empty>}
-                >
-                  <div class="table-scroll">
-                    <table>
-                      <thead>
-                        <tr>
-                          <th>Customer</th>
-                          <th class="num">Credits consumed</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        <For each={o().topConsumers}>
-                          {(c) => (
-                            <tr>
-                              <td>
-                                <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>
-                              </td>
-                              <td class="num">{formatNumber(c.consumed)}</td>
-                            </tr>
-                          )}
-                        </For>
-                      </tbody>
-                    </table>
-                  </div>
-                </Show>
+                <Table
+                  rows={o().topConsumers}
+                  label="Top consumers"
+                  empty="No credits were consumed in this period."
+                  columns={[
+                    {
+                      header: 'Customer',
+                      cell: (c) => <A href={`/customers/${c.telegramUserId}`}>{customerName(c)}</A>,
+                    },
+                    {
+                      header: 'Credits consumed',
+                      class: 'num',
+                      cell: (c) => formatNumber(c.consumed),
+                    },
+                  ]}
+                />
               </section>
             </>
           )}
@@ -152,9 +151,9 @@ export default function Overview() {
   )
 }
 
-function Metric(props: { label: string; value: string; hint?: string }) {
+function Metric(props: { label: string; value: string; hint?: string; testId?: string }) {
   return (
-    <div class="metric card">
+    <div class="metric card" data-testid={props.testId}>
       <div class="metric-label">{props.label}</div>
       <div class="metric-value">{props.value}</div>
       <Show when={props.hint}>

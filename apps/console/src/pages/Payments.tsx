@@ -1,9 +1,19 @@
-import { A, createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
+import {
+  A,
+  action,
+  createAsync,
+  json,
+  query,
+  revalidate,
+  useAction,
+  useSearchParams,
+  useSubmission,
+} from '@solidjs/router'
 import { createSignal, For, onCleanup, onMount, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
-import { Empty } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api, describeError, type RouterOutputs } from '../lib/api.ts'
-import { customerName, formatDateTime, formatStars } from '../lib/format.ts'
+import { customerName, formatDateTime, formatStars, plural } from '../lib/format.ts'
 import { byPaidAtDesc, listAllProducts, useProductTitle } from '../lib/products.ts'
 import { useSession } from '../lib/session.tsx'
 
@@ -30,6 +40,18 @@ const listPayments = query(
 
 const POLL_MS = 5000
 
+/** The filtered list as a CSV download; reading it changes nothing, so nothing is refetched. */
+const exportPayments = action(async (projectId: string, filters: Filters) => {
+  const result = await api.operator.payments.exportCsv.query({ projectId, ...toInput(filters) })
+  const url = URL.createObjectURL(new Blob([result.csv], { type: 'text/csv' }))
+  const link = document.createElement('a')
+  link.href = url
+  link.download = `payments-${new Date().toISOString().slice(0, 10)}.csv`
+  link.click()
+  URL.revokeObjectURL(url)
+  return json(`Exported ${plural(result.rows, 'payment')}.`, { revalidate: 'nothing' })
+}, 'payments-export')
+
 export default function Payments() {
   const session = useSession()
   const [params, setParams] = useSearchParams<Filters & { before?: string }>()
@@ -46,7 +68,8 @@ export default function Payments() {
   const productTitle = useProductTitle()
   // The live feed: payments that arrived since the page loaded, newest first.
   const [live, setLive] = createSignal<Payment[]>([])
-  const [exporting, setExporting] = createSignal<string | null>(null)
+  const exported = useSubmission(exportPayments)
+  const exportCsv = useAction(exportPayments)
   const newestId = () => live()[0]?.id ?? page()?.payments[0]?.id ?? null
   onMount(() => {
     const timer = setInterval(async () => {
@@ -79,37 +102,26 @@ export default function Payments() {
       before: undefined,
     })
   }
-  const exportCsv = async () => {
-    setExporting('Preparing…')
-    try {
-      const result = await api.operator.payments.exportCsv.query({
-        projectId: session.projectId(),
-        ...toInput(filters()),
-      })
-      const url = URL.createObjectURL(new Blob([result.csv], { type: 'text/csv' }))
-      const link = document.createElement('a')
-      link.href = url
-      link.download = `payments-${new Date().toISOString().slice(0, 10)}.csv`
-      link.click()
-      URL.revokeObjectURL(url)
-      setExporting(`Exported ${result.rows} payments.`)
-    } catch (e) {
-      setExporting(describeError(e))
-    }
-  }
   return (
     <div class="page">
       <header class="page-header">
         <h1>Payments</h1>
         <div class="row">
           <span class="live-dot" title="New payments appear on their own" /> live
-          <button type="button" class="secondary" onClick={exportCsv}>
-            Export CSV
+          <button
+            type="button"
+            class="secondary"
+            disabled={exported.pending}
+            onClick={() => void exportCsv(session.projectId(), filters()).catch(() => {})}
+          >
+            {exported.pending ? 'Preparing…' : 'Export CSV'}
           </button>
-          <Show when={exporting()}>
-            <span class="muted" role="status">
-              {exporting()}
-            </span>
+          <Show when={exported.result ?? (exported.error && describeError(exported.error))}>
+            {(text) => (
+              <span class="muted" role="status">
+                {text()}
+              </span>
+            )}
           </Show>
         </div>
       </header>
@@ -143,74 +155,75 @@ export default function Payments() {
       <Section retry={() => revalidate(listPayments.key)}>
         <Show when={page()}>
           {(p) => (
-            <Show
-              when={p().payments.length + live().length > 0}
-              fallback={<Empty>No payments match. New ones appear here as they arrive.</Empty>}
-            >
-              <div class="table-scroll">
-                <table data-testid="payments-table">
-                  <thead>
-                    <tr>
-                      <th>Paid</th>
-                      <th>Customer</th>
-                      <th>Product</th>
-                      <th class="num">Stars</th>
-                      <th>Status</th>
-                      <th>Charge</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={[...live(), ...p().payments].sort(byPaidAtDesc)}>
-                      {(payment) => (
-                        <tr
-                          classList={{ fresh: live().includes(payment) }}
-                          data-paid-at={payment.paidAt}
-                        >
-                          <td>{formatDateTime(payment.paidAt, session.timeZone())}</td>
-                          <td>
-                            <A href={`/customers/${payment.telegramUserId}`}>
-                              {customerName({
-                                username: payment.username,
-                                firstName: payment.firstName,
-                                telegramUserId: payment.telegramUserId,
-                              })}
-                            </A>
-                          </td>
-                          <td>{productTitle(payment.productKey)}</td>
-                          <td class="num">{formatStars(payment.amountStars)}</td>
-                          <td>
-                            <span class={`badge ${payment.status}`}>{payment.status}</span>
-                            <Show when={payment.flag}>
-                              <span class="badge warn">{payment.flag}</span>
-                            </Show>
-                          </td>
-                          <td class="mono small">{payment.chargeId}</td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-              <nav class="pager">
-                <Show when={params.before}>
+            <>
+              <Table
+                rows={[...live(), ...p().payments].sort(byPaidAtDesc)}
+                testId="payments-table"
+                label="Payments"
+                empty="No payments match. New ones appear here as they arrive."
+                rowProps={(payment) => ({
+                  classList: { fresh: live().includes(payment) },
+                  'data-paid-at': payment.paidAt,
+                })}
+                columns={[
+                  {
+                    header: 'Paid',
+                    cell: (payment) => formatDateTime(payment.paidAt, session.timeZone()),
+                  },
+                  {
+                    header: 'Customer',
+                    cell: (payment) => (
+                      <A href={`/customers/${payment.telegramUserId}`}>
+                        {customerName({
+                          username: payment.username,
+                          firstName: payment.firstName,
+                          telegramUserId: payment.telegramUserId,
+                        })}
+                      </A>
+                    ),
+                  },
+                  { header: 'Product', cell: (payment) => productTitle(payment.productKey) },
+                  {
+                    header: 'Stars',
+                    class: 'num',
+                    cell: (payment) => formatStars(payment.amountStars),
+                  },
+                  {
+                    header: 'Status',
+                    cell: (payment) => (
+                      <>
+                        <span class={`badge ${payment.status}`}>{payment.status}</span>
+                        <Show when={payment.flag}>
+                          <span class="badge warn">{payment.flag}</span>
+                        </Show>
+                      </>
+                    ),
+                  },
+                  { header: 'Charge', class: 'mono small', cell: (payment) => payment.chargeId },
+                ]}
+              />
+              <Show when={params.before || p().nextCursor}>
+                <nav class="pager">
+                  <Show when={params.before}>
+                    <button
+                      type="button"
+                      class="secondary"
+                      onClick={() => setParams({ before: undefined })}
+                    >
+                      ← Newest
+                    </button>
+                  </Show>
                   <button
                     type="button"
                     class="secondary"
-                    onClick={() => setParams({ before: undefined })}
+                    disabled={!p().nextCursor}
+                    onClick={() => setParams({ before: p().nextCursor ?? undefined })}
                   >
-                    ← Newest
+                    Older →
                   </button>
-                </Show>
-                <button
-                  type="button"
-                  class="secondary"
-                  disabled={!p().nextCursor}
-                  onClick={() => setParams({ before: p().nextCursor ?? undefined })}
-                >
-                  Older →
-                </button>
-              </nav>
-            </Show>
+                </nav>
+              </Show>
+            </>
           )}
         </Show>
       </Section>

@@ -1,7 +1,8 @@
-import { createAsync, query, revalidate } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { action, createAsync, query, revalidate, useAction, useSubmission } from '@solidjs/router'
+import { createEffect, createSignal, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
-import { Empty, Outcome } from '../components/States.tsx'
+import { Outcome } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api, type RouterOutputs } from '../lib/api.ts'
 import { formatStars, plural } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -19,63 +20,73 @@ const listFeatures = query(
 
 const optionalNumber = (v: FormDataEntryValue | null) => (v === null || v === '' ? null : Number(v))
 
+/** Create a product, or change the terms of `editing` (its key and kind stay). */
+const saveProduct = action(async (projectId: string, editing: string | null, d: FormData) => {
+  const terms = {
+    title: String(d.get('title')),
+    description: String(d.get('description')),
+    priceStars: Number(d.get('priceStars')),
+    credits: Number(d.get('credits') || 0),
+    creditsExpireDays: optionalNumber(d.get('creditsExpireDays')),
+    featureKey: String(d.get('featureKey') || '') || null,
+    durationDays: optionalNumber(d.get('durationDays')),
+  }
+  if (editing) {
+    await api.operator.products.update.mutate({ projectId, key: editing, patch: terms })
+    return `Saved ${editing}. Open invoices keep their price.`
+  }
+  await api.operator.products.create.mutate({
+    projectId,
+    key: String(d.get('key')),
+    kind: String(d.get('kind')) as 'pack' | 'unlock' | 'subscription',
+    ...terms,
+  })
+  return 'Product created.'
+}, 'product-save')
+
+const archiveProduct = action(async (projectId: string, key: string, archived: boolean) => {
+  await api.operator.products.archive.mutate({ projectId, key, archived })
+  return archived ? `Archived ${key}.` : `Restored ${key}.`
+}, 'product-archive')
+
+const defineFeature = action(async (projectId: string, d: FormData) => {
+  await api.operator.features.define.mutate({
+    projectId,
+    key: String(d.get('key')),
+    name: String(d.get('name')),
+    kind: String(d.get('kind')) as 'metered' | 'gated',
+    credits: Number(d.get('credits') || 0),
+    perUnits: Number(d.get('perUnits') || 1),
+  })
+  return 'Feature saved.'
+}, 'feature-define')
+
+const archiveFeature = action(async (projectId: string, key: string) => {
+  await api.operator.features.archive.mutate({ projectId, key })
+  return `Archived ${key}.`
+}, 'feature-archive')
+
 export default function Products() {
   const session = useSession()
   const products = createAsync(() => listProducts(session.projectId()))
   const features = createAsync(() => listFeatures(session.projectId()))
   const [editing, setEditing] = createSignal<Product | null>(null)
-  const [pending, setPending] = createSignal(false)
-  const [error, setError] = createSignal<unknown>(null)
-  const [done, setDone] = createSignal<string | null>(null)
-  const run = async (label: string, act: () => Promise<unknown>) => {
-    setPending(true)
-    setError(null)
-    setDone(null)
-    try {
-      await act()
-      setDone(label)
-      await revalidate([listProducts.key, listFeatures.key])
-    } catch (e) {
-      setError(e)
-    } finally {
-      setPending(false)
-    }
-  }
-  const save = (event: SubmitEvent) => {
-    event.preventDefault()
-    const form = event.currentTarget as HTMLFormElement
-    const d = new FormData(form)
-    const terms = {
-      title: String(d.get('title')),
-      description: String(d.get('description')),
-      priceStars: Number(d.get('priceStars')),
-      credits: Number(d.get('credits') || 0),
-      creditsExpireDays: optionalNumber(d.get('creditsExpireDays')),
-      featureKey: String(d.get('featureKey') || '') || null,
-      durationDays: optionalNumber(d.get('durationDays')),
-    }
-    const current = editing()
-    void run(
-      current ? `Saved ${current.key}. Open invoices keep their price.` : 'Product created.',
-      async () => {
-        if (current)
-          await api.operator.products.update.mutate({
-            projectId: session.projectId(),
-            key: current.key,
-            patch: terms,
-          })
-        else
-          await api.operator.products.create.mutate({
-            projectId: session.projectId(),
-            key: String(d.get('key')),
-            kind: String(d.get('kind')) as 'pack' | 'unlock' | 'subscription',
-            ...terms,
-          })
-        form.reset()
-        setEditing(null)
-      },
-    )
-  }
+  const saved = useSubmission(saveProduct)
+  const archived = useSubmission(archiveProduct)
+  const defined = useSubmission(defineFeature)
+  const featureArchived = useSubmission(archiveFeature)
+  const archive = useAction(archiveProduct)
+  const archiveF = useAction(archiveFeature)
+  let productForm: HTMLFormElement | undefined
+  let featureForm: HTMLFormElement | undefined
+  createEffect(() => {
+    if (!saved.result) return
+    productForm?.reset()
+    setEditing(null)
+  })
+  createEffect(() => {
+    if (defined.result) featureForm?.reset()
+  })
   return (
     <div class="page">
       <header class="page-header">
@@ -84,89 +95,82 @@ export default function Products() {
       <Section title="Products" retry={() => revalidate(listProducts.key)}>
         <Show when={products()}>
           {(list) => (
-            <Show
-              when={list().length > 0}
-              fallback={<Empty>No products yet: create the first one below.</Empty>}
-            >
-              <div class="table-scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th>Key</th>
-                      <th>Title</th>
-                      <th>Kind</th>
-                      <th class="num">Price</th>
-                      <th>Grants</th>
-                      <th />
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={list()}>
-                      {(p) => (
-                        <tr classList={{ archived: Boolean(p.archivedAt) }}>
-                          <td class="mono">{p.key}</td>
-                          <td>
-                            {p.title}
-                            <Show when={p.archivedAt}>
-                              <span class="badge">archived</span>
-                            </Show>
-                          </td>
-                          <td>{p.kind}</td>
-                          <td class="num">{formatStars(p.priceStars)}</td>
-                          <td>
-                            {[
-                              p.credits ? plural(p.credits, 'credit') : null,
-                              p.featureKey
-                                ? `${p.featureKey} ${p.kind === 'subscription' ? 'monthly' : p.durationDays ? plural(p.durationDays, 'day') : 'for life'}`
-                                : null,
-                            ]
-                              .filter(Boolean)
-                              .join(' + ')}
-                          </td>
-                          <td class="row end">
-                            <Show when={session.isOwner()}>
-                              <button
-                                type="button"
-                                class="secondary small"
-                                onClick={() => setEditing(p)}
-                              >
-                                Edit
-                              </button>
-                              <button
-                                type="button"
-                                class="secondary small"
-                                onClick={() =>
-                                  run(
-                                    p.archivedAt ? `Restored ${p.key}.` : `Archived ${p.key}.`,
-                                    () =>
-                                      api.operator.products.archive.mutate({
-                                        projectId: session.projectId(),
-                                        key: p.key,
-                                        archived: !p.archivedAt,
-                                      }),
-                                  )
-                                }
-                              >
-                                {p.archivedAt ? 'Restore' : 'Archive'}
-                              </button>
-                            </Show>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            </Show>
+            <Table
+              rows={list()}
+              label="Products"
+              empty="No products yet: create the first one below."
+              rowProps={(p) => ({ classList: { archived: Boolean(p.archivedAt) } })}
+              columns={[
+                { header: 'Key', class: 'mono', cell: (p) => p.key },
+                {
+                  header: 'Title',
+                  cell: (p) => (
+                    <>
+                      {p.title}
+                      <Show when={p.archivedAt}>
+                        <span class="badge">archived</span>
+                      </Show>
+                    </>
+                  ),
+                },
+                { header: 'Kind', cell: (p) => p.kind },
+                { header: 'Price', class: 'num', cell: (p) => formatStars(p.priceStars) },
+                {
+                  header: 'Grants',
+                  cell: (p) =>
+                    [
+                      p.credits ? plural(p.credits, 'credit') : null,
+                      p.featureKey
+                        ? `${p.featureKey} ${p.kind === 'subscription' ? 'monthly' : p.durationDays ? plural(p.durationDays, 'day') : 'for life'}`
+                        : null,
+                    ]
+                      .filter(Boolean)
+                      .join(' + '),
+                },
+                {
+                  header: '',
+                  cell: (p) => (
+                    <Show when={session.isOwner()}>
+                      <div class="row end">
+                        <button type="button" class="secondary small" onClick={() => setEditing(p)}>
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          class="secondary small"
+                          disabled={archived.pending}
+                          onClick={() =>
+                            void archive(session.projectId(), p.key, !p.archivedAt).catch(() => {})
+                          }
+                        >
+                          {p.archivedAt ? 'Restore' : 'Archive'}
+                        </button>
+                      </div>
+                    </Show>
+                  ),
+                },
+              ]}
+            />
           )}
         </Show>
+        <Outcome
+          pending={Boolean(archived.pending)}
+          error={archived.error}
+          success={archived.result}
+        />
       </Section>
       <Show when={session.isOwner()}>
         <Section
           title={editing() ? `Edit ${editing()!.key}` : 'New product'}
           retry={() => revalidate(listProducts.key)}
         >
-          <form class="stack" onSubmit={save} aria-label="Product">
+          <form
+            ref={productForm}
+            class="stack"
+            action={saveProduct.with(session.projectId(), editing()?.key ?? null)}
+            method="post"
+            aria-label="Product"
+          >
             <Show when={!editing()}>
               <div class="row">
                 <label>
@@ -242,7 +246,7 @@ export default function Products() {
               </label>
             </div>
             <div class="row">
-              <button type="submit" disabled={pending()}>
+              <button type="submit" disabled={saved.pending}>
                 {editing() ? 'Save' : 'Create'}
               </button>
               <Show when={editing()}>
@@ -251,89 +255,70 @@ export default function Products() {
                 </button>
               </Show>
             </div>
-            <Outcome pending={pending()} error={error()} success={done()} />
+            <Outcome pending={Boolean(saved.pending)} error={saved.error} success={saved.result} />
           </form>
         </Section>
       </Show>
       <Section title="Features" retry={() => revalidate(listFeatures.key)}>
         <Show when={features()}>
           {(list) => (
-            <Show when={list().length > 0} fallback={<Empty>No features defined.</Empty>}>
-              <div class="table-scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th>Key</th>
-                      <th>Name</th>
-                      <th>Kind</th>
-                      <th>Cost</th>
-                      <th />
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={list()}>
-                      {(f) => (
-                        <tr classList={{ archived: Boolean(f.archivedAt) }}>
-                          <td class="mono">{f.key}</td>
-                          <td>
-                            {f.name}
-                            <Show when={f.archivedAt}>
-                              <span class="badge">archived</span>
-                            </Show>
-                          </td>
-                          <td>{f.kind}</td>
-                          <td>
-                            {f.kind === 'metered'
-                              ? `${plural(f.credits, 'credit')} per ${plural(f.perUnits, 'unit')}`
-                              : 'access'}
-                          </td>
-                          <td>
-                            <Show when={session.isOwner() && !f.archivedAt}>
-                              <button
-                                type="button"
-                                class="secondary small"
-                                onClick={() =>
-                                  run(`Archived ${f.key}.`, () =>
-                                    api.operator.features.archive.mutate({
-                                      projectId: session.projectId(),
-                                      key: f.key,
-                                    }),
-                                  )
-                                }
-                              >
-                                Archive
-                              </button>
-                            </Show>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            </Show>
+            <Table
+              rows={list()}
+              label="Features"
+              empty="No features defined."
+              rowProps={(f) => ({ classList: { archived: Boolean(f.archivedAt) } })}
+              columns={[
+                { header: 'Key', class: 'mono', cell: (f) => f.key },
+                {
+                  header: 'Name',
+                  cell: (f) => (
+                    <>
+                      {f.name}
+                      <Show when={f.archivedAt}>
+                        <span class="badge">archived</span>
+                      </Show>
+                    </>
+                  ),
+                },
+                { header: 'Kind', cell: (f) => f.kind },
+                {
+                  header: 'Cost',
+                  cell: (f) =>
+                    f.kind === 'metered'
+                      ? `${plural(f.credits, 'credit')} per ${plural(f.perUnits, 'unit')}`
+                      : 'access',
+                },
+                {
+                  header: '',
+                  cell: (f) => (
+                    <Show when={session.isOwner() && !f.archivedAt}>
+                      <button
+                        type="button"
+                        class="secondary small"
+                        disabled={featureArchived.pending}
+                        onClick={() => void archiveF(session.projectId(), f.key).catch(() => {})}
+                      >
+                        Archive
+                      </button>
+                    </Show>
+                  ),
+                },
+              ]}
+            />
           )}
         </Show>
+        <Outcome
+          pending={Boolean(featureArchived.pending)}
+          error={featureArchived.error}
+          success={featureArchived.result}
+        />
         <Show when={session.isOwner()}>
           <form
+            ref={featureForm}
             class="row"
             aria-label="New feature"
-            onSubmit={(event) => {
-              event.preventDefault()
-              const form = event.currentTarget
-              const d = new FormData(form)
-              void run('Feature saved.', async () => {
-                await api.operator.features.define.mutate({
-                  projectId: session.projectId(),
-                  key: String(d.get('key')),
-                  name: String(d.get('name')),
-                  kind: String(d.get('kind')) as 'metered' | 'gated',
-                  credits: Number(d.get('credits') || 0),
-                  perUnits: Number(d.get('perUnits') || 1),
-                })
-                form.reset()
-              })
-            }}
+            action={defineFeature.with(session.projectId())}
+            method="post"
           >
             <label>
               Key
@@ -358,10 +343,15 @@ export default function Products() {
               per units
               <input name="perUnits" type="number" min="1" value="1" />
             </label>
-            <button type="submit" disabled={pending()}>
+            <button type="submit" disabled={defined.pending}>
               Define
             </button>
           </form>
+          <Outcome
+            pending={Boolean(defined.pending)}
+            error={defined.error}
+            success={defined.result}
+          />
         </Show>
       </Section>
     </div>

@@ -1,7 +1,8 @@
-import { createAsync, query, revalidate } from '@solidjs/router'
+import { action, createAsync, query, revalidate, useAction, useSubmission } from '@solidjs/router'
 import { createEffect, createSignal, For, on, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
 import { Empty, Outcome } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { consoleConfig } from '../lib/config.ts'
 import { formatNumber, formatStars } from '../lib/format.ts'
 import {
@@ -27,6 +28,29 @@ const getTransactions = query(
   'sandbox-transactions',
 )
 
+/** The bot answers a moment after the sandbox took the act: read the chat again until it has. */
+async function followTheBot() {
+  await revalidate([getTranscript.key, getTransactions.key])
+  for (const wait of [400, 1200]) {
+    await new Promise((resolve) => setTimeout(resolve, wait))
+    await revalidate(getTranscript.key)
+  }
+}
+
+/** A press, a payment or a Telegram-side refund; answers the sentence to show. */
+const actInSandbox = action(async (label: string, path: string, body: unknown) => {
+  await sandbox(path, body)
+  await followTheBot()
+  return label
+}, 'sandbox-act')
+
+/** A message written as the chosen user. */
+const sendMessage = action(async (userId: number | null, d: FormData) => {
+  await sandbox('/messages', { userId, text: String(d.get('text')) })
+  await followTheBot()
+  return 'Sent.'
+}, 'sandbox-send')
+
 /** Act as a Telegram user against the sandbox and watch the console follow. */
 export default function Sandbox() {
   const config = createAsync(() => consoleConfig())
@@ -45,28 +69,16 @@ export default function Sandbox() {
     const result = await getTransactions()
     return Array.isArray(result) ? result : result.transactions
   })
-  const [pending, setPending] = createSignal(false)
-  const [error, setError] = createSignal<unknown>(null)
-  const [done, setDone] = createSignal<string | null>(null)
-  const act = async (label: string, fn: () => Promise<unknown>) => {
-    setPending(true)
-    setError(null)
-    setDone(null)
-    try {
-      await fn()
-      setDone(label)
-      await revalidate([getTranscript.key, getTransactions.key])
-      // The bot answers a moment later: read the chat again until its reply is there.
-      for (const wait of [400, 1200]) {
-        await new Promise((resolve) => setTimeout(resolve, wait))
-        await revalidate(getTranscript.key)
-      }
-    } catch (e) {
-      setError(e)
-    } finally {
-      setPending(false)
-    }
-  }
+  const acted = useSubmission(actInSandbox)
+  const sent = useSubmission(sendMessage)
+  const run = useAction(actInSandbox)
+  const act = (label: string, path: string, body: unknown) =>
+    void run(label, path, body).catch(() => {})
+  const pending = () => Boolean(acted.pending || sent.pending)
+  let messageForm: HTMLFormElement | undefined
+  createEffect(() => {
+    if (sent.result) messageForm?.reset()
+  })
   // Charges Telegram already refunded: their refund row carries the same id.
   const refunded = () => new Set((transactions() ?? []).filter((t) => t.receiver).map((t) => t.id))
   let chat: HTMLOListElement | undefined
@@ -78,17 +90,12 @@ export default function Sandbox() {
     ),
   )
   const press = (m: SandboxMessage, button: SandboxButton) => {
-    if (button.pay)
-      return act('Paid.', () =>
-        sandbox('/payments', { userId: current(), messageId: m.message_id }),
-      )
-    return act(`Pressed “${button.text}”.`, () =>
-      sandbox('/button-presses', {
-        userId: current(),
-        messageId: m.message_id,
-        data: button.callback_data,
-      }),
-    )
+    if (button.pay) return act('Paid.', '/payments', { userId: current(), messageId: m.message_id })
+    return act(`Pressed “${button.text}”.`, '/button-presses', {
+      userId: current(),
+      messageId: m.message_id,
+      data: button.callback_data,
+    })
   }
   const refresh = () => revalidate([getState.key, getTranscript.key, getTransactions.key])
   return (
@@ -117,7 +124,7 @@ export default function Sandbox() {
             premium screen, switch light and dark.
           </span>
         </p>
-        <Outcome pending={pending()} error={error()} success={done()} />
+        <Outcome pending={Boolean(acted.pending)} error={acted.error} success={acted.result} />
         <div class="columns">
           <Section title="Chat" retry={refresh}>
             <label class="row">
@@ -199,12 +206,10 @@ export default function Sandbox() {
                               class="small"
                               disabled={pending()}
                               onClick={() =>
-                                act('Paid.', () =>
-                                  sandbox('/payments', {
-                                    userId: current(),
-                                    messageId: m.message_id,
-                                  }),
-                                )
+                                act('Paid.', '/payments', {
+                                  userId: current(),
+                                  messageId: m.message_id,
+                                })
                               }
                             >
                               Pay
@@ -223,69 +228,44 @@ export default function Sandbox() {
                 </For>
               </ol>
             </Show>
-            <form
-              class="row"
-              onSubmit={(event) => {
-                event.preventDefault()
-                const form = event.currentTarget
-                const text = String(new FormData(form).get('text'))
-                void act('Sent.', async () => {
-                  await sandbox('/messages', { userId: current(), text })
-                  form.reset()
-                })
-              }}
-            >
+            <form ref={messageForm} class="row" action={sendMessage.with(current())} method="post">
               <input name="text" required placeholder="/start" aria-label="Message" />
               <button type="submit" disabled={pending() || !current()}>
                 Send
               </button>
             </form>
+            <Outcome pending={false} error={sent.error} />
           </Section>
           <Section title="Telegram's star transactions" retry={refresh}>
-            <Show
-              when={(transactions() ?? []).length > 0}
-              fallback={<Empty>No charges yet.</Empty>}
-            >
-              <div class="table-scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th>Charge</th>
-                      <th class="num">Stars</th>
-                      <th />
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={transactions()}>
-                      {(t) => (
-                        <tr>
-                          <td class="mono small">{t.id}</td>
-                          <td class="num">
-                            {t.receiver ? formatNumber(-t.amount) : `+${formatNumber(t.amount)}`}
-                          </td>
-                          <td>
-                            <Show when={t.source && !refunded().has(t.id)}>
-                              <button
-                                type="button"
-                                class="secondary small"
-                                disabled={pending()}
-                                onClick={() =>
-                                  act('Refunded by Telegram.', () =>
-                                    sandbox('/refunds', { chargeId: t.id }),
-                                  )
-                                }
-                              >
-                                Refund (Telegram side)
-                              </button>
-                            </Show>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            </Show>
+            <Table
+              rows={transactions() ?? []}
+              label="Telegram's star transactions"
+              empty="No charges yet."
+              columns={[
+                { header: 'Charge', class: 'mono small', cell: (t) => t.id },
+                {
+                  header: 'Stars',
+                  class: 'num',
+                  cell: (t) =>
+                    t.receiver ? formatNumber(-t.amount) : `+${formatNumber(t.amount)}`,
+                },
+                {
+                  header: '',
+                  cell: (t) => (
+                    <Show when={t.source && !refunded().has(t.id)}>
+                      <button
+                        type="button"
+                        class="secondary small"
+                        disabled={pending()}
+                        onClick={() => act('Refunded by Telegram.', '/refunds', { chargeId: t.id })}
+                      >
+                        Refund (Telegram side)
+                      </button>
+                    </Show>
+                  ),
+                },
+              ]}
+            />
           </Section>
         </div>
       </Show>

@@ -1,11 +1,12 @@
-import { createAsync, query, revalidate } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { action, createAsync, query, revalidate, useAction, useSubmission } from '@solidjs/router'
+import { createEffect, For, Show } from 'solid-js'
 import { confirmDialog } from '../components/ConfirmDialog.tsx'
 import { Section } from '../components/Section.tsx'
-import { Empty, Outcome } from '../components/States.tsx'
+import { Outcome } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api } from '../lib/api.ts'
 import { formatDateTime, plural } from '../lib/format.ts'
-import { getSession, useSession } from '../lib/session.tsx'
+import { useSession } from '../lib/session.tsx'
 
 const getSettings = query(
   (projectId: string) => api.operator.settings.get.query({ projectId }),
@@ -24,25 +25,78 @@ const listKeys = query(
   'api-keys',
 )
 
-function useAct() {
-  const [pending, setPending] = createSignal(false)
-  const [error, setError] = createSignal<unknown>(null)
-  const [done, setDone] = createSignal<string | null>(null)
-  const run = async (label: string, fn: () => Promise<unknown>) => {
-    setPending(true)
-    setError(null)
-    setDone(null)
-    try {
-      await fn()
-      setDone(label)
-    } catch (e) {
-      setError(e)
-    } finally {
-      setPending(false)
-    }
-  }
-  return { pending, error, done, run }
-}
+type OveragePolicy = 'cap' | 'debt' | 'absorb'
+
+/** What each overage policy does, in one sentence (the Settings page's explanation). */
+export const OVERAGE_POLICIES: Array<{ value: OveragePolicy; label: string; sentence: string }> = [
+  {
+    value: 'cap',
+    label: 'Cap',
+    sentence:
+      'The default: the bot reserves only what the customer can pay and caps the answer to it, so no answer costs more than its hold.',
+  },
+  {
+    value: 'debt',
+    label: 'Debt',
+    sentence:
+      'The answer runs to its end and the part the customer cannot pay becomes debt, repaid first from their next credits.',
+  },
+  {
+    value: 'absorb',
+    label: 'Absorb',
+    sentence:
+      'The answer runs to its end and the part the customer cannot pay is recorded as the project’s loss.',
+  },
+]
+
+const saveProject = action(async (projectId: string, d: FormData) => {
+  await api.operator.settings.update.mutate({
+    projectId,
+    name: String(d.get('name')),
+    timeZone: String(d.get('timeZone')),
+    refundPolicy: String(d.get('refundPolicy')) as 'debt' | 'absorb',
+    lowBalanceThreshold: Number(d.get('lowBalanceThreshold')),
+  })
+  return 'Settings saved.'
+}, 'settings-project')
+
+const saveOveragePolicy = action(async (projectId: string, d: FormData) => {
+  const policy = String(d.get('overagePolicy')) as OveragePolicy
+  await api.operator.settings.update.mutate({ projectId, overagePolicy: policy })
+  const label = OVERAGE_POLICIES.find((p) => p.value === policy)?.label ?? policy
+  return `Overage policy saved: ${label}.`
+}, 'settings-overage')
+
+const saveBotToken = action(async (projectId: string, d: FormData) => {
+  await api.operator.settings.setBotToken.mutate({ projectId, botToken: String(d.get('botToken')) })
+  return 'Bot token saved.'
+}, 'settings-bot-token')
+
+const saveRelay = action(async (projectId: string, d: FormData) => {
+  const target = String(d.get('relayTarget')).trim()
+  await api.operator.settings.setRelay.mutate({ projectId, relayTarget: target || null })
+  return 'Relay target saved.'
+}, 'settings-relay')
+
+const createKey = action(async (projectId: string, d: FormData) => {
+  const created = await api.operator.apiKeys.create.mutate({
+    projectId,
+    name: String(d.get('name')),
+  })
+  return { name: created.name, key: created.key }
+}, 'api-key-create')
+
+const revokeKey = action(async (projectId: string, key: { id: string; name: string }) => {
+  const sure = await confirmDialog({
+    title: `Revoke “${key.name}”?`,
+    body: 'Bots using this key stop working at once.',
+    confirmLabel: 'Revoke',
+    danger: true,
+  })
+  if (!sure) return null
+  await api.operator.apiKeys.revoke.mutate({ projectId, keyId: key.id })
+  return 'Key revoked.'
+}, 'api-key-revoke')
 
 const timeZones = (() => {
   try {
@@ -60,10 +114,21 @@ export default function Settings() {
   const telegram = createAsync(() => getTelegram(session.projectId()))
   const keys = createAsync(() => listKeys(session.projectId()))
   const relay = createAsync(() => getRelayStatus(session.projectId()))
-  const general = useAct()
-  const bot = useAct()
-  const keyAct = useAct()
-  const [newKey, setNewKey] = createSignal<{ name: string; key: string } | null>(null)
+  const project = useSubmission(saveProject)
+  const overage = useSubmission(saveOveragePolicy)
+  const token = useSubmission(saveBotToken)
+  const relaySaved = useSubmission(saveRelay)
+  const created = useSubmission(createKey)
+  const revoked = useSubmission(revokeKey)
+  const revoke = useAction(revokeKey)
+  let tokenForm: HTMLFormElement | undefined
+  let keyForm: HTMLFormElement | undefined
+  createEffect(() => {
+    if (token.result) tokenForm?.reset()
+  })
+  createEffect(() => {
+    if (created.result) keyForm?.reset()
+  })
   const readOnly = () => !session.isOwner()
   return (
     <div class="page">
@@ -76,20 +141,8 @@ export default function Settings() {
             <form
               class="stack"
               aria-label="Project settings"
-              onSubmit={(event) => {
-                event.preventDefault()
-                const d = new FormData(event.currentTarget)
-                void general.run('Settings saved.', async () => {
-                  await api.operator.settings.update.mutate({
-                    projectId: session.projectId(),
-                    name: String(d.get('name')),
-                    timeZone: String(d.get('timeZone')),
-                    refundPolicy: String(d.get('refundPolicy')) as 'debt' | 'absorb',
-                    lowBalanceThreshold: Number(d.get('lowBalanceThreshold')),
-                  })
-                  await revalidate([getSettings.key, getSession.key])
-                })
-              }}
+              action={saveProject.with(session.projectId())}
+              method="post"
             >
               <fieldset disabled={readOnly()}>
                 <div class="row">
@@ -130,12 +183,65 @@ export default function Settings() {
                     />
                   </label>
                 </div>
-                <button type="submit">Save</button>
+                <button type="submit" disabled={project.pending}>
+                  Save
+                </button>
               </fieldset>
               <Outcome
-                pending={general.pending()}
-                error={general.error()}
-                success={general.done()}
+                pending={Boolean(project.pending)}
+                error={project.error}
+                success={project.result}
+              />
+            </form>
+          )}
+        </Show>
+      </Section>
+      <Section title="Overage" retry={() => revalidate(getSettings.key)}>
+        <Show when={settings()}>
+          {(s) => (
+            <form
+              class="stack"
+              aria-label="Overage policy"
+              action={saveOveragePolicy.with(session.projectId())}
+              method="post"
+            >
+              <p class="muted">
+                When an answer costs more than the customer can pay (the model used more than its
+                hold and the balance cannot cover the rest):
+              </p>
+              <fieldset class="choices" disabled={readOnly()} data-testid="overage-policy">
+                <legend class="visually-hidden">Overage policy</legend>
+                <For each={OVERAGE_POLICIES}>
+                  {(policy) => (
+                    <label class="choice">
+                      <input
+                        type="radio"
+                        name="overagePolicy"
+                        value={policy.value}
+                        checked={s().overagePolicy === policy.value}
+                      />
+                      <span>
+                        <strong>{policy.label}</strong>
+                        <span class="muted"> — {policy.sentence}</span>
+                      </span>
+                    </label>
+                  )}
+                </For>
+              </fieldset>
+              <Show
+                when={!readOnly()}
+                fallback={<p class="muted small">Only an owner changes the overage policy.</p>}
+              >
+                <div class="row">
+                  <button type="submit" disabled={overage.pending}>
+                    Save policy
+                  </button>
+                </div>
+              </Show>
+              <Outcome
+                pending={Boolean(overage.pending)}
+                error={overage.error}
+                success={overage.result}
               />
             </form>
           )}
@@ -151,21 +257,11 @@ export default function Settings() {
               </p>
               <Show when={!readOnly()}>
                 <form
+                  ref={tokenForm}
                   class="row"
                   aria-label="Bot token"
-                  onSubmit={(event) => {
-                    event.preventDefault()
-                    const form = event.currentTarget
-                    const d = new FormData(form)
-                    void bot.run('Bot token saved.', async () => {
-                      await api.operator.settings.setBotToken.mutate({
-                        projectId: session.projectId(),
-                        botToken: String(d.get('botToken')),
-                      })
-                      form.reset()
-                      await revalidate(getTelegram.key)
-                    })
-                  }}
+                  action={saveBotToken.with(session.projectId())}
+                  method="post"
                 >
                   <input
                     name="botToken"
@@ -175,8 +271,15 @@ export default function Settings() {
                     placeholder="123456789:AA… from @BotFather"
                     aria-label="Bot token"
                   />
-                  <button type="submit">Set token</button>
+                  <button type="submit" disabled={token.pending}>
+                    Set token
+                  </button>
                 </form>
+                <Outcome
+                  pending={Boolean(token.pending)}
+                  error={token.error}
+                  success={token.result}
+                />
               </Show>
               <p>
                 Webhook relay: Telegram → <span class="mono">{t().relayPath}</span> →{' '}
@@ -204,18 +307,8 @@ export default function Settings() {
                 <form
                   class="row"
                   aria-label="Relay target"
-                  onSubmit={(event) => {
-                    event.preventDefault()
-                    const d = new FormData(event.currentTarget)
-                    const target = String(d.get('relayTarget')).trim()
-                    void bot.run('Relay target saved.', async () => {
-                      await api.operator.settings.setRelay.mutate({
-                        projectId: session.projectId(),
-                        relayTarget: target || null,
-                      })
-                      await revalidate(getTelegram.key)
-                    })
-                  }}
+                  action={saveRelay.with(session.projectId())}
+                  method="post"
                 >
                   <input
                     name="relayTarget"
@@ -224,23 +317,29 @@ export default function Settings() {
                     placeholder="https://my-bot.example/webhook"
                     aria-label="Relay target"
                   />
-                  <button type="submit">Save target</button>
+                  <button type="submit" disabled={relaySaved.pending}>
+                    Save target
+                  </button>
                 </form>
+                <Outcome
+                  pending={Boolean(relaySaved.pending)}
+                  error={relaySaved.error}
+                  success={relaySaved.result}
+                />
               </Show>
-              <Outcome pending={bot.pending()} error={bot.error()} success={bot.done()} />
             </div>
           )}
         </Show>
       </Section>
       <Section title="API keys" retry={() => revalidate(listKeys.key)}>
-        <Show when={newKey()}>
+        <Show when={created.result}>
           {(k) => (
             <div class="callout" role="status" data-testid="new-key">
               <p>
                 <strong>Copy the key “{k().name}” now: it is shown once.</strong>
               </p>
               <code class="secret">{k().key}</code>
-              <button type="button" class="secondary small" onClick={() => setNewKey(null)}>
+              <button type="button" class="secondary small" onClick={() => created.clear()}>
                 I stored it
               </button>
             </div>
@@ -248,84 +347,48 @@ export default function Settings() {
         </Show>
         <Show when={keys()}>
           {(list) => (
-            <Show
-              when={list().length > 0}
-              fallback={<Empty>No API keys yet. Your bot needs one.</Empty>}
-            >
-              <div class="table-scroll">
-                <table data-testid="api-keys">
-                  <thead>
-                    <tr>
-                      <th>Name</th>
-                      <th>Key</th>
-                      <th>Created</th>
-                      <th>Status</th>
-                      <th />
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={list()}>
-                      {(k) => (
-                        <tr>
-                          <td>{k.name}</td>
-                          <td class="mono">{k.prefix}…</td>
-                          <td>{formatDateTime(k.createdAt, session.timeZone())}</td>
-                          <td>
-                            {k.revokedAt ? <span class="badge danger">revoked</span> : 'active'}
-                          </td>
-                          <td>
-                            <Show when={!readOnly() && !k.revokedAt}>
-                              <button
-                                type="button"
-                                class="secondary small"
-                                onClick={async () => {
-                                  const sure = await confirmDialog({
-                                    title: `Revoke “${k.name}”?`,
-                                    body: 'Bots using this key stop working at once.',
-                                    confirmLabel: 'Revoke',
-                                    danger: true,
-                                  })
-                                  if (!sure) return
-                                  void keyAct.run('Key revoked.', async () => {
-                                    await api.operator.apiKeys.revoke.mutate({
-                                      projectId: session.projectId(),
-                                      keyId: k.id,
-                                    })
-                                    await revalidate(listKeys.key)
-                                  })
-                                }}
-                              >
-                                Revoke
-                              </button>
-                            </Show>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            </Show>
+            <Table
+              rows={list()}
+              testId="api-keys"
+              label="API keys"
+              empty="No API keys yet. Your bot needs one."
+              columns={[
+                { header: 'Name', cell: (k) => k.name },
+                { header: 'Key', class: 'mono', cell: (k) => `${k.prefix}…` },
+                {
+                  header: 'Created',
+                  cell: (k) => formatDateTime(k.createdAt, session.timeZone()),
+                },
+                {
+                  header: 'Status',
+                  cell: (k) => (k.revokedAt ? <span class="badge danger">revoked</span> : 'active'),
+                },
+                {
+                  header: '',
+                  cell: (k) => (
+                    <Show when={!readOnly() && !k.revokedAt}>
+                      <button
+                        type="button"
+                        class="secondary small"
+                        disabled={revoked.pending}
+                        onClick={() => void revoke(session.projectId(), k).catch(() => {})}
+                      >
+                        Revoke
+                      </button>
+                    </Show>
+                  ),
+                },
+              ]}
+            />
           )}
         </Show>
         <Show when={!readOnly()}>
           <form
+            ref={keyForm}
             class="row"
             aria-label="New API key"
-            onSubmit={(event) => {
-              event.preventDefault()
-              const form = event.currentTarget
-              const d = new FormData(form)
-              void keyAct.run('Key created.', async () => {
-                const created = await api.operator.apiKeys.create.mutate({
-                  projectId: session.projectId(),
-                  name: String(d.get('name')),
-                })
-                setNewKey({ name: created.name, key: created.key })
-                form.reset()
-                await revalidate(listKeys.key)
-              })
-            }}
+            action={createKey.with(session.projectId())}
+            method="post"
           >
             <input
               name="name"
@@ -334,15 +397,16 @@ export default function Settings() {
               placeholder="Key name, e.g. production bot"
               aria-label="Key name"
             />
-            <button type="submit" disabled={keyAct.pending()}>
+            <button type="submit" disabled={created.pending}>
               Create key
             </button>
           </form>
         </Show>
+        <Outcome pending={Boolean(created.pending)} error={created.error} />
         <Outcome
-          pending={keyAct.pending()}
-          error={keyAct.error()}
-          success={newKey() ? null : keyAct.done()}
+          pending={Boolean(revoked.pending)}
+          error={revoked.error}
+          success={revoked.result}
         />
       </Section>
     </div>

@@ -1,7 +1,7 @@
 import { createAsync, query, revalidate } from '@solidjs/router'
 import { For, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
-import { Empty } from '../components/States.tsx'
+import { Table } from '../components/Table.tsx'
 import { api } from '../lib/api.ts'
 import { formatDateTime } from '../lib/format.ts'
 import { useSession } from '../lib/session.tsx'
@@ -113,48 +113,38 @@ export default function Treasury() {
       <Section title="Withdrawals and outflows" retry={() => revalidate(loadOutflows.key)}>
         <Show when={outflows()}>
           {(list) => (
-            <Show
-              when={list().length > 0}
-              fallback={<Empty>No Stars have left the bot yet.</Empty>}
-            >
-              <div class="table-scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th>When</th>
-                      <th>What</th>
-                      <th>State</th>
-                      <th class="num">Stars</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={list()}>
-                      {(o) => (
-                        <tr>
-                          <td>{formatDateTime(o.occurredAt, tz())}</td>
-                          <td>
-                            {outflowWords(o)}
-                            <Show when={o.flagged}>
-                              <span class="badge warn">{o.flagged}</span>
-                            </Show>
-                          </td>
-                          <td>
-                            <Show when={o.withdrawalState} fallback="—">
-                              <span
-                                class={`badge ${o.withdrawalState === 'failed' ? 'danger' : o.withdrawalState === 'pending' ? 'warn' : ''}`}
-                              >
-                                {o.withdrawalState}
-                              </span>
-                            </Show>
-                          </td>
-                          <td class="num">{starsOf(o.nanostars)}</td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            </Show>
+            <Table
+              rows={list()}
+              label="Withdrawals and outflows"
+              empty="No Stars have left the bot yet."
+              columns={[
+                { header: 'When', cell: (o) => formatDateTime(o.occurredAt, tz()) },
+                {
+                  header: 'What',
+                  cell: (o) => (
+                    <>
+                      {outflowWords(o)}
+                      <Show when={o.flagged}>
+                        <span class="badge warn">{o.flagged}</span>
+                      </Show>
+                    </>
+                  ),
+                },
+                {
+                  header: 'State',
+                  cell: (o) => (
+                    <Show when={o.withdrawalState} fallback="—">
+                      <span
+                        class={`badge ${o.withdrawalState === 'failed' ? 'danger' : o.withdrawalState === 'pending' ? 'warn' : ''}`}
+                      >
+                        {o.withdrawalState}
+                      </span>
+                    </Show>
+                  ),
+                },
+                { header: 'Stars', class: 'num', cell: (o) => starsOf(o.nanostars) },
+              ]}
+            />
           )}
         </Show>
       </Section>

@@ -42,7 +42,11 @@ function filters(input: SearchPaymentsInput): SQL {
   if (input.from) parts.push(sql`p.paid_at >= ${input.from.toISOString()}::timestamptz`)
   if (input.to) parts.push(sql`p.paid_at < ${input.to.toISOString()}::timestamptz`)
   if (input.after) parts.push(sql`p.id > ${input.after}::int8`)
-  if (input.cursor) parts.push(sql`p.id < ${Number(input.cursor)}::int8`)
+  // Keyset on the Paid column: the rows after the cursor's (paid_at, id), the cursor being an id.
+  if (input.cursor)
+    parts.push(
+      sql`(p.paid_at, p.id) < (select q.paid_at, q.id from payments q where q.id = ${Number(input.cursor)}::int8)`,
+    )
   return sql.join(parts, sql` and `)
 }
 
@@ -75,12 +79,12 @@ async function selectPayments(db: Executor, input: SearchPaymentsInput, limit: n
         from payments p
         left join customers c on c.project_id = p.project_id and c.id = p.customer_id
         where ${filters(input)}
-        order by p.id desc
+        order by p.paid_at desc, p.id desc
         limit ${limit}`,
   )
 }
 
-/** The console's payments list: filters by status, product and paid date; newest first by id. */
+/** The console's payments list: filters by status, product and paid date; newest paid first. */
 export async function searchPayments(db: Executor, input: SearchPaymentsInput) {
   const limit = input.limit ?? 50
   const page = await selectPayments(db, input, limit + 1)
