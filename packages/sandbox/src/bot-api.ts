@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { MessageContent, SandboxBot } from './bot.ts'
 import { emit } from './emitted.ts'
 import { BotApiError, badRequest } from './errors.ts'
-import { isRecord, isUpload, Params, type RawParams } from './params.ts'
+import { formatText } from './formatting.ts'
+import { isRecord, isUpload, jsonField, Params, type RawParams, tdMessage } from './params.ts'
 import {
   type InvoiceTerms,
   PAID_MEDIA_MAX_STARS,
@@ -12,10 +13,12 @@ import {
 } from './stars.ts'
 import type {
   InlineKeyboardButton,
+  InlineKeyboardMarkup,
   Message,
+  MessageEntity,
   PaidMedia,
   PhotoSize,
-  ReplyMarkup,
+  ReplyParameters,
   StarAmount,
   StarTransactions,
   User,
@@ -32,26 +35,12 @@ interface BotApiCall {
 
 type MethodHandler = (call: BotApiCall) => unknown
 
-const PARSE_MODES = new Set(['HTML', 'Markdown', 'MarkdownV2'])
 const SECRET_TOKEN = /^[A-Za-z0-9_-]{1,256}$/
-const BUTTON_FIELDS = new Set([
-  'icon_custom_emoji_id',
-  'style',
-  'url',
-  'callback_data',
-  'web_app',
-  'login_url',
-  'switch_inline_query',
-  'switch_inline_query_current_chat',
-  'switch_inline_query_chosen_chat',
-  'copy_text',
-  'callback_game',
-  'pay',
-])
 
 /** The Bot API methods the sandbox implements, by their documented names. */
 const methods = {
-  getMe: ({ bot }) => bot.user,
+  // The capability fields are "Returned only in getMe": the bot's messages carry bot.user.
+  getMe: ({ bot }): User => ({ ...bot.user, ...bot.capabilities }),
 
   getUpdates: ({ bot, params, signal }) =>
     bot.updates.getUpdates({
@@ -117,25 +106,35 @@ const methods = {
   },
 
   sendMessage: ({ world, bot, params }) => {
-    const user = recipientOf(world, bot, params)
-    const content = formattedText(params)
+    const content = textContent(world, params)
     const markup = replyMarkupOf(params)
-    if (markup) content.reply_markup = markup
-    return bot.addMessage(user, bot.user, content)
+    const reply = replyParametersOf(params)
+    const user = recipientOf(world, bot, params)
+    return bot.addMessage(user, bot.user, {
+      ...sendOptionsOf(bot, user, params, reply),
+      ...content,
+      ...(markup ? { reply_markup: markup } : {}),
+    })
   },
 
   editMessageText: ({ world, bot, params }) => {
+    const content = textContent(world, params)
+    const markup = replyMarkupOf(params)
     if (params.has('inline_message_id')) throw badRequest('MESSAGE_ID_INVALID')
+    const messageId = params.integer('message_id') ?? 0
+    if (!params.has('chat_id') && messageId <= 0) {
+      throw badRequest('message identifier is not specified')
+    }
     const user = chatUserOf(world, params)
-    const messageId = params.integer('message_id')
-    if (messageId === undefined) throw badRequest('message identifier is not specified')
-    const content = formattedText(params)
-    const old = bot.findMessage(user.id, messageId)
+    const old = messageId > 0 ? bot.findMessage(user.id, messageId) : undefined
     if (!old) throw badRequest('message to edit not found')
     if (old.from?.id !== bot.user.id) throw badRequest("message can't be edited")
     if (old.text === undefined) throw badRequest('there is no text in the message to edit')
-    const markup = replyMarkupOf(params)
-    if (old.text === content.text && sameJson(old.reply_markup, markup)) {
+    if (
+      old.text === content.text &&
+      sameJson(old.entities ?? [], content.entities ?? []) &&
+      sameJson(old.reply_markup, markup)
+    ) {
       throw badRequest(
         'message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
       )
@@ -149,7 +148,8 @@ const methods = {
   },
 
   answerCallbackQuery: ({ world, bot, params }) => {
-    const id = params.requireString('callback_query_id')
+    // Telegram reads the id as an integer; a missing or unknown one is "query is too old".
+    const id = params.string('callback_query_id') ?? ''
     const text = params.string('text')
     if (text !== undefined && [...text].length > 200) throw badRequest('MESSAGE_TOO_LONG')
     const answer: { text?: string; show_alert?: boolean; url?: string } = {}
@@ -163,14 +163,15 @@ const methods = {
   },
 
   sendPhoto: ({ world, bot, params }) => {
-    const user = recipientOf(world, bot, params)
-    const content: MessageContent = { photo: photoOf(world, params.raw.photo) }
-    const caption = params.string('caption')
-    if (caption) {
-      if ([...caption].length > 1024) throw badRequest('message caption is too long')
-      content.caption = stripFormatting(caption, params.string('parse_mode'))
-    }
+    const caption = captionOf(world, params)
     const markup = replyMarkupOf(params)
+    const reply = replyParametersOf(params)
+    const user = recipientOf(world, bot, params)
+    const content: MessageContent = {
+      ...sendOptionsOf(bot, user, params, reply),
+      photo: photoOf(world, params.raw.photo),
+      ...caption,
+    }
     if (markup) content.reply_markup = markup
     return bot.addMessage(user, bot.user, content)
   },
@@ -178,7 +179,10 @@ const methods = {
   sendInvoice: ({ world, bot, params }) => {
     const user = recipientOf(world, bot, params)
     const terms = invoiceTermsOf(params, { subscription: false })
+    const markup = replyMarkupOf(params, { invoice: true })
+    const reply = replyParametersOf(params)
     const content: MessageContent = {
+      ...sendOptionsOf(bot, user, params, reply),
       invoice: {
         title: terms.title,
         description: terms.description,
@@ -187,7 +191,6 @@ const methods = {
         total_amount: terms.amount,
       },
     }
-    const markup = replyMarkupOf(params)
     if (markup) content.reply_markup = markup
     const message = bot.addMessage(user, bot.user, content)
     bot.invoiceTerms.set(`${user.id}:${message.message_id}`, terms)
@@ -195,10 +198,14 @@ const methods = {
   },
 
   sendPaidMedia: ({ world, bot, params }) => {
+    // get_integer_arg(star_count, 0, 0, 10^9): missing or not a number reads as 0.
+    const starCount = clamp(params.integer('star_count') ?? 0, 0, 1_000_000_000)
+    params.requireString('media')
+    const rawMedia = params.json('media', 'paid media')
+    const caption = captionOf(world, params)
+    const markup = replyMarkupOf(params)
+    const reply = replyParametersOf(params)
     const user = recipientOf(world, bot, params)
-    const starCount = params.requireInteger('star_count')
-    const rawMedia = params.json('media')
-    if (rawMedia === undefined) throw badRequest('parameter "media" is required')
     // Telegram's range since Bot API 9.3; the description is the sandbox's (not verified).
     if (starCount < PAID_MEDIA_MIN_STARS || starCount > PAID_MEDIA_MAX_STARS) {
       throw badRequest('STARS_AMOUNT_INVALID')
@@ -206,13 +213,11 @@ const methods = {
     const payload = params.string('payload') ?? ''
     if (Buffer.byteLength(payload) > 128) throw badRequest('PAYLOAD_INVALID')
     const media = paidMediaOf(world, params, rawMedia)
-    const content: MessageContent = { paid_media: { star_count: starCount, paid_media: media } }
-    const caption = params.string('caption')
-    if (caption) {
-      if ([...caption].length > 1024) throw badRequest('message caption is too long')
-      content.caption = stripFormatting(caption, params.string('parse_mode'))
+    const content: MessageContent = {
+      ...sendOptionsOf(bot, user, params, reply),
+      paid_media: { star_count: starCount, paid_media: media },
+      ...caption,
     }
-    const markup = replyMarkupOf(params)
     if (markup) content.reply_markup = markup
     const message = bot.addMessage(user, bot.user, content)
     bot.paidMediaOffers.set(`${user.id}:${message.message_id}`, { starCount, payload, media })
@@ -227,15 +232,17 @@ const methods = {
   },
 
   answerPreCheckoutQuery: ({ world, bot, params }) => {
-    const id = params.requireString('pre_checkout_query_id')
-    const ok = params.requireBoolean('ok')
-    world.answerPreCheckoutQuery(bot, id, ok, params.string('error_message'))
+    const id = params.string('pre_checkout_query_id') ?? ''
+    // to_bool: a missing or unreadable `ok` is false, which needs an error_message.
+    const ok = params.boolean('ok') ?? false
+    const errorMessage = ok ? undefined : params.requireString('error_message')
+    world.answerPreCheckoutQuery(bot, id, ok, errorMessage)
     return true
   },
 
   refundStarPayment: ({ world, bot, params }) => {
-    const userId = params.requireInteger('user_id')
-    const chargeId = params.string('telegram_payment_charge_id') ?? ''
+    const userId = params.userId()
+    const chargeId = params.requireString('telegram_payment_charge_id')
     const charge = world.chargeForBotCall(bot, userId, chargeId)
     if (charge.refunded) throw badRequest('CHARGE_ALREADY_REFUNDED')
     world.refundCharge(bot, charge, world.options.emitRefundedPaymentOnBotRefund)
@@ -252,9 +259,10 @@ const methods = {
   },
 
   editUserStarSubscription: ({ world, bot, params }) => {
-    const userId = params.requireInteger('user_id')
+    const userId = params.userId()
     const chargeId = params.string('telegram_payment_charge_id') ?? ''
-    const isCanceled = params.requireBoolean('is_canceled')
+    // to_bool: a missing is_canceled is false (renewal resumes), as Telegram reads it.
+    const isCanceled = params.boolean('is_canceled') ?? false
     world.subscriptionForBotCall(bot, userId, chargeId).canceled = isCanceled
     bot.stars.changed()
     return true
@@ -314,79 +322,248 @@ function recipientOf(world: World, bot: SandboxBot, params: Params): User {
   return user
 }
 
-/** Text as Telegram stores it: HTML tags removed and entities decoded; other modes kept raw. */
-function formattedText(params: Params): MessageContent & { text: string } {
-  const text = params.string('text')
-  if (text === undefined || text === '') throw badRequest('message text is empty')
-  if ([...text].length > 4096) throw badRequest('message is too long')
-  return { text: stripFormatting(text, params.string('parse_mode')) }
-}
-
-function stripFormatting(text: string, parseMode: string | undefined): string {
-  if (parseMode === undefined || parseMode === '') return text
-  if (!PARSE_MODES.has(parseMode)) throw badRequest(`unsupported parse_mode`)
-  if (parseMode !== 'HTML') return text
-  return text
-    .replace(/<[^>]*>/g, '')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&')
-}
-
-function replyMarkupOf(params: Params): ReplyMarkup | undefined {
-  const markup = params.json('reply_markup')
-  if (markup === undefined) return undefined
-  if (!isRecord(markup)) throw badRequest("can't parse reply keyboard markup JSON object")
-  if (markup.inline_keyboard === undefined) return markup
-  const rows = markup.inline_keyboard
-  if (!Array.isArray(rows) || !rows.every(Array.isArray)) {
-    throw badRequest(
-      'can\'t parse inline keyboard markup: field "inline_keyboard" must be an Array',
-    )
-  }
-  const keyboard: InlineKeyboardButton[][] = rows.map((row: unknown[]) =>
-    row.map((button) => {
-      if (!isRecord(button) || typeof button.text !== 'string') {
-        throw badRequest(
-          "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
-        )
-      }
-      if (
-        typeof button.callback_data === 'string' &&
-        Buffer.byteLength(button.callback_data) > 64
-      ) {
-        throw badRequest('BUTTON_DATA_INVALID')
-      }
-      // Telegram keeps only the fields it knows (Telegraf adds e.g. `hide: false`).
-      const known = Object.entries(button).filter(([field]) => BUTTON_FIELDS.has(field))
-      return { ...Object.fromEntries(known), text: button.text }
-    }),
+/** The `text` of sendMessage/editMessageText with its entities, as Telegram stores them. */
+function textContent(world: World, params: Params): { text: string; entities?: MessageEntity[] } {
+  const text = params.string('text') ?? ''
+  if (text === '') throw badRequest('message text is empty')
+  const formatted = formatText(
+    text,
+    params.string('parse_mode'),
+    entitiesParam(params, 'entities'),
+    (id) => world.users.get(id),
   )
-  return { ...markup, inline_keyboard: keyboard }
+  if ([...formatted.text].length > 4096) throw badRequest('message is too long')
+  return formatted.entities.length > 0
+    ? { text: formatted.text, entities: formatted.entities }
+    : { text: formatted.text }
+}
+
+/** A media caption with its caption_entities; none when the caption is empty. */
+function captionOf(
+  world: World,
+  params: Params,
+): { caption?: string; caption_entities?: MessageEntity[] } {
+  const caption = params.string('caption') ?? ''
+  if (caption === '') return {}
+  const formatted = formatText(
+    caption,
+    params.string('parse_mode'),
+    entitiesParam(params, 'caption_entities'),
+    (id) => world.users.get(id),
+  )
+  if ([...formatted.text].length > 1024) throw badRequest('message caption is too long')
+  return formatted.entities.length > 0
+    ? { caption: formatted.text, caption_entities: formatted.entities }
+    : { caption: formatted.text }
+}
+
+/** An entities parameter; JSON Telegram cannot read is ignored (get_input_entities). */
+function entitiesParam(params: Params, name: string): unknown {
+  try {
+    return params.json(name)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `reply_parameters` (or the older `reply_to_message_id` + `allow_sending_without_reply`),
+ * read as Client::get_reply_parameters does.
+ */
+function replyParametersOf(params: Params): ReplyParameters | undefined {
+  if (!params.has('reply_parameters')) {
+    const messageId = Math.max(params.integer('reply_to_message_id') ?? 0, 0)
+    if (messageId === 0) return undefined
+    return {
+      message_id: messageId,
+      allow_sending_without_reply: params.boolean('allow_sending_without_reply') ?? false,
+    }
+  }
+  const value = params.json('reply_parameters', 'reply parameters')
+  if (!isRecord(value)) throw badRequest('object expected as reply parameters')
+  if (Object.keys(value).length === 0) return undefined
+  try {
+    const chatId = jsonField.string(value, 'chat_id')
+    const messageId = Math.max(jsonField.requireInteger(value, 'message_id'), 0)
+    const allow = jsonField.boolean(value, 'allow_sending_without_reply') ?? false
+    jsonField.string(value, 'quote')
+    jsonField.string(value, 'quote_parse_mode')
+    jsonField.integer(value, 'quote_position')
+    jsonField.integer(value, 'checklist_task_id')
+    jsonField.string(value, 'poll_option_id')
+    if (messageId === 0) return undefined
+    const reply: ReplyParameters = { message_id: messageId, allow_sending_without_reply: allow }
+    if (chatId !== undefined && chatId !== '') reply.chat_id = chatId
+    return reply
+  } catch (error) {
+    throw badRequest(tdMessage(error instanceof Error ? error.message : String(error)))
+  }
+}
+
+/**
+ * What a sent message carries besides its content: the message it replies to (refused as
+ * Telegram refuses it when the message is not in the chat, unless allow_sending_without_reply)
+ * and has_protected_content for protect_content.
+ */
+function sendOptionsOf(
+  bot: SandboxBot,
+  user: User,
+  params: Params,
+  reply: ReplyParameters | undefined,
+): Pick<Message, 'reply_to_message' | 'has_protected_content'> {
+  const options: Pick<Message, 'reply_to_message' | 'has_protected_content'> = {}
+  if (reply) {
+    // The sandbox's chats are private: another chat_id names no chat the reply could be in.
+    const sameChat =
+      reply.chat_id === undefined ||
+      reply.chat_id === String(user.id) ||
+      (user.username !== undefined &&
+        reply.chat_id.toLowerCase() === `@${user.username}`.toLowerCase())
+    const target = sameChat ? bot.findMessage(user.id, reply.message_id) : undefined
+    if (target) {
+      // "will not contain further reply_to_message fields even if it itself is a reply"
+      const { reply_to_message: _nested, ...replied } = structuredClone(target)
+      options.reply_to_message = replied
+    } else if (!reply.allow_sending_without_reply) {
+      throw badRequest('message to be replied not found')
+    }
+  }
+  if (params.boolean('protect_content')) options.has_protected_content = true
+  return options
+}
+
+/**
+ * reply_markup as Client::get_reply_markup reads it. Only an inline keyboard becomes part of
+ * the message (Message.reply_markup is an InlineKeyboardMarkup); a reply keyboard, its removal
+ * or force_reply is checked and applies to the user's client only. An invoice's keyboard must
+ * start with its Pay button.
+ */
+function replyMarkupOf(
+  params: Params,
+  input: { invoice: boolean } = { invoice: false },
+): InlineKeyboardMarkup | undefined {
+  const markup = params.json('reply_markup', 'reply keyboard markup')
+  if (markup === undefined) return undefined
+  if (!isRecord(markup)) throw badRequest('object expected as reply markup')
+  if (markup.keyboard !== undefined) {
+    if (!Array.isArray(markup.keyboard)) throw badRequest('field "keyboard" must be of type Array')
+    for (const row of markup.keyboard) {
+      if (!Array.isArray(row)) throw badRequest('field "keyboard" must be an Array of Arrays')
+      for (const button of row) {
+        if (typeof button === 'string') continue
+        if (!isRecord(button)) {
+          throw badRequest(
+            "can't parse keyboard button: KeyboardButton must be a String or an Object",
+          )
+        }
+        if (typeof button.text !== 'string') {
+          throw badRequest(
+            `can't parse keyboard button: ${button.text === undefined ? 'Can\'t find field "text"' : 'Field "text" must be of type String'}`,
+          )
+        }
+      }
+    }
+  }
+  const rows = markup.inline_keyboard
+  if (rows === undefined || rows === null) return undefined
+  if (!Array.isArray(rows)) throw badRequest('field "inline_keyboard" must be of type Array')
+  const keyboard: InlineKeyboardButton[][] = rows.map((row: unknown) => {
+    if (!Array.isArray(row)) {
+      throw badRequest(
+        'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays',
+      )
+    }
+    return row.map((button: unknown) => {
+      try {
+        return inlineButtonOf(button)
+      } catch (error) {
+        if (error instanceof BotApiError) throw error
+        const message = error instanceof Error ? error.message : String(error)
+        throw badRequest(`can't parse inline keyboard button: ${message}`)
+      }
+    })
+  })
+  const buttons = keyboard.flat()
+  if (buttons.length === 0) return undefined
+  if (input.invoice) {
+    // Telegram's answer when an invoice's keyboard does not start with its Pay button.
+    if (buttons[0]?.pay !== true) throw badRequest('REPLY_MARKUP_BUY_EMPTY')
+    if (buttons.slice(1).some((b) => b.pay === true)) throw badRequest('BUTTON_TYPE_INVALID')
+  } else if (buttons.some((b) => b.pay === true)) {
+    // A Pay button belongs to an invoice only.
+    throw badRequest('BUTTON_TYPE_INVALID')
+  }
+  return { inline_keyboard: keyboard }
+}
+
+/**
+ * One InlineKeyboardButton as Telegram keeps it: its text, its style fields and the one kind
+ * of button it is, chosen in Telegram's order (url, callback_data, callback_game, pay, …);
+ * anything else it was sent (Telegraf's `hide: false`) is dropped.
+ */
+function inlineButtonOf(button: unknown): InlineKeyboardButton {
+  if (!isRecord(button)) throw new Error('InlineKeyboardButton must be an Object')
+  const text = jsonField.requireString(button, 'text')
+  const out: InlineKeyboardButton = { text }
+  const icon = button.icon_custom_emoji_id
+  if (icon !== undefined && icon !== null) out.icon_custom_emoji_id = String(icon)
+  const style = jsonField.string(button, 'style')
+  if (style !== undefined && style !== '' && style.toLowerCase() !== 'default') {
+    if (!['primary', 'danger', 'success'].includes(style.toLowerCase())) {
+      throw new Error('invalid button style specified')
+    }
+    out.style = style.toLowerCase()
+  }
+  const url = jsonField.string(button, 'url')
+  if (url) return { ...out, url }
+  const callbackData = jsonField.string(button, 'callback_data')
+  if (callbackData) {
+    if (Buffer.byteLength(callbackData) > 64) throw badRequest('BUTTON_DATA_INVALID')
+    return { ...out, callback_data: callbackData }
+  }
+  if ('callback_game' in button) return { ...out, callback_game: {} }
+  if ('pay' in button) return { ...out, pay: true }
+  for (const field of ['switch_inline_query', 'switch_inline_query_current_chat']) {
+    if (field in button) return { ...out, [field]: jsonField.requireString(button, field) }
+  }
+  for (const field of ['switch_inline_query_chosen_chat', 'login_url', 'web_app', 'copy_text']) {
+    if (!(field in button)) continue
+    const value = button[field]
+    if (!isRecord(value)) throw new Error(`Field "${field}" must be of type Object`)
+    if (field === 'web_app' || field === 'login_url') jsonField.requireString(value, 'url')
+    if (field === 'copy_text') jsonField.requireString(value, 'text')
+    return { ...out, [field]: value }
+  }
+  throw new Error('Text buttons are unallowed in the inline keyboard')
 }
 
 /** Validates an invoice the way Telegram does for Stars (the only currency here). */
 function invoiceTermsOf(params: Params, input: { subscription: boolean }): InvoiceTerms {
   const title = params.requireString('title')
   const description = params.requireString('description')
-  const payload = params.string('payload')
-  if (payload === undefined) throw badRequest('parameter "payload" is required')
+  const payload = params.requireString('payload')
   const currency = params.requireString('currency')
+  params.requireString('prices')
   const prices = params.json('prices')
-  if (prices === undefined) throw badRequest('parameter "prices" is required')
+  if (!Array.isArray(prices)) throw badRequest('expected an Array of labeled prices')
+  const amounts = prices.map((price: unknown) => {
+    try {
+      if (!isRecord(price)) throw new Error('LabeledPrice must be an Object')
+      if (jsonField.requireString(price, 'label') === '') {
+        throw new Error('LabeledPrice label must be non-empty')
+      }
+      return jsonField.requireInteger(price, 'amount')
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      throw badRequest(`can't parse labeled price: ${message}`)
+    }
+  })
+  if (amounts.length === 0) throw badRequest('there must be at least one price')
   if (currency !== 'XTR') throw badRequest('CURRENCY_INVALID')
   if (params.has('provider_token')) throw badRequest('PAYMENT_PROVIDER_INVALID')
-  if (!Array.isArray(prices)) throw badRequest("can't parse prices JSON array")
-  if (prices.length !== 1) throw badRequest('STARS_INVOICE_INVALID')
-  const price: unknown = prices[0]
-  if (!isRecord(price) || typeof price.label !== 'string') {
-    throw badRequest('can\'t parse labeled price: Field "label" must be of type String')
-  }
-  const amount = typeof price.amount === 'string' ? Number(price.amount) : price.amount
-  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) {
-    throw badRequest('CURRENCY_TOTAL_AMOUNT_INVALID')
-  }
+  if (amounts.length !== 1) throw badRequest('STARS_INVOICE_INVALID')
+  const amount = amounts[0] ?? 0
+  if (amount <= 0) throw badRequest('CURRENCY_TOTAL_AMOUNT_INVALID')
   if (params.has('max_tip_amount') || params.has('suggested_tip_amounts')) {
     throw badRequest('STARS_INVOICE_INVALID')
   }
@@ -395,8 +572,10 @@ function invoiceTermsOf(params: Params, input: { subscription: boolean }): Invoi
   const payloadBytes = Buffer.byteLength(payload)
   if (payloadBytes < 1 || payloadBytes > 128) throw badRequest('INVOICE_PAYLOAD_INVALID')
   let subscriptionPeriod: number | undefined
-  if (input.subscription && params.has('subscription_period')) {
-    subscriptionPeriod = params.requireInteger('subscription_period')
+  // get_integer_arg(subscription_period, 0, 0): 0 (or unreadable) is no subscription.
+  const period = Math.max(params.integer('subscription_period') ?? 0, 0)
+  if (input.subscription && period !== 0) {
+    subscriptionPeriod = period
     if (subscriptionPeriod !== SUBSCRIPTION_PERIOD_SECONDS) {
       throw badRequest('SUBSCRIPTION_PERIOD_INVALID')
     }
@@ -415,7 +594,7 @@ function invoiceTermsOf(params: Params, input: { subscription: boolean }): Invoi
 
 /** InputPaidMedia items (1–10): a photo or a video, by file_id, URL or `attach://<part>`. */
 function paidMediaOf(world: World, params: Params, raw: unknown): PaidMedia[] {
-  if (!Array.isArray(raw)) throw badRequest("can't parse media JSON array")
+  if (!Array.isArray(raw)) throw badRequest('expected an Array of InputPaidMedia')
   if (raw.length < 1 || raw.length > 10) throw badRequest('wrong number of media specified')
   return raw.map((item: unknown) => {
     if (!isRecord(item) || typeof item.media !== 'string') {

@@ -1,7 +1,14 @@
 import type { VirtualClock } from './clock.ts'
 import { type DeliveryOptions, UpdateChannel, type WebhookReply } from './delivery.ts'
 import { type InvoiceTerms, StarsAccount } from './stars.ts'
-import type { CallbackAnswer, Message, PaidMedia, PrivateChat, User } from './types.ts'
+import type {
+  BotCapabilities,
+  CallbackAnswer,
+  Message,
+  PaidMedia,
+  PrivateChat,
+  User,
+} from './types.ts'
 
 interface ChatState {
   readonly user: User
@@ -37,7 +44,10 @@ export const chatOf = (user: User): PrivateChat => {
 /** Everything the sandbox knows about one bot: its identity, chats, updates and Stars. */
 export class SandboxBot {
   readonly token: string
+  /** The bot as a User: the `from` of its messages. */
   readonly user: User
+  /** What getMe adds to `user`. */
+  readonly capabilities: BotCapabilities
   readonly updates: UpdateChannel
   readonly stars = new StarsAccount()
   readonly callbackQueries = new Map<string, CallbackQueryState>()
@@ -52,12 +62,14 @@ export class SandboxBot {
   constructor(input: {
     token: string
     user: User
+    capabilities: BotCapabilities
     clock: VirtualClock
     delivery: DeliveryOptions
     onWebhookReply: (bot: SandboxBot, reply: WebhookReply) => void
   }) {
     this.token = input.token
     this.user = input.user
+    this.capabilities = input.capabilities
     this.#clock = input.clock
     this.updates = new UpdateChannel(input.clock, input.delivery, (reply) =>
       input.onWebhookReply(this, reply),

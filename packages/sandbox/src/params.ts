@@ -98,28 +98,64 @@ export function isUpload(value: unknown): value is UploadedFile {
 }
 
 /**
- * Typed, Telegram-tolerant access to a call's parameters: numbers may arrive as strings,
- * booleans as "true"/"1", objects as JSON strings (Telegraf's reply_markup in multipart).
+ * What Telegram's HTTP layer hands a method: every parameter as text. A JSON body's string
+ * stays as it is; any other JSON value (number, boolean, object, array, null) arrives as its
+ * JSON text, exactly as the Bot API server's parser keeps it. Uploads stay files.
+ */
+function asText(value: unknown): string | UploadedFile | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string') return value
+  if (isUpload(value)) return value
+  return JSON.stringify(value)
+}
+
+/**
+ * `td::to_integer`: an optional minus and the leading digits; anything else ends the number,
+ * and no digits at all is 0. So "12" and 12 are 12, "12abc" is 12, "abc", "true" and "" are 0.
+ */
+export function tdInteger(text: string): number {
+  const match = /^(-?)(\d*)/.exec(text)
+  const digits = match?.[2] ?? ''
+  if (digits === '') return 0
+  const n = Number(digits.slice(0, 18))
+  return match?.[1] === '-' ? -n : n
+}
+
+/** `to_bool`: "true", "yes" or "1", in any case and trimmed; anything else is false. */
+export function tdBoolean(text: string): boolean {
+  const value = text.trim().toLowerCase()
+  return value === 'true' || value === 'yes' || value === '1'
+}
+
+/**
+ * A call's parameters read the way the Bot API server reads them: integers and booleans as
+ * leniently as Telegram (numbers or their text; "true"/"false"/"1"/"0"; JSON booleans), JSON
+ * objects either parsed or as their text (Telegraf sends reply_markup as text in multipart), and
+ * an empty parameter the same as a missing one.
  */
 export class Params {
   readonly raw: RawParams
+  readonly #text = new Map<string, string | UploadedFile>()
 
   constructor(raw: RawParams) {
     this.raw = raw
+    for (const [name, value] of Object.entries(raw)) {
+      // null is read as absent (the server would see the text "null"; no client means it).
+      const text = value === null ? undefined : asText(value)
+      if (text !== undefined) this.#text.set(name, text)
+    }
   }
 
   /** Present and not empty, as Telegram treats "" the same as a missing parameter. */
   has(name: string): boolean {
-    const value = this.raw[name]
-    return value !== undefined && value !== null && value !== ''
+    const value = this.#text.get(name)
+    return value !== undefined && value !== ''
   }
 
+  /** The parameter's text; undefined when absent (or a file upload). */
   string(name: string): string | undefined {
-    const value = this.raw[name]
-    if (value === undefined || value === null) return undefined
-    if (typeof value === 'string') return value
-    if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-    throw badRequest(`parameter "${name}" must be a String`)
+    const value = this.#text.get(name)
+    return typeof value === 'string' ? value : undefined
   }
 
   requireString(name: string, missing = `parameter "${name}" is required`): string {
@@ -128,45 +164,36 @@ export class Params {
     return value
   }
 
+  /** `get_integer_arg`: undefined when absent or empty, else Telegram's lenient reading. */
   integer(name: string): number | undefined {
-    const value = this.raw[name]
-    if (value === undefined || value === null || value === '') return undefined
-    const n = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value
-    if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
-      throw badRequest(`parameter "${name}" must be an Integer`)
-    }
-    return n
+    const value = this.string(name)
+    return value === undefined || value === '' ? undefined : tdInteger(value)
   }
 
-  requireInteger(name: string, missing = `parameter "${name}" is required`): number {
-    const value = this.integer(name)
-    if (value === undefined) throw badRequest(missing)
-    return value
+  /** `get_user_id`: a positive identifier, else "Invalid <name> specified". */
+  userId(name = 'user_id'): number {
+    const id = Math.max(tdInteger(this.string(name) ?? ''), 0)
+    if (id === 0) throw badRequest(`invalid ${name} specified`)
+    return id
   }
 
+  /** `to_bool`: undefined when absent or empty, else true for "true"/"yes"/"1" only. */
   boolean(name: string): boolean | undefined {
-    const value = this.raw[name]
-    if (value === undefined || value === null || value === '') return undefined
-    if (value === true || value === 'true' || value === '1' || value === 1) return true
-    if (value === false || value === 'false' || value === '0' || value === 0) return false
-    throw badRequest(`parameter "${name}" must be a Boolean`)
+    const value = this.string(name)
+    return value === undefined || value === '' ? undefined : tdBoolean(value)
   }
 
-  requireBoolean(name: string): boolean {
-    const value = this.boolean(name)
-    if (value === undefined) throw badRequest(`parameter "${name}" is required`)
-    return value
-  }
-
-  /** A JSON-serialised parameter (object or array), accepted either parsed or as a string. */
-  json(name: string): unknown {
-    const value = this.raw[name]
-    if (value === undefined || value === null || value === '') return undefined
-    if (typeof value !== 'string') return value
+  /**
+   * A JSON-serialised parameter (object or array), given parsed or as text; text that is not
+   * JSON is refused as Telegram words it for the parameter ("can't parse <what> JSON object").
+   */
+  json(name: string, what: string = name): unknown {
+    const value = this.string(name)
+    if (value === undefined || value === '') return undefined
     try {
       return JSON.parse(value)
     } catch {
-      throw badRequest(`can't parse ${name} JSON object`)
+      throw badRequest(`can't parse ${what} JSON object`)
     }
   }
 
@@ -178,4 +205,52 @@ export class Params {
     }
     return value
   }
+}
+
+/**
+ * A field of an object inside a JSON parameter, checked as td's JsonObject does: integers as
+ * JSON numbers or numeric strings, booleans only as JSON booleans, strings only as strings.
+ */
+export const jsonField = {
+  integer(object: Record<string, unknown>, name: string): number | undefined {
+    const value = object[name]
+    if (value === undefined || value === null) return undefined
+    if (typeof value === 'number' || typeof value === 'string') {
+      const n = Number(value)
+      if (String(value).trim() === '' || !Number.isSafeInteger(n)) {
+        throw new Error(`Field "${name}" must be a valid Number`)
+      }
+      return n
+    }
+    throw new Error(`Field "${name}" must be a Number`)
+  },
+  requireInteger(object: Record<string, unknown>, name: string): number {
+    const value = jsonField.integer(object, name)
+    if (value === undefined) throw new Error(`Can't find field "${name}"`)
+    return value
+  },
+  boolean(object: Record<string, unknown>, name: string): boolean | undefined {
+    const value = object[name]
+    if (value === undefined || value === null) return undefined
+    if (typeof value === 'boolean') return value
+    throw new Error(`Field "${name}" must be of type Boolean`)
+  },
+  string(object: Record<string, unknown>, name: string): string | undefined {
+    const value = object[name]
+    if (value === undefined || value === null) return undefined
+    if (typeof value === 'string') return value
+    if (typeof value === 'number') return String(value)
+    throw new Error(`Field "${name}" must be of type String`)
+  },
+  requireString(object: Record<string, unknown>, name: string): string {
+    const value = jsonField.string(object, name)
+    if (value === undefined) throw new Error(`Can't find field "${name}"`)
+    return value
+  },
+}
+
+/** Telegram's way of quoting a td error in a description: the first letter lowercased. */
+export function tdMessage(message: string): string {
+  if (message.length >= 2 && /[_A-Z]/.test(message[1] ?? '')) return message
+  return `${message.charAt(0).toLowerCase()}${message.slice(1)}`
 }

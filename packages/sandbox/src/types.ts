@@ -1,4 +1,4 @@
-// The Bot API objects the sandbox produces, shaped as Bot API 10.1 (see spec/stars-subset.json).
+// The Bot API objects the sandbox produces, shaped as Bot API 10.3 (see spec/stars-subset.json).
 
 export interface User {
   id: number
@@ -7,9 +7,20 @@ export interface User {
   last_name?: string
   username?: string
   language_code?: string
-  can_join_groups?: boolean
-  can_read_all_group_messages?: boolean
-  supports_inline_queries?: boolean
+}
+
+/** The bot's capabilities: what getMe adds to the bot's User ("Returned only in getMe"). */
+export interface BotCapabilities {
+  can_join_groups: boolean
+  can_read_all_group_messages: boolean
+  supports_inline_queries: boolean
+  supports_guest_queries: boolean
+  can_connect_to_business: boolean
+  has_main_web_app: boolean
+  has_topics_enabled: boolean
+  allows_users_to_create_topics: boolean
+  can_manage_bots: boolean
+  supports_join_request_queries: boolean
 }
 
 export interface PrivateChat {
@@ -22,8 +33,22 @@ export interface PrivateChat {
 
 export interface MessageEntity {
   type: string
+  /** In UTF-16 code units, as are all offsets and lengths of the Bot API. */
   offset: number
   length: number
+  url?: string
+  user?: User
+  language?: string
+  custom_emoji_id?: string
+  unix_time?: number
+  date_time_format?: string
+}
+
+/** What a message replies to (`reply_parameters`, in this chat). */
+export interface ReplyParameters {
+  message_id: number
+  chat_id?: string
+  allow_sending_without_reply?: boolean
 }
 
 export interface InlineKeyboardButton {
@@ -34,10 +59,9 @@ export interface InlineKeyboardButton {
   [field: string]: unknown
 }
 
-/** Any reply markup as sent; only an inline keyboard is interpreted (and normalised). */
-export interface ReplyMarkup {
-  inline_keyboard?: InlineKeyboardButton[][]
-  [field: string]: unknown
+/** A message's keyboard as Telegram keeps it (reply keyboards stay with the user's client). */
+export interface InlineKeyboardMarkup {
+  inline_keyboard: InlineKeyboardButton[][]
 }
 
 export interface PhotoSize {
@@ -80,16 +104,19 @@ export interface Message {
   from?: User
   date: number
   chat: PrivateChat
+  reply_to_message?: Message
   edit_date?: number
+  has_protected_content?: true
   text?: string
   entities?: MessageEntity[]
   photo?: PhotoSize[]
   caption?: string
+  caption_entities?: MessageEntity[]
   invoice?: Invoice
   successful_payment?: SuccessfulPayment
   refunded_payment?: RefundedPayment
   paid_media?: PaidMediaInfo
-  reply_markup?: ReplyMarkup
+  reply_markup?: InlineKeyboardMarkup
 }
 
 export interface Video {

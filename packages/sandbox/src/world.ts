@@ -6,6 +6,7 @@ import { badRequest, QUERY_TOO_OLD, SandboxError } from './errors.ts'
 import { type Charge, type InvoiceTerms, type Subscription, starAmountOf } from './stars.ts'
 import type {
   AffiliateInfo,
+  BotCapabilities,
   BotSubscriptionUpdated,
   CallbackAnswer,
   Message,
@@ -39,6 +40,22 @@ export interface CreateBotInput {
   token?: string
   username?: string
   firstName?: string
+  /** What getMe reports beyond the bot's User (BotFather's settings); defaults as a new bot. */
+  capabilities?: Partial<BotCapabilities>
+}
+
+/** A bot fresh from BotFather: joins groups, privacy mode on, nothing else switched on. */
+export const DEFAULT_CAPABILITIES: BotCapabilities = {
+  can_join_groups: true,
+  can_read_all_group_messages: false,
+  supports_inline_queries: false,
+  supports_guest_queries: false,
+  can_connect_to_business: false,
+  has_main_web_app: false,
+  has_topics_enabled: false,
+  allows_users_to_create_topics: false,
+  can_manage_bots: false,
+  supports_join_request_queries: false,
 }
 
 export interface CreateUserInput {
@@ -119,10 +136,8 @@ export class World {
         is_bot: true,
         first_name: input.firstName ?? 'Sandbox Bot',
         username: input.username ?? `sandbox${id}_bot`,
-        can_join_groups: true,
-        can_read_all_group_messages: false,
-        supports_inline_queries: false,
       },
+      capabilities: { ...DEFAULT_CAPABILITIES, ...input.capabilities },
     })
     this.bots.set(token, bot)
     return bot
@@ -523,7 +538,7 @@ export class World {
 
   /** The bot's side of refundStarPayment / editUserStarSubscription: Telegram's checks. */
   chargeForBotCall(bot: SandboxBot, userId: number, chargeId: string): Charge {
-    if (!chargeId) throw badRequest('CHARGE_ID_EMPTY')
+    if (chargeId.trim() === '') throw badRequest('CHARGE_ID_EMPTY')
     if (!this.users.has(userId)) throw badRequest('USER_ID_INVALID')
     const charge = bot.stars.charges.get(chargeId)
     if (!charge || charge.user.id !== userId) throw badRequest('CHARGE_NOT_FOUND')

@@ -140,21 +140,26 @@ describe('paid media through the HTTP API: sendPaidMedia, the purchase, purchase
       ok: true,
     })
     const cases: [Record<string, unknown>, string][] = [
-      [{ chat_id: ALICE, media }, 'Bad Request: parameter "star_count" is required'],
+      // Telegram reads a missing or unreadable star_count as 0.
+      [{ chat_id: ALICE, media }, 'Bad Request: STARS_AMOUNT_INVALID'],
       [{ chat_id: ALICE, star_count: 5 }, 'Bad Request: parameter "media" is required'],
       [
         { chat_id: ALICE, star_count: 5, media: [] },
         'Bad Request: wrong number of media specified',
       ],
-      [{ chat_id: ALICE, star_count: 5, media: '{' }, "Bad Request: can't parse media JSON object"],
+      [
+        { chat_id: ALICE, star_count: 5, media: '{' },
+        "Bad Request: can't parse paid media JSON object",
+      ],
+      [
+        { chat_id: ALICE, star_count: 5, media: { type: 'photo' } },
+        'Bad Request: expected an Array of InputPaidMedia',
+      ],
       [
         { chat_id: ALICE, star_count: 5, media, payload: 'x'.repeat(129) },
         'Bad Request: PAYLOAD_INVALID',
       ],
-      [
-        { chat_id: ALICE, star_count: 'five', media },
-        'Bad Request: parameter "star_count" must be an Integer',
-      ],
+      [{ chat_id: ALICE, star_count: 'five', media }, 'Bad Request: STARS_AMOUNT_INVALID'],
     ]
     for (const [params, description] of cases) {
       expect(await api('sendPaidMedia', params), JSON.stringify(params)).toMatchObject({

@@ -139,6 +139,10 @@ describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
     expect([...BOT_API_METHODS].sort()).toEqual(Object.keys(spec.methods).sort())
   })
 
+  // Required parameters the Bot API server reads with a default instead of refusing their
+  // absence (to_bool): the call then succeeds, as it does with Telegram.
+  const readWithDefault = new Set(['editUserStarSubscription.is_canceled'])
+
   const order = Object.keys(spec.methods).filter((m) => m !== 'getUpdates')
   for (const method of order) {
     it(`${method}: required parameters are enforced and the result carries the spec's fields`, async () => {
@@ -150,7 +154,9 @@ describe(`agreement with ${spec.version} (spec/stars-subset.json)`, () => {
       for (const name of required) {
         const { [name]: _omitted, ...without } = params
         const reply = await api(method, without)
-        expect(reply, `${method} without ${name}`).toMatchObject({ ok: false, error_code: 400 })
+        expect(reply, `${method} without ${name}`).toMatchObject(
+          readWithDefault.has(`${method}.${name}`) ? { ok: true } : { ok: false, error_code: 400 },
+        )
       }
       const reply = await api(method, params)
       expect(reply, `${method} with every required parameter`).toMatchObject({ ok: true })

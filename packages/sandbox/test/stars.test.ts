@@ -109,11 +109,21 @@ describe('Stars payments, refunds and the ledger', () => {
     })
   })
 
-  it('refundStarPayment errors: CHARGE_NOT_FOUND, CHARGE_ID_EMPTY, USER_ID_INVALID', async () => {
+  it('refundStarPayment errors: CHARGE_NOT_FOUND, a missing charge id, USER_ID_INVALID, a bad user_id', async () => {
     const chargeId = await payPack()
     const cases: [Record<string, unknown>, string][] = [
       [{ user_id: ALICE, telegram_payment_charge_id: 'stxNOPE' }, 'Bad Request: CHARGE_NOT_FOUND'],
-      [{ user_id: ALICE, telegram_payment_charge_id: '' }, 'Bad Request: CHARGE_ID_EMPTY'],
+      // The Bot API server refuses an empty id itself; a blank one reaches Telegram.
+      [
+        { user_id: ALICE, telegram_payment_charge_id: '' },
+        'Bad Request: parameter "telegram_payment_charge_id" is required',
+      ],
+      [{ user_id: ALICE, telegram_payment_charge_id: ' ' }, 'Bad Request: CHARGE_ID_EMPTY'],
+      [
+        { user_id: 'alice', telegram_payment_charge_id: chargeId },
+        'Bad Request: invalid user_id specified',
+      ],
+      [{ telegram_payment_charge_id: chargeId }, 'Bad Request: invalid user_id specified'],
       [{ user_id: 42, telegram_payment_charge_id: chargeId }, 'Bad Request: USER_ID_INVALID'],
     ]
     for (const [params, description] of cases) {
