@@ -93,16 +93,21 @@ describe('the margin alerts job', () => {
   })
 
   it('runs on its interval and stops cleanly', async () => {
-    const capture = captureLogs()
-    const job = startMarginAlertsJob(database.db, capture.logger, { intervalMs: 20 })
-    await new Promise((r) => setTimeout(r, 150))
-    await job.stop()
-    const metrics = await createMetrics(database.db).text()
-    const runs = Number(
-      /estars_job_runs_total\{job="margin-alerts",outcome="success"\} (\d+)/.exec(
-        metrics.body,
-      )?.[1],
-    )
-    expect(runs).toBeGreaterThan(3)
+    const runs = async () =>
+      Number(
+        /estars_job_runs_total\{job="margin-alerts",outcome="success"\} (\d+)/.exec(
+          (await createMetrics(database.db).text()).body,
+        )?.[1] ?? 0,
+      )
+    const before = await runs()
+    const job = startMarginAlertsJob(database.db, captureLogs().logger, { intervalMs: 20 })
+    try {
+      await expect.poll(runs, { timeout: 10_000 }).toBeGreaterThanOrEqual(before + 2)
+    } finally {
+      await job.stop()
+    }
+    const stopped = await runs()
+    await new Promise((r) => setTimeout(r, 100))
+    expect(await runs()).toBe(stopped)
   })
 })
