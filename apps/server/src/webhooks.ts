@@ -74,6 +74,7 @@ export function createWebhookDispatcher(db: Db, logger: Logger, options: Webhook
       return false
     }
     const message = webhookMessage(delivery)
+    const startedAt = Date.now()
     const sent = await options.outbound.post(delivery.url, {
       headers: {
         'content-type': 'application/json',
@@ -90,7 +91,12 @@ export function createWebhookDispatcher(db: Db, logger: Logger, options: Webhook
       await markWebhookDelivered(db, { ...delivery, statusCode: sent.status })
       return true
     }
-    const { gaveUp } = await markWebhookFailed(db, { ...delivery, error: sent.error, now })
+    const { gaveUp } = await markWebhookFailed(db, {
+      ...delivery,
+      error: sent.error,
+      // The backoff counts from the attempt's end (it may have waited out its timeout).
+      now: new Date(now.getTime() + (Date.now() - startedAt)),
+    })
     if (gaveUp)
       logger.warn(
         { ...log, attempts: delivery.attempt },
@@ -104,13 +110,18 @@ export function createWebhookDispatcher(db: Db, logger: Logger, options: Webhook
     now: Date = new Date(),
   ): Promise<{ queued: number; sent: number; failed: number }> {
     const queued = await queueWebhookDeliveries(db, now)
+    // Each round reads the clock again (a run may last longer than a lease), shifted as `now` is.
+    const shift = now.getTime() - Date.now()
     let sent = 0
     let failed = 0
     for (let round = 0; round < ROUNDS_PER_RUN && !stopped; round++) {
-      const claimed = await claimWebhookDeliveries(db, { leaseMs, now })
+      const at = new Date(Date.now() + shift)
+      const claimed = await claimWebhookDeliveries(db, { leaseMs, now: at })
       if (claimed.length === 0) break
       // One per endpoint: endpoints are independent, so they are sent at once.
-      const results = await Promise.all(claimed.map((delivery) => deliver(delivery, now)))
+      const results = await Promise.all(
+        claimed.map((delivery) => deliver(delivery, new Date(Date.now() + shift))),
+      )
       for (const ok of results) {
         if (ok) sent++
         else failed++
