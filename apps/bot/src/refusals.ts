@@ -60,6 +60,17 @@ export async function explainRefusal(ctx: BotContext, error: unknown, what: stri
     case 'NO_ENTITLEMENT':
       await ctx.reply(WORDS.refusals.noEntitlement(String(facts.feature)))
       return true
+    case 'MARGIN_FLOOR_BREACHED':
+      await ctx.reply(WORDS.refusals.marginFloor)
+      return true
+    case 'UNPRICED_MODEL':
+      await ctx.reply(WORDS.refusals.unpricedModel)
+      return true
+    case 'COST_CAP_REACHED':
+      await ctx.reply(
+        WORDS.refusals.costCap(typeof facts.resetsAt === 'string' ? facts.resetsAt : null),
+      )
+      return true
     case 'CUSTOMER_BLOCKED':
       await ctx.reply(WORDS.refusals.blocked)
       return true

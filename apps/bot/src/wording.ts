@@ -189,6 +189,15 @@ export const WORDS = {
     upgrade: (title: string, description: string) => `\n${title} raises it: ${description}.`,
     noEntitlement: (feature: string) => `That needs ${feature}. See /plans to unlock it.`,
     blocked: 'Your account cannot use paid features right now. Write to /paysupport.',
+    /** The feature's margin floor: even the shortest answer would cost more than it earns. */
+    marginFloor:
+      'I cannot answer this one: it would cost more to run than the credits it uses. Nothing was charged; please ask a shorter question.',
+    /** The project refuses models its price book does not know, and this one is not in it. */
+    unpricedModel:
+      'AI answers are not set up yet on this bot (its model has no price). Nothing was charged; please try again later.',
+    /** A cost cap of the project (the AI's spending limit) is reached for now. */
+    costCap: (resetsAt: string | null) =>
+      `AI answers are paused for now: this bot has reached its spending limit. Nothing was charged; they come back ${whenResets(resetsAt)}.`,
     answers: 'this answer',
     images: 'images',
   },

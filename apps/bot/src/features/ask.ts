@@ -154,20 +154,35 @@ async function reserveAnswer(ctx: BotContext, prompt: string, idempotencyKey: st
       minQuantity: Math.min(quantity, promptPart + MIN_ANSWER_TOKENS),
       idempotencyKey,
       reason: 'AI answer',
+      // The call as expected: e-Stars checks the cost caps and the feature's margin floor on it.
+      ...(ctx.model.provider
+        ? {
+            usage: {
+              provider: ctx.model.provider,
+              model: ctx.model.name,
+              inputTokens: promptPart,
+              outputTokens: Math.min(ctx.model.maxTokens, quantity - promptPart),
+            },
+          }
+        : {}),
     })
+  // The margin floor's cap binds too: the answer may not cost more than the floor allows.
+  const withinFloor = (reservation: Reservation, cap: number) =>
+    reservation.maxOutputTokens === null ? cap : Math.min(cap, reservation.maxOutputTokens)
   try {
     const reservation = await reserve(estimate)
     const answerCap =
       reservation.maxQuantity === null
         ? ctx.model.maxTokens
         : Math.min(ctx.model.maxTokens, reservation.maxQuantity - promptPart)
-    return { reservation, answerCap }
+    return { reservation, answerCap: withinFloor(reservation, answerCap) }
   } catch (error) {
     // `debt` and `absorb` projects reserve all or nothing: shrink to what the balance pays here.
     if (billingErrorOf(error)?.code !== 'INSUFFICIENT_CREDITS') throw error
     const affordable = await affordableTokens(ctx)
     if (affordable - promptPart < MIN_ANSWER_TOKENS) throw error
-    return { reservation: await reserve(affordable), answerCap: affordable - promptPart }
+    const reservation = await reserve(affordable)
+    return { reservation, answerCap: withinFloor(reservation, affordable - promptPart) }
   }
 }
 

@@ -58,6 +58,7 @@ export function createOfflineModel(options: OfflineModelOptions = {}): ChatModel
   const price = options.price ?? OFFLINE_MODEL_PRICE
   return {
     name: 'offline',
+    // No provider: it reports its own cost per answer, and the price book does not know it.
     maxTokens,
     estimate: (prompt) => countTokens(`${SYSTEM_PROMPT}\n${prompt}`) + maxTokens,
     async complete(prompt, callOptions = {}): Promise<Completion> {

@@ -120,6 +120,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
 
   return {
     name: options.model,
+    provider,
     maxTokens,
     // The vendor's tokenizer may differ from ours; a 25% margin keeps the reservation above it.
     estimate: (prompt) => Math.ceil(promptTokens(prompt) * 1.25) + maxTokens,

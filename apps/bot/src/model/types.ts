@@ -61,6 +61,12 @@ export interface CompleteOptions {
 /** A chat model the bot can meter: it says up front what a prompt may cost, then what it did. */
 export interface ChatModel {
   readonly name: string
+  /**
+   * The price book's provider of `name` (`openai`, `openrouter`, …): with it the reserve carries
+   * the expected usage, so e-Stars checks cost caps and the feature's margin floor before the
+   * call. Absent: the reserve carries none.
+   */
+  readonly provider?: string
   /** The answer's cap in tokens; `estimate` minus it is what the prompt is taken to cost. */
   readonly maxTokens: number
   /** The most this prompt can use (prompt tokens + the answer's cap): the amount reserved. */
