@@ -1,7 +1,7 @@
 import { createEffect, onCleanup, onMount } from 'solid-js'
 import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
-import { formatNumber } from '../lib/format.ts'
+import { formatDay, formatNumber } from '../lib/format.ts'
 
 export interface ChartSeries {
   label: string
@@ -11,6 +11,9 @@ export interface ChartSeries {
 }
 
 const HALF_DAY = 43_200
+
+/** An x tick (seconds, UTC) as the day it names, "4 Nov": the console's date format, not uPlot's "11/4". */
+const dayLabel = (seconds: number) => formatDay(new Date(seconds * 1000).toISOString().slice(0, 10))
 
 /** The y axis's width: its widest label measured in the axis font, plus the tick and a gap. */
 function axisWidth(u: uPlot, values: string[] | null): number {
@@ -33,7 +36,8 @@ export function Chart(props: {
   let plot: uPlot | undefined
   const data = (): uPlot.AlignedData => [
     props.days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000),
-    ...props.series.map((s) => s.values),
+    // A bar of nothing is not drawn (no dashed outline along the zero line).
+    ...props.series.map((s) => (s.bars ? s.values.map((v) => (v === 0 ? null : v)) : s.values)),
   ]
   onMount(() => {
     const bars = uPlot.paths.bars?.({ size: [0.6, 40] })
@@ -44,9 +48,19 @@ export function Chart(props: {
         height: props.height ?? 220,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'UTC'),
         // Half a day either side: the first and last bars are drawn whole, not cut at the edge.
-        scales: { x: { time: true, range: (_u, min, max) => [min - HALF_DAY, max + HALF_DAY] } },
+        scales: {
+          x: { time: true, range: (_u, min, max) => [min - HALF_DAY, max + HALF_DAY] },
+          // From zero, always: a bar's height is its figure (days without one are not drawn).
+          y: { range: (_u, _min, max) => uPlot.rangeNum(0, Math.max(max ?? 0, 1), 0.1, true) },
+        },
+        // The legend names the series; the figures are on the axes (no "Time: --" row).
+        legend: { live: false },
         axes: [
-          {},
+          // Whole days only: a tick between two days would repeat a day's label.
+          {
+            incrs: [1, 2, 3, 7, 14, 28].map((d) => d * 86_400),
+            values: (_u, ticks) => ticks.map(dayLabel),
+          },
           {
             values: (_u, ticks) => ticks.map((t) => formatNumber(t)),
             // As wide as its widest label (the cards' format), so "10,000" is never clipped to "0,000".
@@ -58,7 +72,7 @@ export function Chart(props: {
           ...props.series.map((s) => ({
             label: s.label,
             stroke: s.color,
-            fill: s.bars ? `${s.color}55` : undefined,
+            fill: s.bars ? `${s.color}bb` : undefined,
             width: 2,
             ...(s.bars && bars ? { paths: bars, points: { show: false } } : {}),
           })),

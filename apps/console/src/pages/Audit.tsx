@@ -78,7 +78,11 @@ export default function Audit() {
                 label="Audit log"
                 empty="No operator actions recorded yet."
                 columns={[
-                  { header: 'When', cell: (e) => formatDateTime(e.createdAt, session.timeZone()) },
+                  {
+                    header: 'When',
+                    class: 'when',
+                    cell: (e) => formatDateTime(e.createdAt, session.timeZone()),
+                  },
                   { header: 'Who', cell: (e) => e.actor.replace(/^operator:/, '') },
                   { header: 'What', class: 'mono', cell: (e) => e.action },
                   { header: 'Target', class: 'mono small', cell: (e) => e.target ?? '—' },

@@ -279,6 +279,7 @@ export default function Customer() {
                       },
                       {
                         header: 'Expires',
+                        class: 'when',
                         cell: (lot) =>
                           lot.expiresAt ? formatDateTime(lot.expiresAt, tz()) : 'never',
                       },
@@ -389,7 +390,7 @@ export default function Customer() {
                 label="Payments"
                 empty="No payments yet."
                 columns={[
-                  { header: 'Paid', cell: (p) => formatDateTime(p.paidAt, tz()) },
+                  { header: 'Paid', class: 'when', cell: (p) => formatDateTime(p.paidAt, tz()) },
                   { header: 'Product', cell: (p) => productTitle(p.productKey) },
                   { header: 'Stars', class: 'num', cell: (p) => formatStars(p.amountStars) },
                   {

@@ -98,6 +98,7 @@ export default function Customers() {
                   { header: 'Lifetime', class: 'num', cell: (c) => formatStars(c.lifetimeStars) },
                   {
                     header: 'Last activity',
+                    class: 'when',
                     cell: (c) => formatDateTime(c.lastActiveAt, session.timeZone()),
                   },
                   {

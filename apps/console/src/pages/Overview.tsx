@@ -44,7 +44,7 @@ export default function Overview() {
           </For>
         </fieldset>
       </header>
-      <Section retry={() => revalidate(getOverview.key)}>
+      <Section retry={() => revalidate(getOverview.key)} class="plain">
         <Show when={overview()}>
           {(o) => (
             <>

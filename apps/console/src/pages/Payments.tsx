@@ -168,6 +168,7 @@ export default function Payments() {
                 columns={[
                   {
                     header: 'Paid',
+                    class: 'when',
                     cell: (payment) => formatDateTime(payment.paidAt, session.timeZone()),
                   },
                   {

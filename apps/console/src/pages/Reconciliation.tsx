@@ -73,7 +73,7 @@ export default function Reconciliation() {
               label="Findings"
               empty="No differences found. Telegram and e-Stars agree."
               columns={[
-                { header: 'Found', cell: (f) => formatDateTime(f.createdAt, tz()) },
+                { header: 'Found', class: 'when', cell: (f) => formatDateTime(f.createdAt, tz()) },
                 { header: 'Kind', cell: (f) => f.kind.replaceAll('_', ' ') },
                 {
                   header: 'Charge',
@@ -126,7 +126,11 @@ export default function Reconciliation() {
               label="Runs"
               empty="No runs yet."
               columns={[
-                { header: 'Started', cell: (r) => formatDateTime(r.startedAt, tz()) },
+                {
+                  header: 'Started',
+                  class: 'when',
+                  cell: (r) => formatDateTime(r.startedAt, tz()),
+                },
                 { header: 'Trigger', cell: (r) => r.trigger },
                 {
                   header: 'Status',

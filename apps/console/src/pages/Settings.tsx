@@ -183,9 +183,11 @@ export default function Settings() {
                     />
                   </label>
                 </div>
-                <button type="submit" disabled={project.pending}>
-                  Save
-                </button>
+                <div class="row">
+                  <button type="submit" disabled={project.pending}>
+                    Save
+                  </button>
+                </div>
               </fieldset>
               <Outcome
                 pending={Boolean(project.pending)}
@@ -357,6 +359,7 @@ export default function Settings() {
                 { header: 'Key', class: 'mono', cell: (k) => `${k.prefix}…` },
                 {
                   header: 'Created',
+                  class: 'when',
                   cell: (k) => formatDateTime(k.createdAt, session.timeZone()),
                 },
                 {

@@ -118,7 +118,7 @@ export default function Treasury() {
               label="Withdrawals and outflows"
               empty="No Stars have left the bot yet."
               columns={[
-                { header: 'When', cell: (o) => formatDateTime(o.occurredAt, tz()) },
+                { header: 'When', class: 'when', cell: (o) => formatDateTime(o.occurredAt, tz()) },
                 {
                   header: 'What',
                   cell: (o) => (
