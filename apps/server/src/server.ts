@@ -27,6 +27,9 @@ import { RequestKeyCache } from './request-log.ts'
 import { mountRest } from './rest.ts'
 import { loadSecrets } from './secret-key.ts'
 
+/** How long an idle keep-alive connection stays open (the load balancer's idle timeout is shorter). */
+export const KEEP_ALIVE_MS = 65_000
+
 export interface RunningServer {
   url: string
   database: Database
@@ -157,6 +160,12 @@ export async function startServer(
     },
   })
   const server = app.listen(env.PORT, env.HOST)
+  // Idle keep-alive sockets stay open well past the clients' reuse window (undici reuses one until
+  // a second before the server's advertised timeout): with Node's 5 s default, a busy client
+  // reuses a socket the server is closing and the call dies with ECONNRESET. SIGTERM's close()
+  // still ends idle sockets at once.
+  server.keepAliveTimeout = KEEP_ALIVE_MS
+  server.headersTimeout = KEEP_ALIVE_MS + 1000
   const metricsServer = env.METRICS_PORT === undefined ? null : metricsApp(metrics, env)
   try {
     // Both listeners are waited for together: one's 'listening' may fire while awaiting the other.

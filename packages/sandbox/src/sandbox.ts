@@ -714,6 +714,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   })
   if (options.controlToken !== undefined && options.controlToken.length < 16)
     throw new Error('controlToken: at least 16 characters')
+  // Like Telegram's front ends, keep idle connections long: with Node's 5 s default a busy bot
+  // reuses a socket the sandbox is closing and its call dies with ECONNRESET.
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
   const host = options.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
