@@ -22,7 +22,7 @@ import { transact } from '../ledger/transaction.ts'
 import { paidLotValue } from '../margin/value.ts'
 import { accessEnd, grantEntitlement } from '../usage/entitlements.ts'
 import { ownsForLife } from './orders.ts'
-import { applyRenewalState } from './subscriptions.ts'
+import { applyRenewalState, emitEvent } from './subscriptions.ts'
 
 const DAY_MS = 86_400_000
 
@@ -214,6 +214,21 @@ export async function recordPayment(
     }
     const paymentId = inserted.id
     if (matched) await fulfil(tx, { input, customer, order, paymentId, paidAt, now })
+    // The outbox (signed webhooks), in the payment's transaction: once per charge, never a repeat.
+    await emitEvent(tx, {
+      projectId: input.projectId,
+      customerId: customer.id,
+      type: 'payment.succeeded',
+      payload: {
+        paymentId,
+        telegramPaymentChargeId: p.telegram_payment_charge_id,
+        telegramUserId: input.from.id,
+        amountStars: p.total_amount,
+        productKey: order?.product_key ?? null,
+        status: matched ? 'paid' : 'unmatched',
+        flag,
+      },
+    })
     return outcomeOf(tx, customer, paymentId, false)
   })
 }

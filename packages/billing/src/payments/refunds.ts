@@ -31,7 +31,7 @@ import { allocate, debit, liveLots, total } from '../ledger/lots.ts'
 import { transact } from '../ledger/transaction.ts'
 import { revokeEntitlementsOfPayment } from '../usage/entitlements.ts'
 import { type PayerInput, type PaymentChannel, profileOf } from './payments.ts'
-import { applyRenewalState } from './subscriptions.ts'
+import { applyRenewalState, emitEvent } from './subscriptions.ts'
 
 export type RefundPolicy = 'debt' | 'absorb'
 
@@ -181,6 +181,21 @@ async function revokeLocked(
     now: input.now,
   })
   await markRefunded(tx, payment, { ...input, spent: bought.spent, policy })
+  // The outbox (signed webhooks), in the refund's transaction: once, a replayed refund adds none.
+  await emitEvent(tx, {
+    projectId: input.projectId,
+    customerId: customer.id,
+    type: 'payment.refunded',
+    payload: {
+      paymentId,
+      telegramPaymentChargeId: payment.telegram_payment_charge_id,
+      telegramUserId: Number(payment.telegram_user_id),
+      refundedBy: input.by,
+      reason: input.reason,
+      policy,
+      ...facts,
+    },
+  })
   return {
     paymentId,
     telegramPaymentChargeId: payment.telegram_payment_charge_id,
