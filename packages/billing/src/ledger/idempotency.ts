@@ -79,27 +79,6 @@ export async function replay<R>(
   return stored.response as R
 }
 
-/**
- * What a stored key answers for an act refused before its claim (a staged consume decides its
- * refusals first): nothing stored → the refusal stands; stored with this request → its result;
- * with another → IdempotencyConflict. The same outcomes as claiming first and rolling back.
- */
-export async function storedReplay<R>(
-  tx: Tx,
-  scope: Omit<IdempotencyScope, 'request'>,
-  requestHash: string,
-): Promise<{ found: false } | { found: true; response: R }> {
-  const [stored] = await tx
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.projectId, scope.projectId), eq(idempotencyKeys.key, scope.key)))
-  if (!stored) return { found: false }
-  if (stored.requestHash !== requestHash) {
-    throw new IdempotencyConflict(scope.key, stored.operation ?? scope.operation)
-  }
-  return { found: true, response: stored.response as R }
-}
-
 /** The fingerprint of a request: the operation and the request with keys sorted and the clock left out. */
 export function hashRequest(operation: string, request: unknown): string {
   return createHash('sha256')

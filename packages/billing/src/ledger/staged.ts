@@ -3,27 +3,33 @@ import { type SQL, sql } from 'drizzle-orm'
 import { valueMoved, valueRemainingSql } from '../margin/value.ts'
 import { contentDigest, entryHash, lotsText } from './chain.ts'
 import { type CustomerRow, type LockedCustomer, lockedColumns, toLocked } from './customers.ts'
-import type { BalanceAfter, LotChange } from './entries.ts'
+import type { LotChange } from './entries.ts'
 import { noteBalanceCrossing } from './events.ts'
 import type { LiveLot } from './lots.ts'
 import { burnOrder } from './lots.ts'
 
 /**
- * Staged writes: how a group-commit batch applies its consumes (usage/group-commit.ts).
+ * Staged writes: how a group-commit batch applies its consumes (usage/group-commit.ts,
+ * usage/consume.ts `consumeRun`).
  *
  * The batch locks its customers once and keeps, per customer, the locked row (balance, chain
- * head, earliest expiry) and its lots with credits left, in burn order. A consume is decided on
- * that state in memory — blocked, insufficient credits, which lots it burns, the revenue they
- * move, the entry's balance after and its chain hash (`entryHash`, what `appendEntry` computes in
- * SQL) — and then written in ONE statement that claims its idempotency key and, only if the claim
- * succeeds, updates the lots it burned, inserts its ledger entry and stores its response. The
- * customer row is not written per entry: the batch writes each changed customer once
- * (`flushStaged`) with the balance and chain head its last entry left, before anything else reads
- * it (any other act in the batch, and the commit).
+ * head, earliest expiry) and its lots with credits left, in burn order (`lockAndStage`: one
+ * statement for the rows, one for their lots). A run of consumes is then applied in two
+ * statements whatever its length:
  *
- * Exactness: the state is read under the customer's row lock and changed only by these writes,
- * so it is what the database holds; an act that is not a staged consume makes the batch flush
- * and forget the state first (it may change anything), and the next consume reads it again.
+ *   1. `claimKeys` claims every key the run asks for (and draws its entry ids);
+ *   2. each consume is decided in memory on the staged state, in arrival order — replay or
+ *      IdempotencyConflict for a key already taken, blocked, insufficient credits, which lots it
+ *      burns, the revenue they move, the balance after and the chain hash (`stageEntry`:
+ *      `entryHash` over what `appendEntry` hashes in SQL);
+ *   3. `writeStaged` inserts the entries, stores the responses of the keys they won, gives back
+ *      the keys of refused calls, and writes each changed lot and customer row ONCE, with the
+ *      remaining, balance and chain head the run's last entry left.
+ *
+ * Exactness: the state is read under the customers' row locks and changed only by these
+ * writes, so it is what the database holds; it is written back at the end of every run, and an
+ * act that is not a staged consume makes the batch forget it (it may change anything), so the
+ * next consume reads it again. A refused call writes nothing, so it needs no savepoint.
  */
 
 /** A lot with credits left, as a batch keeps it: `remaining` follows the batch's staged writes. */
@@ -32,6 +38,8 @@ export interface StagedLot extends LiveLot {
   valueMicros: number
   /** µs since the epoch, compared exactly as SQL compares `expires_at` with the act's instant. */
   expiresAtMicros: number | null
+  /** Staged writes moved `remaining` since the row was written. */
+  dirty: boolean
 }
 
 /** A customer the batch holds locked, with what its next staged entry needs. */
@@ -42,7 +50,7 @@ export interface StagedCustomer {
   threshold: number
   /** Credits left per lot, in burn order (lots that had none when loaded can only gain in another act). */
   lots: StagedLot[]
-  /** The row's balance or head moved since it was written: `flushStaged` writes it. */
+  /** The row's balance or head moved since it was written: `writeStaged` writes it. */
   dirty: boolean
 }
 
@@ -109,6 +117,7 @@ export async function lockAndStage(tx: Tx, cache: StagedCache, where: SQL): Prom
       amount: Number(lot.amount),
       valueMicros: Number(lot.value_micros),
       expiresAtMicros: lot.expires_micros === null ? null : Number(lot.expires_micros),
+      dirty: false,
     })
   }
   for (const row of locked) {
@@ -150,33 +159,147 @@ export function liveStagedLots(customer: StagedCustomer, now: Date): StagedLot[]
   )
 }
 
-export interface StagedConsume {
-  projectId: string
-  idempotencyKey: string
+/** A key as the batch finds it already stored (by another act, earlier or concurrent). */
+export interface StoredKey {
+  operation: string
   requestHash: string
+  response: unknown
+}
+
+export interface Claims {
+  /** Entry ids drawn for this segment's entries, ascending: the ledger's order is the chain's. */
+  ids: number[]
+  /** `projectId:key` of the keys this statement claimed (the row holds the first asker's hash). */
+  claimed: Set<string>
+  /** `projectId:key` → the stored key, for keys that were already taken. */
+  stored: Map<string, StoredKey>
+}
+
+const parseJson = <T>(value: unknown): T =>
+  (typeof value === 'string' ? JSON.parse(value) : value) as T
+
+/**
+ * One statement for a segment of consumes: draws up to `entries` entry ids, claims each key
+ * (the first act asking for it; a key already taken is left alone, and a concurrent claim is
+ * waited for on the unique index), and reads the keys that were already stored.
+ */
+export async function claimKeys(
+  tx: Tx,
+  keys: Array<{ projectId: string; key: string; operation: string; requestHash: string }>,
+  entries: number,
+): Promise<Claims> {
+  const values = sql.join(
+    keys.map(
+      (k) =>
+        sql`(${k.projectId}::uuid, ${k.key}::text, ${k.operation}::text, ${k.requestHash}::text)`,
+    ),
+    sql`, `,
+  )
+  const [row] = await rows<{ ids: unknown; claimed: unknown; stored: unknown }>(
+    tx,
+    sql`with ids as (
+          select nextval(pg_get_serial_sequence('ledger_entries', 'id'))::text as id
+          from generate_series(1, ${entries}::int)
+        ),
+        asked(project_id, key, operation, request_hash) as (values ${values}),
+        claim as (
+          insert into idempotency_keys (project_id, key, operation, request_hash)
+          select project_id, key, operation, request_hash from asked
+          on conflict do nothing
+          returning project_id, key
+        ),
+        stored as (
+          select k.project_id, k.key, k.operation, k.request_hash, k.response
+          from idempotency_keys k join asked a on a.project_id = k.project_id and a.key = k.key
+        )
+        select (select json_agg(id) from ids) as ids,
+          (select json_agg(json_build_array(project_id, key)) from claim) as claimed,
+          (select json_agg(json_build_array(project_id, key, operation, request_hash, response))
+             from stored) as stored`,
+  )
+  const ids = (parseJson<string[] | null>(row?.ids) ?? []).map(Number).sort((a, b) => a - b)
+  const claimed = new Set(
+    (parseJson<Array<[string, string]> | null>(row?.claimed) ?? []).map(([p, k]) => `${p}:${k}`),
+  )
+  const stored = new Map<string, StoredKey>()
+  for (const [p, k, operation, requestHash, response] of parseJson<Array<
+    [string, string, string, string, unknown]
+  > | null>(row?.stored) ?? []) {
+    stored.set(`${p}:${k}`, { operation, requestHash, response })
+  }
+  // A key committed by another transaction while our claim waited on it is newer than this
+  // statement's snapshot: read it now.
+  const missing = keys.filter(
+    (k) => !claimed.has(`${k.projectId}:${k.key}`) && !stored.has(`${k.projectId}:${k.key}`),
+  )
+  if (missing.length > 0) {
+    const late = await rows<{
+      project_id: string
+      key: string
+      operation: string
+      request_hash: string
+      response: unknown
+    }>(
+      tx,
+      sql`select project_id, key, operation, request_hash, response from idempotency_keys
+          where (project_id, key) in (values ${sql.join(
+            missing.map((k) => sql`(${k.projectId}::uuid, ${k.key}::text)`),
+            sql`, `,
+          )})`,
+    )
+    for (const k of late) {
+      stored.set(`${k.project_id}:${k.key}`, {
+        operation: k.operation,
+        requestHash: k.request_hash,
+        response: parseJson(k.response),
+      })
+    }
+  }
+  return { ids, claimed, stored }
+}
+
+/** One decided entry of a segment, its balance after and chain link computed by `stageEntry`. */
+export interface StagedEntry {
+  id: number
+  customer: StagedCustomer
+  kind: 'consume'
   amount: number
   lots: LotChange[]
+  availableAfter: number
+  heldAfter: number
+  debtAfter: number
   reason: string
   actor: string
+  idempotencyKey: string
   metadata: Record<string, unknown> | null
+  revenueMicros: number
+  prevHash: string | null
+  hash: string
+  /** The balance before, for the low-balance crossing. */
+  before: number
 }
 
 /**
- * Writes one decided consume in one statement: claims the key (a key already taken writes
- * nothing and answers `null`), and with the claim burns the lots, inserts the entry — its
- * balance after and chain hash computed here from the staged row — and stores the response.
- * The staged state moves with it; the customer row is written later by `flushStaged`.
+ * Applies one consume to the staged state in memory and returns its entry: the revenue its lots
+ * move, the balance after and the chain hash (`entryHash` over what `appendEntry` hashes in SQL;
+ * `created_at` is the transaction's `now()`, which every statement of it shares).
  */
-export async function writeStagedConsume(
-  tx: Tx,
+export function stageEntry(
   cache: StagedCache,
   customer: StagedCustomer,
-  consume: StagedConsume,
-): Promise<(BalanceAfter & { consumed: number }) | null> {
+  draft: {
+    id: number
+    amount: number
+    lots: LotChange[]
+    reason: string
+    actor: string
+    idempotencyKey: string
+    metadata: Record<string, unknown> | null
+  },
+): StagedEntry {
   const c = customer.locked
-  const nowMicros = cache.nowMicros
-  if (nowMicros === null) throw new Error('staged consume before its customer was loaded')
-  const lots = consume.lots.filter((l) => l.amount !== 0)
+  if (cache.nowMicros === null) throw new Error('a staged entry before its customer was loaded')
+  const lots = draft.lots.filter((l) => l.amount !== 0)
   const values = new Map(
     customer.lots.map((lot) => [
       lot.id,
@@ -184,123 +307,181 @@ export async function writeStagedConsume(
     ]),
   )
   const revenueMicros = lots.length ? valueMoved(values, lots) : 0
-  const after = { available: c.available - consume.amount, held: c.held, debt: c.debt }
+  const before = c.available
+  const availableAfter = c.available - draft.amount
   const digest = contentDigest({
     projectId: c.projectId,
     kind: 'consume',
-    amount: -consume.amount,
+    amount: -draft.amount,
     heldChange: 0,
     debtChange: 0,
     grantId: null,
     holdId: null,
-    reason: consume.reason,
-    actor: consume.actor,
-    idempotencyKey: consume.idempotencyKey,
-    metadata: consume.metadata,
+    reason: draft.reason,
+    actor: draft.actor,
+    idempotencyKey: draft.idempotencyKey,
+    metadata: draft.metadata,
     revenueMicros,
     costMicros: null,
     usage: null,
   })
-  const hash = entryHash(customer.ledgerHead, digest, {
+  const prevHash = customer.ledgerHead
+  const hash = entryHash(prevHash, digest, {
     customerId: c.id,
-    availableAfter: after.available,
-    heldAfter: after.held,
-    debtAfter: after.debt,
+    availableAfter,
+    heldAfter: c.held,
+    debtAfter: c.debt,
     lots: lotsText(lots),
-    createdAtMicros: nowMicros,
+    createdAtMicros: cache.nowMicros,
   })
-  const lotUpdate = lots.length
-    ? sql`, lot_changes as (
-        update grants g set remaining = g.remaining + v.delta,
-          value_remaining_micros = ${valueRemainingSql(sql`g.remaining + v.delta`)}
-        from (values ${sql.join(
-          lots.map((l) => sql`(${l.lotId}::int8, ${l.amount}::int8)`),
-          sql`, `,
-        )}) as v(id, delta)
-        where g.project_id = ${c.projectId} and g.customer_id = ${c.id} and g.id = v.id
-          and exists (select 1 from claim)
-        returning g.id
-      )`
-    : sql``
-  const [row] = await rows<{ id: string | null }>(
-    tx,
-    sql`with entry_id as (
-          select nextval(pg_get_serial_sequence('ledger_entries', 'id')) as id
-        ),
-        claim as (
-          insert into idempotency_keys (project_id, key, operation, request_hash, response)
-          select ${c.projectId}, ${consume.idempotencyKey}, 'consume', ${consume.requestHash},
-            jsonb_build_object('entryId', id, 'consumed', ${consume.amount}::int8,
-              'available', ${after.available}::int8, 'held', ${after.held}::int8,
-              'debt', ${after.debt}::int8)
-          from entry_id
-          on conflict do nothing
-          returning key
-        )${lotUpdate},
-        entry as (
-          insert into ledger_entries (project_id, id, customer_id, kind, amount, held_change,
-            debt_change, available_after, held_after, debt_after, lots, grant_id, hold_id, reason,
-            actor, idempotency_key, metadata, revenue_micros, cost_micros, usage, created_at,
-            prev_hash, hash)
-          overriding system value
-          select ${c.projectId}, id, ${c.id}::int8, 'consume', ${-consume.amount}::int8, 0, 0,
-            ${after.available}::int8, ${after.held}::int8, ${after.debt}::int8,
-            ${JSON.stringify(lots)}::jsonb, null, null, ${consume.reason}, ${consume.actor},
-            ${consume.idempotencyKey},
-            ${consume.metadata ? JSON.stringify(consume.metadata) : null}::jsonb,
-            ${revenueMicros}::int8, null, null, now(), ${customer.ledgerHead}::text, ${hash}
-          from entry_id where exists (select 1 from claim)
-          returning id
-        )
-        select (select id from entry) as id`,
-  )
-  if (!row || row.id === null) return null
-  const before = c.available
-  c.available = after.available
+  c.available = availableAfter
   customer.ledgerHead = hash
   customer.dirty = true
   for (const change of lots) {
     const lot = customer.lots.find((l) => l.id === change.lotId)
-    if (lot) lot.remaining += change.amount
+    if (lot) {
+      lot.remaining += change.amount
+      lot.dirty = true
+    }
   }
-  const entryId = Number(row.id)
-  if (customer.threshold > 0) {
-    await noteBalanceCrossing(tx, c, {
-      kind: 'consume',
-      before,
-      after: after.available,
-      threshold: customer.threshold,
-      entryId,
-    })
+  return {
+    id: draft.id,
+    customer,
+    kind: 'consume',
+    amount: -draft.amount,
+    lots,
+    availableAfter,
+    heldAfter: c.held,
+    debtAfter: c.debt,
+    reason: draft.reason,
+    actor: draft.actor,
+    idempotencyKey: draft.idempotencyKey,
+    metadata: draft.metadata,
+    revenueMicros,
+    prevHash,
+    hash,
+    before,
   }
-  return { entryId, consumed: consume.amount, ...after }
 }
 
 /**
- * Writes every staged customer whose balance or chain head moved: one statement for all of them
- * (a hot customer's whole batch is one row update). Must run before anything else reads them.
+ * Writes a decided segment in ONE statement: its entries, the responses of the keys they won,
+ * the removal of keys claimed by calls that were refused (a refused call leaves no key), and
+ * each changed lot and customer row once, with the remaining, balance and chain head the
+ * segment's last entry left. Then the low-balance events the entries crossed into.
  */
-export async function flushStaged(tx: Tx, cache: StagedCache): Promise<void> {
+export async function writeStaged(
+  tx: Tx,
+  cache: StagedCache,
+  segment: {
+    entries: StagedEntry[]
+    won: Array<{ projectId: string; key: string; requestHash: string; response: unknown }>
+    released: Array<{ projectId: string; key: string }>
+  },
+): Promise<void> {
+  const parts: SQL[] = []
+  const { entries, won, released } = segment
+  if (entries.length > 0) {
+    parts.push(sql`entries as (
+      insert into ledger_entries (project_id, id, customer_id, kind, amount, held_change,
+        debt_change, available_after, held_after, debt_after, lots, grant_id, hold_id, reason,
+        actor, idempotency_key, metadata, revenue_micros, cost_micros, usage, created_at,
+        prev_hash, hash)
+      overriding system value
+      values ${sql.join(
+        entries.map(
+          (
+            e,
+          ) => sql`(${e.customer.locked.projectId}::uuid, ${e.id}::int8, ${e.customer.locked.id}::int8,
+            ${e.kind}, ${e.amount}::int8, 0, 0, ${e.availableAfter}::int8, ${e.heldAfter}::int8,
+            ${e.debtAfter}::int8, ${JSON.stringify(e.lots)}::jsonb, null, null, ${e.reason},
+            ${e.actor}, ${e.idempotencyKey},
+            ${e.metadata ? JSON.stringify(e.metadata) : null}::jsonb, ${e.revenueMicros}::int8,
+            null, null, now(), ${e.prevHash}::text, ${e.hash}::text)`,
+        ),
+        sql`, `,
+      )}
+      returning 1
+    )`)
+  }
+  if (won.length > 0) {
+    parts.push(sql`won as (
+      update idempotency_keys k set request_hash = w.request_hash, response = w.response
+      from (values ${sql.join(
+        won.map(
+          (w) =>
+            sql`(${w.projectId}::uuid, ${w.key}::text, ${w.requestHash}::text, ${JSON.stringify(w.response)}::jsonb)`,
+        ),
+        sql`, `,
+      )}) as w(project_id, key, request_hash, response)
+      where k.project_id = w.project_id and k.key = w.key
+      returning 1
+    )`)
+  }
+  if (released.length > 0) {
+    parts.push(sql`released as (
+      delete from idempotency_keys
+      where (project_id, key) in (values ${sql.join(
+        released.map((r) => sql`(${r.projectId}::uuid, ${r.key}::text)`),
+        sql`, `,
+      )})
+      returning 1
+    )`)
+  }
   const dirty = [...cache.customers.values()].filter((c) => c.dirty)
-  if (dirty.length === 0) return
-  await tx.execute(
-    sql`update customers c set available = v.available, held = v.held, debt = v.debt,
-          ledger_head = v.head, last_active_at = now()
-        from (values ${sql.join(
-          dirty.map(
-            (s) =>
-              sql`(${s.locked.projectId}::uuid, ${s.locked.id}::int8, ${s.locked.available}::int8,
-                ${s.locked.held}::int8, ${s.locked.debt}::int8, ${s.ledgerHead}::text)`,
-          ),
-          sql`, `,
-        )}) as v(project_id, id, available, held, debt, head)
-        where c.project_id = v.project_id and c.id = v.id`,
+  const lots = dirty.flatMap((c) =>
+    c.lots.filter((l) => l.dirty).map((l) => ({ customer: c.locked, lot: l })),
   )
-  for (const s of dirty) s.dirty = false
+  if (lots.length > 0) {
+    parts.push(sql`lots as (
+      update grants g set remaining = v.remaining,
+        value_remaining_micros = ${valueRemainingSql(sql`v.remaining`)}
+      from (values ${sql.join(
+        lots.map(
+          ({ customer, lot }) =>
+            sql`(${customer.projectId}::uuid, ${customer.id}::int8, ${lot.id}::int8, ${lot.remaining}::int8)`,
+        ),
+        sql`, `,
+      )}) as v(project_id, customer_id, id, remaining)
+      where g.project_id = v.project_id and g.customer_id = v.customer_id and g.id = v.id
+      returning 1
+    )`)
+  }
+  if (dirty.length > 0) {
+    parts.push(sql`customers_after as (
+      update customers c set available = v.available, held = v.held, debt = v.debt,
+        ledger_head = v.head, last_active_at = now()
+      from (values ${sql.join(
+        dirty.map(
+          (s) =>
+            sql`(${s.locked.projectId}::uuid, ${s.locked.id}::int8, ${s.locked.available}::int8,
+              ${s.locked.held}::int8, ${s.locked.debt}::int8, ${s.ledgerHead}::text)`,
+        ),
+        sql`, `,
+      )}) as v(project_id, id, available, held, debt, head)
+      where c.project_id = v.project_id and c.id = v.id
+      returning 1
+    )`)
+  }
+  if (parts.length === 0) return
+  await tx.execute(sql`with ${sql.join(parts, sql`, `)} select 1`)
+  for (const c of dirty) {
+    c.dirty = false
+    for (const lot of c.lots) lot.dirty = false
+  }
+  for (const e of entries) {
+    if (e.customer.threshold <= 0) continue
+    await noteBalanceCrossing(tx, e.customer.locked, {
+      kind: e.kind,
+      before: e.before,
+      after: e.availableAfter,
+      threshold: e.customer.threshold,
+      entryId: e.id,
+    })
+  }
 }
 
-/** Forgets the staged state (after flushing it): the next consume reads its customer again. */
-export async function flushAndForget(tx: Tx, cache: StagedCache): Promise<void> {
-  await flushStaged(tx, cache)
+/** Forgets the staged state: the next consume locks and reads its customer again. */
+export function forgetStaged(cache: StagedCache): void {
   cache.customers.clear()
 }

@@ -42,22 +42,15 @@ export async function retryingConflicts<R>(work: () => Promise<R>): Promise<R> {
 export interface BatchState {
   conflict?: unknown
   staged: StagedCache
-  /** A staged act (a consume) is running: it reads and writes through `staged`. */
-  staging: boolean
 }
 
 const batches = new WeakMap<object, BatchState>()
 
 /** Marks `tx` as a group-commit batch's transaction: a `transact` on it becomes a savepoint. */
 export function openBatch(tx: Tx): BatchState {
-  const state: BatchState = { staged: newStagedCache(), staging: false }
+  const state: BatchState = { staged: newStagedCache() }
   batches.set(tx, state)
   return state
-}
-
-/** The batch `db` belongs to (its transaction or one of its savepoints), if any. */
-export function batchOf(db: unknown): BatchState | undefined {
-  return batches.get(db as object)
 }
 
 /**

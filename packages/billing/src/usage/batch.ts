@@ -1,6 +1,6 @@
 import type { Db } from '@e-stars/db'
 import { BillingError, InvalidInput } from '../errors.ts'
-import { type ConsumeInput, type ConsumeResult, consumeInTransaction } from './consume.ts'
+import { type ConsumeInput, type ConsumeResult, consumeRun } from './consume.ts'
 import {
   type ConsumeFeatureInput,
   type ConsumeFeatureResult,
@@ -9,7 +9,7 @@ import {
   reserveFeature,
   settleFeature,
 } from './feature-usage.ts'
-import { grouped } from './group-commit.ts'
+import { grouped, groupedStaged } from './group-commit.ts'
 
 /** Items per batch call at most: one request's worth of group-commit batches. */
 export const MAX_BATCH_ITEMS = 1000
@@ -40,12 +40,11 @@ export function consumeMany(
     items.map((item) => {
       const input = { ...item, ...context }
       return settleOutcome(
-        grouped(
+        groupedStaged(
           db,
           { projectId: input.projectId, telegramUserId: input.telegramUserId },
-          (tx) => consumeInTransaction(tx, input),
-          { staged: true },
-        ),
+          { input, runMany: consumeRun },
+        ) as Promise<ConsumeResult>,
       )
     }),
   )

@@ -1,19 +1,22 @@
 import type { Db, Tx } from '@e-stars/db'
-import { CustomerBlocked, InsufficientCredits, NotFound } from '../errors.ts'
+import { type SQL, sql } from 'drizzle-orm'
+import { CustomerBlocked, IdempotencyConflict, InsufficientCredits, NotFound } from '../errors.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
-import { hashRequest, replay, requestOf, storedReplay } from '../ledger/idempotency.ts'
+import { hashRequest, requestOf } from '../ledger/idempotency.ts'
 import { allocate, debit, total } from '../ledger/lots.ts'
 import {
-  flushStaged,
+  claimKeys,
   liveStagedLots,
+  lockAndStage,
   newStagedCache,
   type StagedCache,
-  stagedCustomer,
+  type StagedEntry,
   stagedKey,
-  writeStagedConsume,
+  stageEntry,
+  writeStaged,
 } from '../ledger/staged.ts'
-import { batchOf, transact } from '../ledger/transaction.ts'
-import { grouped } from './group-commit.ts'
+import { transact } from '../ledger/transaction.ts'
+import { groupedStaged, type RunOutcome } from './group-commit.ts'
 
 export interface Mutation {
   projectId: string
@@ -41,115 +44,198 @@ export interface ConsumeResult {
  * Spends credits now, from live lots in burn order. Never lets `available` go below zero.
  *
  * The hottest call: it joins its customer's next group-commit batch (`grouped`), where concurrent
- * calls share one transaction, one lock of their customer, one write of its row and one commit.
- * A lone call is a batch of one, so there is one implementation: `consumeInTransaction`.
+ * consumes are decided together on the batch's staged state and written in two statements for
+ * the whole run of them: one lock of each customer, one write of its row, one commit. A lone
+ * call is a batch of one, so there is one implementation: `consumeRun`.
  */
 export function consume(db: Db, input: ConsumeInput): Promise<ConsumeResult> {
-  return grouped(
+  return groupedStaged(
     db,
     { projectId: input.projectId, telegramUserId: input.telegramUserId },
-    (tx) => consumeInTransaction(tx, input),
-    { staged: true },
-  )
+    {
+      input,
+      runMany: consumeRun,
+    },
+  ) as Promise<ConsumeResult>
 }
 
 /**
- * One consume, in the caller's transaction or as a staged act of a group-commit batch: every
- * error and edge case lives here. Outside a batch it is a batch of one: it stages its customer,
- * writes, and writes the customer row back before it returns.
+ * One consume in the caller's transaction (a savepoint of it): a run of one.
  */
 export function consumeInTransaction(db: Db, input: ConsumeInput): Promise<ConsumeResult> {
-  const batch = batchOf(db)
-  if (batch?.staging) return consumeStaged(db as unknown as Tx, batch.staged, input)
   return transact(db, async (tx) => {
-    const cache = newStagedCache()
-    const result = await consumeStaged(tx, cache, input)
-    await flushStaged(tx, cache)
-    return result
+    const [outcome] = await consumeRun(tx, newStagedCache(), [input])
+    if (!outcome!.ok) throw outcome!.error
+    return outcome!.value as ConsumeResult
   })
 }
 
 /**
- * The consume itself, on the batch's staged state (ledger/staged.ts), in the order of the act
- * door (`act`): the customer's lock (held by the batch), the key, then the lots. Every refusal is
- * decided before anything is written, so a refused call writes nothing and needs no savepoint:
- * a key already stored answers from it instead (replay or IdempotencyConflict), exactly as a
- * claim that fails would.
+ * Consumes in arrival order, on the staged state of the customers they name (ledger/staged.ts),
+ * each decided on its own as the act door (`act`) would decide it alone after the ones before
+ * it: the customer (NotFound), the key (replay, IdempotencyConflict), then blocked and the lots
+ * (InsufficientCredits). Returns one outcome per input; throws only what aborts the transaction.
+ *
+ * A customer with a lot or hold due to expire is swept first (`sweepExpired`) in a savepoint
+ * with its consume, alone, so a refused consume leaves no trace, as ever.
  */
-async function consumeStaged(
+export async function consumeRun(
   tx: Tx,
   cache: StagedCache,
-  input: ConsumeInput,
-): Promise<ConsumeResult> {
-  const now = input.now ?? new Date()
-  const scope = { projectId: input.projectId, key: input.idempotencyKey, operation: 'consume' }
-  const requestHash = hashRequest('consume', requestOf(input))
-  const customer = await stagedCustomer(tx, cache, input.projectId, input.telegramUserId)
-  if (!customer) throw new NotFound('Customer', input.telegramUserId)
-  const expiry = customer.locked.nextExpiryAt
-  if (expiry && expiry <= now) return consumeAfterSweep(tx, cache, input, now)
-  let refusal: Error | undefined
-  let allocations: ReturnType<typeof allocate> = []
-  if (customer.locked.blockedAt) refusal = new CustomerBlocked(input.telegramUserId)
-  else if (customer.locked.available < input.amount)
-    // The cached balance covers every live lot: refuse without reading them.
-    refusal = new InsufficientCredits(customer.locked.available, input.amount)
-  else {
-    allocations = allocate(liveStagedLots(customer, now), input.amount)
-    const taken = total(allocations)
-    if (taken < input.amount) refusal = new InsufficientCredits(taken, input.amount)
+  inputs: ConsumeInput[],
+): Promise<RunOutcome[]> {
+  const missing = new Map<string, SQL>()
+  for (const input of inputs) {
+    const key = stagedKey(input.projectId, input.telegramUserId)
+    if (!cache.customers.has(key))
+      missing.set(key, sql`(${input.projectId}::uuid, ${input.telegramUserId}::int8)`)
   }
-  if (refusal) {
-    const stored = await storedReplay<ConsumeResult>(tx, scope, requestHash)
-    if (stored.found) return stored.response
-    throw refusal
+  if (missing.size > 0) {
+    await lockAndStage(
+      tx,
+      cache,
+      sql`(project_id, telegram_user_id) in (values ${sql.join([...missing.values()], sql`, `)})`,
+    )
   }
-  const written = await writeStagedConsume(tx, cache, customer, {
-    projectId: input.projectId,
-    idempotencyKey: input.idempotencyKey,
-    requestHash,
-    amount: input.amount,
-    lots: debit(allocations),
-    reason: input.reason,
-    actor: input.actor,
-    metadata: input.metadata ?? null,
+  const outcomes: RunOutcome[] = []
+  let segment: ConsumeInput[] = []
+  for (const input of inputs) {
+    const customer = cache.customers.get(stagedKey(input.projectId, input.telegramUserId))
+    const now = input.now ?? new Date()
+    const due = customer?.locked.nextExpiryAt
+    if (due && due <= now) {
+      outcomes.push(...(await decideAndWrite(tx, cache, segment)))
+      segment = []
+      outcomes.push(await consumeAfterSweep(tx, cache, input, now))
+    } else segment.push(input)
+  }
+  outcomes.push(...(await decideAndWrite(tx, cache, segment)))
+  return outcomes
+}
+
+/** A segment of consumes none of whose customers has anything due to expire: two statements. */
+async function decideAndWrite(
+  tx: Tx,
+  cache: StagedCache,
+  inputs: ConsumeInput[],
+): Promise<RunOutcome[]> {
+  if (inputs.length === 0) return []
+  const acts = inputs.map((input) => ({
+    input,
+    keyId: `${input.projectId}:${input.idempotencyKey}`,
+    requestHash: hashRequest('consume', requestOf(input)),
+    customer: cache.customers.get(stagedKey(input.projectId, input.telegramUserId)),
+  }))
+  // The lock comes first: a consume for no customer is NotFound and asks for no key.
+  const asking = new Map<
+    string,
+    { projectId: string; key: string; operation: string; requestHash: string }
+  >()
+  for (const a of acts) {
+    if (a.customer && !asking.has(a.keyId)) {
+      asking.set(a.keyId, {
+        projectId: a.input.projectId,
+        key: a.input.idempotencyKey,
+        operation: 'consume',
+        requestHash: a.requestHash,
+      })
+    }
+  }
+  const claims = asking.size
+    ? await claimKeys(tx, [...asking.values()], asking.size)
+    : { ids: [], claimed: new Set<string>(), stored: new Map() }
+  /** Keys this segment claimed and no call has won yet (a refused call gives its key back). */
+  const open = new Set(claims.claimed)
+  const wonBy = new Map<string, { requestHash: string; response: ConsumeResult }>()
+  const entries: StagedEntry[] = []
+  const won: Array<{ projectId: string; key: string; requestHash: string; response: unknown }> = []
+  let nextId = 0
+  const outcomes = acts.map(({ input, keyId, requestHash, customer }): RunOutcome => {
+    try {
+      if (!customer) throw new NotFound('Customer', input.telegramUserId)
+      const earlier = wonBy.get(keyId)
+      if (earlier) {
+        if (earlier.requestHash !== requestHash)
+          throw new IdempotencyConflict(input.idempotencyKey, 'consume')
+        return { ok: true, value: earlier.response }
+      }
+      if (!open.has(keyId)) {
+        const stored = claims.stored.get(keyId)
+        if (!stored || stored.requestHash !== requestHash)
+          throw new IdempotencyConflict(input.idempotencyKey, stored?.operation ?? 'consume')
+        return { ok: true, value: stored.response }
+      }
+      const c = customer.locked
+      if (c.blockedAt) throw new CustomerBlocked(input.telegramUserId)
+      // The cached balance covers every live lot: refuse without reading them.
+      if (c.available < input.amount) throw new InsufficientCredits(c.available, input.amount)
+      const allocations = allocate(liveStagedLots(customer, input.now ?? new Date()), input.amount)
+      const taken = total(allocations)
+      if (taken < input.amount) throw new InsufficientCredits(taken, input.amount)
+      const entry = stageEntry(cache, customer, {
+        id: claims.ids[nextId++]!,
+        amount: input.amount,
+        lots: debit(allocations),
+        reason: input.reason,
+        actor: input.actor,
+        idempotencyKey: input.idempotencyKey,
+        metadata: input.metadata ?? null,
+      })
+      entries.push(entry)
+      const response: ConsumeResult = {
+        entryId: entry.id,
+        consumed: input.amount,
+        available: entry.availableAfter,
+        held: entry.heldAfter,
+        debt: entry.debtAfter,
+      }
+      open.delete(keyId)
+      wonBy.set(keyId, { requestHash, response })
+      won.push({ projectId: input.projectId, key: input.idempotencyKey, requestHash, response })
+      return { ok: true, value: response }
+    } catch (error) {
+      return { ok: false, error }
+    }
   })
-  if (!written) return replay<ConsumeResult>(tx, scope, requestHash)
-  return {
-    entryId: written.entryId,
-    consumed: written.consumed,
-    available: written.available,
-    held: written.held,
-    debt: written.debt,
-  }
+  const released = [...open].map((keyId) => {
+    const a = asking.get(keyId)!
+    return { projectId: a.projectId, key: a.key }
+  })
+  await writeStaged(tx, cache, { entries, won, released })
+  return outcomes
 }
 
 /**
- * A lot or hold of the customer expired: the expiry entries come first (`sweepExpired`), in a
- * savepoint with the consume, so a refused consume leaves no trace, as ever. The staged state is
- * written back before and read again after the sweep, which writes through SQL.
+ * A lot or hold of the customer expired: the expiry entries come first (`sweepExpired`, which
+ * writes through SQL, so the customer is read again after it), in a savepoint with the consume.
  */
 async function consumeAfterSweep(
   tx: Tx,
   cache: StagedCache,
   input: ConsumeInput,
   now: Date,
-): Promise<ConsumeResult> {
-  await flushStaged(tx, cache)
+): Promise<RunOutcome> {
   const key = stagedKey(input.projectId, input.telegramUserId)
   const swept = cache.customers.get(key)!
   cache.customers.delete(key)
   try {
-    return await transact(tx as unknown as Db, async (sp) => {
+    const value = await transact(tx as unknown as Db, async (sp) => {
       await sweepExpired(sp, swept.locked, now)
-      const customer = await stagedCustomer(sp, cache, input.projectId, input.telegramUserId)
-      if (customer?.locked.nextExpiryAt && customer.locked.nextExpiryAt <= now) {
-        throw new Error('sweepExpired left an expiry due') // never: it moves nextExpiryAt past now
-      }
-      return consumeStaged(sp, cache, input)
+      await lockAndStage(
+        sp,
+        cache,
+        sql`project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}`,
+      )
+      const due = cache.customers.get(key)?.locked.nextExpiryAt
+      // Never: the sweep moves the customer's earliest expiry past `now`.
+      if (due && due <= now) throw new Error('sweepExpired left an expiry due')
+      const [outcome] = await decideAndWrite(sp, cache, [input])
+      if (!outcome!.ok) throw outcome!.error
+      return outcome!.value
     })
+    return { ok: true, value }
   } catch (error) {
     cache.customers.delete(key)
-    throw error
+    return { ok: false, error }
   }
 }

@@ -1,8 +1,14 @@
 import type { Db, Tx } from '@e-stars/db'
 import { type SQL, sql } from 'drizzle-orm'
 import { BillingError } from '../errors.ts'
-import { flushAndForget, flushStaged, lockAndStage, type StagedCache } from '../ledger/staged.ts'
-import { isRetryable, openBatch, retryingConflicts, transact } from '../ledger/transaction.ts'
+import { forgetStaged, lockAndStage, type StagedCache } from '../ledger/staged.ts'
+import {
+  type BatchState,
+  isRetryable,
+  openBatch,
+  retryingConflicts,
+  transact,
+} from '../ledger/transaction.ts'
 
 /**
  * Group commit: the metering acts (consume, reserve, settle, release, and their feature-level
@@ -17,12 +23,12 @@ import { isRetryable, openBatch, retryingConflicts, transact } from '../ledger/t
  * - The batch locks every customer it names in id order, in one statement, and loads those rows
  *   and their lots with credits left (one more statement): the batch's staged state
  *   (ledger/staged.ts). Then each act runs in arrival order.
- * - A consume is a staged act: it is decided on the staged state in memory (blocked, insufficient
- *   credits, burn order, revenue, balance after, chain hash) and written in one statement that
- *   claims its key and, with the claim, burns the lots, inserts the entry and stores the
- *   response. A refusal is decided before anything is written, so it needs no savepoint. The
- *   customer rows are written once per batch, at the end (`flushStaged`): a hot customer's
- *   batch of N consumes is one lock, N statements and one row update.
+ * - Consumes are staged acts: a run of consecutive consumes is decided together in memory on
+ *   the staged state (blocked, insufficient credits, burn order, revenue, balance after, chain
+ *   hash) and written in two statements, whatever its length: one claims the keys, one writes
+ *   the entries, the responses, and each changed lot and customer row once. A refusal is
+ *   decided before anything is written, so it needs no savepoint. A hot customer's batch of N
+ *   consumes is one lock, one customer-row write and one commit.
  * - Any other act runs through its usual function, whose `transact` is a SAVEPOINT inside the
  *   batch (see `transact`): a refusal rolls back that act alone and goes to its own caller, the
  *   others stand. Before it runs, the staged customers are written and forgotten (it may read or
@@ -50,11 +56,22 @@ export interface GroupCommitOptions {
 
 export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { lanes: 4, maxBatch: 1000 }
 
+/** An act's own outcome: its result or its error. */
+export type RunOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+/**
+ * A staged act (a consume): the batch hands each run of consecutive staged acts with the same
+ * `runMany` to it at once, on its staged customers (ledger/staged.ts), without savepoints.
+ */
+export interface StagedAct<I> {
+  input: I
+  runMany: (tx: Tx, cache: StagedCache, inputs: I[]) => Promise<RunOutcome[]>
+}
+
 interface Pending {
   customer: ActCustomer
-  /** A staged act (a consume): decided on the batch's staged customers, no savepoint (staged.ts). */
-  staged: boolean
-  run: (tx: Db) => Promise<unknown>
+  staged?: StagedAct<unknown> | undefined
+  run?: ((tx: Db) => Promise<unknown>) | undefined
   resolve: (value: unknown) => void
   reject: (error: unknown) => void
 }
@@ -106,22 +123,28 @@ export function groupCommitStats(db: Db): { batches: number; acts: number } {
  * Runs `run` as one act of the next batch on its customer's lane and settles with its own
  * result or error, after the batch has committed.
  */
-export function grouped<R>(
+export function grouped<R>(db: Db, customer: ActCustomer, run: (tx: Db) => Promise<R>): Promise<R> {
+  return enqueue(db, customer, { run }) as Promise<R>
+}
+
+/** The same for a staged act: it settles with its own outcome of its run, after the commit. */
+export function groupedStaged<I>(
   db: Db,
   customer: ActCustomer,
-  run: (tx: Db) => Promise<R>,
-  options: { staged?: boolean } = {},
-): Promise<R> {
+  staged: StagedAct<I>,
+): Promise<unknown> {
+  return enqueue(db, customer, { staged: staged as StagedAct<unknown> })
+}
+
+function enqueue(
+  db: Db,
+  customer: ActCustomer,
+  act: Pick<Pending, 'run' | 'staged'>,
+): Promise<unknown> {
   const committer = committerOf(db)
   const lane = committer.lanes[laneOf(customer, committer.lanes.length)]!
-  return new Promise<R>((resolve, reject) => {
-    lane.queue.push({
-      customer,
-      staged: options.staged ?? false,
-      run,
-      resolve: resolve as (value: unknown) => void,
-      reject,
-    })
+  return new Promise<unknown>((resolve, reject) => {
+    lane.queue.push({ customer, ...act, resolve, reject })
     if (!lane.busy) {
       lane.busy = true
       setImmediate(() => void drain(db, committer, lane))
@@ -139,7 +162,7 @@ async function drain(db: Db, committer: Committer, lane: Lane): Promise<void> {
   lane.busy = false
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown }
+type Outcome = RunOutcome
 
 /** Thrown out of a batch's transaction when a staged act failed unexpectedly: run it again, isolated. */
 class StagedActFailed extends Error {}
@@ -171,48 +194,67 @@ async function runBatch(tx: Tx, batch: Pending[], isolate: boolean): Promise<Out
   await lockCustomers(tx, batch, state.staged)
   const done: Outcome[] = []
   let unexpected = false
-  for (const act of batch) {
-    if (act.staged) {
-      state.staging = true
-      try {
-        const value = isolate
-          ? await transact(tx as unknown as Db, async (savepoint) => {
-              const result = await act.run(savepoint as unknown as Db)
-              await flushStaged(savepoint, state.staged)
-              return result
-            })
-          : await act.run(tx as unknown as Db)
-        done.push({ ok: true, value })
-      } catch (error) {
-        if (isRetryable(error)) state.conflict ??= error
-        if (!(error instanceof BillingError)) {
-          if (!isolate && !state.conflict) throw new StagedActFailed()
-          unexpected = true
-        }
-        // Its savepoint rolled back whatever it staged: read the customers again.
-        if (isolate) state.staged.customers.clear()
-        done.push({ ok: false, error })
-      } finally {
-        state.staging = false
+  for (let i = 0; i < batch.length; ) {
+    const staged = batch[i]!.staged
+    if (staged) {
+      // The run of consecutive staged acts of one kind: decided and written together.
+      let end = i + 1
+      while (end < batch.length && batch[end]!.staged?.runMany === staged.runMany) end++
+      const inputs = batch.slice(i, end).map((act) => act.staged!.input)
+      i = end
+      const outcomes = isolate
+        ? await runIsolated(tx, state, staged.runMany, inputs)
+        : await staged.runMany(tx, state.staged, inputs).catch((error: unknown) => {
+            // Deadlocks run the batch again; anything else runs it again with acts isolated.
+            throw isRetryable(error) ? error : new StagedActFailed()
+          })
+      for (const outcome of outcomes) {
+        if (!outcome.ok && !(outcome.error instanceof BillingError)) unexpected = true
+        done.push(outcome)
       }
     } else {
-      // Another act may read or change anything: the staged customers are written and forgotten.
-      await flushAndForget(tx, state.staged)
+      // Another act may read or change anything: the staged customers are forgotten (their
+      // rows are written at the end of every run) and read again by the next consume.
+      forgetStaged(state.staged)
       try {
-        done.push({ ok: true, value: await act.run(tx as unknown as Db) })
+        done.push({ ok: true, value: await batch[i]!.run!(tx as unknown as Db) })
       } catch (error) {
         done.push({ ok: false, error })
         if (!(error instanceof BillingError)) unexpected = true
       }
+      i++
     }
     if (state.conflict) throw state.conflict
   }
-  // One write per changed customer for the whole batch.
-  await flushStaged(tx, state.staged)
   // A database error outside any savepoint would leave the transaction aborted, and COMMIT
   // would then quietly roll back acts already counted as done: prove it is still alive.
   if (unexpected) await tx.execute(sql`select 1`)
   return done
+}
+
+/** Staged acts one by one, each in its own savepoint: after one of them failed unexpectedly. */
+async function runIsolated(
+  tx: Tx,
+  state: BatchState,
+  runMany: StagedAct<unknown>['runMany'],
+  inputs: unknown[],
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = []
+  for (const input of inputs) {
+    try {
+      const value = await transact(tx as unknown as Db, async (savepoint) => {
+        const [outcome] = await runMany(savepoint, state.staged, [input])
+        if (!outcome!.ok) throw outcome!.error
+        return outcome!.value
+      })
+      outcomes.push({ ok: true, value })
+    } catch (error) {
+      // The savepoint rolled back whatever the act staged: read the customers again.
+      forgetStaged(state.staged)
+      outcomes.push({ ok: false, error })
+    }
+  }
+  return outcomes
 }
 
 /**
