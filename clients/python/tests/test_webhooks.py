@@ -42,5 +42,37 @@ class VerifyWebhook(unittest.TestCase):
         self.assertEqual(event["id"], "evt_7")
 
 
+# A rotation's overlap, from the server's signer (webhookHeaders with [new, previous]): two v1
+# signatures; after the overlap only the new secret signs.
+NEW_SECRET = "whsec_bmV3IGUtc3RhcnMgdGVzdCB2ZWN0b3IsIG5vdCBhIGtleQ=="  # a test vector, not a key
+ROTATED_BODY = (
+    '{"id":"evt_8","type":"payment.refunded","timestamp":"2026-12-03T10:00:00.000Z",'
+    '"data":{"paymentId":3}}'
+)
+DURING_OVERLAP = {
+    "webhook-id": "evt_8",
+    "webhook-timestamp": "1796000100",
+    "webhook-signature": "v1,vqKijP6sCcg7c2OTW6MJPzNG5QdAAJJNopg574UMeTk= "
+    "v1,jAwoUe2C76tTDB0i3KcZSxKdzb/VP/SuivUPpMxQJ2k=",
+}
+AFTER_OVERLAP = {
+    **DURING_OVERLAP,
+    "webhook-signature": "v1,vqKijP6sCcg7c2OTW6MJPzNG5QdAAJJNopg574UMeTk=",
+}
+
+
+class RotatedSecret(unittest.TestCase):
+    def test_a_receiver_on_the_previous_secret_verifies_during_the_overlap_only(self) -> None:
+        at = 1796000100
+        for secret, headers in [
+            (SECRET, DURING_OVERLAP),
+            (NEW_SECRET, DURING_OVERLAP),
+            (NEW_SECRET, AFTER_OVERLAP),
+        ]:
+            self.assertEqual(verify_webhook(secret, headers, ROTATED_BODY, now=at)["id"], "evt_8")
+        with self.assertRaisesRegex(WebhookSignatureError, "no signature matches"):
+            verify_webhook(SECRET, AFTER_OVERLAP, ROTATED_BODY, now=at)
+
+
 if __name__ == "__main__":
     unittest.main()
