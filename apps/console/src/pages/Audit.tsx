@@ -1,4 +1,13 @@
-import { createAsync, query, revalidate, useSearchParams } from '@solidjs/router'
+import {
+  action,
+  createAsync,
+  json,
+  query,
+  revalidate,
+  useAction,
+  useSearchParams,
+  useSubmission,
+} from '@solidjs/router'
 import { createSignal, Show } from 'solid-js'
 import { Section } from '../components/Section.tsx'
 import { Table } from '../components/Table.tsx'
@@ -12,6 +21,15 @@ const listAudit = query(
   (projectId: string, action: string | null) =>
     api.operator.audit.list.query({ projectId, action, limit: 50 }),
   'audit',
+)
+
+/** The next older page; reading changes nothing, so nothing is refetched. */
+const loadOlderEntries = action(
+  async (projectId: string, action: string | null, cursor: string | null) =>
+    json(await api.operator.audit.list.query({ projectId, action, cursor, limit: 50 }), {
+      revalidate: 'nothing',
+    }),
+  'audit-older',
 )
 
 /** `{ a: 1, b: 'x' }` → "a: 1\nb: x": one fact per line. */
@@ -30,13 +48,15 @@ export default function Audit() {
   const [older, setOlder] = createSignal<Entry[]>([])
   const [cursor, setCursor] = createSignal<string | null | undefined>(undefined)
   const next = () => (cursor() === undefined ? page()?.nextCursor : cursor())
+  const loading = useSubmission(loadOlderEntries)
+  const loadOlder = useAction(loadOlderEntries)
   const more = async () => {
-    const result = await api.operator.audit.list.query({
-      projectId: session.projectId(),
-      action: params.action ?? null,
-      cursor: next(),
-      limit: 50,
-    })
+    const result = await loadOlder(
+      session.projectId(),
+      params.action ?? null,
+      next() ?? null,
+    ).catch(() => null)
+    if (!result) return
     setOlder([...older(), ...result.entries])
     setCursor(result.nextCursor)
   }
@@ -91,8 +111,8 @@ export default function Audit() {
                 ]}
               />
               <Show when={next()}>
-                <button type="button" class="secondary" onClick={more}>
-                  Older entries
+                <button type="button" class="secondary" disabled={loading.pending} onClick={more}>
+                  {loading.pending ? 'Loading…' : 'Older entries'}
                 </button>
               </Show>
             </>

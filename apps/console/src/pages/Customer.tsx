@@ -2,6 +2,7 @@ import {
   A,
   action,
   createAsync,
+  json,
   query,
   revalidate,
   useAction,
@@ -76,6 +77,16 @@ const setBlocked = action(async (projectId: string, telegramUserId: number, bloc
   return blocked ? 'Blocked.' : 'Unblocked.'
 }, 'customer-block')
 
+/** The next older page of the timeline; reading changes nothing, so nothing is refetched. */
+const loadOlderEntries = action(
+  async (projectId: string, telegramUserId: number, cursor: string) =>
+    json(
+      await api.operator.customers.timeline.query({ projectId, telegramUserId, cursor, limit: 50 }),
+      { revalidate: 'nothing' },
+    ),
+  'timeline-older',
+)
+
 /** End an entitlement now, with the reason the console's dialog asks for. */
 const revokeEntitlement = action(
   async (projectId: string, entitlement: { id: number; featureKey: string }) => {
@@ -112,24 +123,16 @@ export default function Customer() {
   // Older pages of the timeline, loaded on demand.
   const [older, setOlder] = createSignal<TimelineEntry[]>([])
   const [olderCursor, setOlderCursor] = createSignal<string | null | undefined>(undefined)
-  const [loadingMore, setLoadingMore] = createSignal(false)
+  const loadingMore = useSubmission(loadOlderEntries)
+  const loadOlder = useAction(loadOlderEntries)
   const nextCursor = () => (olderCursor() === undefined ? timeline()?.nextCursor : olderCursor())
   const loadMore = async () => {
     const cursor = nextCursor()
     if (!cursor) return
-    setLoadingMore(true)
-    try {
-      const page = await api.operator.customers.timeline.query({
-        projectId: session.projectId(),
-        telegramUserId: id(),
-        cursor,
-        limit: 50,
-      })
-      setOlder([...older(), ...page.entries])
-      setOlderCursor(page.nextCursor)
-    } finally {
-      setLoadingMore(false)
-    }
+    const page = await loadOlder(session.projectId(), id(), cursor).catch(() => null)
+    if (!page) return
+    setOlder([...older(), ...page.entries])
+    setOlderCursor(page.nextCursor)
   }
   const tz = () => session.timeZone()
   const productTitle = useProductTitle()
@@ -234,10 +237,10 @@ export default function Customer() {
                       <button
                         type="button"
                         class="secondary"
-                        disabled={loadingMore()}
+                        disabled={loadingMore.pending}
                         onClick={loadMore}
                       >
-                        {loadingMore() ? 'Loading…' : 'Older entries'}
+                        {loadingMore.pending ? 'Loading…' : 'Older entries'}
                       </button>
                     </Show>
                   </Show>
@@ -264,7 +267,9 @@ export default function Customer() {
                         class: 'reason',
                         cell: (lot) => (
                           <>
-                            {lot.reason}{' '}
+                            <span class="clamp" title={lot.reason}>
+                              {lot.reason}
+                            </span>{' '}
                             <Show when={!lot.reason.toLowerCase().includes(lot.source)}>
                               <span class="muted">({lot.source})</span>
                             </Show>
