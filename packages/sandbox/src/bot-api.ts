@@ -350,7 +350,9 @@ function captionOf(
     params.string('parse_mode'),
     entitiesParam(params, 'caption_entities'),
     (id) => world.users.get(id),
+    { allowEmpty: true },
   )
+  if (formatted.text === '') return {}
   if ([...formatted.text].length > 1024) throw badRequest('message caption is too long')
   return formatted.entities.length > 0
     ? { caption: formatted.text, caption_entities: formatted.entities }

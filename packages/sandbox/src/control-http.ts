@@ -5,6 +5,7 @@ import { SandboxError } from './errors.ts'
 import { readBody } from './params.ts'
 import { sendJson } from './respond.ts'
 import type { Sandbox } from './sandbox.ts'
+import type { BotCapabilities } from './types.ts'
 
 const botToken = z.string().min(1).optional()
 const userId = z.coerce.number().int().positive()
@@ -54,6 +55,22 @@ export const controlRoutes: Route<z.ZodType>[] = [
       token: z.string().optional(),
       username: z.string().optional(),
       firstName: z.string().optional(),
+      capabilities: z
+        .object({
+          can_join_groups: z.boolean(),
+          can_read_all_group_messages: z.boolean(),
+          supports_inline_queries: z.boolean(),
+          supports_guest_queries: z.boolean(),
+          can_connect_to_business: z.boolean(),
+          has_main_web_app: z.boolean(),
+          has_topics_enabled: z.boolean(),
+          allows_users_to_create_topics: z.boolean(),
+          can_manage_bots: z.boolean(),
+          supports_join_request_queries: z.boolean(),
+        } satisfies Record<keyof BotCapabilities, z.ZodBoolean>)
+        .partial()
+        .strict()
+        .optional(),
     }),
     run: (s, input) => s.createBot(input),
   }),

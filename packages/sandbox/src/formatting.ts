@@ -34,6 +34,7 @@ export function formatText(
   parseMode: string | undefined,
   entities: unknown,
   users: UserLookup,
+  options: { allowEmpty?: boolean } = {},
 ): FormattedText {
   if (Buffer.byteLength(text) > MAX_TEXT_BYTES) throw badRequest('text is too long')
   const mode = (parseMode ?? '').toLowerCase()
@@ -56,7 +57,7 @@ export function formatText(
   } else {
     parsed = { text, entities: givenEntities(entities, users) }
   }
-  return finish(parsed)
+  return finish(parsed, options.allowEmpty ?? false)
 }
 
 // ---- the bot's own entities (Client::get_text_entity) ---------------------------------------
@@ -815,7 +816,7 @@ function compareEntities(a: MessageEntity, b: MessageEntity): number {
 
 const isTrimmed = (c: string) => c === ' ' || c === '\n' || c === '\t' || c === '\r'
 
-function finish({ text, entities }: FormattedText): FormattedText {
+function finish({ text, entities }: FormattedText, allowEmpty: boolean): FormattedText {
   // Entities past the end are clipped, empty ones dropped.
   let list = entities
     .map((e) => ({ ...e, length: Math.min(e.offset + e.length, text.length) - e.offset }))
@@ -823,7 +824,11 @@ function finish({ text, entities }: FormattedText): FormattedText {
   // rtrim, then ltrim up to the first entity.
   let end = text.length
   while (end > 0 && isTrimmed(text[end - 1] ?? '')) end--
-  if (end === 0) throw badRequest('text must be non-empty')
+  if (end === 0) {
+    // A caption may come out empty (no caption); a message text may not.
+    if (allowEmpty) return { text: '', entities: [] }
+    throw badRequest('text must be non-empty')
+  }
   list = list
     .filter((e) => e.offset < end)
     .map((e) => ({ ...e, length: Math.min(e.offset + e.length, end) - e.offset }))

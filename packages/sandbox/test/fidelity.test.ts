@@ -68,6 +68,19 @@ describe('sandbox fidelity (Bot API 10.3)', () => {
     const other = sandbox.createBot({ capabilities: { has_main_web_app: true } })
     const me = await callApi(sandbox.apiRoot, other.token, 'getMe')
     expect(me.result).toMatchObject({ has_main_web_app: true, can_join_groups: true })
+    const made = await sandbox.fetchControl('/sandbox/bots', {
+      method: 'POST',
+      body: { capabilities: { supports_inline_queries: true } },
+    })
+    const created = (await made.json()) as { result: { token: string } }
+    expect((await callApi(sandbox.apiRoot, created.result.token, 'getMe')).result).toMatchObject({
+      supports_inline_queries: true,
+    })
+    const unknown = await sandbox.fetchControl('/sandbox/bots', {
+      method: 'POST',
+      body: { capabilities: { can_fly: true } },
+    })
+    expect(unknown.status).toBe(400)
   })
 
   it('sendMessage returns the entities of parse_mode HTML and MarkdownV2, in UTF-16 units', async () => {
@@ -89,6 +102,26 @@ describe('sandbox fidelity (Bot API 10.3)', () => {
     ])
     const plain = await sent({ text: 'no markup' })
     expect(plain).not.toHaveProperty('entities')
+  })
+
+  it('a caption gets caption_entities; a caption of only markup is none', async () => {
+    const photo = await api('sendPhoto', {
+      chat_id: ALICE,
+      photo: 'AgACAgSANDBOXchart',
+      caption: '<b>Usage</b> chart',
+      parse_mode: 'HTML',
+    })
+    expect(photo.result).toMatchObject({
+      caption: 'Usage chart',
+      caption_entities: [{ type: 'bold', offset: 0, length: 5 }],
+    })
+    const bare = await api('sendPhoto', {
+      chat_id: ALICE,
+      photo: 'AgACAgSANDBOXchart',
+      caption: '<i> </i>',
+      parse_mode: 'HTML',
+    })
+    expect(bare.result).not.toHaveProperty('caption')
   })
 
   it('sendMessage returns the entities it was given, and editMessageText keeps them', async () => {

@@ -193,6 +193,11 @@ describe('the text as Telegram keeps it', () => {
     })
     expect(refusal('<b></b>', 'HTML')).toBe('Bad Request: text must be non-empty')
     expect(refusal(' \n ')).toBe('Bad Request: text must be non-empty')
+    // A caption may end up empty: then there is none.
+    expect(formatText(' <b> </b> ', 'HTML', undefined, users, { allowEmpty: true })).toEqual({
+      text: '',
+      entities: [],
+    })
   })
 
   it('gets the URLs, mentions, commands, hashtags and e-mail addresses Telegram finds', () => {

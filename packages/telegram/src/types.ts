@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-// Schemas follow Bot API 10.1 (spec/stars-subset.json). Objects strip unknown fields except
+// Schemas follow Bot API 10.3 (spec/stars-subset.json). Objects strip unknown fields except
 // where noted; partners and messages stay loose because Telegram keeps adding variants.
 
 const int = z.number().int()
