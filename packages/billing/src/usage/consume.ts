@@ -1,9 +1,12 @@
 import type { Db, Tx } from '@e-stars/db'
 import { type SQL, sql } from 'drizzle-orm'
 import { CustomerBlocked, IdempotencyConflict, InsufficientCredits, NotFound } from '../errors.ts'
+import { lockCustomer } from '../ledger/customers.ts'
+import { appendEntry } from '../ledger/entries.ts'
 import { sweepExpired } from '../ledger/expiry.ts'
-import { hashRequest, requestOf } from '../ledger/idempotency.ts'
-import { allocate, debit, total } from '../ledger/lots.ts'
+import { balanceOf } from '../ledger/grant.ts'
+import { act, hashRequest, requestOf } from '../ledger/idempotency.ts'
+import { allocate, debit, takeFromLots, total } from '../ledger/lots.ts'
 import {
   claimKeys,
   liveStagedLots,
@@ -16,6 +19,7 @@ import {
   writeStaged,
 } from '../ledger/staged.ts'
 import { transact } from '../ledger/transaction.ts'
+import type { UsageRecord } from '../margin/usage.ts'
 import { groupedStaged, type RunOutcome } from './group-commit.ts'
 
 export interface Mutation {
@@ -30,6 +34,8 @@ export interface Mutation {
 export interface ConsumeInput extends Mutation {
   telegramUserId: number
   amount: number
+  /** The act's usage record (issue 14): its cost goes on the entry, checked against the cost caps. */
+  usage?: UsageRecord | undefined
 }
 
 export interface ConsumeResult {
@@ -107,6 +113,10 @@ export async function consumeRun(
       outcomes.push(...(await decideAndWrite(tx, cache, segment)))
       segment = []
       outcomes.push(await consumeAfterSweep(tx, cache, input, now))
+    } else if (input.usage) {
+      outcomes.push(...(await decideAndWrite(tx, cache, segment)))
+      segment = []
+      outcomes.push(await consumeWithUsage(tx, cache, input, now))
     } else segment.push(input)
   }
   outcomes.push(...(await decideAndWrite(tx, cache, segment)))
@@ -237,5 +247,58 @@ async function consumeAfterSweep(
   } catch (error) {
     cache.customers.delete(key)
     return { ok: false, error }
+  }
+}
+
+/**
+ * A consume with a usage record (issue 14) goes through the ledger's general door, `appendEntry`,
+ * which prices it (the record's cost, else the price book, else the shipped default; the
+ * unpriced-model policy) and checks the cost caps under the customer's lock, in a savepoint. The
+ * segments before it are written; its customer is read again after it, as after a sweep.
+ */
+async function consumeWithUsage(
+  tx: Tx,
+  cache: StagedCache,
+  input: ConsumeInput,
+  now: Date,
+): Promise<RunOutcome> {
+  cache.customers.delete(stagedKey(input.projectId, input.telegramUserId))
+  try {
+    const value = await act(
+      tx as unknown as Db,
+      {
+        projectId: input.projectId,
+        key: input.idempotencyKey,
+        operation: 'consume',
+        request: requestOf(input),
+      },
+      (sp) => lockCustomer(sp, input.projectId, input.telegramUserId, { allowBlocked: true }),
+      async (sp, customer): Promise<ConsumeResult> => {
+        if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
+        await sweepExpired(sp, customer, now)
+        const allocations = await takeFromLots(sp, customer, input.amount, now)
+        const after = await appendEntry(sp, customer, {
+          kind: 'consume',
+          amount: -input.amount,
+          lots: debit(allocations),
+          reason: input.reason,
+          actor: input.actor,
+          idempotencyKey: input.idempotencyKey,
+          usage: input.usage,
+          metadata: input.metadata ?? null,
+          now,
+        })
+        return { entryId: after.entryId, consumed: input.amount, ...balanceOf(after) }
+      },
+    )
+    return { ok: true, value }
+  } catch (error) {
+    return { ok: false, error }
+  } finally {
+    await lockAndStage(
+      tx,
+      cache,
+      sql`project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}`,
+    )
   }
 }
