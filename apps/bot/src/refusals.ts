@@ -1,6 +1,7 @@
 import { billingErrorOf } from '@e-stars/api/client'
 import { Markup } from 'telegraf'
 import type { BotContext } from './context.ts'
+import type { Product } from './on-sale.ts'
 import { buyButton } from './on-sale.ts'
 import { WORDS } from './wording.ts'
 
@@ -18,6 +19,24 @@ function startsBurst(ctx: BotContext, userId: number, now = Date.now()): boolean
   if (ctx.invoicesSent.size > 50_000) ctx.invoicesSent.clear()
   ctx.invoicesSent.set(userId, now)
   return true
+}
+
+/**
+ * The product on sale whose own quota for `feature` is the highest (Plus: 200 images a day), so
+ * the upsell can say by how much it raises the limit. Null when none raises it, or unknown.
+ */
+async function raisedLimit(ctx: BotContext, feature: string, products: Product[]) {
+  const quotas = await ctx.billing.client.features.quotas
+    .query({ featureKey: feature })
+    .catch(() => [])
+  let best: { product: Product; limit: number; period: string } | null = null
+  for (const q of quotas) {
+    const product = products.find((p) => p.key === q.productKey)
+    if (q.scope !== 'product' || !product || q.free) continue
+    if (!best || Number(q.limit) > best.limit)
+      best = { product, limit: Number(q.limit), period: q.period }
+  }
+  return best
 }
 
 /**
@@ -45,14 +64,21 @@ export async function explainRefusal(ctx: BotContext, error: unknown, what: stri
     case 'QUOTA_EXCEEDED': {
       const feature = String(facts.feature)
       if (ctx.from) ctx.told.add(toldKey(ctx.from.id, feature, facts.resetsAt))
-      const upgrade = (await ctx.catalog.products()).find((p) => p.kind === 'subscription')
+      const products = await ctx.catalog.products()
+      const raised = await raisedLimit(ctx, feature, products)
+      const upgrade = raised?.product ?? products.find((p) => p.kind === 'subscription')
       await ctx.reply(
         WORDS.refusals.quota(
           what,
           Number(facts.limit),
           String(facts.period),
           (facts.resetsAt as string | null) ?? null,
-        ) + (upgrade ? WORDS.refusals.upgrade(upgrade.title, upgrade.description) : ''),
+        ) +
+          (raised
+            ? WORDS.refusals.raises(raised.product.title, raised.limit, raised.period)
+            : upgrade
+              ? WORDS.refusals.upgrade(upgrade.title, upgrade.description)
+              : ''),
         upgrade ? Markup.inlineKeyboard([buyButton(upgrade)]) : {},
       )
       return true

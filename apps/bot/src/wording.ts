@@ -180,13 +180,16 @@ export const WORDS = {
   },
   refusals: {
     notEnough: (what: string, required: number, available: number, freeBackIso: string | null) =>
-      `Not enough credits for ${what}: it needs up to ${plural(required, 'credit', 'credits')} and you have ${formatCount(available)}.${freeBackIso ? `\nYour free prompts come back ${whenResets(freeBackIso)}.` : ''}`,
+      `Not enough credits for ${what}: it needs up to ${plural(required, 'credit', 'credits')} and you have ${formatCount(available)}.${freeBackIso ? `\nYour free tokens come back ${whenResets(freeBackIso)}.` : ''}`,
     topUp: '\nTop up with one tap:',
     /** The same burst of refusals already got an invoice: point at it instead of a second one. */
     topUpAbove: '\nTop up with the invoice above.',
     quota: (what: string, limit: number, period: string, resetsAt: string | null) =>
       `You have used all ${formatCount(limit)} ${what} allowed ${periodWord(period)}. The limit resets ${whenResets(resetsAt)}.`,
     upgrade: (title: string, description: string) => `\n${title} raises it: ${description}.`,
+    /** The upsell when the product's own quota is known: "Plus raises it to 200 a day." */
+    raises: (title: string, limit: number, period: string) =>
+      `\n${title} raises it to ${formatCount(limit)} a ${period}.`,
     noEntitlement: (feature: string) => `That needs ${feature}. See /plans to unlock it.`,
     blocked: 'Your account cannot use paid features right now. Write to /paysupport.',
     /** The feature's margin floor: even the shortest answer would cost more than it earns. */

@@ -168,7 +168,7 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
     expect(Number(need?.[2])).toBe(now.available)
     expect(Number(need?.[1])).toBeGreaterThan(now.available)
     expect(refusal.text).toMatch(
-      /Your free prompts come back at 00:00 UTC \(in .+\)\.\nTop up with one tap:$/,
+      /Your free tokens come back at 00:00 UTC \(in .+\)\.\nTop up with one tap:$/,
     )
     const invoice = await alice().next(refusal.message_id, (m) => m.invoice !== undefined)
     expect(invoice.invoice).toMatchObject({
@@ -241,8 +241,9 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
         ?.resetsAt ?? null
     expect(refused.text).toBe(
       WORDS.refusals.quota(WORDS.refusals.images, 10, 'day', resetsAt) +
-        WORDS.refusals.upgrade(SUBSCRIPTION.title, SUBSCRIPTION.description),
+        WORDS.refusals.raises(SUBSCRIPTION.title, 200, 'day'),
     )
+    expect(refused.text).toContain(`${SUBSCRIPTION.title} raises it to 200 a day.`)
     expect(refused.text).toMatch(/The limit resets at 00:00 UTC \(in .+\)\./)
     expect(refused.reply_markup?.inline_keyboard?.flat()).toEqual([
       { text: buttonOf(SUBSCRIPTION), callback_data: `buy:${SUBSCRIPTION.key}` },
@@ -325,7 +326,9 @@ describe('the reference bot, end to end (sandbox + e-Stars + bot)', () => {
     const support = await alice().say('/paysupport', startsWith(WORDS.payments.supportIntro))
     expect(support.text).toContain(`id ${charges[0]}`)
     expect(support.text).toContain(`id ${charges[1]}`)
-    expect(support.text).toContain(`${FIRST_PACK.priceStars} ⭐ ${FIRST_PACK.key} — refunded`)
+    // The product's title, as the user bought it ("Pack S"), not its key ("pack_s").
+    expect(support.text).toContain(`${FIRST_PACK.priceStars} ⭐ ${FIRST_PACK.title} — refunded`)
+    expect(support.text).not.toContain(FIRST_PACK.key)
   })
 
   it('/help, /plans and an unknown command answer in plain words', async () => {

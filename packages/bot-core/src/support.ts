@@ -15,9 +15,11 @@ export const DEFAULT_PAY_SUPPORT_INTRO =
   'Payment support: reply here with what went wrong (which purchase, when) and we will answer ' +
   'within 24 hours. If something you paid for did not arrive or does not work, we refund it.'
 
-function line(p: PaymentSummary) {
+/** One payment as the user knows it: the product's title ("Pack S"), never its key. */
+function line(p: PaymentSummary, titles: ReadonlyMap<string, string>) {
   const status = p.status === 'refunded' ? ' — refunded' : p.flag ? ' — being checked' : ''
-  return `• ${p.paidAt.slice(0, 10)}: ${p.amountStars} ⭐ ${p.productKey ?? 'payment'}${status}\n  id ${p.telegramPaymentChargeId}`
+  const what = p.productKey ? (titles.get(p.productKey) ?? p.productKey) : 'payment'
+  return `• ${p.paidAt.slice(0, 10)}: ${p.amountStars} ⭐ ${what}${status}\n  id ${p.telegramPaymentChargeId}`
 }
 
 /**
@@ -35,9 +37,14 @@ export async function paySupportText(
   const limit = options.recentPayments ?? 5
   if (limit <= 0 || telegramUserId === undefined) return intro
   try {
-    const { payments } = await client.payments.list.query({ telegramUserId, limit })
+    const [{ payments }, products] = await Promise.all([
+      client.payments.list.query({ telegramUserId, limit }),
+      // Titles only: a product taken off sale since is named by its key.
+      client.products.list.query().catch(() => []),
+    ])
+    const titles = new Map(products.map((p) => [p.key, p.title]))
     return payments.length
-      ? `${intro}\n\nYour recent payments:\n${payments.map(line).join('\n')}`
+      ? `${intro}\n\nYour recent payments:\n${payments.map((p) => line(p, titles)).join('\n')}`
       : `${intro}\n\nYou have not paid for anything yet.`
   } catch (error) {
     logger.warn({ telegramUserId, err: errorFields(error) }, 'paysupport: no payment list')

@@ -256,7 +256,7 @@ export function describeAdapterScenarios(world: AdapterWorld) {
         { afterMessageId: offer.message_id },
       )
       expect(thanks.text).toMatch(
-        /^Payment received, thank you! \+1 500 credits, pro until \d{4}-\d\d-\d\d\./,
+        /^Payment received, thank you! \+1,500 credits, pro until \d{4}-\d\d-\d\d\./,
       )
       const after = await say(CAROL, '/access', 'pro')
       expect(after.text).toMatch(/^pro yes \(ok\); \[\{"featureKey":"pro","until":"\d{4}-/)
@@ -266,7 +266,7 @@ export function describeAdapterScenarios(world: AdapterWorld) {
       await startBot()
       const reply = await say(BOB, '/paysupport', 'Payment support')
       expect(reply.text).toContain('Your recent payments:')
-      expect(reply.text).toMatch(/50 ⭐ pack_s — refunded\n {2}id stx/)
+      expect(reply.text).toMatch(/50 ⭐ Pack S — refunded\n {2}id stx/)
     })
   })
 
