@@ -798,6 +798,11 @@ function found(text: string, taken: MessageEntity[]): MessageEntity[] {
   return out
 }
 
+/** The entities Telegram finds in a user's plain text (commands, URLs, mentions, …). */
+export function foundEntities(text: string): MessageEntity[] {
+  return found(text, []).sort(compareEntities)
+}
+
 const TYPE_ORDER = [
   'blockquote',
   'expandable_blockquote',

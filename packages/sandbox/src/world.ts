@@ -3,6 +3,7 @@ import { type MessageContent, SandboxBot } from './bot.ts'
 import type { VirtualClock } from './clock.ts'
 import type { DeliveryOptions, WebhookReply } from './delivery.ts'
 import { badRequest, QUERY_TOO_OLD, SandboxError } from './errors.ts'
+import { foundEntities } from './formatting.ts'
 import { type Charge, type InvoiceTerms, type Subscription, starAmountOf } from './stars.ts'
 import type {
   AffiliateInfo,
@@ -95,7 +96,6 @@ export interface StoredFile {
 }
 
 const TOKEN_PATTERN = /^(\d{1,15}):[A-Za-z0-9_-]{1,100}$/
-const COMMAND_PATTERN = /^\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?/
 
 /**
  * The sandbox's state and every state-changing act, shared by the Bot API handlers (the bot's
@@ -171,12 +171,15 @@ export class World {
 
   // ---- the user's side --------------------------------------------------------------------
 
-  /** The user sends `text`; a leading `/command` gets a bot_command entity, as in Telegram. */
+  /**
+   * The user sends `text`; its /commands, URLs, @mentions, #hashtags and e-mail addresses get
+   * their entities, as Telegram finds them.
+   */
   sendText(bot: SandboxBot, user: User, text: string): Message {
     if (!text) throw new SandboxError('BAD_INPUT', 'text is empty')
     const content: MessageContent = { text }
-    const command = COMMAND_PATTERN.exec(text)
-    if (command) content.entities = [{ type: 'bot_command', offset: 0, length: command[0].length }]
+    const entities = foundEntities(text)
+    if (entities.length > 0) content.entities = entities
     return this.#userMessage(bot, user, content)
   }
 

@@ -163,6 +163,15 @@ describe('sandbox fidelity (Bot API 10.3)', () => {
     )
   })
 
+  it("a user's message gets the entities Telegram finds in it", () => {
+    const message = sandbox.sendText(ALICE, 'see https://example.com/faq or /help@sandbox_bot')
+    expect(message.entities).toEqual([
+      { type: 'url', offset: 4, length: 23 },
+      { type: 'bot_command', offset: 31, length: 17 },
+    ])
+    expect(sandbox.sendText(ALICE, 'just words').entities).toBeUndefined()
+  })
+
   it('has_protected_content for protect_content, read as Telegram reads booleans', async () => {
     expect((await sent({ text: 'a', protect_content: true })).has_protected_content).toBe(true)
     expect(
