@@ -47,7 +47,7 @@ const methods = {
       offset: params.integer('offset'),
       limit: params.integer('limit'),
       timeoutSec: params.integer('timeout'),
-      allowedUpdates: params.stringArray('allowed_updates'),
+      allowedUpdates: allowedUpdatesOf(params),
       signal,
     }),
 
@@ -78,7 +78,7 @@ const methods = {
       url,
       secretToken: secretToken || undefined,
       maxConnections: maxConnections === undefined ? 40 : clamp(maxConnections, 1, 100),
-      allowedUpdates: params.stringArray('allowed_updates'),
+      allowedUpdates: allowedUpdatesOf(params),
       dropPendingUpdates: drop,
     })
     return true
@@ -293,6 +293,21 @@ export async function callBotApi(
   const result = await entry.handler({ world, bot, params: new Params(raw), signal })
   emit({ kind: 'result', method: entry.name, value: result })
   return result
+}
+
+/**
+ * `allowed_updates` as Client::get_allowed_update_types reads it: names in any case; text that
+ * is not a JSON array of strings is ignored (the previous setting stays), never refused.
+ */
+function allowedUpdatesOf(params: Params): string[] | undefined {
+  let value: unknown
+  try {
+    value = params.json('allowed_updates')
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return undefined
+  return value.map((name) => name.toLowerCase())
 }
 
 // ---- parameter helpers ------------------------------------------------------------------

@@ -370,4 +370,13 @@ describe('sandbox fidelity (Bot API 10.3)', () => {
       refused('Bad Request: chat not found'),
     )
   })
+
+  it('allowed_updates: names in any case; text Telegram cannot read keeps the previous setting', async () => {
+    await api('getUpdates', { allowed_updates: ['Message', 'Callback_Query'] })
+    const info = async () => (await api('getWebhookInfo')).result as { allowed_updates?: string[] }
+    expect((await info()).allowed_updates).toEqual(['message', 'callback_query'])
+    expect(await form('getUpdates', { allowed_updates: '{oops' })).toMatchObject({ ok: true })
+    expect(await api('getUpdates', { allowed_updates: [1, 2] })).toMatchObject({ ok: true })
+    expect((await info()).allowed_updates).toEqual(['message', 'callback_query'])
+  })
 })
