@@ -2,16 +2,24 @@ import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import spec from '../spec/stars-subset.json' with { type: 'json' }
 import {
+  AffiliateInfoSchema,
+  BotSubscriptionUpdatedSchema,
+  InvoiceSchema,
   LabeledPriceSchema,
   type MethodName,
   methodParamTable,
   methodResults,
+  PaidMediaPurchasedSchema,
   PreCheckoutQuerySchema,
   RefundedPaymentSchema,
   StarAmountSchema,
   StarTransactionSchema,
   StarTransactionsSchema,
   SuccessfulPaymentSchema,
+  TransactionPartnerAffiliateProgramSchema,
+  TransactionPartnerFragmentSchema,
+  TransactionPartnerTelegramAdsSchema,
+  TransactionPartnerTelegramApiSchema,
   TransactionPartnerUserSchema,
   UserSchema,
   WebhookInfoSchema,
@@ -76,6 +84,15 @@ const typeSchemas: Array<[string, z.ZodObject, string[]]> = [
   ['StarAmount', StarAmountSchema, []],
   ['WebhookInfo', WebhookInfoSchema, []],
   ['LabeledPrice', LabeledPriceSchema, []],
+  // Bot API 10.1–10.3 Stars shapes (the subset defines them since it reached 10.3).
+  ['AffiliateInfo', AffiliateInfoSchema, []],
+  ['TransactionPartnerFragment', TransactionPartnerFragmentSchema, []],
+  ['TransactionPartnerAffiliateProgram', TransactionPartnerAffiliateProgramSchema, []],
+  ['TransactionPartnerTelegramAds', TransactionPartnerTelegramAdsSchema, []],
+  ['TransactionPartnerTelegramApi', TransactionPartnerTelegramApiSchema, []],
+  ['BotSubscriptionUpdated', BotSubscriptionUpdatedSchema, []],
+  ['PaidMediaPurchased', PaidMediaPurchasedSchema, []],
+  ['Invoice', InvoiceSchema, []],
 ]
 
 describe('payment type schemas agree with the spec', () => {
