@@ -265,6 +265,14 @@ describe('the first hour in the console', () => {
         await page.waitForLoadState('networkidle')
         const wide = await page.evaluate(() => document.documentElement.scrollWidth)
         expect(wide, `${name} at ${width} px`).toBeLessThanOrEqual(width)
+        // Every list is the one Table: it scrolls inside its card and names its columns.
+        const loose = await page.evaluate(
+          () =>
+            [...document.querySelectorAll('table:not(.u-legend)')].filter(
+              (t) => !t.parentElement?.classList.contains('table-scroll') || !t.tHead,
+            ).length,
+        )
+        expect(loose, `${name}: a table outside the Table component`).toBe(0)
         await page.screenshot({
           path: join(docsShots, `console-${name}-${width}.png`),
           fullPage: true,

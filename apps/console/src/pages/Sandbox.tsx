@@ -28,7 +28,10 @@ const getTransactions = query(
   'sandbox-transactions',
 )
 
-/** The bot answers a moment after the sandbox took the act: read the chat again until it has. */
+/**
+ * The bot answers a moment after the sandbox took the act: read the chat again until it has. In
+ * the background: the act is done (the form clears, the buttons work) while the reply arrives.
+ */
 async function followTheBot() {
   await revalidate([getTranscript.key, getTransactions.key])
   for (const wait of [400, 1200]) {
@@ -40,14 +43,14 @@ async function followTheBot() {
 /** A press, a payment or a Telegram-side refund; answers the sentence to show. */
 const actInSandbox = action(async (label: string, path: string, body: unknown) => {
   await sandbox(path, body)
-  await followTheBot()
+  void followTheBot()
   return label
 }, 'sandbox-act')
 
 /** A message written as the chosen user. */
 const sendMessage = action(async (userId: number | null, d: FormData) => {
   await sandbox('/messages', { userId, text: String(d.get('text')) })
-  await followTheBot()
+  void followTheBot()
   return 'Sent.'
 }, 'sandbox-send')
 
@@ -228,7 +231,12 @@ export default function Sandbox() {
                 </For>
               </ol>
             </Show>
-            <form ref={messageForm} class="row" action={sendMessage.with(current())} method="post">
+            <form
+              ref={messageForm}
+              class="row compose"
+              action={sendMessage.with(current())}
+              method="post"
+            >
               <input name="text" required placeholder="/start" aria-label="Message" />
               <button type="submit" disabled={pending() || !current()}>
                 Send
