@@ -268,7 +268,7 @@ describe('the first hour in the console', () => {
         // Every list is the one Table: it scrolls inside its card and names its columns.
         const loose = await page.evaluate(
           () =>
-            [...document.querySelectorAll('table:not(.u-legend)')].filter(
+            [...document.querySelectorAll<HTMLTableElement>('table:not(.u-legend)')].filter(
               (t) => !t.parentElement?.classList.contains('table-scroll') || !t.tHead,
             ).length,
         )
