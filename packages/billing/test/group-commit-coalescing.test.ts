@@ -161,4 +161,32 @@ describe('group commit coalesces a hot customer', () => {
     expect(await countEntries(t.db, p, 'consume')).toBe(60)
     expect(await ledgerMismatches(t.db)).toEqual([])
   })
+
+  it('a lot expired: a refused consume rolls its sweep back, and the calls after it in the batch still find the customer', async () => {
+    const p = await createProject(t.db)
+    const start = new Date()
+    await fund(t.db, p, 9, 5, { expiresAt: new Date(start.getTime() + 3_600_000) })
+    await fund(t.db, p, 9, 10)
+    const later = new Date(start.getTime() + 7_200_000)
+    const call = (amount: number, i: number) =>
+      consume(t.db, {
+        projectId: p,
+        telegramUserId: 9,
+        amount,
+        reason: 'answer',
+        actor: 'bot',
+        idempotencyKey: `exp-${i}`,
+        now: later,
+      })
+    const outcomes = await Promise.allSettled([call(50, 0), call(3, 1), call(2, 2)])
+    expect(outcomes[0]!.status === 'rejected' && outcomes[0]!.reason).toBeInstanceOf(
+      InsufficientCredits,
+    )
+    expect(outcomes.slice(1).map((o) => o.status === 'fulfilled' && o.value.available)).toEqual([
+      7, 5,
+    ])
+    expect(await countEntries(t.db, p, 'expire')).toBe(1)
+    expect(await ledgerMismatches(t.db)).toEqual([])
+    expect((await verifyLedger(t.db, { projectId: p })).findings).toEqual([])
+  })
 })

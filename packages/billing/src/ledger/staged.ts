@@ -78,34 +78,36 @@ interface LoadedRow extends CustomerRow {
  * one statement for the rows, one for their lots. Returns how many rows it locked.
  */
 export async function lockAndStage(tx: Tx, cache: StagedCache, where: SQL): Promise<number> {
-  const locked = await rows<LoadedRow>(
-    tx,
-    sql`select project_id, ${lockedColumns}, ledger_head,
-          (select low_balance_threshold from projects p where p.id = customers.project_id) as threshold,
-          (extract(epoch from now()) * 1000000)::int8::text as now_micros
-        from customers where ${where} order by id for update`,
-  )
+  // Two statements, sent together: the lots are read after the rows are locked (one connection
+  // runs them in order, each with its own snapshot), without waiting a round trip in between.
+  const [locked, lots] = await Promise.all([
+    rows<LoadedRow>(
+      tx,
+      sql`select project_id, ${lockedColumns}, ledger_head,
+            (select low_balance_threshold from projects p where p.id = customers.project_id) as threshold,
+            (extract(epoch from now()) * 1000000)::int8::text as now_micros
+          from customers where ${where} order by id for update`,
+    ),
+    rows<{
+      project_id: string
+      customer_id: string
+      id: string
+      remaining: string
+      amount: string
+      value_micros: string
+      expires_micros: string | null
+    }>(
+      tx,
+      sql`select project_id, customer_id, id, remaining, amount, value_micros,
+            (extract(epoch from expires_at) * 1000000)::int8::text as expires_micros
+          from grants
+          where (project_id, customer_id) in (select project_id, id from customers where ${where})
+            and remaining > 0
+          order by project_id, customer_id, ${burnOrder}`,
+    ),
+  ])
   if (locked.length === 0) return 0
   cache.nowMicros ??= String(locked[0]!.now_micros)
-  const lots = await rows<{
-    project_id: string
-    customer_id: string
-    id: string
-    remaining: string
-    amount: string
-    value_micros: string
-    expires_micros: string | null
-  }>(
-    tx,
-    sql`select project_id, customer_id, id, remaining, amount, value_micros,
-          (extract(epoch from expires_at) * 1000000)::int8::text as expires_micros
-        from grants
-        where (project_id, customer_id) in (values ${sql.join(
-          locked.map((c) => sql`(${c.project_id}::uuid, ${c.id}::int8)`),
-          sql`, `,
-        )}) and remaining > 0
-        order by project_id, customer_id, ${burnOrder}`,
-  )
   const byCustomer = new Map<string, StagedLot[]>()
   for (const lot of lots) {
     const key = `${lot.project_id}:${lot.customer_id}`

@@ -103,10 +103,23 @@ export async function consumeRun(
       sql`(project_id, telegram_user_id) in (values ${sql.join([...missing.values()], sql`, `)})`,
     )
   }
+  /** Customers that do not exist: their consumes are NotFound. */
+  const absent = new Set([...missing.keys()].filter((key) => !cache.customers.has(key)))
   const outcomes: RunOutcome[] = []
   let segment: ConsumeInput[] = []
   for (const input of inputs) {
-    const customer = cache.customers.get(stagedKey(input.projectId, input.telegramUserId))
+    const key = stagedKey(input.projectId, input.telegramUserId)
+    let customer = cache.customers.get(key)
+    if (!customer && !absent.has(key)) {
+      // Forgotten by a sweep that was rolled back with its refused consume: read it again.
+      await lockAndStage(
+        tx,
+        cache,
+        sql`project_id = ${input.projectId} and telegram_user_id = ${input.telegramUserId}`,
+      )
+      customer = cache.customers.get(key)
+      if (!customer) absent.add(key)
+    }
     const now = input.now ?? new Date()
     const due = customer?.locked.nextExpiryAt
     if (due && due <= now) {
