@@ -25,12 +25,19 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/** Name → value, the first occurrence of a name winning (as the Bot API server looks them up). */
+function firstWins(entries: Iterable<[string, unknown]>, into: RawParams = {}): RawParams {
+  for (const [name, value] of entries) if (!(name in into)) into[name] = value
+  return into
+}
+
 /**
- * Collects a Bot API call's parameters the way Telegram does: query string first, then the
- * body (JSON, urlencoded or multipart) on top.
+ * Collects a Bot API call's parameters the way Telegram does: the query string first, then the
+ * body (JSON, urlencoded or multipart); a name given twice keeps its first value, so the query
+ * string wins over the body.
  */
 export async function readBotApiParams(req: IncomingMessage, url: URL): Promise<RawParams> {
-  const params: RawParams = Object.fromEntries(url.searchParams)
+  const params = firstWins(url.searchParams)
   const body = await readBody(req)
   if (body.length === 0) return params
   const contentType = req.headers['content-type'] ?? ''
@@ -41,15 +48,15 @@ export async function readBotApiParams(req: IncomingMessage, url: URL): Promise<
     } catch {
       throw badRequest("can't parse JSON object")
     }
-    if (!isRecord(parsed)) throw badRequest("can't parse JSON object")
-    Object.assign(params, parsed)
+    if (!isRecord(parsed)) throw badRequest('JSON object expected')
+    firstWins(Object.entries(parsed), params)
   } else if (contentType.includes('multipart/form-data')) {
     const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType)
     const value = boundary?.[1] ?? boundary?.[2]
     if (!value) throw badRequest('multipart boundary is missing')
-    Object.assign(params, parseMultipart(body, value))
+    firstWins(Object.entries(parseMultipart(body, value)), params)
   } else {
-    Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString('utf8'))))
+    firstWins(new URLSearchParams(body.toString('utf8')), params)
   }
   return params
 }
@@ -72,7 +79,8 @@ export function parseMultipart(body: Buffer, boundary: string): RawParams {
       const name = /name="([^"]*)"/i.exec(headers)?.[1]
       const filename = /filename="([^"]*)"/i.exec(headers)?.[1]
       const contentType = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim()
-      if (name !== undefined) {
+      // A name sent twice keeps its first part, as the Bot API server reads it.
+      if (name !== undefined && !(name in out)) {
         out[name] =
           filename !== undefined
             ? ({

@@ -353,6 +353,27 @@ describe('sandbox fidelity (Bot API 10.3)', () => {
     expect(await page(await api('getStarTransactions', { limit: true }))).toHaveLength(1)
   })
 
+  it('a parameter in the query string wins over the body, and a repeated one keeps its first value', async () => {
+    const res = await fetch(`${sandbox.apiRoot}/bot${token}/sendMessage?text=from%20query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ chat_id: ALICE, text: 'from body' }),
+    })
+    expect(((await res.json()) as BotApiReply).result).toMatchObject({ text: 'from query' })
+    const repeated = await fetch(`${sandbox.apiRoot}/bot${token}/sendMessage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `chat_id=${ALICE}&text=first&text=second`,
+    })
+    expect(((await repeated.json()) as BotApiReply).result).toMatchObject({ text: 'first' })
+    const notAnObject = await fetch(`${sandbox.apiRoot}/bot${token}/getMe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[1]',
+    })
+    expect(await notAnObject.json()).toMatchObject(refused('Bad Request: JSON object expected'))
+  })
+
   it('wrong types where Telegram refuses them: user_id, chat_id', async () => {
     expect(
       await api('refundStarPayment', { user_id: 'alice', telegram_payment_charge_id: 'x' }),
