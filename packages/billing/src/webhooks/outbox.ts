@@ -75,10 +75,10 @@ export interface ClaimedDelivery {
  * - the endpoint rows are locked first (`for update skip locked`, one transaction), so two
  *   replicas never decide for the same endpoint at the same time; the choice is made by a second
  *   statement, whose snapshot is taken after the lock, so it sees the previous holder's claim;
- * - an endpoint's candidate is its oldest pending delivery (by id, which follows event order, as
- *   the cursor queues them), and only when it is due and no other pending delivery of the
- *   endpoint is waiting for its time (a lease in flight, or a backoff): a failing delivery holds
- *   the ones behind it, and a "Send again" waits for the delivery in flight.
+ * - an endpoint's candidate is its oldest pending delivery (by event id), and only when it is
+ *   due and no other pending delivery of the endpoint is waiting for its time (a lease in
+ *   flight, or a backoff): a failing delivery holds the ones behind it, and a "Send again" waits
+ *   for the delivery in flight.
  *
  * The claim moves `next_attempt_at` to the lease's end, so a replica that dies mid-send leaves the
  * delivery due again when the lease lapses (at least once: the receiver may see it twice, with the
@@ -128,7 +128,7 @@ export async function claimWebhookDeliveries(
             cross join lateral (
               select d.project_id, d.id, d.next_attempt_at from webhook_deliveries d
               where d.project_id = l.project_id and d.endpoint_id = l.id and d.status = 'pending'
-              order by d.id
+              order by d.event_id
               limit 1
             ) h
             where h.next_attempt_at <= ${now}::timestamptz
