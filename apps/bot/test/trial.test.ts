@@ -127,7 +127,7 @@ function hangingModel() {
 }
 
 describe('one slow model call stalls nobody (issue 19, 1)', () => {
-  it('two users, the model hanging for one: the other’s /start answers within 1 s; per-chat order is kept', async () => {
+  it('two users, the model hanging for one: the other’s /start answers while it still hangs; per-chat order is kept', async () => {
     const a = await newUser({ freeLeft: true })
     const b = await newUser({ freeLeft: true })
     // Warm (the first /start of a process compiles its queries): the bound is about stalls.
@@ -137,9 +137,10 @@ describe('one slow model call stalls nobody (issue 19, 1)', () => {
     const question = stack.sandbox.sendText(a.id, 'Please hang on this one')
     await sleep(100)
     const balanceAsked = stack.sandbox.sendText(a.id, '/balance')
-    const started = Date.now()
-    const welcome = await b.chat.say('/start', startsWith(WORDS.start.welcome(b.name)), 3000)
-    expect(Date.now() - started).toBeLessThan(1000)
+    // No wall-clock bound (a busy machine is slow, not stalled): the model hangs until
+    // `open()`, so B's welcome arriving while A's question is still unanswered is the proof.
+    const welcome = await b.chat.say('/start', startsWith(WORDS.start.welcome(b.name)), 5000)
+    expect(a.chat.since(question.message_id)).toEqual([])
     expect(welcome.text).toContain(WORDS.start.balance(0))
     // The first user's /balance waits for their answer, not the other way round.
     await sleep(200)
