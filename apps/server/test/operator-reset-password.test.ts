@@ -84,5 +84,5 @@ describe('pnpm cli operator reset-password', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
     }
-  }, 60_000)
+  }, 240_000)
 })
