@@ -11,8 +11,9 @@ let page: Page
 /** Waits for the page to catch up (the live feed polls every 5 s). */
 const eventually = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 })
 
-const shot = (name: string) =>
-  page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true })
+/** A page whole; a dialog as the operator sees it (a modal's backdrop covers the viewport only). */
+const shot = (name: string, fullPage = true) =>
+  page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage })
 
 async function login(context: BrowserContext, who: { email: string; password: string }) {
   const p = await context.newPage()
@@ -114,7 +115,7 @@ describe('the operator console in a real browser', () => {
     await row.getByRole('button', { name: 'Refund' }).click()
     const dialog = page.getByRole('dialog')
     await dialog.getByLabel('Reason').fill('customer asked')
-    await shot('refund-dialog')
+    await shot('refund-dialog', false)
     await dialog.getByRole('button', { name: 'Refund' }).click()
     await eventually(() => dialog.getByRole('status').textContent()).toContain('Telegram refunded')
     await dialog.getByRole('button', { name: 'Close' }).click()

@@ -216,6 +216,13 @@ describe('the first hour in the console', () => {
     const hint = await card.locator('.muted').textContent()
     expect(hint).toContain(`${shortfalls.credits.toLocaleString('en-US')} credits unpaid`)
     expect(hint).toContain(`${shortfalls.debt.toLocaleString('en-US')} owed as debt`)
+    // The same shortfall is a fact on the customer's page, in words.
+    await page.goto(`${world.server.url}/customers/2000077`)
+    const entry = page.getByTestId('timeline').locator('.entry-text').first()
+    await eventually(() => entry.textContent()).toMatch(/credits unpaid .*became debt/)
+    expect(await page.getByTestId('debt').textContent()).toBe(
+      shortfalls.debt.toLocaleString('en-US'),
+    )
   })
 
   it('shows one not-found page for a missing customer, with no panels and no forms', async () => {
