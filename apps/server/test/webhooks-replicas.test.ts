@@ -5,7 +5,9 @@
  * - one delivery at a time per endpoint across both processes, in event order, and both processes
  *   do deliver (each request is traced to the process whose socket sent it, from /proc);
  * - the process holding a delivery is SIGKILLed mid-request: the other one sends it again once
- *   the lease lapses, with the same `webhook-id`, then the events behind it, in order.
+ *   the lease lapses, with the same `webhook-id`, then the events behind it, in order;
+ * - the last process is SIGKILLed right after a change committed (a consume through REST that
+ *   writes balance.low): a new process delivers the event.
  *
  * PostgreSQL only (two processes cannot share PGlite); CI sets TEST_DATABASE_URL.
  */
@@ -18,6 +20,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  configureAccess,
+  createApiKey,
   createProject,
   createSecrets,
   createWebhookEndpoint,
@@ -64,6 +68,7 @@ function startProcess(env: Record<string, string>) {
   return {
     pid: child.pid!,
     up,
+    url: () => /e-Stars is up: (http:\/\/\S+)/.exec(out)?.[1] ?? '',
     output: () => out,
     kill: async () => {
       child.kill('SIGKILL')
@@ -301,7 +306,6 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
     const survivor = procs.find((p) => p.pid !== hungArrival.pid && p !== killed)!
     expect(killed).toBeDefined()
     expect(survivor).toBeDefined()
-    const killedAt = Date.now()
     await killed.kill()
     await until('the held request to close', () => hook.inFlight('/a') === 0, 5000)
     const behind = [await emit(101), await emit(102)]
@@ -341,9 +345,53 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
     const log = await logOfA()
     expect(log).toHaveLength(63)
     expect(log.find((d) => d.eventId === heldEvent)!.attempts).toBe(2)
+    const retryAfterKill = after[1]!.at - hungArrival.at
+
+    // 3. Killed between the change and the delivery: a consume through REST writes balance.low
+    // in its own transaction; the process is SIGKILLed the moment it has answered, and is then the
+    // only one: nothing runs until a new process starts, which delivers it.
+    await configureAccess(database.db, { projectId: project.id, lowBalanceThreshold: 50 })
+    const { key: apiKey } = await createApiKey(database.db, { projectId: project.id, name: 'bot' })
+    const call = (path: string, body: unknown) =>
+      fetch(`${survivor.url()}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const user = { telegramUserId: 7_000_001, reason: 'replicas' }
+    expect(
+      (await call('/credits/grant', { ...user, amount: 100, idempotencyKey: 'wh-grant' })).status,
+    ).toBe(200)
+    const consumed = await call('/usage/consume', { ...user, amount: 60, idempotencyKey: 'wh-use' })
+    await survivor.kill()
+    expect(consumed.status, await consumed.text()).toBe(200)
+    const [low] = (await database.db.execute(
+      sql`select id from events where project_id = ${project.id} and type = 'balance.low'
+          and payload ? 'available'`,
+    )) as unknown as Array<{ id: string }>
+    const lowEvent = Number(low!.id)
+    const beforeRestart = hook.arrivals.filter((a) => a.eventId === lowEvent).length
+    const fresh = start()
+    await fresh.up
+    await until('balance.low at both endpoints after the restart', () =>
+      ['/a', '/b'].every((path) =>
+        hook.arrivals.some((a) => a.path === path && a.eventId === lowEvent),
+      ),
+    )
+    for (const path of ['/a', '/b']) {
+      const ids = hook.arrivals
+        .filter((x) => x.path === path && x.eventId >= heldEvent)
+        .map((x) => x.eventId)
+      expect(ids.filter((id, i) => id !== ids[i - 1])).toEqual([heldEvent, ...behind, lowEvent])
+      expect(hook.maxInFlight.get(path)).toBe(1)
+    }
+    const lowAtA = hook.arrivals.find((a) => a.path === '/a' && a.eventId === lowEvent)!
+    expect(JSON.parse(lowAtA.body)).toMatchObject({ type: 'balance.low', data: { available: 40 } })
+    expect(verifyWebhook(endpoints[0]!.secret, lowAtA.headers, lowAtA.body)).toBe(true)
     console.info(
       `webhooks-replicas: ${hook.arrivals.length} requests, max in flight per endpoint 1, ` +
-        `overall ${hook.maxOverall()}; retry after the kill ${Date.now() - killedAt} ms`,
+        `overall ${hook.maxOverall()}; retry after the kill ${retryAfterKill} ms; ` +
+        `balance.low delivered ${beforeRestart} time(s) before the kill, then by the new process`,
     )
   }, 180_000)
 })
