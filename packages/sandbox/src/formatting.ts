@@ -133,10 +133,13 @@ function givenEntity(value: unknown, users: UserLookup): MessageEntity | undefin
       return known ? { type, ...base, user: known } : undefined
     }
     case 'custom_emoji': {
-      const id = jsonField.requireString(
-        { custom_emoji_id: String(value.custom_emoji_id ?? '') },
-        'custom_emoji_id',
-      )
+      // get_required_long_field: a number or its text.
+      const raw = value.custom_emoji_id
+      if (raw === undefined || raw === null) throw new Error(`Can't find field "custom_emoji_id"`)
+      if (typeof raw !== 'number' && typeof raw !== 'string') {
+        throw new Error('Field "custom_emoji_id" must be a Number')
+      }
+      const id = String(raw)
       if (!/^\d+$/.test(id)) throw new Error('Field "custom_emoji_id" must be a valid Number')
       return { type, ...base, custom_emoji_id: id }
     }

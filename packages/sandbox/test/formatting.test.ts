@@ -182,6 +182,14 @@ describe("the bot's own entities", () => {
       `${p}Unsupported type specified`,
     )
     expect(refusal('abc', undefined, ['bold'])).toBe(`${p}expected an Object`)
+    expect(refusal('abc', undefined, [{ type: 'custom_emoji', offset: 0, length: 1 }])).toBe(
+      `${p}Can't find field "custom_emoji_id"`,
+    )
+    expect(
+      format('abc', undefined, [
+        { type: 'custom_emoji', offset: 0, length: 1, custom_emoji_id: 1234567 },
+      ]).entities[0]?.custom_emoji_id,
+    ).toBe('1234567')
   })
 })
 
