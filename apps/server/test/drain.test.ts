@@ -2,17 +2,44 @@
  * SIGTERM to a real server process under load: it reports not-ready while it still answers
  * (DRAIN_DELAY_MS), then stops accepting, finishes the request in flight, and exits 0. Every
  * request sent before the load balancer saw the 503 is answered whole; a connection opened after
- * the port closed is refused (the kernel's backlog may reset one; none is cut mid-answer).
+ * the port closed is refused (the kernel's backlog may reset one; none is cut mid-answer). The
+ * load is real writes (consumes) besides probes, and the request in flight is a consume too:
+ * every consume the server acknowledged is in the ledger after it exits, and none it did not.
  */
+import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { createApiKey, createProject, grantCredits } from '@e-stars/billing'
+import { openDatabase, rows } from '@e-stars/db'
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ServerProcess, spawnServer } from './spawn-server.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'estars-drain-'))
+const CUSTOMER = 5_000_000_999
 let server: ServerProcess | null = null
+let apiKey: string
+beforeAll(async () => {
+  // The data directory the server will open: a project, its key, a customer with credits.
+  const database = await openDatabase({ dataDir })
+  try {
+    const project = await createProject(database.db, { name: 'Drained' })
+    apiKey = (await createApiKey(database.db, { projectId: project.id, name: 'bot' })).key
+    await grantCredits(database.db, {
+      projectId: project.id,
+      telegramUserId: CUSTOMER,
+      amount: 1_000_000,
+      reason: 'load',
+      source: 'promo',
+      idempotencyKey: 'drain-grant',
+      actor: 'test',
+    })
+  } finally {
+    await database.close()
+  }
+})
 afterAll(async () => {
   await server?.stop()
   rmSync(dataDir, { recursive: true, force: true })
@@ -21,7 +48,7 @@ afterAll(async () => {
 type Outcome = { status: number; body: string } | { error: string }
 
 /** One request on its own connection; `body` may be written in parts by the caller. */
-function send(url: string, method: string, path: string, body?: Buffer) {
+function send(url: string, method: string, path: string, body?: Buffer, auth?: string) {
   const target = new URL(path, url)
   let write: (chunk: Buffer) => void = () => {}
   let end: () => void = () => {}
@@ -31,7 +58,10 @@ function send(url: string, method: string, path: string, body?: Buffer) {
       {
         method,
         agent: false,
-        headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {},
+        headers: {
+          ...(body ? { 'content-type': 'application/json', 'content-length': body.length } : {}),
+          ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        },
       },
       (res) => {
         let text = ''
@@ -56,21 +86,37 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('SIGTERM', () => {
   it('drains: not ready, no new connections, the request in flight completes, exit 0', async () => {
-    server = spawnServer({
-      PORT: '0',
-      DATA_DIR: dataDir,
-      SANDBOX: 'off',
-      DEMO_DATA: 'off',
-      LOG_LEVEL: 'info',
-      DRAIN_DELAY_MS: '3000',
-      DRAIN_TIMEOUT_MS: '20000',
-    })
+    server = spawnServer(
+      {
+        PORT: '0',
+        DATA_DIR: dataDir,
+        SANDBOX: 'off',
+        DEMO_DATA: 'off',
+        LOG_LEVEL: 'info',
+        DRAIN_DELAY_MS: '3000',
+        DRAIN_TIMEOUT_MS: '20000',
+      },
+      undefined,
+      { direct: true },
+    )
     const url = await server.up
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
 
-    // A request in flight: its body arrives in two parts, the second well after SIGTERM.
-    const body = Buffer.from(JSON.stringify({ telegramUserId: 5_000_000_999 }))
-    const slow = send(url, 'POST', '/api/v1/customers', body)
+    /** A consume over REST with its own idempotency key. */
+    const consumeBody = (key: string) =>
+      Buffer.from(
+        JSON.stringify({
+          telegramUserId: CUSTOMER,
+          amount: 1,
+          reason: 'drain',
+          idempotencyKey: key,
+        }),
+      )
+    const sent: Array<{ key: string; outcome: Promise<Outcome> }> = []
+    // A request in flight: a consume whose body arrives in two parts, the second well after SIGTERM.
+    const slowKey = `slow-${randomUUID()}`
+    const body = consumeBody(slowKey)
+    const slow = send(url, 'POST', '/api/v1/usage/consume', body, apiKey)
     slow.write(body.subarray(0, 5))
     await sleep(200)
 
@@ -83,7 +129,21 @@ describe('SIGTERM', () => {
         await sleep(20)
       }
     })()
-    await sleep(200)
+    // And a bot's writes, one after another (each answered before the next is sent), throughout.
+    const writer = (async () => {
+      while (loading) {
+        const key = `load-${randomUUID()}`
+        const payload = consumeBody(key)
+        const call = send(url, 'POST', '/api/v1/usage/consume', payload, apiKey)
+        call.write(payload)
+        call.end()
+        sent.push({ key, outcome: call.outcome })
+        load.push(call.outcome)
+        await call.outcome
+      }
+    })()
+    // Long enough for a few writes to be answered and some to be in flight at the signal.
+    await sleep(1500)
     server.child.kill('SIGTERM')
 
     // While the delay runs, the port answers and says it is not ready.
@@ -93,10 +153,14 @@ describe('SIGTERM', () => {
       seen.push('status' in answer ? String(answer.status) : answer.error)
       if (seen.at(-1) === '503') break
     }
-    expect(seen.at(-1), `readiness answers: ${seen.join(' ')}\n${server.stderr()}`).toBe('503')
+    const exit = seen.at(-1) === '503' ? null : await Promise.race([server.exited, sleep(2000)])
+    expect(
+      seen.at(-1),
+      `readiness answers: ${seen.slice(0, 5).join(' ')}…; exit ${JSON.stringify(exit)}\n${server.stderr()}`,
+    ).toBe('503')
     // The load balancer takes the replica out; the port is still open while the delay runs.
     loading = false
-    await loader
+    await Promise.all([loader, writer])
 
     // Then it stops accepting: new connections are refused.
     let refused = false
@@ -114,8 +178,8 @@ describe('SIGTERM', () => {
     const answer = await slow.outcome
     expect(answer).toMatchObject({ status: expect.any(Number) })
     if (!('status' in answer)) throw new Error(answer.error)
-    expect(answer.status).toBeLessThan(500)
-    expect(() => JSON.parse(answer.body)).not.toThrow()
+    expect(answer.status, answer.body).toBe(200)
+    expect(JSON.parse(answer.body)).toMatchObject({ consumed: 1 })
 
     // Every request the load balancer sent (until it saw 503) was answered whole.
     const outcomes = await Promise.all(load)
@@ -125,5 +189,24 @@ describe('SIGTERM', () => {
 
     expect(await server.exited).toEqual({ code: 0, signal: null })
     expect(server.stdout()).toMatch(/drained and closed/)
+
+    // No acknowledged write is lost, and none was written without its answer.
+    const acknowledged = [slowKey]
+    for (const { key, outcome } of sent) {
+      const settled = await outcome
+      if ('status' in settled && settled.status === 200) acknowledged.push(key)
+    }
+    // The slow write and at least one of the stream (a quiet machine answers dozens).
+    expect(acknowledged.length).toBeGreaterThan(1)
+    const database = await openDatabase({ dataDir })
+    try {
+      const written = await rows<{ key: string }>(
+        database.db,
+        sql`select idempotency_key as key from ledger_entries where kind = 'consume' order by id`,
+      )
+      expect(written.map((w) => w.key).sort()).toEqual(acknowledged.sort())
+    } finally {
+      await database.close()
+    }
   }, 60_000)
 })

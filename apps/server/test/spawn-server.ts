@@ -22,12 +22,22 @@ export interface ServerProcess {
   stop(): Promise<void>
 }
 
-/** Starts `tsx src/main.ts` with exactly `env` (plus PATH and HOME), never the caller's settings. */
+/**
+ * Starts `tsx src/main.ts` with exactly `env` (plus PATH and HOME), never the caller's settings.
+ * `direct`: `node --import tsx src/main.ts` instead, one process, so a signal reaches the server
+ * itself as it does under a supervisor. (The `tsx` launcher relays SIGTERM and, when the child
+ * does not acknowledge within about 60 ms, a busy event loop under load, SIGKILLs it and exits
+ * 143: a drain test must not go through it.)
+ */
 export function spawnServer(
   env: Record<string, string>,
   entry = process.env.SERVER_ENTRY ?? 'src/main.ts',
+  options: { direct?: boolean } = {},
 ): ServerProcess {
-  const child = spawn(tsx, [entry], {
+  const [command, args] = options.direct
+    ? [process.execPath, ['--import', 'tsx', entry]]
+    : [tsx, [entry]]
+  const child = spawn(command, args, {
     cwd: serverDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
