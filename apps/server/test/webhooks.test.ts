@@ -5,6 +5,7 @@ import {
   createProject,
   createSecrets,
   createWebhookEndpoint,
+  listAuditLog,
   listWebhookDeliveries,
   listWebhookEndpoints,
   resendWebhookDelivery,
@@ -211,6 +212,16 @@ describe('signed webhooks from the outbox', () => {
     expect(delivery).toMatchObject({ status: 'failed', attempts: 8 })
     const [stored] = await listWebhookEndpoints(database.db, project.id)
     expect(stored!.disabledAt).not.toBeNull()
+    // The operator is told: an audit row, in the console's audit log.
+    const audit = await listAuditLog(database.db, { projectId: project.id })
+    expect(audit.entries.map((e) => [e.actor, e.action, e.target])).toEqual([
+      ['system', 'webhook.auto_disable', `webhook:${endpoint.id}`],
+    ])
+    expect(audit.entries[0]!.after).toMatchObject({
+      url: hookUrl,
+      attempts: 8,
+      lastError: 'the target answered HTTP 5xx',
+    })
     // Disabled: nothing more is queued or sent.
     await emit(project.id, 'balance.low', { available: 0 })
     expect(await jobs.runOnce(new Date(at + 3_600_000))).toMatchObject({ queued: 0, sent: 0 })

@@ -1,5 +1,6 @@
 import { type Db, type Executor, rows } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
+import { recordAudit } from '../identity/audit.ts'
 
 /**
  * Seconds to wait after each failed attempt (the Standard Webhooks schedule): 5 s, 5 min, 30 min,
@@ -195,8 +196,9 @@ export async function markWebhookDelivered(
 
 /**
  * A failed attempt: due again after the schedule's delay, or, after the last one, given up. An
- * endpoint whose delivery gives up is disabled (it has failed for more than a day); the console
- * shows it off, with the delivery log saying why, and turning it on again resumes.
+ * endpoint whose delivery gives up is disabled (it has failed for more than a day) and an audit
+ * row says so (`webhook.auto_disable`); the console shows it off, with the delivery log saying
+ * why, and turning it on again resumes.
  */
 export async function markWebhookFailed(
   db: Executor,
@@ -217,10 +219,26 @@ export async function markWebhookFailed(
             last_status_code = null
           where project_id = ${input.projectId} and id = ${input.id}`,
     )
-    await db.execute(
+    const turnedOff = await rows<{ url: string }>(
+      db,
       sql`update webhook_endpoints set disabled_at = ${now.toISOString()}::timestamptz
-          where project_id = ${input.projectId} and id = ${input.endpointId} and disabled_at is null`,
+          where project_id = ${input.projectId} and id = ${input.endpointId} and disabled_at is null
+          returning url`,
     )
+    // The operator is told: the audit log (console) says which endpoint went off and why.
+    if (turnedOff.length > 0)
+      await recordAudit(db, {
+        projectId: input.projectId,
+        actor: 'system',
+        action: 'webhook.auto_disable',
+        target: `webhook:${input.endpointId}`,
+        after: {
+          url: turnedOff[0]!.url,
+          deliveryId: input.id,
+          attempts: input.attempt,
+          lastError: input.error,
+        },
+      })
     return { gaveUp: true }
   }
   await db.execute(
