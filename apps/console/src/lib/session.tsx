@@ -28,7 +28,6 @@ interface SessionApi {
   timeZone: () => string
   isOwner: () => boolean
   selectProject(id: string): void
-  login(email: string, password: string): Promise<void>
   logout(): Promise<void>
   refresh(): Promise<void>
 }
@@ -54,11 +53,6 @@ export function SessionProvider(props: ParentProps) {
     timeZone: () => project()?.timeZone ?? 'UTC',
     isOwner: () => project()?.role === 'owner',
     selectProject: setChosen,
-    async login(email, password) {
-      const result = await api.operator.auth.login.mutate({ email, password })
-      setCsrfToken(result.csrfToken)
-      await revalidate(getSession.key)
-    },
     async logout() {
       await api.operator.auth.logout.mutate().catch(() => {})
       setCsrfToken(null)
