@@ -58,7 +58,8 @@ beforeAll(async () => {
     cookie: login.headers.get('set-cookie')!.split(';')[0]!,
     csrf: body.result.data.csrfToken,
   }
-})
+  // A fresh embedded data directory is migrated from scratch: minutes on a busy machine.
+}, 240_000)
 afterAll(async () => {
   await server?.close()
   await sandbox?.close()
