@@ -25,8 +25,10 @@ const alone = [
 
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Bounds for a hang, not a latency target: a suite that starts servers on a fresh embedded
+    // database takes minutes on a busy 2-core machine (the PGlite run of `pnpm test`).
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     projects: [
       {
         extends: true,
