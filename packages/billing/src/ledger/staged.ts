@@ -14,17 +14,17 @@ import { burnOrder } from './lots.ts'
  *
  * The batch locks its customers once and keeps, per customer, the locked row (balance, chain
  * head, earliest expiry) and its lots with credits left, in burn order (`lockAndStage`: one
- * statement for the rows, one for their lots). A run of consumes is then applied in two
- * statements whatever its length:
- *
- *   1. `claimKeys` claims every key the run asks for (and draws its entry ids);
- *   2. each consume is decided in memory on the staged state, in arrival order — replay or
- *      IdempotencyConflict for a key already taken, blocked, insufficient credits, which lots it
- *      burns, the revenue they move, the balance after and the chain hash (`stageEntry`:
- *      `entryHash` over what `appendEntry` hashes in SQL);
- *   3. `writeStaged` inserts the entries, stores the responses of the keys they won, gives back
- *      the keys of refused calls, and writes each changed lot and customer row ONCE, with the
- *      remaining, balance and chain head the run's last entry left.
+ * statement for the rows, one for their lots, sent together). A segment of consumes is then
+ * decided in memory on the staged state, in arrival order — replay or IdempotencyConflict for
+ * a key already taken, blocked, insufficient credits, which lots it burns, the revenue they
+ * move, the balance after and the chain hash (`stageEntry`: `entryHash` over what
+ * `appendEntry` hashes in SQL) — and written in ONE statement whatever its length
+ * (`writeOptimistic`): it claims the winners' keys with their responses, draws the entry ids,
+ * and, only if every key was new, inserts the entries and writes each changed lot and customer
+ * row ONCE, with the remaining, balance and chain head the segment's last entry left. When a
+ * key was already taken (a replay, a conflict), nothing of that is written: the staged state is
+ * put back and the segment is decided again on what the keys hold (`claimKeys`, then
+ * `writeStaged`, which also gives back the keys of refused calls).
  *
  * Exactness: the state is read under the customers' row locks and changed only by these
  * writes, so it is what the database holds; it is written back at the end of every run, and an
@@ -430,6 +430,40 @@ export async function writeStaged(
       returning 1
     )`)
   }
+  const dirty = rowWrites(cache, sql`true`, parts)
+  if (parts.length === 0) return
+  await tx.execute(sql`with ${sql.join(parts, sql`, `)} select 1`)
+  written(dirty)
+  await noteCrossings(tx, entries)
+}
+
+/** The staged rows are what the database holds again. */
+function written(dirty: StagedCustomer[]): void {
+  for (const c of dirty) {
+    c.dirty = false
+    for (const lot of c.lots) lot.dirty = false
+  }
+}
+
+/** The low-balance events the entries crossed into (no statement unless one crossed). */
+async function noteCrossings(tx: Tx, entries: StagedEntry[]): Promise<void> {
+  for (const e of entries) {
+    if (e.customer.threshold <= 0) continue
+    await noteBalanceCrossing(tx, e.customer.locked, {
+      kind: e.kind,
+      before: e.before,
+      after: e.availableAfter,
+      threshold: e.customer.threshold,
+      entryId: e.id,
+    })
+  }
+}
+
+/**
+ * Adds to `parts` the writes of every changed lot and customer row (once each, absolute values
+ * under the lock), done only when `gate` holds; returns the changed customers.
+ */
+function rowWrites(cache: StagedCache, gate: SQL, parts: SQL[]): StagedCustomer[] {
   const dirty = [...cache.customers.values()].filter((c) => c.dirty)
   const lots = dirty.flatMap((c) =>
     c.lots.filter((l) => l.dirty).map((l) => ({ customer: c.locked, lot: l })),
@@ -446,6 +480,7 @@ export async function writeStaged(
         sql`, `,
       )}) as v(project_id, customer_id, id, remaining)
       where g.project_id = v.project_id and g.customer_id = v.customer_id and g.id = v.id
+        and ${gate}
       returning 1
     )`)
   }
@@ -461,26 +496,172 @@ export async function writeStaged(
         ),
         sql`, `,
       )}) as v(project_id, id, available, held, debt, head)
-      where c.project_id = v.project_id and c.id = v.id
+      where c.project_id = v.project_id and c.id = v.id and ${gate}
       returning 1
     )`)
   }
-  if (parts.length === 0) return
-  await tx.execute(sql`with ${sql.join(parts, sql`, `)} select 1`)
-  for (const c of dirty) {
-    c.dirty = false
-    for (const lot of c.lots) lot.dirty = false
+  return dirty
+}
+
+/** What the staged state of some customers was, to put back when an optimistic write is refused. */
+export type StagedSnapshot = Array<{
+  customer: StagedCustomer
+  available: number
+  ledgerHead: string | null
+  dirty: boolean
+  lots: Array<{ lot: StagedLot; remaining: number; dirty: boolean }>
+}>
+
+export function snapshotStaged(customers: Iterable<StagedCustomer>): StagedSnapshot {
+  return [...new Set(customers)].map((customer) => ({
+    customer,
+    available: customer.locked.available,
+    ledgerHead: customer.ledgerHead,
+    dirty: customer.dirty,
+    lots: customer.lots.map((lot) => ({ lot, remaining: lot.remaining, dirty: lot.dirty })),
+  }))
+}
+
+export function restoreStaged(snapshot: StagedSnapshot): void {
+  for (const s of snapshot) {
+    s.customer.locked.available = s.available
+    s.customer.ledgerHead = s.ledgerHead
+    s.customer.dirty = s.dirty
+    for (const l of s.lots) {
+      l.lot.remaining = l.remaining
+      l.lot.dirty = l.dirty
+    }
   }
-  for (const e of entries) {
-    if (e.customer.threshold <= 0) continue
-    await noteBalanceCrossing(tx, e.customer.locked, {
-      kind: e.kind,
-      before: e.before,
-      after: e.availableAfter,
-      threshold: e.customer.threshold,
-      entryId: e.id,
-    })
+}
+
+/**
+ * The whole segment in ONE statement, decided on the guess that every key it asks for is new
+ * (the usual case): claims the keys of the calls that won, with their responses; draws the entry
+ * ids; and only if every claim succeeded and no asked key was already stored, inserts the
+ * entries and writes each changed lot and customer row once. Answers whether it wrote, and
+ * otherwise what it found (`claimed` keys it holds now, with guessed responses; `stored` ones),
+ * so the caller can put the staged state back, give the claims back, and decide again.
+ */
+export async function writeOptimistic(
+  tx: Tx,
+  cache: StagedCache,
+  segment: {
+    entries: StagedEntry[]
+    /** One per entry, in entry order: the key it won and its response but the entry id. */
+    won: Array<{
+      projectId: string
+      key: string
+      requestHash: string
+      response: { consumed: number; available: number; held: number; debt: number }
+    }>
+    /** Every key the segment asks about (won or not). */
+    asked: Array<{ projectId: string; key: string }>
+  },
+): Promise<{ ok: boolean; ids: number[]; claimed: Array<{ projectId: string; key: string }> }> {
+  const { entries, won, asked } = segment
+  const parts: SQL[] = [
+    sql`ids as (
+      select id, row_number() over (order by id) as ord
+      from (select nextval(pg_get_serial_sequence('ledger_entries', 'id')) as id
+            from generate_series(1, ${entries.length}::int)) s
+    )`,
+    sql`asked(project_id, key) as (values ${sql.join(
+      asked.map((a) => sql`(${a.projectId}::uuid, ${a.key}::text)`),
+      sql`, `,
+    )})`,
+    sql`stored as (
+      select 1 from idempotency_keys k join asked a on a.project_id = k.project_id and a.key = k.key
+    )`,
+  ]
+  if (won.length > 0) {
+    parts.push(sql`claim as (
+      insert into idempotency_keys (project_id, key, operation, request_hash, response)
+      select w.project_id, w.key, 'consume', w.request_hash,
+        jsonb_build_object('entryId', ids.id, 'consumed', w.consumed, 'available', w.available,
+          'held', w.held, 'debt', w.debt)
+      from (values ${sql.join(
+        won.map(
+          (w, i) =>
+            sql`(${i + 1}::int8, ${w.projectId}::uuid, ${w.key}::text, ${w.requestHash}::text,
+              ${w.response.consumed}::int8, ${w.response.available}::int8, ${w.response.held}::int8,
+              ${w.response.debt}::int8)`,
+        ),
+        sql`, `,
+      )}) as w(ord, project_id, key, request_hash, consumed, available, held, debt)
+      join ids on ids.ord = w.ord
+      on conflict do nothing
+      returning project_id, key
+    )`)
+  } else {
+    parts.push(sql`claim as (select null::uuid as project_id, null::text as key where false)`)
   }
+  const gate = sql`((select count(*) from claim) = ${won.length} and not exists (select 1 from stored))`
+  if (entries.length > 0) {
+    parts.push(sql`entries as (
+      insert into ledger_entries (project_id, id, customer_id, kind, amount, held_change,
+        debt_change, available_after, held_after, debt_after, lots, grant_id, hold_id, reason,
+        actor, idempotency_key, metadata, revenue_micros, cost_micros, usage, created_at,
+        prev_hash, hash)
+      overriding system value
+      select v.project_id, ids.id, v.customer_id, v.kind, v.amount, 0, 0, v.available_after,
+        v.held_after, v.debt_after, v.lots, null::int8, null::uuid, v.reason, v.actor,
+        v.idempotency_key, v.metadata, v.revenue_micros, null::int8, null::jsonb, now(),
+        v.prev_hash, v.hash
+      from (values ${sql.join(
+        entries.map(
+          (
+            e,
+            i,
+          ) => sql`(${i + 1}::int8, ${e.customer.locked.projectId}::uuid, ${e.customer.locked.id}::int8,
+            ${e.kind}::text, ${e.amount}::int8, ${e.availableAfter}::int8, ${e.heldAfter}::int8,
+            ${e.debtAfter}::int8, ${JSON.stringify(e.lots)}::jsonb, ${e.reason}::text,
+            ${e.actor}::text, ${e.idempotencyKey}::text,
+            ${e.metadata ? JSON.stringify(e.metadata) : null}::jsonb, ${e.revenueMicros}::int8,
+            ${e.prevHash}::text, ${e.hash}::text)`,
+        ),
+        sql`, `,
+      )}) as v(ord, project_id, customer_id, kind, amount, available_after, held_after, debt_after,
+        lots, reason, actor, idempotency_key, metadata, revenue_micros, prev_hash, hash)
+      join ids on ids.ord = v.ord
+      where ${gate}
+      returning 1
+    )`)
+  }
+  const dirty = rowWrites(cache, gate, parts)
+  const [row] = await rows<{ ok: boolean; ids: unknown; claimed: unknown }>(
+    tx,
+    sql`with ${sql.join(parts, sql`, `)}
+      select ${gate} as ok, (select json_agg(id) from ids) as ids,
+        (select json_agg(json_build_array(project_id, key)) from claim) as claimed`,
+  )
+  const ids = (parseJson<Array<string | number> | null>(row?.ids) ?? [])
+    .map(Number)
+    .sort((a, b) => a - b)
+  const claimed = (parseJson<Array<[string, string]> | null>(row?.claimed) ?? []).map(
+    ([projectId, key]) => ({ projectId, key }),
+  )
+  const ok = row?.ok === true || (row?.ok as unknown) === 't'
+  if (!ok) return { ok, ids, claimed }
+  entries.forEach((e, i) => {
+    e.id = ids[i]!
+  })
+  written(dirty)
+  await noteCrossings(tx, entries)
+  return { ok, ids, claimed }
+}
+
+/** Gives back keys claimed by a refused optimistic write (another statement sees them). */
+export async function releaseClaims(
+  tx: Tx,
+  claimed: Array<{ projectId: string; key: string }>,
+): Promise<void> {
+  if (claimed.length === 0) return
+  await tx.execute(
+    sql`delete from idempotency_keys where (project_id, key) in (values ${sql.join(
+      claimed.map((c) => sql`(${c.projectId}::uuid, ${c.key}::text)`),
+      sql`, `,
+    )})`,
+  )
 }
 
 /** Forgets the staged state: the next consume locks and reads its customer again. */

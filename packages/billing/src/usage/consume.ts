@@ -12,10 +12,16 @@ import {
   liveStagedLots,
   lockAndStage,
   newStagedCache,
+  releaseClaims,
+  restoreStaged,
   type StagedCache,
+  type StagedCustomer,
   type StagedEntry,
+  type StoredKey,
+  snapshotStaged,
   stagedKey,
   stageEntry,
+  writeOptimistic,
   writeStaged,
 } from '../ledger/staged.ts'
 import { transact } from '../ledger/transaction.ts'
@@ -136,14 +142,19 @@ export async function consumeRun(
   return outcomes
 }
 
-/** A segment of consumes none of whose customers has anything due to expire: two statements. */
+/**
+ * A segment of consumes none of whose customers has anything due to expire. Decided first on
+ * the guess that every key is new and written in ONE statement (`writeOptimistic`); if a key
+ * was in fact taken, nothing is written, the staged state is put back, and the segment is
+ * decided again on what the keys really hold: claim (one statement), write (one statement).
+ */
 async function decideAndWrite(
   tx: Tx,
   cache: StagedCache,
   inputs: ConsumeInput[],
 ): Promise<RunOutcome[]> {
   if (inputs.length === 0) return []
-  const acts = inputs.map((input) => ({
+  const acts: SegmentAct[] = inputs.map((input) => ({
     input,
     keyId: `${input.projectId}:${input.idempotencyKey}`,
     requestHash: hashRequest('consume', requestOf(input)),
@@ -164,29 +175,81 @@ async function decideAndWrite(
       })
     }
   }
-  const claims = asking.size
-    ? await claimKeys(tx, [...asking.values()], asking.size)
-    : { ids: [], claimed: new Set<string>(), stored: new Map() }
-  /** Keys this segment claimed and no call has won yet (a refused call gives its key back). */
-  const open = new Set(claims.claimed)
-  const wonBy = new Map<string, { requestHash: string; response: ConsumeResult }>()
+  if (asking.size === 0) return decide(cache, acts, new Set(), new Map()).settle()
+  const snapshot = snapshotStaged(acts.flatMap((a) => (a.customer ? [a.customer] : [])))
+  const guess = decide(cache, acts, new Set(asking.keys()), new Map())
+  const optimistic = await writeOptimistic(tx, cache, {
+    entries: guess.entries,
+    won: guess.won,
+    asked: [...asking.values()],
+  })
+  if (optimistic.ok) return guess.settle()
+  restoreStaged(snapshot)
+  await releaseClaims(tx, optimistic.claimed)
+  const claims = await claimKeys(tx, [...asking.values()], asking.size)
+  const exact = decide(cache, acts, claims.claimed, claims.stored)
+  exact.entries.forEach((entry, i) => {
+    entry.id = claims.ids[i]!
+  })
+  await writeStaged(tx, cache, {
+    entries: exact.entries,
+    won: exact.won.map((w, i) => ({
+      ...w,
+      response: { entryId: exact.entries[i]!.id, ...w.response },
+    })),
+    released: exact.released,
+  })
+  return exact.settle()
+}
+
+interface SegmentAct {
+  input: ConsumeInput
+  keyId: string
+  requestHash: string
+  customer: StagedCustomer | undefined
+}
+
+/**
+ * Decides a segment's consumes in arrival order on the staged state, as the act door would one
+ * after the other: `open` keys are claimed by this segment and not yet won; `stored` ones were
+ * taken before it. Entries get their ids when written; `settle` gives the outcomes after that.
+ */
+function decide(
+  cache: StagedCache,
+  acts: SegmentAct[],
+  claimed: Set<string>,
+  stored: Map<string, StoredKey>,
+) {
+  const open = new Set(claimed)
+  const wonBy = new Map<
+    string,
+    { requestHash: string; entry: StagedEntry; response: Omit<ConsumeResult, 'entryId'> }
+  >()
   const entries: StagedEntry[] = []
-  const won: Array<{ projectId: string; key: string; requestHash: string; response: unknown }> = []
-  let nextId = 0
-  const outcomes = acts.map(({ input, keyId, requestHash, customer }): RunOutcome => {
+  const won: Array<{
+    projectId: string
+    key: string
+    requestHash: string
+    response: Omit<ConsumeResult, 'entryId'>
+  }> = []
+  type Decided =
+    | { ok: true; entry: StagedEntry; response: Omit<ConsumeResult, 'entryId'> }
+    | { ok: true; value: unknown }
+    | { ok: false; error: unknown }
+  const decided = acts.map(({ input, keyId, requestHash, customer }): Decided => {
     try {
       if (!customer) throw new NotFound('Customer', input.telegramUserId)
       const earlier = wonBy.get(keyId)
       if (earlier) {
         if (earlier.requestHash !== requestHash)
           throw new IdempotencyConflict(input.idempotencyKey, 'consume')
-        return { ok: true, value: earlier.response }
+        return { ok: true, entry: earlier.entry, response: earlier.response }
       }
       if (!open.has(keyId)) {
-        const stored = claims.stored.get(keyId)
-        if (!stored || stored.requestHash !== requestHash)
-          throw new IdempotencyConflict(input.idempotencyKey, stored?.operation ?? 'consume')
-        return { ok: true, value: stored.response }
+        const found = stored.get(keyId)
+        if (!found || found.requestHash !== requestHash)
+          throw new IdempotencyConflict(input.idempotencyKey, found?.operation ?? 'consume')
+        return { ok: true, value: found.response }
       }
       const c = customer.locked
       if (c.blockedAt) throw new CustomerBlocked(input.telegramUserId)
@@ -196,7 +259,7 @@ async function decideAndWrite(
       const taken = total(allocations)
       if (taken < input.amount) throw new InsufficientCredits(taken, input.amount)
       const entry = stageEntry(cache, customer, {
-        id: claims.ids[nextId++]!,
+        id: 0,
         amount: input.amount,
         lots: debit(allocations),
         reason: input.reason,
@@ -205,27 +268,34 @@ async function decideAndWrite(
         metadata: input.metadata ?? null,
       })
       entries.push(entry)
-      const response: ConsumeResult = {
-        entryId: entry.id,
+      const response = {
         consumed: input.amount,
         available: entry.availableAfter,
         held: entry.heldAfter,
         debt: entry.debtAfter,
       }
       open.delete(keyId)
-      wonBy.set(keyId, { requestHash, response })
+      wonBy.set(keyId, { requestHash, entry, response })
       won.push({ projectId: input.projectId, key: input.idempotencyKey, requestHash, response })
-      return { ok: true, value: response }
+      return { ok: true, entry, response }
     } catch (error) {
       return { ok: false, error }
     }
   })
+  /** Keys this segment claimed that no call won: a refused call gives its key back. */
   const released = [...open].map((keyId) => {
-    const a = asking.get(keyId)!
-    return { projectId: a.projectId, key: a.key }
+    const act = acts.find((a) => a.keyId === keyId)!
+    return { projectId: act.input.projectId, key: act.input.idempotencyKey }
   })
-  await writeStaged(tx, cache, { entries, won, released })
-  return outcomes
+  const settle = (): RunOutcome[] =>
+    decided.map((d) =>
+      !d.ok
+        ? d
+        : 'entry' in d
+          ? { ok: true, value: { entryId: d.entry.id, ...d.response } }
+          : { ok: true, value: d.value },
+    )
+  return { entries, won, released, settle }
 }
 
 /**

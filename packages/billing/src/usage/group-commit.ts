@@ -25,10 +25,11 @@ import {
  *   (ledger/staged.ts). Then each act runs in arrival order.
  * - Consumes are staged acts: a run of consecutive consumes is decided together in memory on
  *   the staged state (blocked, insufficient credits, burn order, revenue, balance after, chain
- *   hash) and written in two statements, whatever its length: one claims the keys, one writes
- *   the entries, the responses, and each changed lot and customer row once. A refusal is
- *   decided before anything is written, so it needs no savepoint. A hot customer's batch of N
- *   consumes is one lock, one customer-row write and one commit.
+ *   hash) and written in ONE statement, whatever its length: the keys with their responses,
+ *   the entries, and each changed lot and customer row once (two more if a key turns out to be
+ *   taken: a replay or a conflict). A refusal is decided before anything is written, so it
+ *   needs no savepoint. A batch of N consumes, hot customer or spread, is four round
+ *   trips (begin, lock + lots, the write, commit): one lock and one row write per customer.
  * - Any other act runs through its usual function, whose `transact` is a SAVEPOINT inside the
  *   batch (see `transact`): a refusal rolls back that act alone and goes to its own caller, the
  *   others stand. Before it runs, the staged customers are written and forgotten (it may read or
