@@ -22,6 +22,8 @@ export interface ConsoleOptions {
 }
 
 const apiPaths = /^\/(trpc|healthz|admin|console-api)(\/|$)/
+/** Paths that are never one of the console's files. */
+const notFiles = /^\/(trpc|api|healthz|readyz|metrics|admin|console-api|telegram)(\/|$)/
 
 /**
  * The console's own HTTP surface: its configuration, the sandbox control proxy (owners of the
@@ -56,7 +58,10 @@ export function mountConsole(app: express.Express, options: ConsoleOptions) {
   const dir = resolve(options.dir)
   const index = join(dir, 'index.html')
   if (!existsSync(index)) return { served: false as const, dir }
-  app.use(express.static(dir, { index: false, maxAge: '1h' }))
+  // Never a file look-up for an API call: a bot's tRPC queries are GETs, and each one would
+  // otherwise cost a stat of the console's directory before reaching /trpc.
+  const files = express.static(dir, { index: false, maxAge: '1h' })
+  app.use((req, res, next) => (notFiles.test(req.path) ? next() : files(req, res, next)))
   app.use((req, res, next) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || apiPaths.test(req.path)) return next()
     if (!req.accepts('html')) return next()
