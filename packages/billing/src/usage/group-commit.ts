@@ -26,14 +26,16 @@ import {
  * - Consumes are staged acts: a run of consecutive consumes is decided together in memory on
  *   the staged state (blocked, insufficient credits, burn order, revenue, balance after, chain
  *   hash) and written in ONE statement, whatever its length: the keys with their responses,
- *   the entries, and each changed lot and customer row once (two more if a key turns out to be
- *   taken: a replay or a conflict). A refusal is decided before anything is written, so it
- *   needs no savepoint. A batch of N consumes, hot customer or spread, is four round
- *   trips (begin, lock + lots, the write, commit): one lock and one row write per customer.
+ *   the entries, and each changed lot and customer row once (three more if a key turns out to
+ *   be taken: a replay or a conflict). A consume due a sweep of expired lots, or carrying a
+ *   usage record, runs alone in a savepoint between the run's segments. A refusal is decided
+ *   before anything is written, so it needs no savepoint. A batch of N consumes, hot customer
+ *   or spread, is four round trips (begin, lock + lots, the write, commit): one lock and one
+ *   row write per customer.
  * - Any other act runs through its usual function, whose `transact` is a SAVEPOINT inside the
  *   batch (see `transact`): a refusal rolls back that act alone and goes to its own caller, the
- *   others stand. Before it runs, the staged customers are written and forgotten (it may read or
- *   change anything); the next consume stages its customer again.
+ *   others stand. Before it runs, the staged customers are forgotten (their rows were written at
+ *   the end of their run; it may read or change anything); the next consume stages them again.
  * - Idempotency, events, quotas and entitlements keep their rules: a key replayed inside one
  *   batch sees the earlier act's claim exactly as if it had been sent after it.
  * - A deadlock or serialization failure runs the whole batch again. A staged act that fails for
