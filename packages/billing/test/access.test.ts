@@ -812,6 +812,37 @@ describe('entitlements', () => {
       by: 'op',
       now,
     })
+    // Revoking twice changes nothing, and writes no second event.
+    await revokeEntitlement(t.db, {
+      projectId: p,
+      entitlementId: a.entitlementId,
+      reason: 'abuse',
+      by: 'op',
+      now,
+    })
+    const events = await rows<{ type: string; payload: Record<string, unknown> }>(
+      t.db,
+      sql`select type, payload from events where project_id = ${p}
+          and type like 'entitlement.%' order by id`,
+    )
+    expect(events).toEqual([
+      {
+        type: 'entitlement.granted',
+        payload: expect.objectContaining({ entitlementId: a.entitlementId, feature: 'pro' }),
+      },
+      {
+        type: 'entitlement.granted',
+        payload: expect.objectContaining({ entitlementId: b.entitlementId, source: 'operator' }),
+      },
+      {
+        type: 'entitlement.revoked',
+        payload: expect.objectContaining({
+          entitlementId: a.entitlementId,
+          feature: 'pro',
+          reason: 'abuse',
+        }),
+      },
+    ])
     expect(
       await checkAccess(t.db, { projectId: p, telegramUserId: 1, feature: 'pro', now }),
     ).toMatchObject({ reason: 'no_entitlement' })

@@ -223,6 +223,31 @@ describe('the feature path carries the usage record (issue 14)', () => {
       available: 50,
       held: 0,
     })
+    // The refusal is told once per cap and period (webhooks: cost_cap.reached), not per call.
+    await rejection(
+      reserveFeature(t.db, {
+        projectId: p,
+        telegramUserId: 6,
+        feature: 'ai.tokens',
+        quantity: 100,
+        usage: usage(100, 5000),
+        actor: 't',
+        idempotencyKey: key(),
+      }),
+    )
+    const events = await rows<{ payload: Record<string, unknown> }>(
+      t.db,
+      sql`select payload from events where project_id = ${p} and type = 'cost_cap.reached'`,
+    )
+    expect(events.map((e) => e.payload)).toEqual([
+      expect.objectContaining({
+        scope: 'project',
+        period: 'day',
+        capMicros: 1000,
+        requestedMicros: 1001,
+        feature: 'ai.tokens',
+      }),
+    ])
     const ok = await reserveFeature(t.db, {
       projectId: p,
       telegramUserId: 6,

@@ -93,6 +93,19 @@ describe('reconciliation against the sandbox ledger', () => {
       recordedVia: 'reconciliation',
     })
     expect((await getBalance(t.db, { projectId, telegramUserId: ALICE })).available).toBe(500)
+    // The finding is an outbox event of the run's transaction (webhooks: reconciliation.finding).
+    const events = await rows<{ payload: { findingId: string; kind: string } }>(
+      t.db,
+      sql`select payload from events where project_id = ${projectId} and type = 'reconciliation.finding'`,
+    )
+    expect(events.map((e) => e.payload)).toEqual([
+      expect.objectContaining({
+        findingId: result.findings[0]!.id,
+        kind: 'missing_payment',
+        action: 'recorded',
+        telegramPaymentChargeId: chargeId,
+      }),
+    ])
   })
 
   it('finds a silent chargeback and revokes what it bought', async () => {

@@ -4,6 +4,10 @@ import { InvalidInput } from '../errors.ts'
 
 export type EventType =
   | 'balance.low'
+  | 'entitlement.granted'
+  | 'entitlement.revoked'
+  | 'reconciliation.finding'
+  | 'cost_cap.reached'
   | 'quota.exhausted'
   | 'free_allowance.exhausted'
   | 'margin.unpriced_model'
@@ -47,6 +51,27 @@ export async function emitLatched(tx: Tx, event: LatchedEvent): Promise<number |
         returning id`,
   )
   return row ? Number(row.id) : null
+}
+
+/** Appends an outbox event in event-id order (the same lock `emitLatched` takes). */
+export async function emitEvent(
+  tx: Tx,
+  event: {
+    projectId: string
+    customerId: number | null
+    type: string
+    payload: Record<string, unknown>
+  },
+) {
+  await rows(
+    tx,
+    sql`select pg_advisory_xact_lock(hashtextextended(${`events:${event.projectId}`}, 0))`,
+  )
+  await rows(
+    tx,
+    sql`insert into events (project_id, customer_id, type, payload)
+        values (${event.projectId}, ${event.customerId}, ${event.type}, ${JSON.stringify(event.payload)}::jsonb)`,
+  )
 }
 
 export const LOW_BALANCE = 'low_balance'

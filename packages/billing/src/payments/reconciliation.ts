@@ -16,6 +16,7 @@ import {
 import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm'
 import { InvalidInput, NotFound } from '../errors.ts'
 import type { Secrets } from '../identity/secrets.ts'
+import { emitEvent } from '../ledger/events.ts'
 import { transact } from '../ledger/transaction.ts'
 import {
   NANOSTARS_PER_STAR,
@@ -470,6 +471,21 @@ function finishRun(
           .values(run.findings.map((f) => ({ ...f, projectId, runId })))
           .returning(findingColumns)
       : []
+    // One event per finding, in the run's transaction: a webhook learns of it as the console does.
+    for (const f of stored)
+      await emitEvent(tx, {
+        projectId,
+        customerId: null,
+        type: 'reconciliation.finding',
+        payload: {
+          findingId: String(f.id),
+          runId,
+          kind: f.kind,
+          action: f.action,
+          telegramPaymentChargeId: f.telegramPaymentChargeId,
+          details: f.details,
+        },
+      })
     const summary: Record<string, number> = { charges: run.charges, refunds: run.refunds }
     for (const f of run.findings)
       summary[`${f.kind}.${f.action}`] = (summary[`${f.kind}.${f.action}`] ?? 0) + 1

@@ -11,9 +11,12 @@ import { and, asc, desc, eq, gte, isNull, sql } from 'drizzle-orm'
 import { NotFound } from '../errors.ts'
 import type { Secrets } from '../identity/secrets.ts'
 import { upsertAndLockCustomer } from '../ledger/customers.ts'
+import { emitEvent } from '../ledger/events.ts'
 import { customerIdOf } from '../ledger/lookup.ts'
 import { transact } from '../ledger/transaction.ts'
 import { telegramFailure } from './refunds.ts'
+
+export { emitEvent }
 
 const DAY_MS = 86_400_000
 
@@ -134,27 +137,6 @@ export async function subscriptionHistory(
     state: c.state as RenewalState,
     occurredAt: c.occurredAt.toISOString(),
   }))
-}
-
-/** Appends an outbox event in event-id order (the same lock `emitLatched` takes). */
-export async function emitEvent(
-  tx: Tx,
-  event: {
-    projectId: string
-    customerId: number | null
-    type: string
-    payload: Record<string, unknown>
-  },
-) {
-  await rows(
-    tx,
-    sql`select pg_advisory_xact_lock(hashtextextended(${`events:${event.projectId}`}, 0))`,
-  )
-  await rows(
-    tx,
-    sql`insert into events (project_id, customer_id, type, payload)
-        values (${event.projectId}, ${event.customerId}, ${event.type}, ${JSON.stringify(event.payload)}::jsonb)`,
-  )
 }
 
 export interface StateChange {

@@ -4,7 +4,12 @@ import { InvalidInput, NotFound } from '../errors.ts'
 import { type Customer, getCustomer, upsertAndLockCustomer } from '../ledger/customers.ts'
 import { customerIdOf } from '../ledger/lookup.ts'
 import { transact } from '../ledger/transaction.ts'
-import { accessEnd, grantEntitlement, listEntitlements } from './entitlements.ts'
+import {
+  accessEnd,
+  emitEntitlementRevoked,
+  grantEntitlement,
+  listEntitlements,
+} from './entitlements.ts'
 import { findFeature } from './features.ts'
 import { assertTimeZone } from './windows.ts'
 
@@ -115,7 +120,7 @@ export async function grantEntitlementByOperator(db: Db, input: GrantEntitlement
 
 /** Ends one entitlement now (a refund by hand, abuse). Revoking twice changes nothing. */
 export async function revokeEntitlement(
-  db: Executor,
+  db: Db,
   input: { projectId: string; entitlementId: number; reason: string; by: string; now?: Date },
 ) {
   const now = input.now ?? new Date()
@@ -123,18 +128,28 @@ export async function revokeEntitlement(
     eq(entitlements.projectId, input.projectId),
     eq(entitlements.id, input.entitlementId),
   )
-  const [revoked] = await db
-    .update(entitlements)
-    .set({ revokedAt: now, revokedReason: input.reason, revokedBy: input.by })
-    .where(and(where, sql`${entitlements.revokedAt} is null`))
-    .returning({ id: entitlements.id, revokedAt: entitlements.revokedAt })
-  if (revoked) return { entitlementId: revoked.id, revokedAt: revoked.revokedAt!.toISOString() }
-  const [existing] = await db
-    .select({ id: entitlements.id, revokedAt: entitlements.revokedAt })
-    .from(entitlements)
-    .where(where)
-  if (!existing) throw new NotFound('Entitlement', input.entitlementId)
-  return { entitlementId: existing.id, revokedAt: existing.revokedAt!.toISOString() }
+  return transact(db, async (tx) => {
+    const [revoked] = await tx
+      .update(entitlements)
+      .set({ revokedAt: now, revokedReason: input.reason, revokedBy: input.by })
+      .where(and(where, sql`${entitlements.revokedAt} is null`))
+      .returning({
+        id: entitlements.id,
+        customerId: entitlements.customerId,
+        featureKey: entitlements.featureKey,
+        revokedAt: entitlements.revokedAt,
+      })
+    if (revoked) {
+      await emitEntitlementRevoked(tx, input.projectId, revoked, { ...input, now })
+      return { entitlementId: revoked.id, revokedAt: revoked.revokedAt!.toISOString() }
+    }
+    const [existing] = await tx
+      .select({ id: entitlements.id, revokedAt: entitlements.revokedAt })
+      .from(entitlements)
+      .where(where)
+    if (!existing) throw new NotFound('Entitlement', input.entitlementId)
+    return { entitlementId: existing.id, revokedAt: existing.revokedAt!.toISOString() }
+  })
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type Executor, entitlements, rows, type Tx } from '@e-stars/db'
 import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm'
+import { emitEvent } from '../ledger/events.ts'
 
 export type EntitlementSource = 'unlock' | 'subscription' | 'operator'
 
@@ -32,7 +33,42 @@ export async function grantEntitlement(tx: Tx, input: GrantEntitlementInput) {
       subscriptionId: input.subscriptionId ?? null,
     })
     .returning({ id: entitlements.id })
+  await emitEvent(tx, {
+    projectId: input.projectId,
+    customerId: input.customerId,
+    type: 'entitlement.granted',
+    payload: {
+      entitlementId: row!.id,
+      feature: input.featureKey,
+      source: input.source,
+      startsAt: input.startsAt.toISOString(),
+      endsAt: input.endsAt?.toISOString() ?? null,
+      paymentId: input.paymentId ?? null,
+      subscriptionId: input.subscriptionId ?? null,
+    },
+  })
   return row!.id
+}
+
+/** The event of an entitlement ended before its time (a refund, an operator, abuse). */
+export async function emitEntitlementRevoked(
+  tx: Tx,
+  projectId: string,
+  revoked: { id: number; customerId: number; featureKey: string },
+  facts: { reason: string; by: string; now: Date },
+) {
+  await emitEvent(tx, {
+    projectId,
+    customerId: revoked.customerId,
+    type: 'entitlement.revoked',
+    payload: {
+      entitlementId: revoked.id,
+      feature: revoked.featureKey,
+      reason: facts.reason,
+      by: facts.by,
+      revokedAt: facts.now.toISOString(),
+    },
+  })
 }
 
 /**
@@ -87,7 +123,12 @@ export async function revokeEntitlementsOfPayment(
         isNull(entitlements.revokedAt),
       ),
     )
-    .returning({ id: entitlements.id })
+    .returning({
+      id: entitlements.id,
+      customerId: entitlements.customerId,
+      featureKey: entitlements.featureKey,
+    })
+  for (const r of revoked) await emitEntitlementRevoked(tx, input.projectId, r, input)
   return revoked.length
 }
 

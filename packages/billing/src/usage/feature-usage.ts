@@ -1,6 +1,7 @@
 import { type Db, type Executor, holds, rows, type Tx, usageEvents } from '@e-stars/db'
 import { sql } from 'drizzle-orm'
 import {
+  CostCapReached,
   CustomerBlocked,
   HoldNotActive,
   InsufficientCredits,
@@ -419,6 +420,7 @@ async function admit(
   now: Date,
   refusal: Refusal,
 ) {
+  refusal.customer = { projectId: customer.projectId, id: customer.id }
   if (customer.blockedAt) throw new CustomerBlocked(input.telegramUserId)
   const { timeZone, feature, quotas, overagePolicy, marginFloorPercent } = await loadContext(tx, {
     projectId: input.projectId,
@@ -466,7 +468,40 @@ async function reportRefusal(db: Db, error: unknown, refusal: Refusal, featureKe
       // The refusal stands even if its notification could not be written.
     }
   }
+  if (error instanceof CostCapReached && customer) {
+    try {
+      await transact(db, (tx) => emitCostCapReached(tx, customer, error, featureKey))
+    } catch {
+      // As above: the refusal stands.
+    }
+  }
   return error
+}
+
+/** One `cost_cap.reached` per cap and period for a customer (latched), written after the refusal. */
+export async function emitCostCapReached(
+  tx: Tx,
+  customer: { projectId: string; id: number },
+  error: CostCapReached,
+  featureKey: string | null,
+) {
+  await emitLatched(tx, {
+    projectId: customer.projectId,
+    customerId: customer.id,
+    condition: `cost_cap:${error.capId}`,
+    windowKey: error.resetsAt,
+    type: 'cost_cap.reached',
+    payload: {
+      capId: error.capId,
+      scope: error.scope,
+      period: error.period,
+      capMicros: error.capMicros,
+      spentMicros: error.spentMicros,
+      requestedMicros: error.requestedMicros,
+      resetsAt: error.resetsAt,
+      feature: featureKey,
+    },
+  })
 }
 
 async function emitExhausted(
