@@ -1,79 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import { createOperator, createProject, createSecrets } from '@e-stars/billing'
-import type { Db } from '@e-stars/db'
-import { TRPCError } from '@trpc/server'
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  appRouter,
-  createCallerFactory,
-  createInnerContext,
-  createPaymentServices,
-} from '../src/index.ts'
-import { silentLogger, useDatabase } from './fixtures.ts'
+import { consoleAs, consoleProjects, errorOf, useDatabase } from './fixtures.ts'
 
 const t = useDatabase()
-const createCaller = createCallerFactory(appRouter)
-const secrets = createSecrets(randomBytes(32).toString('base64'))
-
-async function errorOf(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(TRPCError)
-  return error as TRPCError
-}
-
-/** A signed-in console session for `email`, with the server's rule refusing private targets. */
-async function consoleAs(db: Db, email: string) {
-  const jar = { token: null as string | null, csrf: null as string | null }
-  const caller = () =>
-    createCaller(
-      createInnerContext(
-        {
-          db,
-          logger: silentLogger,
-          payments: createPaymentServices({ db, secrets, telegramApiRoot: 'http://127.0.0.1:9' }),
-          targetRule: (url) => (url.hostname === '127.0.0.1' ? 'must be a public address' : null),
-        },
-        {
-          sessionToken: jar.token,
-          csrfToken: jar.csrf,
-          clientIp: '192.0.2.9',
-          sessionCookie: {
-            set: (token) => {
-              jar.token = token
-            },
-            clear: () => {
-              jar.token = null
-            },
-          },
-        },
-      ),
-    )
-  const session = await caller().operator.auth.login({ email, password: 'password123' })
-  jar.csrf = session.csrfToken
-  return caller
-}
-
 let projectId: string
-let otherProjectId: string
 
 beforeAll(async () => {
-  projectId = (await createProject(t.db, { name: 'Refunds' })).id
-  otherProjectId = (await createProject(t.db, { name: 'Elsewhere' })).id
-  await createOperator(t.db, { email: 'ra-owner@x.io', password: 'password123', projectId })
-  await createOperator(t.db, {
-    email: 'ra-viewer@x.io',
-    password: 'password123',
-    projectId,
-    role: 'viewer',
-  })
-  await createOperator(t.db, {
-    email: 'ra-stranger@x.io',
-    password: 'password123',
-    projectId: otherProjectId,
-  })
+  ;({ projectId } = await consoleProjects(t.db, 'Refunds', 'ra'))
 })
 
 describe('refundAbuse procedures', () => {
