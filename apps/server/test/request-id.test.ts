@@ -77,6 +77,19 @@ describe('request ids', () => {
       expect(id).toMatch(UUID)
       expect(((await response.json()) as { requestId?: string }).requestId).toBe(id)
     }
+    // A procedure's refusal (tRPC and REST) carries the id too: `error.data.requestId`, and the
+    // problem's `requestId` member.
+    const trpc = await fetch(`${server.url}/trpc/credits.balance?input=${encodeURIComponent('{}')}`)
+    const trpcId = trpc.headers.get('x-request-id')
+    expect(trpcId).toMatch(UUID)
+    expect(
+      ((await trpc.json()) as { error: { data: { requestId: string } } }).error.data.requestId,
+    ).toBe(trpcId)
+    const rest = await fetch(`${server.url}/api/v1/project`)
+    expect(rest.status).toBe(401)
+    expect(((await rest.json()) as { requestId?: string }).requestId).toBe(
+      rest.headers.get('x-request-id'),
+    )
   })
 
   it('a malformed X-Request-Id (too long, unsafe characters) is replaced and never logged', async () => {

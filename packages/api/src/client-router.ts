@@ -27,6 +27,8 @@ export interface EStarsErrorData {
   billing: BillingErrorFacts | null
   /** Set on `BAD_REQUEST` from input validation; `null` otherwise. */
   zodError: InputErrors | null
+  /** The request's id (the `X-Request-Id` header): quote it to whoever runs the server. */
+  requestId: string | null
 }
 
 /** The error every procedure sends: tRPC's shape with the domain facts in `data.billing`. */

@@ -15,6 +15,7 @@ export interface HttpRequest {
 interface HttpResponse {
   appendHeader?(name: string, value: string | string[]): unknown
   setHeader(name: string, value: string | string[]): unknown
+  getHeader?(name: string): unknown
 }
 
 /** Reads one cookie from a `Cookie` header. */
@@ -101,6 +102,13 @@ export function createHttpContextFactory(deps: ApiDependencies, options: HttpCon
         ? options.clientAddress(req)
         : (req.ip ?? req.socket?.remoteAddress ?? null),
       sessionCookie,
+      requestId: requestIdOf(res),
     })
   }
+}
+
+/** The id the server's request-id middleware put on the response, if any. */
+function requestIdOf(res: HttpResponse | undefined): string | null {
+  const value = res?.getHeader?.('x-request-id')
+  return typeof value === 'string' && value ? value : null
 }

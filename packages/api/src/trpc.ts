@@ -58,6 +58,8 @@ export interface InnerContextInput {
   /** The caller's address, for login rate limiting. */
   clientIp?: string | null | undefined
   sessionCookie?: SessionCookie | undefined
+  /** The request's id (`X-Request-Id`, set by the server), echoed in every error body. */
+  requestId?: string | null | undefined
 }
 
 const noCookie: SessionCookie = { set() {}, clear() {} }
@@ -77,6 +79,7 @@ export function createInnerContext(deps: ApiDependencies, input: InnerContextInp
     csrfToken: input.csrfToken ?? null,
     clientIp: input.clientIp ?? 'unknown',
     sessionCookie: input.sessionCookie ?? noCookie,
+    requestId: input.requestId ?? null,
   }
 }
 
@@ -85,7 +88,7 @@ export type Context = ReturnType<typeof createInnerContext>
 // `meta` says where a bot procedure is also served as REST (rest/route.ts).
 const builder = initTRPC.context<Context>().meta<RestMeta>()
 const t = builder.create({
-  errorFormatter({ shape, error }): EStarsErrorShape {
+  errorFormatter({ shape, error, ctx }): EStarsErrorShape {
     const cause = error.cause
     return {
       ...shape,
@@ -99,6 +102,7 @@ const t = builder.create({
           error.code === 'BAD_REQUEST' && cause instanceof z.ZodError
             ? z.flattenError(cause)
             : null,
+        requestId: ctx?.requestId ?? null,
       },
     }
   },

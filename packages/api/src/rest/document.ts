@@ -43,6 +43,10 @@ const problemSchema: SchemaObject = {
     available: { type: 'integer', description: 'INSUFFICIENT_CREDITS' },
     required: { type: 'integer', description: 'INSUFFICIENT_CREDITS' },
     resetsAt: { type: 'string', format: 'date-time', description: 'QUOTA_EXCEEDED' },
+    requestId: {
+      type: 'string',
+      description: 'The request id (the X-Request-Id response header): quote it to the operator',
+    },
   },
   additionalProperties: true,
 }

@@ -260,6 +260,7 @@ export function problemOf(error: TRPCError, shape?: EStarsErrorShape): Problem {
     problem.field = problem.errors[0]?.field
     problem.detail = problem.errors.map((e) => `${e.field}: ${e.message}`).join('; ')
   }
+  if (shape?.data.requestId) problem.requestId = shape.data.requestId
   return problem
 }
 
