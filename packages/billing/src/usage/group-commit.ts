@@ -57,7 +57,13 @@ export interface GroupCommitOptions {
   maxBatch: number
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { lanes: 4, maxBatch: 1000 }
+/**
+ * Two lanes: a batch costs about four round trips whatever its size, so fewer, fuller batches
+ * beat more, smaller ones; two let one batch collect calls while the other commits. Measured on
+ * the 2-core machine, 64 callers consuming over 10k customers straight against the engine:
+ * 1 lane ≈ 2 lanes > 3 > 4 (about half of 2) > 8 > 16.
+ */
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { lanes: 2, maxBatch: 1000 }
 
 /** An act's own outcome: its result or its error. */
 export type RunOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
