@@ -2,6 +2,10 @@
  * The production build (docs/deploy.md, "Production build"): `pnpm build` emits JavaScript, and
  * `node dist/main.mjs` — no TypeScript loader — starts on the embedded database, applies the
  * migrations it ships, answers `/readyz`, and serves tRPC to a key made by the built CLI.
+ *
+ * It is started exactly as docs/deploy.md's systemd unit and Dockerfile start it (their command
+ * line, working directory and NODE_ENV are read from the page), and stopped as they stop it:
+ * SIGTERM, exit 0 within the unit's TimeoutStopSec.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -15,6 +19,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testSecretKey } from './spawn-server.ts'
 
 const run = promisify(execFile)
+
+/** The unit's and the Dockerfile's own words, from docs/deploy.md. */
+const deployGuide = readFileSync(
+  fileURLToPath(new URL('../../../docs/deploy.md', import.meta.url)),
+  'utf8',
+)
+const unit =
+  /```ini\n(# \/etc\/systemd\/system\/e-stars\.service[\s\S]*?)```/.exec(deployGuide)?.[1] ?? ''
+const dockerfile = /```dockerfile\n([\s\S]*?)```/.exec(deployGuide)?.[1] ?? ''
+const unitLine = (name: string) =>
+  new RegExp(`^${name}=(.*?)(?:\\s+#.*)?$`, 'm').exec(unit)?.[1]?.trim() ?? ''
+/** `ExecStart=/usr/bin/node --enable-source-maps dist/main.mjs` → the arguments after node. */
+const recipeArgs = unitLine('ExecStart').split(/\s+/).slice(1)
 const serverDir = fileURLToPath(new URL('..', import.meta.url))
 const dist = join(serverDir, 'dist')
 // Generous: a build and PGlite's first migration on a busy 2-core machine.
@@ -38,6 +55,7 @@ const env = (port: number) => ({
   SANDBOX: 'off',
   SECRET_KEY: testSecretKey(),
   LOG_LEVEL: 'warn',
+  NODE_ENV: 'production',
 })
 
 let child: ChildProcess | undefined
@@ -49,7 +67,8 @@ let serverEnv: ReturnType<typeof env>
 beforeAll(async () => {
   await run('pnpm', ['run', 'build'], { cwd: serverDir, timeout: TIMEOUT_MS })
   serverEnv = env(await freePort())
-  child = spawn(process.execPath, [join(dist, 'main.mjs')], {
+  // WorkingDirectory=/opt/e-stars/apps/server: the checkout's apps/server.
+  child = spawn(process.execPath, recipeArgs, {
     cwd: serverDir,
     env: serverEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,13 +96,25 @@ beforeAll(async () => {
 afterAll(async () => {
   if (child && child.exitCode === null) {
     const exited = new Promise((resolve) => child!.once('exit', resolve))
-    child.kill('SIGTERM')
-    const killed = setTimeout(() => child?.kill('SIGKILL'), 20_000)
+    child.kill('SIGKILL')
     await exited
-    clearTimeout(killed)
   }
   rmSync(dataDir, { recursive: true, force: true })
 }, 60_000)
+
+describe('the recipes in docs/deploy.md', () => {
+  it('the systemd unit and the Dockerfile run the same command, in apps/server, with NODE_ENV=production', () => {
+    expect(recipeArgs).toEqual(['--enable-source-maps', 'dist/main.mjs'])
+    expect(unitLine('WorkingDirectory')).toBe('/opt/e-stars/apps/server')
+    expect(unitLine('Environment')).toBe('NODE_ENV=production')
+    expect(unitLine('KillSignal')).toBe('SIGTERM')
+    expect(dockerfile).toContain(
+      `CMD ${JSON.stringify(['node', ...recipeArgs]).replace(/,/g, ', ')}`,
+    )
+    expect(dockerfile).toMatch(/^WORKDIR \/app\/apps\/server$/m)
+    expect(dockerfile).toMatch(/^ENV NODE_ENV=production /m)
+  })
+})
 
 describe('the production build', () => {
   it('bundles the workspace packages and ships the migrations beside the bundle', () => {
@@ -140,4 +171,19 @@ describe('the production build', () => {
       data: { code: 'UNAUTHORIZED' },
     })
   })
+
+  it('SIGTERM (the unit’s KillSignal) drains and exits 0 well within TimeoutStopSec', async () => {
+    const stopSeconds = Number(unitLine('TimeoutStopSec'))
+    // DRAIN_DELAY_MS + DRAIN_TIMEOUT_MS at their defaults (0 + 10 s) must fit in it.
+    expect(stopSeconds).toBeGreaterThan(10)
+    const started = Date.now()
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve))
+    child!.kill('SIGTERM')
+    const code = await Promise.race([
+      exited,
+      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), stopSeconds * 1000)),
+    ])
+    expect(code, out).toBe(0)
+    expect(Date.now() - started).toBeLessThan(stopSeconds * 1000)
+  }, 60_000)
 })
