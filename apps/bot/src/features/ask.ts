@@ -3,7 +3,7 @@ import { Composer } from 'telegraf'
 import { message } from 'telegraf/filters'
 import type { BotContext } from '../context.ts'
 import { ModelError } from '../model/openai.ts'
-import type { Completion } from '../model/types.ts'
+import { type ChatModel, type Completion, priceTokens } from '../model/types.ts'
 import { explainRefusal } from '../refusals.ts'
 import { settleDelivered } from '../settle.ts'
 import { keepTyping } from '../typing.ts'
@@ -156,14 +156,7 @@ async function reserveAnswer(ctx: BotContext, prompt: string, idempotencyKey: st
       reason: 'AI answer',
       // The call as expected: e-Stars checks the cost caps and the feature's margin floor on it.
       ...(ctx.model.provider
-        ? {
-            usage: {
-              provider: ctx.model.provider,
-              model: ctx.model.name,
-              inputTokens: promptPart,
-              outputTokens: Math.min(ctx.model.maxTokens, quantity - promptPart),
-            },
-          }
+        ? { usage: expectedUsage(ctx.model, ctx.model.provider, promptPart, quantity) }
         : {}),
     })
   // The margin floor's cap binds too: the answer may not cost more than the floor allows.
@@ -183,6 +176,22 @@ async function reserveAnswer(ctx: BotContext, prompt: string, idempotencyKey: st
     if (affordable - promptPart < MIN_ANSWER_TOKENS) throw error
     const reservation = await reserve(affordable)
     return { reservation, answerCap: withinFloor(reservation, affordable - promptPart) }
+  }
+}
+
+/**
+ * The call as the reserve expects it: the prompt and the answer's cap, priced at the model's own
+ * price when it states one (a model the price book does not know, like the offline one).
+ */
+function expectedUsage(model: ChatModel, provider: string, promptPart: number, quantity: number) {
+  const inputTokens = promptPart
+  const outputTokens = Math.min(model.maxTokens, quantity - promptPart)
+  return {
+    provider,
+    model: model.name,
+    inputTokens,
+    outputTokens,
+    ...(model.price ? { costMicros: priceTokens(model.price, inputTokens, outputTokens) } : {}),
   }
 }
 

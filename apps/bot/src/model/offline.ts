@@ -58,7 +58,10 @@ export function createOfflineModel(options: OfflineModelOptions = {}): ChatModel
   const price = options.price ?? OFFLINE_MODEL_PRICE
   return {
     name: 'offline',
-    // No provider: it reports its own cost per answer, and the price book does not know it.
+    // The price book does not know it: it states its own price, so the reserve can carry the
+    // expected cost (and the cost caps stop a heavy user) and each answer reports its cost.
+    provider: 'e-stars',
+    price,
     maxTokens,
     estimate: (prompt) => countTokens(`${SYSTEM_PROMPT}\n${prompt}`) + maxTokens,
     async complete(prompt, callOptions = {}): Promise<Completion> {

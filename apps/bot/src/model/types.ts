@@ -67,6 +67,12 @@ export interface ChatModel {
    * call. Absent: the reserve carries none.
    */
   readonly provider?: string
+  /**
+   * The model's own price, when it reports its own cost (the offline model's configured price):
+   * the reserve's expected usage then carries its `costMicros`, so the cost caps hold without a
+   * price-book entry for it.
+   */
+  readonly price?: TokenPrice
   /** The answer's cap in tokens; `estimate` minus it is what the prompt is taken to cost. */
   readonly maxTokens: number
   /** The most this prompt can use (prompt tokens + the answer's cap): the amount reserved. */
