@@ -74,10 +74,10 @@ async function freePort(): Promise<number> {
   })
 }
 
-async function createBenchDatabase() {
-  const name = `estars_bench_${Date.now()}`
+async function createBenchDatabase(template?: string) {
+  const name = template ? `${template}_raw` : `estars_bench_${Date.now()}`
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
+  await admin.unsafe(`create database ${name}${template ? ` template ${template}` : ''}`)
   await admin.end()
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
@@ -169,6 +169,7 @@ function runPgbench(
 
 interface LoadResult extends Summary {
   errors: number
+  firstErrors?: string[]
   cpuMicros: number
 }
 
@@ -281,6 +282,10 @@ async function main() {
   const script = await pgbenchScriptFromEngine(db.url, projectId, CUSTOMERS)
   writeFileSync(join(here, '../consume.pgbench.sql'), script(false))
   const minimal = readFileSync(minimalScript, 'utf8')
+  // The baselines run on a copy of the seeded database, on the same PostgreSQL: their writes
+  // (the captured statements carry the captured call's absolute values) must not touch the rows
+  // the server is measured on.
+  const raw = await createBenchDatabase(db.name)
   const server = await startServer(db.url)
   const pid = server.child.pid!
   const throughput: string[] = []
@@ -295,8 +300,8 @@ async function main() {
     for (const hot of [false, true]) {
       for (const concurrency of levels) {
         const customers = String(hot ? 1 : CUSTOMERS)
-        const a = runPgbench(db.url, minimal, concurrency, { project: projectId, customers })
-        const a2 = runPgbench(db.url, script(hot), concurrency)
+        const a = runPgbench(raw.url, minimal, concurrency, { project: projectId, customers })
+        const a2 = runPgbench(raw.url, script(hot), concurrency)
         const b = await runLoad(pid, { ...load, concurrency, seconds, hot })
         const c = batched
           ? await runLoad(pid, { ...load, concurrency, seconds, hot, batch: BATCH })
@@ -304,6 +309,14 @@ async function main() {
         rssMB = Math.max(rssMB, b.serverRssMB, c?.serverRssMB ?? 0)
         figures.set(`${hot ? 'hot' : 'spread'}${concurrency}`, { a, b, c })
         const name = hot ? 'one hot customer' : '10k customers'
+        for (const [which, r] of [
+          ['(b)', b],
+          ['(c)', c],
+        ] as const)
+          if (r?.errors)
+            console.error(
+              `${name}, ${concurrency} callers, ${which}: ${r.errors} errors, e.g. ${r.firstErrors?.join(' | ')}`,
+            )
         const row = `| ${name} | ${concurrency} | ${fmt(a.opsPerSec, 0)} | ${fmt(a2.opsPerSec, 0)} (${ratio(a2.opsPerSec, a.opsPerSec)}) | ${fmt(b.opsPerSec, 0)} (${ratio(b.opsPerSec, a.opsPerSec)}) | ${c ? `${fmt(c.opsPerSec, 0)} (${ratio(c.opsPerSec, a.opsPerSec)})` : 'not in this build'} | ${latency(a)} | ${latency(b)} | ${c ? latency(c) : '–'} |${b.errors || c?.errors ? ` errors: ${b.errors} / ${c?.errors ?? 0}` : ''}`
         throughput.push(row)
         console.log(row)
@@ -317,6 +330,7 @@ async function main() {
     await new Promise((r) => server.child.once('exit', r))
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
     await admin.unsafe(`drop database if exists ${db.name} with (force)`)
+    await admin.unsafe(`drop database if exists ${raw.name} with (force)`)
     await admin.end()
   }
   const tables = [

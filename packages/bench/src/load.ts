@@ -23,6 +23,11 @@ const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan
 const client = createEStarsClient({ url: plan.url, apiKey: plan.apiKey })
 const latencies: number[] = []
 let errors = 0
+/** The first few distinct errors, so a run with errors says what they were. */
+const firstErrors = new Set<string>()
+const noteError = (what: string) => {
+  if (firstErrors.size < 3) firstErrors.add(what.slice(0, 300))
+}
 let consumes = 0
 const customer = () => (plan.hot ? 1 : 1 + Math.floor(Math.random() * plan.customers))
 const item = () => ({
@@ -44,6 +49,11 @@ async function worker() {
           items: Array.from({ length: plan.batch }, item),
         })
         const failed = results.filter((result: { ok: boolean }) => !result.ok).length
+        for (const result of results as {
+          ok: boolean
+          error?: { code: string; message: string }
+        }[])
+          if (!result.ok) noteError(`${result.error?.code}: ${result.error?.message}`)
         errors += failed
         consumes += results.length - failed
       } else {
@@ -51,8 +61,10 @@ async function worker() {
         consumes++
       }
       latencies.push(performance.now() - t0)
-    } catch {
+    } catch (error) {
       errors++
+      const data = (error as { data?: { code?: string; billing?: { code?: string } } }).data
+      noteError(`${data?.billing?.code ?? data?.code ?? 'transport'}: ${(error as Error).message}`)
     }
   }
 }
@@ -67,6 +79,7 @@ process.stdout.write(
     ops: consumes,
     opsPerSec: consumes / elapsed,
     errors,
+    firstErrors: [...firstErrors],
     cpuMicros: cpu.user + cpu.system,
   })}\n`,
 )
