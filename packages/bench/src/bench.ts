@@ -74,8 +74,8 @@ async function freePort(): Promise<number> {
   })
 }
 
-async function createBenchDatabase(template?: string) {
-  const name = template ? `${template}_raw` : `estars_bench_${Date.now()}`
+async function createBenchDatabase(template?: string, suffix = 'raw') {
+  const name = template ? `${template}_${suffix}` : `estars_bench_${Date.now()}`
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
   await admin.unsafe(`create database ${name}${template ? ` template ${template}` : ''}`)
   await admin.end()
@@ -282,10 +282,12 @@ async function main() {
   const script = await pgbenchScriptFromEngine(db.url, projectId, CUSTOMERS)
   writeFileSync(join(here, '../consume.pgbench.sql'), script(false))
   const minimal = readFileSync(minimalScript, 'utf8')
-  // The baselines run on a copy of the seeded database, on the same PostgreSQL: their writes
-  // (the captured statements carry the captured call's absolute values) must not touch the rows
-  // the server is measured on.
-  const raw = await createBenchDatabase(db.name)
+  // Each baseline runs on its own copy of the seeded database, on the same PostgreSQL: the
+  // captured statements (a′) write the captured call's absolute values (available = 1, a lot's
+  // remaining = 1) to whichever customer they pick, so they must touch neither the rows the server
+  // is measured on nor those (a) decrements (it would find them empty and commit no-ops).
+  const raw = await createBenchDatabase(db.name, 'raw')
+  const raw2 = await createBenchDatabase(db.name, 'engine')
   const server = await startServer(db.url)
   const pid = server.child.pid!
   const throughput: string[] = []
@@ -301,7 +303,7 @@ async function main() {
       for (const concurrency of levels) {
         const customers = String(hot ? 1 : CUSTOMERS)
         const a = runPgbench(raw.url, minimal, concurrency, { project: projectId, customers })
-        const a2 = runPgbench(raw.url, script(hot), concurrency)
+        const a2 = runPgbench(raw2.url, script(hot), concurrency)
         const b = await runLoad(pid, { ...load, concurrency, seconds, hot })
         const c = batched
           ? await runLoad(pid, { ...load, concurrency, seconds, hot, batch: BATCH })
@@ -331,6 +333,7 @@ async function main() {
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
     await admin.unsafe(`drop database if exists ${db.name} with (force)`)
     await admin.unsafe(`drop database if exists ${raw.name} with (force)`)
+    await admin.unsafe(`drop database if exists ${raw2.name} with (force)`)
     await admin.end()
   }
   const tables = [
