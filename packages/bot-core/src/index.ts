@@ -15,6 +15,14 @@ export {
   NoUserError,
   type SentInvoice,
 } from './billing.ts'
+export {
+  type BulkItem,
+  type BulkMeter,
+  type BulkMeterOptions,
+  type BulkOutcome,
+  createBulkMeter,
+  MAX_BULK_ITEMS,
+} from './bulk.ts'
 export type { EStarsOptions } from './core.ts'
 export { CustomerCache, type TelegramUserLike } from './customers.ts'
 export {
