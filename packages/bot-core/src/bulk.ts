@@ -46,8 +46,14 @@ export function createBulkMeter(options: BulkMeterOptions): BulkMeter {
       const call = options.client.usage.consumeFeatureMany
         .mutate({ items: batch.map((q) => q.item) })
         .then(
-          (outcomes) => batch.forEach((q, i) => q.resolve(outcomes[i]!)),
-          (error: unknown) => batch.forEach((q) => q.reject(error)),
+          (outcomes) => {
+            batch.forEach((q, i) => {
+              q.resolve(outcomes[i]!)
+            })
+          },
+          (error: unknown) => {
+            for (const q of batch) q.reject(error)
+          },
         )
         .finally(() => inFlight.delete(call))
       inFlight.add(call)
