@@ -82,11 +82,17 @@ async function post(path: string, input: unknown): Promise<Answer> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(input),
   })
+  const body = (await response.json()) as { error?: { data?: { requestId?: unknown } } }
+  // Each request's own id (also the X-Request-Id header): the rest must be alike across answers.
+  if (body.error?.data?.requestId !== undefined) {
+    expect(body.error.data.requestId).toBe(response.headers.get('x-request-id'))
+    body.error.data.requestId = '<this request>'
+  }
   return {
     status: response.status,
     retryAfter: response.headers.get('retry-after'),
     contentType: response.headers.get('content-type'),
-    body: await response.json(),
+    body,
   }
 }
 
