@@ -1,72 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import {
-  createOperator,
-  createProject,
-  createSecrets,
-  grantCredits,
-  type UsageRecord,
-} from '@e-stars/billing'
+import { createOperator, createProject, grantCredits, type UsageRecord } from '@e-stars/billing'
 import { type Db, ledgerEntries } from '@e-stars/db'
-import { TRPCError } from '@trpc/server'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { lockCustomer } from '../../billing/src/ledger/customers.ts'
 import { appendEntry } from '../../billing/src/ledger/entries.ts'
 import { debit, takeFromLots } from '../../billing/src/ledger/lots.ts'
 import { transact } from '../../billing/src/ledger/transaction.ts'
-import {
-  appRouter,
-  createCallerFactory,
-  createInnerContext,
-  createPaymentServices,
-} from '../src/index.ts'
 import { usageRecordInput } from '../src/inputs.ts'
-import { silentLogger, useDatabase } from './fixtures.ts'
+import { consoleAs, errorOf, useDatabase } from './fixtures.ts'
 
 const t = useDatabase()
-const createCaller = createCallerFactory(appRouter)
-const secrets = createSecrets(randomBytes(32).toString('base64'))
 const HEAVY = 5_001
 const LIGHT = 5_002
-
-async function errorOf(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(TRPCError)
-  return error as TRPCError
-}
-
-async function consoleAs(db: Db, email: string) {
-  const jar = { token: null as string | null, csrf: null as string | null }
-  const caller = () =>
-    createCaller(
-      createInnerContext(
-        {
-          db,
-          logger: silentLogger,
-          payments: createPaymentServices({ db, secrets, telegramApiRoot: 'http://127.0.0.1:9' }),
-          targetRule: () => null,
-        },
-        {
-          sessionToken: jar.token,
-          csrfToken: jar.csrf,
-          clientIp: '192.0.2.9',
-          sessionCookie: {
-            set: (token) => {
-              jar.token = token
-            },
-            clear: () => {
-              jar.token = null
-            },
-          },
-        },
-      ),
-    )
-  const session = await caller().operator.auth.login({ email, password: 'password123' })
-  jar.csrf = session.csrfToken
-  return caller
-}
 
 /** A metered consume through the ledger's door (appendEntry with a usage record). */
 function metered(db: Db, projectId: string, user: number, credits: number, usage: UsageRecord) {

@@ -1,60 +1,9 @@
-import { randomBytes } from 'node:crypto'
-import { createOperator, createProject, createSecrets, defineFeature } from '@e-stars/billing'
-import type { Db } from '@e-stars/db'
-import { TRPCError } from '@trpc/server'
+import { createOperator, createProject, defineFeature } from '@e-stars/billing'
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  appRouter,
-  createCallerFactory,
-  createInnerContext,
-  createPaymentServices,
-} from '../src/index.ts'
-import { silentLogger, useDatabase } from './fixtures.ts'
+import { consoleAs, errorOf, useDatabase } from './fixtures.ts'
 
 /** Issue 14: the feature margin floor, set from the console (owners), read by viewers. */
 const t = useDatabase()
-const createCaller = createCallerFactory(appRouter)
-const secrets = createSecrets(randomBytes(32).toString('base64'))
-
-async function errorOf(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(TRPCError)
-  return error as TRPCError
-}
-
-async function consoleAs(db: Db, email: string) {
-  const jar = { token: null as string | null, csrf: null as string | null }
-  const caller = () =>
-    createCaller(
-      createInnerContext(
-        {
-          db,
-          logger: silentLogger,
-          payments: createPaymentServices({ db, secrets, telegramApiRoot: 'http://127.0.0.1:9' }),
-          targetRule: () => null,
-        },
-        {
-          sessionToken: jar.token,
-          csrfToken: jar.csrf,
-          clientIp: '192.0.2.9',
-          sessionCookie: {
-            set: (token) => {
-              jar.token = token
-            },
-            clear: () => {
-              jar.token = null
-            },
-          },
-        },
-      ),
-    )
-  const session = await caller().operator.auth.login({ email, password: 'password123' })
-  jar.csrf = session.csrfToken
-  return caller
-}
 
 let projectId: string
 
