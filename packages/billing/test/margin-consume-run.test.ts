@@ -1,5 +1,5 @@
-import { ledgerEntries } from '@e-stars/db'
-import { eq } from 'drizzle-orm'
+import { events, ledgerEntries } from '@e-stars/db'
+import { and, eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import { addCostCap, consume, getBalance, verifyLedger } from '../src/index.ts'
 import { createProject, fund, key, ledgerMismatches, useDatabase } from './fixtures.ts'
@@ -72,5 +72,13 @@ describe('credit-level consume with a usage record, inside a batch', () => {
     expect((await getBalance(t.db, { projectId, telegramUserId: USER })).available).toBe(1_000 - 14)
     expect(await ledgerMismatches(t.db)).toEqual([])
     expect((await verifyLedger(t.db, { projectId })).findings).toEqual([])
+    // Six refusals, one event: cost_cap.reached is latched per cap, customer and period.
+    const told = await t.db
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.projectId, projectId), eq(events.type, 'cost_cap.reached')))
+    expect(told).toEqual([
+      { payload: expect.objectContaining({ scope: 'project', period: 'day', capMicros: 10_000 }) },
+    ])
   })
 })

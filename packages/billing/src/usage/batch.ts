@@ -1,5 +1,6 @@
 import type { Db } from '@e-stars/db'
 import { BillingError, InvalidInput } from '../errors.ts'
+import { reportCostCapRefusal } from '../margin/cap-events.ts'
 import { type ConsumeInput, type ConsumeResult, consumeRun } from './consume.ts'
 import {
   type ConsumeFeatureInput,
@@ -40,11 +41,15 @@ export function consumeMany(
     items.map((item) => {
       const input = { ...item, ...context }
       return settleOutcome(
-        groupedStaged(
-          db,
-          { projectId: input.projectId, telegramUserId: input.telegramUserId },
-          { input, runMany: consumeRun },
-        ) as Promise<ConsumeResult>,
+        (
+          groupedStaged(
+            db,
+            { projectId: input.projectId, telegramUserId: input.telegramUserId },
+            { input, runMany: consumeRun },
+          ) as Promise<ConsumeResult>
+        ).catch(async (error: unknown) => {
+          throw await reportCostCapRefusal(db, input, error)
+        }),
       )
     }),
   )

@@ -25,6 +25,7 @@ import {
   writeStaged,
 } from '../ledger/staged.ts'
 import { transact } from '../ledger/transaction.ts'
+import { reportCostCapRefusal } from '../margin/cap-events.ts'
 import type { UsageRecord } from '../margin/usage.ts'
 import { groupedStaged, type RunOutcome } from './group-commit.ts'
 
@@ -61,14 +62,18 @@ export interface ConsumeResult {
  * call is a batch of one, so there is one implementation: `consumeRun`.
  */
 export function consume(db: Db, input: ConsumeInput): Promise<ConsumeResult> {
-  return groupedStaged(
-    db,
-    { projectId: input.projectId, telegramUserId: input.telegramUserId },
-    {
-      input,
-      runMany: consumeRun,
-    },
-  ) as Promise<ConsumeResult>
+  return (
+    groupedStaged(
+      db,
+      { projectId: input.projectId, telegramUserId: input.telegramUserId },
+      {
+        input,
+        runMany: consumeRun,
+      },
+    ) as Promise<ConsumeResult>
+  ).catch(async (error: unknown) => {
+    throw await reportCostCapRefusal(db, input, error)
+  })
 }
 
 /**

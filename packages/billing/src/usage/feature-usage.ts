@@ -25,6 +25,7 @@ import { type EntryFacts, releaseHeldCredits } from '../ledger/held.ts'
 import { act } from '../ledger/idempotency.ts'
 import { debit, takeFromLots } from '../ledger/lots.ts'
 import { transact } from '../ledger/transaction.ts'
+import { emitCostCapReached } from '../margin/cap-events.ts'
 import { checkCostCap } from '../margin/caps.ts'
 import { checkUsage, costOfAct } from '../margin/cost.ts'
 import { checkMarginFloor } from '../margin/floor.ts'
@@ -476,32 +477,6 @@ async function reportRefusal(db: Db, error: unknown, refusal: Refusal, featureKe
     }
   }
   return error
-}
-
-/** One `cost_cap.reached` per cap and period for a customer (latched), written after the refusal. */
-export async function emitCostCapReached(
-  tx: Tx,
-  customer: { projectId: string; id: number },
-  error: CostCapReached,
-  featureKey: string | null,
-) {
-  await emitLatched(tx, {
-    projectId: customer.projectId,
-    customerId: customer.id,
-    condition: `cost_cap:${error.capId}`,
-    windowKey: error.resetsAt,
-    type: 'cost_cap.reached',
-    payload: {
-      capId: error.capId,
-      scope: error.scope,
-      period: error.period,
-      capMicros: error.capMicros,
-      spentMicros: error.spentMicros,
-      requestedMicros: error.requestedMicros,
-      resetsAt: error.resetsAt,
-      feature: featureKey,
-    },
-  })
 }
 
 async function emitExhausted(
