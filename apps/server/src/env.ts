@@ -47,6 +47,8 @@ const schema = z.object({
   RELAY_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** A webhook delivery in flight belongs to its replica this long (each attempt: half of it). */
   WEBHOOK_LEASE_MS: z.coerce.number().int().min(1000).max(600_000).default(60_000),
+  /** How often each replica looks for webhook deliveries that are due. */
+  WEBHOOK_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
   /**
    * A little history (customers, payments, usage) in the demo project on a first start. `auto`:
    * only for the embedded database the server opens itself (the zero-configuration demo).

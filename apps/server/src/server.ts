@@ -191,7 +191,12 @@ export async function startServer(
   if (ownsDataDir) adminToken = writeControlFile(env.DATA_DIR, url).token
   const jobs = startJobs(database.db, logger, {
     expiryIntervalMs: env.EXPIRY_INTERVAL_SECONDS * 1000,
-    webhooks: { outbound, secrets, leaseMs: env.WEBHOOK_LEASE_MS },
+    webhooks: {
+      outbound,
+      secrets,
+      leaseMs: env.WEBHOOK_LEASE_MS,
+      intervalMs: env.WEBHOOK_INTERVAL_MS,
+    },
   })
   const reconcileJob = startReconcileJob(database.db, logger, {
     intervalMs: env.RECONCILE_INTERVAL_SECONDS * 1000,

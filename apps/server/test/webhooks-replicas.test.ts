@@ -218,7 +218,8 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
   const hook = receiver(() => procs.map((p) => p.pid))
   const key = randomBytes(32).toString('base64')
 
-  const start = () => {
+  /** Each process polls on its own period, so neither one's phase always comes first. */
+  const start = (intervalMs: number) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'estars-wh-'))
     dataDirs.push(dataDir)
     const proc = startProcess({
@@ -232,6 +233,7 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
       RECONCILE_INTERVAL_SECONDS: '0',
       ALLOW_PRIVATE_TARGETS: 'on',
       WEBHOOK_LEASE_MS: String(LEASE_MS),
+      WEBHOOK_INTERVAL_MS: String(intervalMs),
       LOG_LEVEL: 'warn',
     })
     procs.push(proc)
@@ -265,7 +267,7 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
         }),
       ),
     )
-    const [one, two] = [start(), start()]
+    const [one, two] = [start(1000), start(300)]
     await Promise.all([one!.up, two!.up])
     const emit = async (n: number) => {
       const [row] = (await database.db.execute(
@@ -277,22 +279,24 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
     }
 
     // 1. Sixty events over about six seconds; both processes' jobs pick them up as they come.
+    // Which process wins each claim is up to the scheduler: on a busy machine one may win the
+    // first sixty, so events keep coming (up to 200) until both have delivered.
+    // (A lookup can miss, racing the kernel's table: those few stay unattributed.)
+    const sendersNow = () => new Set(hook.arrivals.map((a) => a.pid).filter((pid) => pid !== null))
     const emitted: number[] = []
-    for (let n = 0; n < 60; n++) {
+    for (let n = 0; n < 60 || (sendersNow().size < 2 && n < 200); n++) {
       emitted.push(await emit(n))
       await sleep(100)
     }
-    await until('every event at both endpoints', () => hook.arrivals.length >= 120)
+    await until('every event at both endpoints', () => hook.arrivals.length >= 2 * emitted.length)
     for (const path of ['/a', '/b']) {
       const got = hook.arrivals.filter((a) => a.path === path)
       expect(got.map((a) => a.eventId)).toEqual(emitted)
       expect(hook.maxInFlight.get(path)).toBe(1)
     }
     // Both processes delivered (the serial order is not one process doing everything).
-    // (A lookup can miss, racing the kernel's table: those few stay unattributed.)
-    const senders = new Set(hook.arrivals.map((a) => a.pid).filter((pid) => pid !== null))
-    expect(senders).toEqual(new Set([one!.pid, two!.pid]))
-    expect(hook.arrivals.filter((a) => a.pid === null).length).toBeLessThan(12)
+    expect(sendersNow()).toEqual(new Set([one!.pid, two!.pid]))
+    expect(hook.arrivals.filter((a) => a.pid === null).length).toBeLessThan(emitted.length / 5)
     for (const [i, path] of ['/a', '/b'].entries())
       for (const a of hook.arrivals.filter((x) => x.path === path).slice(0, 5))
         expect(verifyWebhook(endpoints[i]!.secret, a.headers, a.body)).toBe(true)
@@ -371,7 +375,7 @@ describe.skipIf(!baseUrl || !haveProc)('webhooks from two server processes', () 
     )) as unknown as Array<{ id: string }>
     const lowEvent = Number(low!.id)
     const beforeRestart = hook.arrivals.filter((a) => a.eventId === lowEvent).length
-    const fresh = start()
+    const fresh = start(300)
     await fresh.up
     await until('balance.low at both endpoints after the restart', () =>
       ['/a', '/b'].every((path) =>
