@@ -3,7 +3,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { api } from '../../lib/api.ts'
 import { listAllProducts } from '../../lib/products.ts'
 import { formatUsd } from '../MarginChart.tsx'
-import { Empty } from '../States.tsx'
+import { Table } from '../Table.tsx'
 import { MarginOutcome } from './MarginOutcome.tsx'
 import { FormProblem, microsOfUsd } from './money.ts'
 
@@ -69,53 +69,40 @@ export function CostCaps(props: { projectId: string; owner: boolean }) {
   const [scope, setScope] = createSignal<Scope>('project')
   return (
     <div class="stack">
-      <Show
-        when={(caps() ?? []).length > 0}
-        fallback={
-          <Empty>No cost caps: a heavy user's calls are never refused for their cost.</Empty>
-        }
-      >
-        <div class="table-scroll">
-          <table data-testid="cost-caps">
-            <thead>
-              <tr>
-                <th>Applies to</th>
-                <th>Per</th>
-                <th class="num">Cap</th>
-                <Show when={props.owner}>
-                  <th />
-                </Show>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={caps()}>
-                {(c) => (
-                  <tr data-key={c.id}>
-                    <td>{appliesTo(c)}</td>
-                    <td>{c.period}</td>
-                    <td class="num" data-field="cap">
-                      {formatUsd(c.capMicros)}
-                    </td>
-                    <Show when={props.owner}>
-                      <td class="num">
-                        <button
-                          type="button"
-                          class="secondary"
-                          disabled={removing.pending}
-                          aria-label={`Remove the cap of ${formatUsd(c.capMicros)} per ${c.period}`}
-                          onClick={() => remove(props.projectId, c.id)}
-                        >
-                          Remove
-                        </button>
-                      </td>
-                    </Show>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </div>
-      </Show>
+      <Table
+        rows={caps() ?? []}
+        testId="cost-caps"
+        empty="No cost caps: a heavy user's calls are never refused for their cost."
+        rowProps={(c) => ({ 'data-key': c.id })}
+        columns={[
+          { header: 'Applies to', cell: (c) => appliesTo(c) },
+          { header: 'Per', cell: (c) => c.period },
+          {
+            header: 'Cap',
+            class: 'num',
+            cell: (c) => <span data-field="cap">{formatUsd(c.capMicros)}</span>,
+          },
+          ...(props.owner
+            ? [
+                {
+                  header: '',
+                  class: 'num',
+                  cell: (c: { id: string; capMicros: number; period: string }) => (
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={removing.pending}
+                      aria-label={`Remove the cap of ${formatUsd(c.capMicros)} per ${c.period}`}
+                      onClick={() => remove(props.projectId, c.id)}
+                    >
+                      Remove
+                    </button>
+                  ),
+                },
+              ]
+            : []),
+        ]}
+      />
       <MarginOutcome
         pending={Boolean(removing.pending)}
         error={removing.error}

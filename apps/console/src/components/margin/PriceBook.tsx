@@ -1,8 +1,8 @@
 import { action, createAsync, query, useAction, useSubmission } from '@solidjs/router'
-import { For, Show } from 'solid-js'
+import { Show } from 'solid-js'
 import { api } from '../../lib/api.ts'
 import { formatUsd } from '../MarginChart.tsx'
-import { Empty } from '../States.tsx'
+import { Table } from '../Table.tsx'
 import { MarginOutcome } from './MarginOutcome.tsx'
 import { FormProblem, microsOfUsd } from './money.ts'
 
@@ -56,61 +56,46 @@ export function PriceBook(props: { projectId: string; owner: boolean }) {
   let form!: HTMLFormElement
   return (
     <div class="stack">
-      <Show
-        when={(prices() ?? []).length > 0}
-        fallback={
-          <Empty>No prices of your own yet: calls use the prices shipped with e-Stars.</Empty>
-        }
-      >
-        <div class="table-scroll">
-          <table data-testid="price-book">
-            <thead>
-              <tr>
-                <th>Model</th>
-                <th class="num">Input / M</th>
-                <th class="num">Output / M</th>
-                <th class="num">Cached / M</th>
-                <Show when={props.owner}>
-                  <th />
-                </Show>
-              </tr>
-            </thead>
-            <tbody>
-              <For each={prices()}>
-                {(p) => (
-                  <tr data-key={`${p.provider}/${p.model}`}>
-                    <td>
-                      {p.provider}/{p.model}
-                    </td>
-                    <td class="num">{formatUsd(p.inputPerMillionMicros)}</td>
-                    <td class="num">{formatUsd(p.outputPerMillionMicros)}</td>
-                    <td class="num">
-                      {p.cachedInputPerMillionMicros === null
-                        ? 'as input'
-                        : formatUsd(p.cachedInputPerMillionMicros)}
-                    </td>
-                    <Show when={props.owner}>
-                      <td class="num">
-                        <button
-                          type="button"
-                          class="secondary"
-                          disabled={removing.pending}
-                          aria-label={`Remove the price of ${p.provider}/${p.model}`}
-                          onClick={() =>
-                            remove(props.projectId, { provider: p.provider, model: p.model })
-                          }
-                        >
-                          Remove
-                        </button>
-                      </td>
-                    </Show>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </div>
-      </Show>
+      <Table
+        rows={prices() ?? []}
+        testId="price-book"
+        empty="No prices of your own yet: calls use the prices shipped with e-Stars."
+        rowProps={(p) => ({ 'data-key': `${p.provider}/${p.model}` })}
+        columns={[
+          { header: 'Model', cell: (p) => `${p.provider}/${p.model}` },
+          { header: 'Input / M', class: 'num', cell: (p) => formatUsd(p.inputPerMillionMicros) },
+          { header: 'Output / M', class: 'num', cell: (p) => formatUsd(p.outputPerMillionMicros) },
+          {
+            header: 'Cached / M',
+            class: 'num',
+            cell: (p) =>
+              p.cachedInputPerMillionMicros === null
+                ? 'as input'
+                : formatUsd(p.cachedInputPerMillionMicros),
+          },
+          ...(props.owner
+            ? [
+                {
+                  header: '',
+                  class: 'num',
+                  cell: (p: { provider: string; model: string }) => (
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={removing.pending}
+                      aria-label={`Remove the price of ${p.provider}/${p.model}`}
+                      onClick={() =>
+                        remove(props.projectId, { provider: p.provider, model: p.model })
+                      }
+                    >
+                      Remove
+                    </button>
+                  ),
+                },
+              ]
+            : []),
+        ]}
+      />
       <MarginOutcome
         pending={Boolean(removing.pending)}
         error={removing.error}
