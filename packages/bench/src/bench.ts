@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { createApiKey, createProject } from '@e-stars/billing'
-import { openDatabase } from '@e-stars/db'
 import postgres from 'postgres'
 import { pgbenchScriptFromEngine } from './capture.ts'
+import { CUSTOMERS, processStat, seedCustomers } from './seed.ts'
 import { type Summary, summarize } from './stats.ts'
 
 /**
@@ -28,7 +27,6 @@ const adminUrl =
   process.env.TEST_DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres'
 const levels = (process.env.BENCH_CONCURRENCY ?? '8,32,64').split(',').map(Number)
-const CUSTOMERS = 10_000
 const BATCH = 100
 /**
  * The whole run's bound, in seconds (default 360): every table and the BENCH line within it.
@@ -52,7 +50,6 @@ const here = fileURLToPath(new URL('.', import.meta.url))
 const tsx = join(here, '../node_modules/.bin/tsx')
 const serverDir = join(here, '../../../apps/server')
 const minimalScript = join(here, '../minimal-consume.pgbench.sql')
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
 
 function requirePgbench() {
   try {
@@ -82,30 +79,6 @@ async function createBenchDatabase(template?: string, suffix = 'raw') {
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
   return { name, url: url.toString() }
-}
-
-async function seed(url: string) {
-  const database = await openDatabase({ url, poolSize: 2 })
-  const project = await createProject(database.db, { name: 'bench' })
-  const key = await createApiKey(database.db, { projectId: project.id, name: 'bench' })
-  const sql = postgres(url, { max: 1, onnotice: () => {} })
-  const big = 1_000_000_000_000
-  await sql`insert into customers (project_id, telegram_user_id, available)
-            select ${project.id}, g, ${big} from generate_series(1, ${CUSTOMERS}) g`
-  await sql`insert into grants (project_id, customer_id, amount, remaining, source, reason)
-            select project_id, id, ${big}, ${big}, 'promo', 'bench' from customers where project_id = ${project.id}`
-  await sql`insert into ledger_entries (project_id, customer_id, kind, amount, available_after, held_after, debt_after, grant_id, reason, actor)
-            select g.project_id, g.customer_id, 'grant', ${big}, ${big}, 0, 0, g.id, 'bench', 'bench'
-            from grants g where g.project_id = ${project.id}`
-  // capture.ts turns the engine's row ids into the Telegram user id: they must be equal.
-  const [aligned] = await sql<{ count: number }[]>`
-    select count(*)::int as count from customers c join grants g on g.customer_id = c.id
-    where c.project_id = ${project.id} and c.id = c.telegram_user_id and g.id = c.id`
-  if (aligned?.count !== CUSTOMERS) throw new Error('seed: customer and grant ids are not 1..n')
-  await sql`vacuum analyze`
-  await sql.end()
-  await database.close()
-  return { projectId: project.id, apiKey: key.key }
 }
 
 function runPgbench(
@@ -171,16 +144,6 @@ interface LoadResult extends Summary {
   errors: number
   firstErrors?: string[]
   cpuMicros: number
-}
-
-/** A process's CPU time so far (user + system, microseconds) and resident set (MB), from /proc. */
-function processStat(pid: number): { cpuMicros: number; rssMB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // Fields 14 and 15 of stat(5) (utime, stime) are the 12th and 13th after the command name.
-  const ticks = Number(fields[11]) + Number(fields[12])
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-  return { cpuMicros: (ticks / CLOCK_TICKS) * 1e6, rssMB: Number(rss ?? 0) / 1024 }
 }
 
 interface Measured extends LoadResult {
@@ -278,7 +241,7 @@ async function main() {
   console.log(
     `bench database ${db.name}; ${seconds}s per run; concurrency ${levels.join('/')}; ${CUSTOMERS} customers; ${BATCH} items per consumeMany; about ${Math.ceil((FIXED_SECONDS + steps * (PER_STEP_SECONDS + TIMED_RUNS * seconds)) / 60)} min`,
   )
-  const { projectId, apiKey } = await seed(db.url)
+  const { projectId, apiKey } = await seedCustomers(db.url)
   const script = await pgbenchScriptFromEngine(db.url, projectId, CUSTOMERS)
   writeFileSync(join(here, '../consume.pgbench.sql'), script(false))
   const minimal = readFileSync(minimalScript, 'utf8')

@@ -7,13 +7,11 @@
  * Prints consumes/s, p50/p99 and the server's CPU per consume for each.
  * Knobs: BENCH_SECONDS (8), BENCH_CONCURRENCY (64), HTTP_PATH_ROUNDS (2), HTTP_PATH_VARIANTS.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createApiKey, createProject } from '@e-stars/billing'
-import { openDatabase } from '@e-stars/db'
 import postgres from 'postgres'
+import { CUSTOMERS, processStat, seedCustomers } from './seed.ts'
 
 const adminUrl =
   process.env.BENCH_DATABASE_URL ??
@@ -23,35 +21,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8)
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64)
 const rounds = Number(process.env.HTTP_PATH_ROUNDS ?? 2)
 const variants = (process.env.HTTP_PATH_VARIANTS ?? 'express,front,bare').split(',')
-const CUSTOMERS = 10_000
 const here = fileURLToPath(new URL('.', import.meta.url))
 const tsx = join(here, '../node_modules/.bin/tsx')
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
-
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6
-}
-
-async function seed(url: string) {
-  const database = await openDatabase({ url, poolSize: 2 })
-  const project = await createProject(database.db, { name: 'bench' })
-  const key = await createApiKey(database.db, { projectId: project.id, name: 'bench' })
-  const sql = postgres(url, { max: 1, onnotice: () => {} })
-  const big = 1_000_000_000_000
-  await sql`insert into customers (project_id, telegram_user_id, available)
-            select ${project.id}, g, ${big} from generate_series(1, ${CUSTOMERS}) g`
-  await sql`insert into grants (project_id, customer_id, amount, remaining, source, reason)
-            select project_id, id, ${big}, ${big}, 'promo', 'bench' from customers where project_id = ${project.id}`
-  await sql`insert into ledger_entries (project_id, customer_id, kind, amount, available_after, held_after, debt_after, grant_id, reason, actor)
-            select g.project_id, g.customer_id, 'grant', ${big}, ${big}, 0, 0, g.id, 'bench', 'bench'
-            from grants g where g.project_id = ${project.id}`
-  await sql`vacuum analyze`
-  await sql.end()
-  await database.close()
-  return key.key
-}
 
 async function start(
   variant: string,
@@ -99,7 +70,7 @@ async function main() {
   await admin.unsafe(`create database ${name}`)
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
-  const apiKey = await seed(url.toString())
+  const { apiKey } = await seedCustomers(url.toString())
   const results = new Map<
     string,
     Array<{ ops: number; p50: number; p99: number; cpu: number; perRequest: number }>
@@ -110,9 +81,9 @@ async function main() {
         const server = await start(variant, url.toString())
         const plan = { url: server.base, apiKey, customers: CUSTOMERS, hot: false }
         await load({ ...plan, concurrency, seconds: 2 }) // warm-up: JIT, pool, key cache
-        const before = cpuMicros(server.child.pid!)
+        const before = processStat(server.child.pid!).cpuMicros
         const run = await load({ ...plan, concurrency, seconds })
-        const cpu = cpuMicros(server.child.pid!) - before
+        const cpu = processStat(server.child.pid!).cpuMicros - before
         server.child.kill('SIGTERM')
         await new Promise((r) => server.child.once('exit', r))
         const { requests, calls } = server.seen()
