@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 // The server's own signer, from its module (the billing index pulls in the whole engine).
 import {
@@ -10,25 +8,7 @@ import {
   webhookHeaders,
 } from '../../billing/src/webhooks/signing.ts'
 import { verifyWebhook } from '../src/index.ts'
-
-const pythonSrc = fileURLToPath(new URL('../../../clients/python/src', import.meta.url))
-
-function pythonVerify(secret: string, headers: Record<string, string>, body: string): string {
-  const script = `
-import json, sys
-sys.path.insert(0, ${JSON.stringify(pythonSrc)})
-from estars import verify_webhook, WebhookSignatureError
-args = json.load(sys.stdin)
-try:
-    print(verify_webhook(args["secret"], args["headers"], args["body"].encode("utf-8"))["type"])
-except WebhookSignatureError as error:
-    print("refused: " + str(error))
-`
-  return execFileSync('python3', ['-c', script], {
-    input: JSON.stringify({ secret, headers, body }),
-    encoding: 'utf8',
-  }).trim()
-}
+import { pythonVerify } from './python-verify.ts'
 
 describe('a rotated secret, as the server signs it (both during the overlap, then the new one)', () => {
   it('a receiver holding only the previous secret verifies during the overlap and not after (TypeScript and Python)', async () => {

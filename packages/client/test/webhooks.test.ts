@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 // The server's own signer, from its module (the billing index pulls in the whole engine).
 import { generateWebhookSecret, webhookHeaders } from '../../billing/src/webhooks/signing.ts'
 import { verifyWebhook, WebhookSignatureError } from '../src/index.ts'
-
-const pythonSrc = fileURLToPath(new URL('../../../clients/python/src', import.meta.url))
+import { pythonVerify } from './python-verify.ts'
 
 /** What the server sends: its own signer (billing's), over a body like the dispatcher's. */
 function delivery(secret: string, at = Math.floor(Date.now() / 1000)) {
@@ -17,24 +14,6 @@ function delivery(secret: string, at = Math.floor(Date.now() / 1000)) {
   })
   // Spread: an HTTP server's headers are a plain record.
   return { body, headers: { ...webhookHeaders(secret, { id: 'evt_42', timestamp: at, body }) } }
-}
-
-/** The Python client's verifier, with the machine's python3: prints the event type or the error. */
-function pythonVerify(secret: string, headers: Record<string, string>, body: string): string {
-  const script = `
-import json, sys
-sys.path.insert(0, ${JSON.stringify(pythonSrc)})
-from estars import verify_webhook, WebhookSignatureError
-args = json.load(sys.stdin)
-try:
-    print(verify_webhook(args["secret"], args["headers"], args["body"].encode("utf-8"))["type"])
-except WebhookSignatureError as error:
-    print("refused: " + str(error))
-`
-  return execFileSync('python3', ['-c', script], {
-    input: JSON.stringify({ secret, headers, body }),
-    encoding: 'utf8',
-  }).trim()
 }
 
 describe('verifyWebhook (TypeScript and Python) against the server’s signature', () => {
